@@ -1,0 +1,36 @@
+# Two entry points, both self-installing into .venv (see the README's quick start).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.app: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.app
+
+run: $(VENV)/.app  ## install and open the dashboard
+	$(BIN)/concviz $(ARGS)
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check concviz tests benchmarks
+	$(BIN)/ruff format --check concviz tests benchmarks
+	$(BIN)/mypy
+
+test: lint  ## install the test extras, then lint, type-check and run the tests
+	$(BIN)/pytest
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/transport.py
+	$(BIN)/python benchmarks/observer_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,7 @@
+"""``python -m concviz``: the same as the ``concviz`` command."""
+
+import sys
+
+from concviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,209 @@
+"""Worker-side event recorder: cheap to call from any thread, flushed from one place.
+
+Standard library only. Every process of a run (the runner and each worker
+process) holds one :class:`Recorder` connected to the observer's socket. Hot
+paths only pack a 40-byte record and append it to a :class:`collections.deque`
+(thread-safe, and never releases the GIL); a single flusher thread drains the
+deque every few tens of milliseconds and writes whole frames. That keeps
+GIL-releasing system calls off the worker threads, which measurably distorted
+20 µs tasks when each event was written on its own.
+
+Nothing is lost silently: if the observer stops reading and the unsent backlog
+passes :data:`MAX_BACKLOG_BYTES`, newly drained records are discarded and
+counted, and the count is sent as a ``DROPPED`` record as soon as there is room.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .protocol import (
+    RECORD,
+    FrameType,
+    Kind,
+    encode_frame,
+    encode_hello,
+    encode_text,
+)
+
+#: How often the flusher wakes. 25 ms keeps the live view fresh (40 Hz) while
+#: each wake-up costs the observed process almost nothing.
+FLUSH_INTERVAL = 0.025
+#: Unsent bytes kept before new records are dropped (and counted).
+MAX_BACKLOG_BYTES = 32 * 1024 * 1024
+
+_pack = RECORD.pack
+_mono = time.monotonic_ns
+
+
+class Recorder:
+    """One process's connection to the observer."""
+
+    def __init__(
+        self,
+        path: str,
+        role: str,
+        on_stop: Callable[[], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
+        interval: float = FLUSH_INTERVAL,
+    ) -> None:
+        self.queue: deque[bytes | dict[str, Any]] = deque()
+        self.append = self.queue.append
+        self.pid = os.getpid()
+        self.dropped_total = 0
+        self._dropped_unreported = 0
+        self._interval = interval
+        self._on_stop = on_stop
+        self._on_lost = on_lost
+        self._watched: list[tuple[int, Any]] = []
+        self._closing = threading.Event()
+        self._closed = False
+        self._out = bytearray()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(path)
+        self._sock.sendall(encode_hello(role, self.pid))
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="concviz-flusher", daemon=True
+        )
+        self._control = threading.Thread(
+            target=self._control_loop, name="concviz-control", daemon=True
+        )
+        self._flusher.start()
+        self._control.start()
+
+    # -- called from any thread -----------------------------------------------
+
+    def text(self, obj: dict[str, Any]) -> None:
+        """Queues a JSON fact; it keeps its place among the records."""
+        self.append(obj)
+
+    def watch(self, index: int, queue: Any) -> None:
+        """Samples ``queue.qsize()`` at every flush, as QUEUE_DEPTH records."""
+        self._watched.append((index, queue))
+
+    # -- the flusher thread ---------------------------------------------------
+
+    def _flush_loop(self) -> None:
+        while not self._closing.wait(self._interval):
+            deadline = time.monotonic() + self._interval
+            self._sample_queues()
+            self._drain(allow_drop=True)
+            self._send_until(deadline)
+
+    def _sample_queues(self) -> None:
+        if not self._watched:
+            return
+        now = _mono()
+        tid = threading.get_native_id()
+        for index, queue in self._watched:
+            try:
+                depth = queue.qsize()
+            except Exception:  # a queue being torn down must not kill the flusher
+                continue
+            self.append(_pack(Kind.QUEUE_DEPTH, 0, 0, self.pid, tid, index, now, 0, depth))
+
+    def _drain(self, allow_drop: bool) -> None:
+        q = self.queue
+        n = len(q)
+        if not n and not self._dropped_unreported:
+            return
+        pop = q.popleft
+        items = [pop() for _ in range(n)]
+        out = self._out
+        if allow_drop and len(out) > MAX_BACKLOG_BYTES:
+            self._dropped_unreported += n
+            self.dropped_total += n
+            return
+        if self._dropped_unreported:
+            count = self._dropped_unreported
+            self._dropped_unreported = 0
+            items.append(
+                _pack(Kind.DROPPED, 0, 0, self.pid, threading.get_native_id(), 0, _mono(), 0, count)
+            )
+        run: list[bytes] = []
+        for item in items:
+            if type(item) is bytes:
+                run.append(item)
+            else:
+                if run:
+                    out += encode_frame(FrameType.RECORDS, b"".join(run))
+                    run = []
+                out += encode_text(item)  # type: ignore[arg-type]
+        if run:
+            out += encode_frame(FrameType.RECORDS, b"".join(run))
+
+    def _send_until(self, deadline: float | None) -> None:
+        """Sends what it can; blocks at most until ``deadline`` (forever if None)."""
+        out = self._out
+        sock = self._sock
+        sent = 0
+        try:
+            while sent < len(out):
+                try:
+                    with memoryview(out) as view:
+                        sent += sock.send(view[sent:], socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    timeout = None if deadline is None else deadline - time.monotonic()
+                    if timeout is not None and timeout <= 0:
+                        break
+                    select.select([], [sock], [], timeout)
+        except OSError:
+            # The observer is gone; the control thread reacts to that.
+            out.clear()
+            return
+        del out[:sent]
+
+    # -- the control thread ---------------------------------------------------
+
+    def _control_loop(self) -> None:
+        """Reads commands from the observer; EOF means the observer died."""
+        buf = b""
+        while True:
+            try:
+                data = self._sock.recv(256)
+            except OSError:
+                data = b""
+            if not data:
+                if not self._closing.is_set() and self._on_lost is not None:
+                    self._on_lost()
+                return
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip() == b"stop" and self._on_stop is not None:
+                    self._on_stop()
+
+    # -- shutdown -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flushes everything (no dropping at the end) and closes the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._closing.set()
+        if threading.current_thread() is not self._flusher:
+            self._flusher.join()
+        self._drain(allow_drop=False)
+        self._send_until(None)
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def abandon(self) -> None:
+        """Drops a connection inherited through fork.
+
+        Closing our copy of the descriptor leaves the parent's connection intact,
+        and keeps a forked worker from holding the runner's connection open after
+        the runner has gone (the observer waits for that EOF).
+        """
+        self._closed = True
+        self._closing.set()
+        with contextlib.suppress(OSError):
+            self._sock.close()
