@@ -1,0 +1,82 @@
+"""What a task computes or waits for.
+
+The catalogue below is all that the command line and the dashboard need (names
+and one-line summaries); a workload's module is imported only where it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from .base import Workload, WorkloadParams
+
+
+@dataclass(frozen=True)
+class WorkloadInfo:
+    name: str
+    summary: str
+    #: "cpu", "io" or "mixed": tells the dashboard what picture to expect.
+    nature: str
+    target: str  # "module:Class"
+    #: The runner starts the local HTTP server for these.
+    needs_server: bool = False
+    #: Kernels to time on the runner's interpreter (see concviz.engine.calibrate).
+    calibrations: tuple[str, ...] = ()
+
+
+CATALOG: dict[str, WorkloadInfo] = {
+    info.name: info
+    for info in (
+        WorkloadInfo(
+            "cpu",
+            "sum of squares in pure Python: holds the GIL the whole time",
+            "cpu",
+            "concviz.workloads.cpu:CpuWorkload",
+            calibrations=("sum_of_squares",),
+        ),
+        WorkloadInfo(
+            "factorize",
+            "trial division of 15-digit numbers: CPU-bound, holds the GIL",
+            "cpu",
+            "concviz.workloads.factorize:FactorizeWorkload",
+            calibrations=("trial_division",),
+        ),
+        WorkloadInfo(
+            "sleep",
+            "pure waiting: time.sleep in sync models, asyncio.sleep in async ones",
+            "io",
+            "concviz.workloads.sleep:SleepWorkload",
+        ),
+        WorkloadInfo(
+            "http",
+            "real HTTP GETs to a local aiohttp server that answers after --task-ms",
+            "io",
+            "concviz.workloads.http:HttpWorkload",
+            needs_server=True,
+        ),
+        WorkloadInfo(
+            "mixed",
+            "an HTTP fetch followed by CPU work; --io-fraction sets the split",
+            "mixed",
+            "concviz.workloads.http:MixedWorkload",
+            needs_server=True,
+            calibrations=("sum_of_squares",),
+        ),
+        WorkloadInfo(
+            "blocking-async",
+            "pitfall: every Nth coroutine calls time.sleep and freezes the event loop",
+            "io",
+            "concviz.workloads.sleep:BlockingAsyncWorkload",
+        ),
+    )
+}
+
+
+def load(params: WorkloadParams) -> Workload:
+    module_name, _, class_name = CATALOG[params.name].target.partition(":")
+    cls: type[Workload] = getattr(importlib.import_module(module_name), class_name)
+    return cls(params)
+
+
+__all__ = ["CATALOG", "Workload", "WorkloadInfo", "WorkloadParams", "load"]

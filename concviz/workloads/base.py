@@ -1,0 +1,86 @@
+"""What every workload offers the models, and the parameters that size it.
+
+Standard library only (workloads run inside the runner and its worker processes,
+under any CPython >= 3.11). A task has an I/O part and a CPU part; most
+workloads use only one of them. Sync models call :meth:`Workload.run`, async
+models await :meth:`Workload.arun`, and the hybrid model awaits the I/O part on
+the event loop and ships the CPU part to a process with :meth:`Workload.compute`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WorkloadParams:
+    """Everything a worker process needs to rebuild the workload (JSON-able)."""
+
+    name: str
+    task_ms: float = 100.0
+    iterations: int | None = None
+    io_fraction: float = 0.5
+    payload_bytes: int = 0
+    block_every: int = 5
+    fail_rate: float = 0.0
+    seed: int = 0
+    base_url: str | None = None
+    #: Filled in by the runner from the calibration cache.
+    calibration: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkloadParams:
+        return cls(**data)
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by tasks chosen by ``--fail-rate`` so failures can be shown on demand."""
+
+
+class Workload:
+    """A workload's code; its name, summary and needs live in :data:`CATALOG`."""
+
+    def __init__(self, params: WorkloadParams) -> None:
+        self.params = params
+
+    # The parts ------------------------------------------------------------------
+
+    def run_io(self, task_id: int) -> None:
+        """The blocking I/O part (sync models)."""
+
+    async def fetch(self, task_id: int) -> None:
+        """The awaitable I/O part (async models, and the hybrid's event loop)."""
+
+    def compute(self, task_id: int) -> None:
+        """The CPU part (inline, or in a worker process for the hybrid model)."""
+
+    # Whole tasks ----------------------------------------------------------------
+
+    def run(self, task_id: int) -> None:
+        self.run_io(task_id)
+        self.compute(task_id)
+        self.maybe_fail(task_id)
+
+    async def arun(self, task_id: int) -> None:
+        await self.fetch(task_id)
+        self.compute(task_id)  # CPU work in a coroutine holds the event loop: that is the point
+        self.maybe_fail(task_id)
+
+    async def aclose(self) -> None:
+        """Releases per-event-loop resources (HTTP sessions)."""
+
+    # Helpers --------------------------------------------------------------------
+
+    def maybe_fail(self, task_id: int) -> None:
+        rate = self.params.fail_rate
+        if rate and random.Random(self.params.seed * 1_000_003 + task_id).random() < rate:
+            raise InjectedFailure(f"injected failure in task {task_id}")
+
+    @property
+    def seconds(self) -> float:
+        return self.params.task_ms / 1000.0

@@ -1,0 +1,35 @@
+"""Pure waiting: the GIL is released while a thread sleeps, and a coroutine yields."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from .base import Workload
+
+
+class SleepWorkload(Workload):
+    def run_io(self, task_id: int) -> None:
+        time.sleep(self.seconds)
+
+    async def fetch(self, task_id: int) -> None:
+        await asyncio.sleep(self.seconds)
+
+
+class BlockingAsyncWorkload(Workload):
+    """The classic asyncio pitfall, on purpose.
+
+    Every ``block_every``-th task calls ``time.sleep`` inside its coroutine. The
+    event loop cannot run anything else meanwhile, so every other task's bar
+    stalls at the same moment.
+    """
+
+    def run_io(self, task_id: int) -> None:
+        time.sleep(self.seconds)
+
+    async def fetch(self, task_id: int) -> None:
+        every = self.params.block_every
+        if every > 0 and task_id % every == 0:
+            time.sleep(self.seconds)  # blocks the whole event loop
+        else:
+            await asyncio.sleep(self.seconds)
