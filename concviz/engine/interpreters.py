@@ -1,0 +1,95 @@
+"""Finds out what a Python interpreter is before a run is trusted to it.
+
+The runner is standard-library only, so any CPython >= 3.11 can run it: the
+user's own build, another version under pyenv, a free-threaded ``python3.13t``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+MIN_VERSION = (3, 11)
+
+_PROBE = (
+    "import json, sys, sysconfig;"
+    "g = getattr(sys, '_is_gil_enabled', None);"
+    "print(json.dumps({'version': list(sys.version_info[:3]),"
+    " 'implementation': sys.implementation.name,"
+    " 'executable': sys.executable,"
+    " 'gil_enabled': True if g is None else g(),"
+    " 'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))"
+)
+
+
+class InterpreterError(ValueError):
+    """The path is not a usable interpreter; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    version: tuple[int, int, int]
+    implementation: str
+    gil_enabled: bool
+    free_threaded: bool
+
+    @property
+    def label(self) -> str:
+        v = ".".join(map(str, self.version))
+        build = (
+            "free-threaded, GIL off"
+            if not self.gil_enabled
+            else ("free-threaded build, GIL on" if self.free_threaded else "GIL")
+        )
+        return f"{self.implementation} {v} ({build})"
+
+
+def probe(path: str, timeout: float = 15.0) -> Interpreter:
+    resolved = shutil.which(path) if os.sep not in path else path
+    if resolved is None or not os.path.exists(resolved):
+        raise InterpreterError(f"--python {path}: no such interpreter (not a file, not on PATH)")
+    if os.path.isdir(resolved) or not os.access(resolved, os.X_OK):
+        raise InterpreterError(f"--python {path}: not an executable file")
+    try:
+        out = subprocess.run(
+            [resolved, "-I", "-c", _PROBE],
+            capture_output=True,
+            timeout=timeout,
+            text=True,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InterpreterError(f"--python {path}: cannot run it ({exc})") from None
+    if out.returncode != 0:
+        said = (out.stderr.strip().splitlines() or ["no output"])[0]
+        if len(said) > 100:
+            said = said[:99] + "…"
+        raise InterpreterError(
+            f"--python {path}: not a working Python 3 interpreter "
+            f"(exit code {out.returncode}: {said})"
+        )
+    try:
+        facts = json.loads(out.stdout.strip().splitlines()[-1])
+        version = tuple(int(x) for x in facts["version"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise InterpreterError(f"--python {path}: not a Python 3 interpreter") from None
+    if facts.get("implementation") != "cpython":
+        raise InterpreterError(
+            f"--python {path}: is {facts.get('implementation')}; concviz needs CPython"
+        )
+    if version[:2] < MIN_VERSION:
+        have = ".".join(map(str, version))
+        raise InterpreterError(
+            f"--python {path}: Python {have} is too old; concviz needs CPython >= 3.11"
+        )
+    return Interpreter(
+        path=str(facts.get("executable") or resolved),
+        version=(version[0], version[1], version[2]),
+        implementation=str(facts["implementation"]),
+        gil_enabled=bool(facts["gil_enabled"]),
+        free_threaded=bool(facts["free_threaded"]),
+    )

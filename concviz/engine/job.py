@@ -1,0 +1,87 @@
+"""What a model is given: the tasks, the traced work, and the pool's settings.
+
+Standard library only. Models are written as the textbook idiom they show; the
+few places they touch concviz read as plain English (``job.tasks()``,
+``job.work``) and every one of them is explained here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import worker
+
+
+@dataclass
+class Job:
+    #: Pool size / consumer count / concurrency cap, as the model interprets it.
+    workers: int
+    #: How many tasks :meth:`tasks` yields.
+    count: int
+    #: ``maxsize`` for the queue models (0 = unbounded).
+    queue_size: int = 0
+    #: multiprocessing start method for process models (None: the interpreter's default).
+    start_method: str | None = None
+    #: Sent to worker processes by :attr:`initargs`.
+    connect_path: str = ""
+    workload_params: dict[str, Any] = field(default_factory=dict)
+    switch_interval: float | None = None
+    _watched: int = 0
+
+    # -- the tasks ------------------------------------------------------------
+
+    def tasks(self) -> Iterator[int]:
+        """Yields task ids 0..count-1, recording each as queued when it is handed out.
+
+        Stops early once the observer asks the run to stop.
+        """
+        for task_id in range(self.count):
+            if worker.stopping():
+                return
+            worker.queued(task_id)
+            yield task_id
+
+    # -- the work, traced -----------------------------------------------------
+
+    #: Runs one whole task (blocking). Picklable: process pools can submit it.
+    work = staticmethod(worker.run_task)
+    #: Runs one whole task as a coroutine.
+    awork = staticmethod(worker.arun_task)
+    #: The I/O part of a task, awaited on the event loop (hybrid model).
+    fetch = staticmethod(worker.fetch)
+    #: The CPU part of a task, for a process pool (hybrid model).
+    compute = staticmethod(worker.compute)
+
+    @staticmethod
+    def traced(
+        fn: Callable[[int], Coroutine[Any, Any, Any]],
+    ) -> Callable[[int], Coroutine[Any, Any, None]]:
+        """Decorator: records a coroutine function of a task id as that task."""
+        return worker.traced(fn)
+
+    # -- process pools --------------------------------------------------------
+
+    @property
+    def mp_context(self) -> Any:
+        return multiprocessing.get_context(self.start_method)
+
+    @property
+    def initializer(self) -> Callable[..., None]:
+        """Connects each worker process to the observer (it reports its own events)."""
+        return worker.init_process
+
+    @property
+    def initargs(self) -> tuple[Any, ...]:
+        return (self.connect_path, self.workload_params, self.switch_interval)
+
+    # -- queues ---------------------------------------------------------------
+
+    def watch(self, queue: Any) -> None:
+        """Reports ``queue.qsize()`` ~40 times a second as the run's queue depth."""
+        recorder = worker._recorder
+        if recorder is not None:
+            recorder.watch(self._watched, queue)
+            self._watched += 1

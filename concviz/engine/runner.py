@@ -1,0 +1,165 @@
+"""The runner: the child process in which a model really runs.
+
+Standard library only, so it runs under any CPython >= 3.11 the user points at
+(free-threaded builds included) without concviz being installed there: the
+observer puts concviz on ``PYTHONPATH`` and starts
+``python -m concviz.engine.runner --connect SOCKET --spec JSON``.
+
+It is started in a session of its own, so its worker processes share its
+process group and the observer can end all of them with one ``killpg``. If the
+observer dies, the connection's EOF makes the runner kill that group itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+from ..models import CATALOG as MODELS
+from ..workloads import CATALOG as WORKLOADS
+from ..workloads import WorkloadParams
+from . import worker
+from .calibrate import calibration
+from .job import Job
+from .protocol import RECORD, VERSION, Kind, Status
+from .spec import RunSpec
+
+
+def gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+def _observer_lost() -> None:
+    """The observer died: take the whole run down with us, workers included."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(70)
+
+
+def _emit(kind: Kind, flags: int = 0, aux: int = 0) -> None:
+    worker._append(
+        RECORD.pack(
+            kind, flags, 0, os.getpid(), 0, 0, time.monotonic_ns(), time.thread_time_ns(), aux
+        )
+    )
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": "run_error",
+        "error": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+
+
+async def _drive(module: Any, job: Job) -> None:
+    try:
+        await module.main(job)
+    finally:
+        await worker.close_workload()
+
+
+def interpreter_facts() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "gil_enabled": gil_enabled(),
+        "free_threaded_build": bool(getattr(sys, "_is_gil_enabled", None))
+        and "t" in getattr(sys, "abiflags", ""),
+        "cpu_count": os.cpu_count() or 1,
+        "switch_interval": sys.getswitchinterval(),
+    }
+
+
+def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
+    if spec.switch_interval is not None:
+        sys.setswitchinterval(spec.switch_interval)
+    recorder = worker.connect(connect_path, "runner", on_lost=_observer_lost)
+    status = Status.OK
+    try:
+        model = MODELS[spec.model]
+        wl = WORKLOADS[spec.workload]
+        calib, measured = calibration(wl.calibrations)
+        params = WorkloadParams(
+            name=spec.workload,
+            task_ms=spec.task_ms,
+            iterations=spec.iterations,
+            io_fraction=spec.io_fraction,
+            payload_bytes=spec.payload_bytes,
+            block_every=spec.block_every,
+            fail_rate=spec.fail_rate,
+            seed=spec.seed,
+            base_url=base_url,
+            calibration=calib,
+        )
+        worker.use_workload(params.to_dict())
+        job = Job(
+            workers=spec.workers,
+            count=spec.tasks,
+            queue_size=spec.queue_size,
+            start_method=spec.start_method,
+            connect_path=connect_path,
+            workload_params=params.to_dict(),
+            switch_interval=spec.switch_interval,
+        )
+        module = model.load()
+        meta: dict[str, Any] = {
+            "type": "run_start",
+            "protocol": VERSION,
+            "pid": os.getpid(),
+            "spec": spec.__dict__,
+            "calibration": calib,
+            "calibrated_now": measured,
+            **interpreter_facts(),
+        }
+        if model.processes:
+            meta["start_method"] = job.mp_context.get_start_method()
+        if wl.needs_server and model.style == "async":
+            from ..workloads.http import async_client_name  # noqa: PLC0415
+
+            meta["http_client"] = async_client_name()
+        recorder.text(meta)
+        _emit(Kind.RUN_START)
+        try:
+            if model.style == "async":
+                asyncio.run(_drive(module, job))
+            else:
+                module.run(job)
+        except BaseException as exc:
+            status = Status.ERROR
+            recorder.text(_failure(exc))
+            if not isinstance(exc, Exception):
+                raise
+        if status is Status.OK and worker.stopping():
+            status = Status.STOPPED
+        _emit(Kind.RUN_END, status)
+    except Exception as exc:  # set-up failed (bad calibration cache, import error, ...)
+        status = Status.ERROR
+        recorder.text(_failure(exc))
+        _emit(Kind.RUN_END, status)
+    finally:
+        recorder.close()
+    return 0 if status is not Status.ERROR else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="concviz-runner", description=__doc__)
+    parser.add_argument("--connect", required=True, help="the observer's AF_UNIX socket")
+    parser.add_argument("--spec", required=True, help="the RunSpec as JSON")
+    parser.add_argument("--base-url", default=None, help="the local HTTP server")
+    args = parser.parse_args(argv)
+    return run(RunSpec.from_json(args.spec), args.connect, args.base_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""What to run: a validated, JSON-able description of one run.
+
+Standard library only: the observer builds a :class:`RunSpec`, validates it
+(so bad input becomes a one-line error before anything starts) and hands it to
+the runner as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ..models import CATALOG as MODELS
+from ..workloads import CATALOG as WORKLOADS
+
+START_METHODS = ("fork", "spawn", "forkserver")
+MAX_TASKS = 10_000_000
+MAX_TASK_MS = 600_000.0
+MAX_PAYLOAD = 64 * 1024 * 1024
+
+
+class SpecError(ValueError):
+    """A bad value, explained in one line that names it and what would be valid."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    model: str = "threads"
+    workload: str = "cpu"
+    workers: int = 4
+    tasks: int = 20
+    task_ms: float = 100.0
+    iterations: int | None = None
+    start_method: str | None = None
+    queue_size: int = 8
+    io_fraction: float = 0.5
+    payload_bytes: int = 0
+    block_every: int = 5
+    fail_rate: float = 0.0
+    seed: int = 0
+    switch_interval: float | None = None
+
+    def validated(self) -> RunSpec:
+        """Returns the spec with model-specific adjustments, or raises SpecError."""
+        if self.model not in MODELS:
+            raise SpecError(_unknown("model", self.model, MODELS))
+        if self.workload not in WORKLOADS:
+            raise SpecError(_unknown("workload", self.workload, WORKLOADS))
+        info = MODELS[self.model]
+        _integer(f"workers for {self.model}", self.workers, 1, info.max_workers)
+        _integer("tasks", self.tasks, 1, MAX_TASKS)
+        _number("task-ms", self.task_ms, 0.0, MAX_TASK_MS)
+        if self.iterations is not None:
+            _integer("iterations", self.iterations, 1, 10**12)
+        if self.start_method is not None and self.start_method not in START_METHODS:
+            choices = ", ".join(START_METHODS)
+            raise SpecError(f"unknown start method {self.start_method!r} (choose from {choices})")
+        _integer("queue-size", self.queue_size, 0, 10_000_000)
+        _number("io-fraction", self.io_fraction, 0.0, 1.0)
+        _integer("payload-bytes", self.payload_bytes, 0, MAX_PAYLOAD)
+        _integer("block-every", self.block_every, 0, MAX_TASKS)
+        _number("fail-rate", self.fail_rate, 0.0, 1.0)
+        if self.switch_interval is not None:
+            _number("switch-interval", self.switch_interval, 1e-6, 10.0)
+            if self.switch_interval <= 0:
+                raise SpecError("switch-interval must be > 0 seconds")
+        # Sequential has exactly one worker whatever was asked: say so in the result.
+        return replace(self, workers=1) if self.model == "sequential" else self
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        data: dict[str, Any] = json.loads(text)
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _unknown(what: str, value: str, choices: dict[str, Any]) -> str:
+    return f"unknown {what} {value!r} (choose from {', '.join(choices)})"
+
+
+def _integer(name: str, value: Any, low: int, high: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{name} must be a whole number, got {value!r}")
+    if value < low:
+        raise SpecError(f"{name} must be at least {low}, got {value}")
+    if high is not None and value > high:
+        raise SpecError(f"{name} must be at most {high:,}, got {value:,}")
+
+
+def _number(name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"{name} must be a number, got {value!r}")
+    if value < low:
+        raise SpecError(f"{name} must be at least {low:g}, got {value:g}")
+    if value > high:
+        raise SpecError(f"{name} must be at most {high:g}, got {value:g}")

@@ -1,0 +1,348 @@
+"""The traced task wrappers: what actually runs in worker threads and processes.
+
+Standard library only. Every process of a run (the runner, and each worker
+process through :func:`init_process`) holds one :class:`Recorder` and one
+workload. The functions here are module-level so that process pools can pickle
+them by reference under every start method.
+
+The hot path per task is two record packs, two clock reads and the thread CPU
+clock (``time.thread_time_ns``, ~0.6 µs): nothing that releases the GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import heapq
+import multiprocessing.util
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, TypeVar
+
+from ..workloads import Workload, WorkloadParams
+from ..workloads import load as load_workload
+from .protocol import RECORD, START_COROUTINE, Kind, Status
+from .recorder import Recorder
+
+_pack = RECORD.pack
+_mono = time.monotonic_ns
+_cpu = time.thread_time_ns
+
+_recorder: Recorder | None = None
+_append: Callable[[bytes], None] = lambda _record: None  # noqa: E731  (replaced by connect())
+_workload: Workload | None = None
+_stopping = False
+_tls = threading.local()
+_pid = os.getpid()
+
+MAX_MESSAGE = 300
+
+T = TypeVar("T")
+
+
+# -- identity ----------------------------------------------------------------
+
+
+class _ThreadExit:
+    """Lives in a thread's locals; its finalizer reports the thread going away."""
+
+    __slots__ = ("pid", "tid")
+
+    def __init__(self, pid: int, tid: int) -> None:
+        self.pid = pid
+        self.tid = tid
+
+    def __del__(self) -> None:
+        # Runs while the thread state is torn down: touch nothing but the queue.
+        if self.pid == _pid:
+            _append(_pack(Kind.WORKER_DOWN, 0, 0, self.pid, self.tid, 0, _mono(), 0, 0))
+
+
+def _register_thread() -> tuple[int, int]:
+    ident = (_pid, threading.get_native_id())
+    _append(_pack(Kind.WORKER_UP, 0, 0, _pid, ident[1], 0, _mono(), _cpu(), 0))
+    _tls.ident = ident
+    if threading.current_thread() is not threading.main_thread():
+        _tls.exit = _ThreadExit(*ident)
+    return ident
+
+
+def _ident() -> tuple[int, int]:
+    try:
+        ident: tuple[int, int] = _tls.ident
+    except AttributeError:
+        ident = _register_thread()
+    return ident
+
+
+# -- set-up ------------------------------------------------------------------
+
+
+def _after_fork_in_child() -> None:
+    global _recorder, _append, _workload, _tls, _pid, _stopping
+    if _recorder is not None:
+        _recorder.abandon()
+    _recorder = None
+    _append = lambda _record: None  # noqa: E731  (until init_process connects)
+    _workload = None
+    _tls = threading.local()
+    _pid = os.getpid()
+    _stopping = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def request_stop() -> None:
+    """Stops starting tasks: those not yet started are reported as cancelled."""
+    global _stopping
+    _stopping = True
+
+
+def connect(path: str, role: str, on_lost: Callable[[], None]) -> Recorder:
+    global _recorder, _append
+    _recorder = Recorder(path, role, on_stop=request_stop, on_lost=on_lost)
+    _append = _recorder.append
+    return _recorder
+
+
+def use_workload(params: dict[str, Any]) -> Workload:
+    global _workload
+    _workload = load_workload(WorkloadParams.from_dict(params))
+    return _workload
+
+
+def _worker_lost() -> None:
+    os._exit(70)  # the observer is gone: nobody will ever read our results
+
+
+def init_process(path: str, params: dict[str, Any], switch_interval: float | None) -> None:
+    """Pool initializer: connects this worker process to the observer directly."""
+    if switch_interval is not None:
+        sys.setswitchinterval(switch_interval)
+    recorder = connect(path, "worker", on_lost=_worker_lost)
+    use_workload(params)
+    _ident()  # WORKER_UP now, so the lane appears when the process does
+    # Pool workers leave through multiprocessing's exit path, which runs
+    # finalizers (not atexit): flush there, or the last tasks' events are lost.
+    multiprocessing.util.Finalize(recorder, _worker_exit, exitpriority=100)
+
+
+def _worker_exit() -> None:
+    recorder = _recorder
+    if recorder is None:
+        return
+    _append(_pack(Kind.WORKER_DOWN, 0, 0, _pid, threading.get_native_id(), 0, _mono(), _cpu(), 0))
+    recorder.close()
+
+
+def report(obj: dict[str, Any]) -> None:
+    if _recorder is not None:
+        _recorder.text(obj)
+
+
+def _report_error(task_id: int, exc: BaseException) -> None:
+    message = str(exc)
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    report({"type": "task_error", "task": task_id, "error": type(exc).__name__, "message": message})
+
+
+# -- the producer side -------------------------------------------------------
+
+
+def queued(task_id: int) -> None:
+    pid, tid = _pid, threading.get_native_id()
+    _append(_pack(Kind.TASK_QUEUED, 0, 0, pid, tid, task_id, _mono(), 0, 0))
+
+
+def stopping() -> bool:
+    return _stopping
+
+
+# -- sync tasks --------------------------------------------------------------
+
+
+def run_task(task_id: int) -> None:
+    """One whole task, bracketed by TASK_START and TASK_FINISH.
+
+    Exceptions are recorded and swallowed, so one failing task never ends a run.
+    """
+    pid, tid = _ident()
+    if _stopping:
+        _append(_pack(Kind.TASK_CANCELLED, 0, 0, pid, tid, task_id, _mono(), 0, 0))
+        return
+    assert _workload is not None
+    cpu0 = _cpu()
+    _append(_pack(Kind.TASK_START, 0, 0, pid, tid, task_id, _mono(), cpu0, 0))
+    try:
+        _workload.run(task_id)
+    except Exception as exc:
+        cpu1 = _cpu()
+        _append(
+            _pack(Kind.TASK_FINISH, Status.ERROR, 0, pid, tid, task_id, _mono(), cpu1, cpu1 - cpu0)
+        )
+        _report_error(task_id, exc)
+    else:
+        cpu1 = _cpu()
+        _append(
+            _pack(Kind.TASK_FINISH, Status.OK, 0, pid, tid, task_id, _mono(), cpu1, cpu1 - cpu0)
+        )
+
+
+def compute(task_id: int) -> None:
+    """The CPU part of a hybrid task, in a worker process: a SPAN on that process's lane."""
+    pid, tid = _ident()
+    assert _workload is not None
+    cpu0 = _cpu()
+    _append(_pack(Kind.SPAN_START, 0, 0, pid, tid, task_id, _mono(), cpu0, 0))
+    status = Status.OK
+    try:
+        _workload.compute(task_id)
+    except BaseException:
+        status = Status.ERROR
+        raise
+    finally:
+        cpu1 = _cpu()
+        _append(_pack(Kind.SPAN_FINISH, status, 0, pid, tid, task_id, _mono(), cpu1, cpu1 - cpu0))
+
+
+# -- async tasks -------------------------------------------------------------
+
+_free_slots: list[int] = []
+_slots_used = 0
+
+
+def _take_slot() -> int:
+    """The lowest free slot: N concurrent coroutines occupy lanes 0..N-1."""
+    global _slots_used
+    if _free_slots:
+        return heapq.heappop(_free_slots)
+    _slots_used += 1
+    return _slots_used - 1
+
+
+class _OwnCpu:
+    """Awaits a coroutine and adds up the CPU time of its own steps.
+
+    Coroutines share one thread, so the thread's CPU clock cannot say which
+    task used it; timing each ``send``/``throw`` into this coroutine can.
+    """
+
+    __slots__ = ("coro", "cpu")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self.coro = coro
+        self.cpu = 0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        send = self.coro.send
+        throw = self.coro.throw
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            start = _cpu()
+            try:
+                step = send(value) if error is None else throw(error)
+            except StopIteration as done:
+                self.cpu += _cpu() - start
+                return done.value
+            except BaseException:
+                self.cpu += _cpu() - start
+                raise
+            self.cpu += _cpu() - start
+            try:
+                value = yield step
+                error = None
+            except BaseException as exc:  # cancellation is thrown in here
+                value = None
+                error = exc
+
+
+async def _traced(task_id: int, make: Callable[[int], Coroutine[Any, Any, Any]]) -> None:
+    pid, tid = _ident()
+    slot = _take_slot()
+    try:
+        if _stopping:
+            _append(_pack(Kind.TASK_CANCELLED, 0, slot, pid, tid, task_id, _mono(), 0, 0))
+            return
+        _append(
+            _pack(Kind.TASK_START, START_COROUTINE, slot, pid, tid, task_id, _mono(), _cpu(), 0)
+        )
+        body = _OwnCpu(make(task_id))
+        try:
+            await body
+        except asyncio.CancelledError:
+            _append(
+                _pack(
+                    Kind.TASK_FINISH,
+                    Status.STOPPED,
+                    slot,
+                    pid,
+                    tid,
+                    task_id,
+                    _mono(),
+                    _cpu(),
+                    body.cpu,
+                )
+            )
+            raise
+        except Exception as exc:
+            _append(
+                _pack(
+                    Kind.TASK_FINISH,
+                    Status.ERROR,
+                    slot,
+                    pid,
+                    tid,
+                    task_id,
+                    _mono(),
+                    _cpu(),
+                    body.cpu,
+                )
+            )
+            _report_error(task_id, exc)
+        else:
+            _append(
+                _pack(
+                    Kind.TASK_FINISH, Status.OK, slot, pid, tid, task_id, _mono(), _cpu(), body.cpu
+                )
+            )
+    finally:
+        heapq.heappush(_free_slots, slot)
+
+
+def _workload_arun(task_id: int) -> Coroutine[Any, Any, None]:
+    assert _workload is not None
+    return _workload.arun(task_id)
+
+
+async def arun_task(task_id: int) -> None:
+    """One whole task as a coroutine, on the lane of the async slot it occupies."""
+    await _traced(task_id, _workload_arun)
+
+
+def traced(
+    fn: Callable[[int], Coroutine[Any, Any, Any]],
+) -> Callable[[int], Coroutine[Any, Any, None]]:
+    """Decorator: makes a coroutine function of a task id into a traced task."""
+
+    @functools.wraps(fn)
+    async def wrapper(task_id: int) -> None:
+        await _traced(task_id, fn)
+
+    return wrapper
+
+
+async def fetch(task_id: int) -> None:
+    """The I/O part alone (the hybrid model awaits it on the event loop)."""
+    assert _workload is not None
+    await _workload.fetch(task_id)
+
+
+async def close_workload() -> None:
+    if _workload is not None:
+        await _workload.aclose()

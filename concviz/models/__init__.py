@@ -1,0 +1,118 @@
+"""The concurrency models: one small module each, written as the idiom it shows.
+
+Every module exposes ``run(job)`` (sync models) or ``async main(job)`` (async
+models). The catalogue is what the command line and the dashboard list; the
+modules themselves are imported only by the runner.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+#: Workers beyond these are refused as "absurdly large": they would exhaust
+#: memory or PIDs long before they showed anything.
+MAX_THREADS = 4096
+MAX_COROUTINES = 100_000
+MAX_PROCESSES = 512
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    summary: str
+    module: str
+    #: "sync" (``run(job)``) or "async" (``await main(job)``).
+    style: str
+    #: Starts worker processes (start method applies, lanes are processes).
+    processes: bool = False
+    #: Reports a real queue's size as its queue depth.
+    queue: bool = False
+    max_workers: int = MAX_THREADS
+
+    @property
+    def source_path(self) -> Path:
+        """The model's source file, for the dashboard's code panel (no import needed)."""
+        return Path(__file__).with_name(self.module.rsplit(".", 1)[1] + ".py")
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+
+CATALOG: dict[str, ModelInfo] = {
+    info.name: info
+    for info in (
+        ModelInfo(
+            "sequential",
+            "one task after another: the baseline",
+            "concviz.models.sequential",
+            "sync",
+        ),
+        ModelInfo(
+            "threads",
+            "ThreadPoolExecutor(max_workers=N), submit + as_completed",
+            "concviz.models.threads",
+            "sync",
+        ),
+        ModelInfo(
+            "thread-per-task",
+            "a threading.Thread per task, at most N alive at once",
+            "concviz.models.thread_per_task",
+            "sync",
+        ),
+        ModelInfo(
+            "thread-queue",
+            "producer + N consumer threads over queue.Queue, poison pills",
+            "concviz.models.thread_queue",
+            "sync",
+            queue=True,
+        ),
+        ModelInfo(
+            "processes",
+            "ProcessPoolExecutor(max_workers=N): one GIL per process",
+            "concviz.models.processes",
+            "sync",
+            processes=True,
+            max_workers=MAX_PROCESSES,
+        ),
+        ModelInfo(
+            "mp-pool",
+            "multiprocessing.Pool(N) with imap_unordered",
+            "concviz.models.mp_pool",
+            "sync",
+            processes=True,
+            max_workers=MAX_PROCESSES,
+        ),
+        ModelInfo(
+            "asyncio",
+            "asyncio tasks in a TaskGroup, capped by Semaphore(N)",
+            "concviz.models.asyncio_tasks",
+            "async",
+            max_workers=MAX_COROUTINES,
+        ),
+        ModelInfo(
+            "async-queue",
+            "asyncio.Queue(maxsize) producer + N consumers: back-pressure",
+            "concviz.models.async_queue",
+            "async",
+            queue=True,
+            max_workers=MAX_COROUTINES,
+        ),
+        ModelInfo(
+            "to-thread",
+            "coroutines that await asyncio.to_thread(task) on N threads",
+            "concviz.models.to_thread",
+            "async",
+        ),
+        ModelInfo(
+            "hybrid",
+            "asyncio for I/O, CPU part in ProcessPoolExecutor(N) via run_in_executor",
+            "concviz.models.hybrid",
+            "async",
+            processes=True,
+            max_workers=MAX_PROCESSES,
+        ),
+    )
+}

@@ -1,0 +1,25 @@
+"""asyncio for the I/O, a ProcessPoolExecutor for the CPU part (run_in_executor)."""
+
+import asyncio
+from concurrent.futures import ProcessPoolExecutor
+
+from concviz.engine.job import Job
+
+
+async def main(job: Job) -> None:
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(
+        max_workers=job.workers,
+        mp_context=job.mp_context,
+        initializer=job.initializer,
+        initargs=job.initargs,
+    ) as pool:
+
+        @job.traced
+        async def handle(task_id: int) -> None:
+            await job.fetch(task_id)  # I/O: awaited on the event loop
+            await loop.run_in_executor(pool, job.compute, task_id)  # CPU: in a worker process
+
+        async with asyncio.TaskGroup() as group:
+            for task_id in job.tasks():
+                group.create_task(handle(task_id))

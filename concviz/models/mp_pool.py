@@ -1,0 +1,12 @@
+"""multiprocessing.Pool with imap_unordered: results in completion order."""
+
+from concviz.engine.job import Job
+
+
+def run(job: Job) -> None:
+    ctx = job.mp_context  # fork, spawn or forkserver
+    with ctx.Pool(job.workers, initializer=job.initializer, initargs=job.initargs) as pool:
+        for _ in pool.imap_unordered(job.work, job.tasks()):
+            pass
+        pool.close()  # no more work: let the workers exit cleanly
+        pool.join()
