@@ -1,0 +1,454 @@
+"""Turns the event stream and the sampler's readings into a run model.
+
+Plain Python with no terminal and no I/O: the reader thread feeds it records,
+the sampler feeds it samples, and the command line and the dashboard read
+figures from it (under the session's lock). Memory stays bounded however long
+a run lasts: per-lane span rings, a ring of samples, running sums for the
+summary, and capped lane and error tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .protocol import RECORD, START_COROUTINE, Kind, Status
+
+#: Spans kept per lane for drawing (the full run only with ``keep_all_spans``).
+SPANS_PER_LANE = 2048
+#: Samples kept (at 10 Hz, ten minutes).
+SAMPLES_KEPT = 6000
+#: Lanes that have gone down are forgotten beyond this many (thread-per-task
+#: runs start a thread per task; their totals stay in the summary).
+DOWN_LANES_KEPT = 2048
+#: Distinct error messages remembered (their total count is always kept).
+ERRORS_KEPT = 50
+
+_iter_records = RECORD.iter_unpack
+
+_RUN_START = Kind.RUN_START
+_RUN_END = Kind.RUN_END
+_UP = Kind.WORKER_UP
+_DOWN = Kind.WORKER_DOWN
+_QUEUED = Kind.TASK_QUEUED
+_START = Kind.TASK_START
+_FINISH = Kind.TASK_FINISH
+_CANCELLED = Kind.TASK_CANCELLED
+_DEPTH = Kind.QUEUE_DEPTH
+_DROPPED = Kind.DROPPED
+_SPAN_START = Kind.SPAN_START
+_SPAN_FINISH = Kind.SPAN_FINISH
+_COROUTINE = START_COROUTINE
+_OK = Status.OK
+_ERROR = Status.ERROR
+
+#: A finished span: (task, start_ns, end_ns, cpu_ns, status, part). ``part`` is
+#: 0 for a whole task and 1 for the CPU part a hybrid task sent to a process.
+Span = tuple[int, int, int, int, int, int]
+
+
+@dataclass(slots=True)
+class Lane:
+    """One row of the timeline: a thread, a worker process, or an async task slot."""
+
+    index: int
+    pid: int
+    tid: int
+    slot: int
+    up_ns: int
+    down_ns: int | None = None
+    #: Set when a coroutine ran here: the lane is an async task slot, not a thread.
+    coroutine: bool = False
+    current_task: int | None = None
+    current_start: int = 0
+    done: int = 0
+    failed: int = 0
+    busy_ns: int = 0
+    cpu_ns: int = 0
+    spans: deque[Span] = field(default_factory=lambda: deque(maxlen=SPANS_PER_LANE))
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.pid, self.tid, self.slot)
+
+
+@dataclass(slots=True)
+class Sample:
+    """One tick of the sampler (all percentages are of one core)."""
+
+    t_ns: int
+    cores: tuple[float, ...]
+    #: CPU % of each observed OS thread, keyed by (pid, tid).
+    threads: dict[tuple[int, int], float]
+    #: Resident set size of each observed process, keyed by pid.
+    rss: dict[int, int]
+    queue_depth: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures ``concviz run`` prints; the JSON keys are these field names."""
+
+    model: str
+    workload: str
+    workers: int
+    tasks: int
+    status: str
+    completed: int
+    failed: int
+    cancelled: int
+    wall_s: float
+    cpu_s: float
+    throughput: float
+    parallelism: float
+    on_cpu_fraction: float
+    peak_queue_depth: int
+    cores: int
+    core_utilisation: list[float]
+    peak_rss: int
+    python: str
+    gil_enabled: bool | None
+    events: int
+    dropped_events: int
+    start_method: str | None
+    task_ms: float
+    lanes: int
+    errors: dict[str, int]
+    run_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+class RunAggregate:
+    def __init__(self, spec: dict[str, Any] | None = None, keep_all_spans: bool = False) -> None:
+        self.spec: dict[str, Any] = dict(spec or {})
+        self.meta: dict[str, Any] = {}
+        self.keep_all_spans = keep_all_spans
+        #: Every finished span with its lane index, in arrival order (keep_all_spans only).
+        self.all_spans: list[tuple[int, Span]] = []
+        self.lanes: dict[tuple[int, int, int], Lane] = {}
+        self.lane_list: list[Lane] = []
+        self._inflight: dict[int, tuple[Lane, int]] = {}
+        self._span_inflight: dict[int, tuple[Lane, int]] = {}
+        self.run_start_ns: int | None = None
+        self.run_end_ns: int | None = None
+        self.status: str = "starting"
+        self.run_error: dict[str, Any] | None = None
+        self.queued = 0
+        self.started = 0
+        self.completed = 0
+        self.failed = 0
+        self.cancelled = 0
+        self.stopped = 0
+        self.busy_ns = 0
+        self.cpu_ns = 0
+        self.events = 0
+        self.dropped = 0
+        self.peak_queue_depth = 0
+        self.queue_sizes: dict[int, int] = {}
+        self.errors: Counter[str] = Counter()
+        self.error_total = 0
+        self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
+        self.peak_rss = 0
+        self._core_busy: list[float] = []
+        self._core_total: list[float] = []
+        self._down_lanes = 0
+
+    # -- the event stream -----------------------------------------------------
+
+    def feed_records(self, payload: bytes) -> None:
+        """Applies a RECORDS frame. The hot path of the observer: keep it tight."""
+        lanes = self.lanes
+        inflight = self._inflight
+        queued = self.queued
+        started = self.started
+        completed = self.completed
+        failed = self.failed
+        busy = self.busy_ns
+        cpu_total = self.cpu_ns
+        keep_all = self.all_spans.append if self.keep_all_spans else None
+        n = 0
+        for kind, flags, slot, pid, tid, task, t, cpu, aux in _iter_records(payload):
+            n += 1
+            if kind == _START:
+                lane = lanes.get((pid, tid, slot))
+                if lane is None:
+                    lane = self._new_lane(pid, tid, slot, t)
+                    lane.coroutine = flags == _COROUTINE
+                elif flags == _COROUTINE:
+                    lane.coroutine = True
+                inflight[task] = (lane, t)
+                lane.current_task = task
+                lane.current_start = t
+                started += 1
+            elif kind == _FINISH:
+                entry = inflight.pop(task, None)
+                lane = lanes.get((pid, tid, slot)) if entry is None else entry[0]
+                if lane is None:
+                    lane = self._new_lane(pid, tid, slot, t)
+                start = t if entry is None else entry[1]
+                wall = t - start
+                if flags == _OK:
+                    completed += 1
+                    lane.done += 1
+                elif flags == _ERROR:
+                    failed += 1
+                    lane.failed += 1
+                else:
+                    self.stopped += 1
+                lane.busy_ns += wall
+                lane.cpu_ns += aux
+                busy += wall
+                cpu_total += aux
+                if lane.current_task == task:
+                    lane.current_task = None
+                span = (task, start, t, aux, flags, 0)
+                lane.spans.append(span)
+                if keep_all is not None:
+                    keep_all((lane.index, span))
+            elif kind == _QUEUED:
+                queued += 1
+                depth = queued - started - self.cancelled
+                if depth > self.peak_queue_depth and not self.queue_sizes:
+                    self.peak_queue_depth = depth
+            else:
+                self.queued, self.started, self.completed, self.failed = (
+                    queued,
+                    started,
+                    completed,
+                    failed,
+                )
+                self.busy_ns, self.cpu_ns = busy, cpu_total
+                self._rare(kind, flags, slot, pid, tid, task, t, cpu, aux)
+                busy, cpu_total = self.busy_ns, self.cpu_ns
+        self.queued, self.started, self.completed, self.failed = queued, started, completed, failed
+        self.busy_ns, self.cpu_ns = busy, cpu_total
+        self.events += n
+
+    def _rare(
+        self,
+        kind: int,
+        flags: int,
+        slot: int,
+        pid: int,
+        tid: int,
+        task: int,
+        t: int,
+        cpu: int,
+        aux: int,
+    ) -> None:
+        if kind == _UP:
+            self._lane(pid, tid, slot, t)
+        elif kind == _DOWN:
+            for lane in self._lanes_of(pid, tid):
+                if lane.down_ns is None:
+                    lane.down_ns = t
+                    self._down_lanes += 1
+            if self._down_lanes > DOWN_LANES_KEPT:
+                self._forget_down_lanes()
+        elif kind == _CANCELLED:
+            self.cancelled += 1
+        elif kind == _DEPTH:
+            self.queue_sizes[task] = aux
+            total = sum(self.queue_sizes.values())
+            self.peak_queue_depth = max(self.peak_queue_depth, total)
+        elif kind == _SPAN_START:
+            lane = self._lane(pid, tid, slot, t)
+            self._span_inflight[task] = (lane, t)
+            lane.current_task = task
+            lane.current_start = t
+        elif kind == _SPAN_FINISH:
+            entry = self._span_inflight.pop(task, None)
+            lane = self._lane(pid, tid, slot, t) if entry is None else entry[0]
+            start = t if entry is None else entry[1]
+            lane.busy_ns += t - start
+            lane.cpu_ns += aux
+            self.cpu_ns += aux
+            if flags == _ERROR:
+                lane.failed += 1
+            else:
+                lane.done += 1
+            if lane.current_task == task:
+                lane.current_task = None
+            span = (task, start, t, aux, flags, 1)
+            lane.spans.append(span)
+            if self.keep_all_spans:
+                self.all_spans.append((lane.index, span))
+        elif kind == _RUN_START:
+            self.run_start_ns = t
+            self.status = "running"
+        elif kind == _RUN_END:
+            self.run_end_ns = t
+            self.status = "done" if flags == _OK else "error" if flags == _ERROR else "stopped"
+            for lane in self.lane_list:
+                if lane.down_ns is None:
+                    lane.down_ns = t
+        elif kind == _DROPPED:
+            self.dropped += aux
+
+    def feed_text(self, obj: dict[str, Any]) -> None:
+        self.events += 1
+        kind = obj.get("type")
+        if kind == "run_start":
+            self.meta = obj
+            self.spec = dict(obj.get("spec", self.spec))
+        elif kind == "task_error":
+            self.error_total += 1
+            key = f"{obj.get('error')}: {obj.get('message')}"
+            if key in self.errors or len(self.errors) < ERRORS_KEPT:
+                self.errors[key] += 1
+        elif kind == "run_error":
+            self.run_error = obj
+
+    def _lane(self, pid: int, tid: int, slot: int, t: int) -> Lane:
+        lane = self.lanes.get((pid, tid, slot))
+        return self._new_lane(pid, tid, slot, t) if lane is None else lane
+
+    def _new_lane(self, pid: int, tid: int, slot: int, t: int) -> Lane:
+        lane = Lane(len(self.lane_list), pid, tid, slot, t)
+        self.lanes[(pid, tid, slot)] = lane
+        self.lane_list.append(lane)
+        return lane
+
+    def lane_kind(self, lane: Lane) -> str:
+        """ "slot" (an async task slot), "process" (a worker process) or "thread"."""
+        if lane.coroutine:
+            return "slot"
+        if lane.pid != self.meta.get("pid", lane.pid):
+            return "process"
+        return "thread"
+
+    def lane_label(self, lane: Lane) -> str:
+        kind = self.lane_kind(lane)
+        if kind == "slot":
+            return f"slot {lane.slot}"
+        if kind == "process":
+            return f"pid {lane.pid}"
+        return f"tid {lane.tid}"
+
+    def _lanes_of(self, pid: int, tid: int) -> Iterator[Lane]:
+        for lane in self.lane_list:
+            if lane.pid == pid and lane.tid == tid:
+                yield lane
+
+    def _forget_down_lanes(self) -> None:
+        """Keeps the newest down lanes only; totals live on in the run's sums."""
+        down = [lane for lane in self.lane_list if lane.down_ns is not None]
+        drop = {id(lane) for lane in down[: len(down) - DOWN_LANES_KEPT // 2]}
+        self.lane_list = [lane for lane in self.lane_list if id(lane) not in drop]
+        for index, lane in enumerate(self.lane_list):
+            lane.index = index
+        self.lanes = {lane.key: lane for lane in self.lane_list}
+        self._down_lanes = sum(1 for lane in self.lane_list if lane.down_ns is not None)
+
+    # -- the sampler ----------------------------------------------------------
+
+    def observed(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """The OS threads and processes the sampler should read: live workers and the runner."""
+        threads: dict[tuple[int, int], None] = {}
+        pids: dict[int, None] = {}
+        runner = self.meta.get("pid")
+        if isinstance(runner, int):
+            pids[runner] = None
+        for lane in self.lane_list:
+            if lane.down_ns is None:
+                threads[(lane.pid, lane.tid)] = None
+                pids[lane.pid] = None
+        return list(threads), list(pids)
+
+    def queue_depth(self) -> int:
+        """Real queue size for the queue models, otherwise submitted-but-not-started."""
+        if self.queue_sizes:
+            return sum(self.queue_sizes.values())
+        return max(0, self.queued - self.started - self.cancelled)
+
+    def add_sample(
+        self,
+        sample: Sample,
+        since_ns: int,
+        core_busy: Sequence[float],
+        core_total: Sequence[float],
+    ) -> None:
+        """Records a tick covering ``since_ns``..``sample.t_ns``.
+
+        ``core_busy``/``core_total`` are that interval's CPU seconds per core; the
+        part of the interval that overlaps the run counts towards its utilisation.
+        """
+        self.samples.append(sample)
+        if sample.rss:
+            self.peak_rss = max(self.peak_rss, *sample.rss.values())
+        start = self.run_start_ns
+        if start is None or sample.t_ns <= since_ns:
+            return
+        end = self.run_end_ns if self.run_end_ns is not None else sample.t_ns
+        overlap = min(end, sample.t_ns) - max(start, since_ns)
+        if overlap <= 0:
+            return
+        weight = overlap / (sample.t_ns - since_ns)
+        if not self._core_busy:
+            self._core_busy = [0.0] * len(core_busy)
+            self._core_total = [0.0] * len(core_total)
+        for i, (b, tot) in enumerate(zip(core_busy, core_total, strict=False)):
+            self._core_busy[i] += b * weight
+            self._core_total[i] += tot * weight
+
+    # -- reading --------------------------------------------------------------
+
+    def wall_ns(self, now_ns: int | None = None) -> int:
+        if self.run_start_ns is None:
+            return 0
+        end = self.run_end_ns if self.run_end_ns is not None else now_ns
+        return max(0, (end or self.run_start_ns) - self.run_start_ns)
+
+    def core_utilisation(self) -> list[float]:
+        return [
+            100.0 * b / tot if tot > 0 else 0.0
+            for b, tot in zip(self._core_busy, self._core_total, strict=False)
+        ]
+
+    def summary(self, now_ns: int | None = None) -> Summary:
+        wall_s = self.wall_ns(now_ns) / 1e9
+        cpu_s = self.cpu_ns / 1e9
+        meta = self.meta
+        cores = meta.get("cpu_count") or len(self._core_busy) or 0
+        run_error = None
+        if self.run_error is not None:
+            run_error = f"{self.run_error.get('error')}: {self.run_error.get('message')}"
+        return Summary(
+            model=str(self.spec.get("model", "?")),
+            workload=str(self.spec.get("workload", "?")),
+            workers=int(self.spec.get("workers", 0)),
+            tasks=int(self.spec.get("tasks", 0)),
+            status=self.status,
+            completed=self.completed,
+            failed=self.failed,
+            cancelled=self.cancelled + self.stopped,
+            wall_s=wall_s,
+            cpu_s=cpu_s,
+            throughput=self.completed / wall_s if wall_s > 0 else 0.0,
+            parallelism=cpu_s / wall_s if wall_s > 0 else 0.0,
+            on_cpu_fraction=self.cpu_ns / self.busy_ns if self.busy_ns > 0 else 0.0,
+            peak_queue_depth=self.peak_queue_depth,
+            cores=int(cores),
+            core_utilisation=[round(u, 1) for u in self.core_utilisation()],
+            peak_rss=self.peak_rss,
+            python=str(meta.get("python", "?")),
+            gil_enabled=meta.get("gil_enabled"),
+            events=self.events,
+            dropped_events=self.dropped,
+            start_method=meta.get("start_method"),
+            task_ms=float(self.spec.get("task_ms", 0.0)),
+            lanes=len(self.lane_list),
+            errors=dict(self.errors.most_common(10)),
+            run_error=run_error,
+        )
+
+    def recent_spans(self, since_ns: int) -> Iterable[tuple[Lane, Span]]:
+        for lane in self.lane_list:
+            for span in reversed(lane.spans):
+                if span[2] < since_ns:
+                    break
+                yield lane, span

@@ -1,0 +1,142 @@
+"""Samples the machine and the run's workers from outside the runner.
+
+A thread in the observer process: a sampler inside the runner would fight the
+workload for its GIL (a sampler thread in a GIL-contended process overslept its
+100 ms ticks by ~30 ms here) and would make the run it measures slower.
+
+Per-core CPU comes from psutil; per-thread CPU from
+``/proc/<pid>/task/<tid>/schedstat`` (nanoseconds, where psutil's per-thread
+times are 10 ms ticks, too coarse at 10 Hz), falling back to psutil elsewhere;
+RSS from ``/proc/<pid>/statm``, or psutil.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import psutil
+
+from .aggregate import RunAggregate, Sample
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_HAS_PROC = os.path.exists("/proc/self/task")
+
+
+def thread_cpu_ns(pid: int, tid: int) -> int | None:
+    """Total CPU time of one OS thread, or None once it has gone."""
+    if _HAS_PROC:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+    try:  # pragma: no cover - non-Linux fallback
+        for thread in psutil.Process(pid).threads():
+            if thread.id == tid:
+                return int((thread.user_time + thread.system_time) * 1e9)
+    except psutil.Error:
+        pass
+    return None  # pragma: no cover
+
+
+def rss_bytes(pid: int) -> int | None:
+    if _HAS_PROC:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                return int(f.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            return None
+    try:  # pragma: no cover
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:  # pragma: no cover
+        return None
+
+
+class Sampler:
+    """Reads CPU, RSS and queue depth at ``hz`` and hands each tick to the aggregate."""
+
+    def __init__(self, aggregate: RunAggregate, lock: threading.Lock, hz: float = 10.0) -> None:
+        self.aggregate = aggregate
+        self.lock = lock
+        self.interval = 1.0 / hz
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="concviz-sampler", daemon=True)
+        self._last_threads: dict[tuple[int, int], int] = {}
+        self._last_cores = psutil.cpu_times(percpu=True)
+        self._last_t = time.monotonic_ns()
+        #: Seconds spent sampling, for the observer-overhead report.
+        self.busy_s = 0.0
+        self.ticks = 0
+        self.late_ticks = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        next_tick = time.monotonic() + self.interval
+        while not self._stop.wait(max(0.0, next_tick - time.monotonic())):
+            began = time.perf_counter()
+            self.tick()
+            self.busy_s += time.perf_counter() - began
+            next_tick += self.interval
+            now = time.monotonic()
+            if (
+                now > next_tick
+            ):  # fell behind (a suspended laptop, a starved core): skip, never burst
+                self.late_ticks += 1
+                next_tick = now + self.interval
+
+    def tick(self) -> None:
+        with self.lock:
+            threads, pids = self.aggregate.observed()
+            depth = self.aggregate.queue_depth()
+        now = time.monotonic_ns()
+        since = self._last_t
+        dt = max(1, now - since)
+        self._last_t = now
+
+        cores_now = psutil.cpu_times(percpu=True)
+        busy: list[float] = []
+        total: list[float] = []
+        percents: list[float] = []
+        for before, after in zip(self._last_cores, cores_now, strict=False):
+            t = sum(after) - sum(before)
+            idle = (after.idle + getattr(after, "iowait", 0.0)) - (
+                before.idle + getattr(before, "iowait", 0.0)
+            )
+            b = max(0.0, t - idle)
+            busy.append(b)
+            total.append(max(t, 0.0))
+            percents.append(100.0 * b / t if t > 0 else 0.0)
+        self._last_cores = cores_now
+
+        thread_pct: dict[tuple[int, int], float] = {}
+        last = self._last_threads
+        current: dict[tuple[int, int], int] = {}
+        for pid, tid in threads:
+            ns = thread_cpu_ns(pid, tid)
+            if ns is None:
+                continue
+            current[(pid, tid)] = ns
+            previous = last.get((pid, tid))
+            if previous is not None:
+                thread_pct[(pid, tid)] = 100.0 * (ns - previous) / dt
+        self._last_threads = current
+
+        rss: dict[int, int] = {}
+        for pid in pids:
+            value = rss_bytes(pid)
+            if value is not None:
+                rss[pid] = value
+
+        sample = Sample(now, tuple(percents), thread_pct, rss, depth)
+        with self.lock:
+            self.aggregate.add_sample(sample, since, busy, total)
+        self.ticks += 1

@@ -1,0 +1,480 @@
+"""One run, seen from the observer: start the runner, read its events, sample, clean up.
+
+This is the observer side (it may import psutil and aiohttp; the runner side
+may not). A :class:`RunSession` owns everything it starts: the runner's
+process group (the runner and every worker process), the local HTTP server
+when the workload needs one, and three threads (event reader, sampler,
+supervisor). ``close()`` ends all of them, and so does the observer's death:
+the runner sees its connection close and kills its group; the HTTP server sees
+its stdin close and exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import concviz
+
+from ..workloads import CATALOG as WORKLOADS
+from .aggregate import RunAggregate, Summary
+from .protocol import VERSION, FrameDecoder, FrameType, ProtocolError
+from .sampler import Sampler
+from .spec import RunSpec
+
+#: Where the concviz package lives: put on the runner's PYTHONPATH so any
+#: interpreter can run it without concviz being installed there.
+PACKAGE_ROOT = str(Path(concviz.__file__).resolve().parent.parent)
+RECV_BYTES = 1 << 20
+
+#: Sees every RECORDS and TEXT frame as it arrives (recording, tests).
+Tap = Callable[[int, bytes], None]
+
+
+class SessionError(RuntimeError):
+    """The run could not be started (no interpreter, no server, ...)."""
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+# -- the event reader --------------------------------------------------------
+
+
+class _Conn:
+    __slots__ = ("decoder", "pid", "role", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = FrameDecoder()
+        self.role = "?"
+        self.pid = 0
+
+
+class EventServer:
+    """Accepts the runner's and every worker process's connection; feeds the aggregate."""
+
+    def __init__(
+        self,
+        path: str,
+        aggregate: RunAggregate,
+        lock: threading.Lock,
+        tap: Tap | None = None,
+    ) -> None:
+        self.path = path
+        self.tap = tap
+        self.aggregate = aggregate
+        self.lock = lock
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(512)
+        self.listener.setblocking(False)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, "listen")
+        self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self.conns: dict[socket.socket, _Conn] = {}
+        self.accepted = 0
+        self.protocol_errors: list[str] = []
+        self._buf = bytearray(RECV_BYTES)
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, name="concviz-reader", daemon=True)
+        #: Seconds the reader spent decoding and aggregating (observer cost).
+        self.busy_s = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            for key, _ in self.selector.select(timeout=0.5):
+                if key.data == "listen":
+                    self._accept()
+                elif key.data == "wake":
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(4096)
+                else:
+                    self._read(key.data)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            conn = _Conn(sock)
+            self.conns[sock] = conn
+            self.accepted += 1
+            self.selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _read(self, conn: _Conn) -> None:
+        try:
+            n = conn.sock.recv_into(self._buf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            n = 0
+        if n == 0:
+            self._drop(conn)
+            return
+        began = time.perf_counter()
+        try:
+            for ftype, payload in conn.decoder.feed(memoryview(self._buf)[:n]):
+                if self.tap is not None and ftype != FrameType.HELLO:
+                    self.tap(ftype, payload)
+                if ftype == FrameType.RECORDS:
+                    with self.lock:
+                        self.aggregate.feed_records(payload)
+                elif ftype == FrameType.TEXT:
+                    obj = json.loads(payload)
+                    with self.lock:
+                        self.aggregate.feed_text(obj)
+                elif ftype == FrameType.HELLO:
+                    hello = json.loads(payload)
+                    if hello.get("version") != VERSION:
+                        raise ProtocolError(
+                            f"peer speaks protocol {hello.get('version')}, expected {VERSION}"
+                        )
+                    conn.role = str(hello.get("role"))
+                    conn.pid = int(hello.get("pid", 0))
+                else:
+                    raise ProtocolError(f"unknown frame type {ftype}")
+        except (ProtocolError, ValueError) as exc:
+            self.protocol_errors.append(f"{conn.role} pid {conn.pid}: {exc}")
+            self._drop(conn)
+        self.busy_s += time.perf_counter() - began
+
+    def _drop(self, conn: _Conn) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(conn.sock)
+        self.conns.pop(conn.sock, None)
+        conn.sock.close()
+        with self._changed:
+            self._changed.notify_all()
+
+    def open_connections(self) -> int:
+        return len(self.conns)
+
+    def wait_all_closed(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.conns:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.1))
+        return True
+
+    def broadcast(self, data: bytes) -> None:
+        """Sends a command line ("stop") to the runner and every worker process."""
+        for sock in list(self.conns):
+            with contextlib.suppress(OSError):
+                sock.setblocking(True)
+                sock.settimeout(0.2)
+                sock.sendall(data)
+                sock.setblocking(False)
+
+    def close(self) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+        for sock in list(self.conns):
+            sock.close()
+        self.conns.clear()
+        self.selector.close()
+        for s in (self.listener, self._wake_r, self._wake_w):
+            s.close()
+
+
+# -- the local HTTP server ---------------------------------------------------
+
+
+class LocalHttpServer:
+    """concviz's own aiohttp server on 127.0.0.1, in a process of its own."""
+
+    def __init__(self, timeout: float = 15.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "concviz.engine.httpd"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            start_new_session=True,
+        )
+        _LIVE.add(self)
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        ready = sel.select(timeout)
+        sel.close()
+        line = self.proc.stdout.readline() if ready else b""
+        try:
+            self.port = int(json.loads(line)["port"])
+        except (ValueError, KeyError, TypeError):
+            err = b""
+            self.close()
+            if self.proc.stderr is not None:
+                err = self.proc.stderr.read()[-500:]
+            raise SessionError(
+                f"the local HTTP server did not start: {err.decode(errors='replace').strip()}"
+            ) from None
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
+        _LIVE.discard(self)
+
+    def __enter__(self) -> LocalHttpServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- the session -------------------------------------------------------------
+
+
+class RunSession:
+    """Runs one spec in a child runner and keeps its aggregate up to date.
+
+    Read ``aggregate`` only while holding ``lock``.
+    """
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        python: str | None = None,
+        http: LocalHttpServer | None = None,
+        keep_all_spans: bool = False,
+        sample_hz: float = 10.0,
+        tap: Tap | None = None,
+    ) -> None:
+        self.spec = spec.validated()
+        self._tap = tap
+        self.python = python or sys.executable
+        self.lock = threading.Lock()
+        self.aggregate = RunAggregate(self.spec.__dict__, keep_all_spans=keep_all_spans)
+        self.done = threading.Event()
+        self.returncode: int | None = None
+        self.stderr_tail = ""
+        self._http = http
+        self._own_http: LocalHttpServer | None = None
+        self._sample_hz = sample_hz
+        self._tmp: str | None = None
+        self._server: EventServer | None = None
+        self._sampler: Sampler | None = None
+        self._runner: subprocess.Popen[bytes] | None = None
+        self._stop_requested = False
+        self._killed = False
+        self._closed = False
+        self._supervisor: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> RunSession:
+        _LIVE.add(self)
+        self._tmp = tempfile.mkdtemp(prefix="concviz-")
+        path = os.path.join(self._tmp, "events.sock")
+        self._server = EventServer(path, self.aggregate, self.lock, self._tap)
+        self._server.start()
+        base_url = None
+        try:
+            if WORKLOADS[self.spec.workload].needs_server:
+                if self._http is None:
+                    self._own_http = self._http = LocalHttpServer()
+                base_url = self._http.base_url
+            cmd = [
+                self.python,
+                "-m",
+                "concviz.engine.runner",
+                "--connect",
+                path,
+                "--spec",
+                self.spec.to_json(),
+            ]
+            if base_url:
+                cmd += ["--base-url", base_url]
+            with open(os.path.join(self._tmp, "runner.log"), "wb") as log:
+                self._runner = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=child_env(),
+                    start_new_session=True,  # its own process group: one killpg ends it all
+                    cwd=self._tmp,
+                )
+        except OSError as exc:
+            self.close()
+            raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
+        self._sampler = Sampler(self.aggregate, self.lock, self._sample_hz)
+        self._sampler.start()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="concviz-supervisor", daemon=True
+        )
+        self._supervisor.start()
+        return self
+
+    def _supervise(self) -> None:
+        runner = self._runner
+        server = self._server
+        assert runner is not None
+        assert server is not None
+        self.returncode = runner.wait()
+        # Workers flushed before the runner's pool shut down, and the runner
+        # flushed before exiting: what is still in flight is in the socket buffers.
+        server.wait_all_closed(timeout=3.0)
+        self._kill_group(signal.SIGKILL)  # anything left in the group is a straggler
+        self._finish()
+        self.done.set()
+
+    def _finish(self) -> None:
+        self.stderr_tail = self._read_log()
+        with self.lock:
+            agg = self.aggregate
+            if agg.run_end_ns is None:
+                agg.run_end_ns = time.monotonic_ns() if agg.run_start_ns is not None else None
+                if self._stop_requested or self._killed:
+                    agg.status = "stopped"
+                else:
+                    agg.status = "crashed"
+                    last = self.stderr_tail.strip().splitlines()[-1:] or ["no output"]
+                    agg.run_error = agg.run_error or {
+                        "error": "RunnerCrashed",
+                        "message": f"runner exited with code {self.returncode}: {last[0]}",
+                    }
+        if self._sampler is not None:
+            self._sampler.stop()
+            self._sampler.tick()  # the run's last moments, up to its end
+
+    def _read_log(self) -> str:
+        if not self._tmp:
+            return ""
+        try:
+            return Path(self._tmp, "runner.log").read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def stop(self, grace: float = 0.6) -> None:
+        """Asks every process to stop starting tasks; kills the group after ``grace`` seconds."""
+        if self.done.is_set():
+            return
+        self._stop_requested = True
+        if self._server is not None:
+            self._server.broadcast(b"stop\n")
+        if not self.done.wait(grace):
+            self.kill()
+
+    def kill(self) -> None:
+        self._killed = True
+        self._kill_group(signal.SIGTERM)
+        if not self.done.wait(0.3):
+            self._kill_group(signal.SIGKILL)
+            self.done.wait(3.5)
+
+    def _kill_group(self, sig: int) -> None:
+        if self._runner is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._runner.pid, sig)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._runner is not None and not self.done.is_set():
+            self.kill()
+        if self._sampler is not None:
+            self._sampler.stop()
+        if self._server is not None:
+            self._server.close()
+        if self._own_http is not None:
+            self._own_http.close()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        _LIVE.discard(self)
+
+    def __enter__(self) -> RunSession:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reading --------------------------------------------------------------
+
+    @property
+    def pgid(self) -> int | None:
+        return self._runner.pid if self._runner is not None else None
+
+    def summary(self) -> Summary:
+        with self.lock:
+            return self.aggregate.summary(time.monotonic_ns())
+
+    def progress(self) -> tuple[int, int]:
+        with self.lock:
+            agg = self.aggregate
+            return agg.completed + agg.failed + agg.cancelled + agg.stopped, self.spec.tasks
+
+    def observer_cost(self) -> dict[str, Any]:
+        """CPU seconds the observer's own threads spent, for the overhead report."""
+        return {
+            "reader_s": self._server.busy_s if self._server else 0.0,
+            "sampler_s": self._sampler.busy_s if self._sampler else 0.0,
+            "sampler_ticks": self._sampler.ticks if self._sampler else 0,
+            "sampler_late_ticks": self._sampler.late_ticks if self._sampler else 0,
+        }
+
+
+_LIVE: weakref.WeakSet[RunSession | LocalHttpServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """However the observer leaves (short of SIGKILL), nothing it started stays."""
+    for item in list(_LIVE):
+        with contextlib.suppress(Exception):
+            item.close()
