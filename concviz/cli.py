@@ -1,0 +1,313 @@
+"""The ``concviz`` command line.
+
+Imports are deferred to the command that needs them: ``concviz models`` must
+not pay for Textual, and the dashboard must not pay for the engine's sampler
+before it runs anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from typing import IO, Any, NoReturn
+
+from . import __version__
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options that describe one run (``run`` and the dashboard share them)."""
+    g = p.add_argument_group("what to run")
+    g.add_argument(
+        "-m", "--model", default="threads", help="concurrency model (see 'concviz models')"
+    )
+    g.add_argument("-w", "--workload", default="cpu", help="workload (see 'concviz workloads')")
+    g.add_argument(
+        "-n", "--workers", type=int, default=4, help="pool size / consumers / concurrency cap"
+    )
+    g.add_argument("-t", "--tasks", type=int, default=20, help="number of tasks")
+    g.add_argument(
+        "--task-ms",
+        type=_positive_float,
+        default=100.0,
+        help="size of each task: CPU time (calibrated) or wait time, in ms",
+    )
+    g.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="CPU loop iterations per task (overrides --task-ms)",
+    )
+    g.add_argument(
+        "--start-method",
+        default=None,
+        help="fork, spawn or forkserver (process models; default: the interpreter's)",
+    )
+    g.add_argument(
+        "--queue-size",
+        type=int,
+        default=8,
+        help="maxsize of the queue models' queue (0: unbounded)",
+    )
+    g.add_argument(
+        "--io-fraction",
+        type=_positive_float,
+        default=0.5,
+        help="mixed: share of a task spent on I/O",
+    )
+    g.add_argument("--payload-bytes", type=int, default=0, help="http/mixed: response body size")
+    g.add_argument(
+        "--block-every", type=int, default=5, help="blocking-async: every Nth task blocks the loop"
+    )
+    g.add_argument(
+        "--fail-rate", type=_positive_float, default=0.0, help="fraction of tasks that raise (0-1)"
+    )
+    g.add_argument("--seed", type=int, default=0, help="seed for --fail-rate")
+    g.add_argument(
+        "--switch-interval", type=_positive_float, default=None, help="sys.setswitchinterval (s)"
+    )
+    g.add_argument(
+        "--python", default=None, help="run the workload under this interpreter (>= 3.11)"
+    )
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    from .engine.spec import RunSpec, SpecError  # noqa: PLC0415
+
+    spec = RunSpec(
+        model=args.model,
+        workload=args.workload,
+        workers=args.workers,
+        tasks=args.tasks,
+        task_ms=args.task_ms,
+        iterations=args.iterations,
+        start_method=args.start_method,
+        queue_size=args.queue_size,
+        io_fraction=args.io_fraction,
+        payload_bytes=args.payload_bytes,
+        block_every=args.block_every,
+        fail_rate=args.fail_rate,
+        seed=args.seed,
+        switch_interval=args.switch_interval,
+    )
+    try:
+        return spec.validated()
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def resolve_python(path: str | None) -> str | None:
+    if path is None:
+        return None
+    from .engine.interpreters import InterpreterError, probe  # noqa: PLC0415
+
+    try:
+        return probe(path).path
+    except InterpreterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="concviz",
+        description="Watch Python concurrency happen: run a model for real and see it.",
+        epilog="With no command, opens the dashboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"concviz {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run one model headless and print its figures")
+    add_run_options(run)
+    out = run.add_argument_group("output")
+    out.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout instead of a table"
+    )
+    out.add_argument(
+        "--trace", metavar="FILE", default=None, help="write a Chrome trace (opens in Perfetto)"
+    )
+    out.add_argument("--sample-hz", type=_positive_float, default=10.0, help="sampler rate (10-50)")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub.add_parser("models", help="list the concurrency models")
+    sub.add_parser("workloads", help="list the workloads")
+    cal = sub.add_parser("calibrate", help="time the CPU kernels for --task-ms (cached)")
+    cal.add_argument("--python", default=None, help="calibrate this interpreter")
+    return parser
+
+
+# -- commands ----------------------------------------------------------------
+
+
+def cmd_models(out: IO[str]) -> int:
+    from .models import CATALOG  # noqa: PLC0415
+
+    width = max(map(len, CATALOG))
+    for info in CATALOG.values():
+        print(f"{info.name:<{width}}  {info.summary}", file=out)
+    return EXIT_OK
+
+
+def cmd_workloads(out: IO[str]) -> int:
+    from .workloads import CATALOG  # noqa: PLC0415
+
+    width = max(map(len, CATALOG))
+    for info in CATALOG.values():
+        print(f"{info.name:<{width}}  {info.nature:<5}  {info.summary}", file=out)
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
+    import subprocess  # noqa: PLC0415
+
+    from .engine.session import child_env  # noqa: PLC0415
+
+    python = resolve_python(args.python) or sys.executable
+    code = (
+        "import json; from concviz.engine.calibrate import calibration;"
+        "c, _ = calibration(('sum_of_squares', 'trial_division'), refresh=True);"
+        "print(json.dumps(c))"
+    )
+    done = subprocess.run(
+        [python, "-c", code], env=child_env(), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        print(
+            f"concviz calibrate: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr
+        )
+        return EXIT_RUN_FAILED
+    figures = json.loads(done.stdout)
+    print(f"{python}:", file=out)
+    print(f"  sum of squares: {figures['sum_of_squares']:,.0f} iterations/ms", file=out)
+    print(f"  trial division: {figures['trial_division']:,.0f} divisions/ms", file=out)
+    return EXIT_OK
+
+
+def _open_trace(path: str | None) -> IO[str] | None:
+    if path is None:
+        return None
+    try:
+        return open(path, "w")
+    except OSError as exc:
+        raise UsageError(f"cannot write trace file {path!r}: {exc.strerror}") from None
+
+
+def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
+    spec = spec_from_args(args)
+    python = resolve_python(args.python)
+    if not 1.0 <= args.sample_hz <= 50.0:
+        raise UsageError(f"sample-hz must be between 1 and 50, got {args.sample_hz:g}")
+    trace_file = _open_trace(args.trace)
+
+    from rich.console import Console  # noqa: PLC0415
+
+    from .engine.session import RunSession, SessionError  # noqa: PLC0415
+    from .engine.trace import write_trace  # noqa: PLC0415
+    from .progress import RunProgress  # noqa: PLC0415
+    from .report import summary_table  # noqa: PLC0415
+
+    err = Console(stderr=True)
+    session = RunSession(
+        spec, python=python, keep_all_spans=trace_file is not None, sample_hz=args.sample_hz
+    )
+    interrupted = False
+    try:
+        try:
+            session.start()
+        except SessionError as exc:
+            raise UsageError(str(exc)) from None
+        with RunProgress(session, err, enabled=not args.quiet) as progress:
+            try:
+                while not session.wait(0.1):
+                    progress.update()
+            except KeyboardInterrupt:
+                interrupted = True
+                progress.note("stopping: letting running tasks finish (up to 0.6 s)")
+                session.stop(grace=0.6)
+            progress.update()
+        summary = session.summary()
+        if trace_file is not None:
+            with session.lock:
+                write_trace(session.aggregate, trace_file)
+            trace_file.close()
+            trace_file = None
+    finally:
+        session.close()
+        if trace_file is not None:
+            trace_file.close()
+
+    if args.json:
+        print(json.dumps(summary.as_dict()), file=out)
+    else:
+        Console(file=out).print(summary_table(summary))
+    if args.trace:
+        err.print(f"trace written to {args.trace} (open it in https://ui.perfetto.dev)")
+    if summary.run_error and not interrupted:
+        err.print(f"[red]concviz: the run failed: {summary.run_error}[/]")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_RUN_FAILED if summary.status in ("error", "crashed") else EXIT_OK
+
+
+def _terminate(signum: int, _frame: Any) -> NoReturn:
+    # SIGTERM/SIGHUP: unwind so every ``finally`` (and atexit) ends what we started.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Explicit, in case we were started with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    parser = build_parser()
+    out = sys.stdout
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "run":
+            return cmd_run(args, out)
+        if args.command == "models":
+            return cmd_models(out)
+        if args.command == "workloads":
+            return cmd_workloads(out)
+        if args.command == "calibrate":
+            return cmd_calibrate(args, out)
+        parser.print_help(out)
+        return EXIT_OK
+    except UsageError as exc:
+        print(f"concviz {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("concviz: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
