@@ -1,0 +1,56 @@
+"""Helpers for tests that run real models, with every event captured."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from concviz.engine.aggregate import Summary
+from concviz.engine.protocol import RECORD, FrameType, Kind
+from concviz.engine.session import LocalHttpServer, RunSession
+from concviz.engine.spec import RunSpec
+
+
+@dataclass
+class Captured:
+    summary: Summary
+    records: list[tuple[int, ...]] = field(default_factory=list)
+    texts: list[dict[str, Any]] = field(default_factory=list)
+    session: RunSession | None = None
+
+    def of_kind(self, kind: Kind) -> list[tuple[int, ...]]:
+        return [r for r in self.records if r[0] == kind]
+
+
+def run_captured(
+    spec: RunSpec,
+    python: str | None = None,
+    http: LocalHttpServer | None = None,
+    timeout: float = 60.0,
+    keep_all_spans: bool = False,
+) -> Captured:
+    records: list[tuple[int, ...]] = []
+    texts: list[dict[str, Any]] = []
+
+    def tap(ftype: int, payload: bytes) -> None:
+        if ftype == FrameType.RECORDS:
+            records.extend(RECORD.iter_unpack(payload))
+        elif ftype == FrameType.TEXT:
+            texts.append(json.loads(payload))
+
+    session = RunSession(spec, python=python, http=http, tap=tap, keep_all_spans=keep_all_spans)
+    with session:
+        assert session.wait(timeout), f"run {spec} did not finish in {timeout} s"
+        summary = session.summary()
+    return Captured(summary, records, texts, session)
+
+
+FREE_THREADED_DEFAULT = Path.home() / ".cache/concviz/python3.13t/bin/python3.13t"
+
+
+def free_threaded_python() -> str | None:
+    candidate = os.environ.get("CONCVIZ_FT_PYTHON") or str(FREE_THREADED_DEFAULT)
+    return candidate if os.access(candidate, os.X_OK) else None

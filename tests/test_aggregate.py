@@ -1,0 +1,180 @@
+"""The run model, fed synthetic streams: no processes, no terminal."""
+
+from __future__ import annotations
+
+from concviz.engine import aggregate as agg_mod
+from concviz.engine.aggregate import RunAggregate, Sample
+from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
+
+RUNNER = 100
+MS = 1_000_000
+
+
+def rec(
+    kind: Kind,
+    t_ms: float,
+    task: int = 0,
+    pid: int = RUNNER,
+    tid: int = 1,
+    slot: int = 0,
+    flags: int = 0,
+    cpu: int = 0,
+    aux: int = 0,
+) -> bytes:
+    return RECORD.pack(kind, flags, slot, pid, tid, task, int(t_ms * MS), cpu, aux)
+
+
+def started_run() -> RunAggregate:
+    agg = RunAggregate({"model": "threads", "workload": "cpu", "workers": 2, "tasks": 4})
+    agg.feed_text(
+        {
+            "type": "run_start",
+            "pid": RUNNER,
+            "cpu_count": 2,
+            "python": "3.11.7",
+            "gil_enabled": True,
+            "spec": {
+                "model": "threads",
+                "workload": "cpu",
+                "workers": 2,
+                "tasks": 4,
+                "task_ms": 100.0,
+            },
+        }
+    )
+    agg.feed_records(rec(Kind.RUN_START, 0))
+    return agg
+
+
+def test_two_threads_sharing_the_gil() -> None:
+    """Four 100 ms tasks on two GIL-bound threads: each runs ~50 % of its wall time."""
+    agg = started_run()
+    stream = [rec(Kind.TASK_QUEUED, 0, t) for t in range(4)]
+    for lane, tid in enumerate((11, 12)):
+        for k in range(2):
+            task = lane * 2 + k
+            t0 = k * 200
+            stream.append(rec(Kind.TASK_START, t0, task, tid=tid))
+            stream.append(rec(Kind.TASK_FINISH, t0 + 200, task, tid=tid, aux=100 * MS))
+    stream.append(rec(Kind.RUN_END, 400))
+    agg.feed_records(b"".join(stream))
+
+    s = agg.summary()
+    assert (s.completed, s.failed, s.lanes) == (4, 0, 2)
+    assert s.wall_s == 0.4
+    assert s.cpu_s == 0.4
+    assert s.parallelism == 1.0
+    assert s.on_cpu_fraction == 0.5
+    assert s.peak_queue_depth == 4
+    assert s.status == "done"
+    assert [len(lane.spans) for lane in agg.lane_list] == [2, 2]
+    assert all(lane.down_ns == 400 * MS for lane in agg.lane_list)  # the run's end closes lanes
+    assert agg.events == 4 + 8 + 2 + 1  # records fed, plus the run_start text
+
+
+def test_failures_are_counted_and_their_messages_kept() -> None:
+    agg = started_run()
+    agg.feed_records(rec(Kind.TASK_START, 1, 0) + rec(Kind.TASK_FINISH, 2, 0, flags=Status.ERROR))
+    agg.feed_text({"type": "task_error", "task": 0, "error": "ValueError", "message": "bad"})
+    agg.feed_records(rec(Kind.TASK_START, 2, 1) + rec(Kind.TASK_FINISH, 3, 1))
+    s = agg.summary()
+    assert (s.completed, s.failed) == (1, 1)
+    assert s.errors == {"ValueError: bad": 1}
+    assert agg.lane_list[0].failed == 1
+
+
+def test_async_slots_are_lanes_and_share_one_thread() -> None:
+    agg = started_run()
+    stream = b"".join(
+        rec(Kind.TASK_START, 0, task, tid=7, slot=task, flags=START_COROUTINE) for task in range(3)
+    )
+    agg.feed_records(stream)
+    assert [agg.lane_kind(lane) for lane in agg.lane_list] == ["slot"] * 3
+    assert [agg.lane_label(lane) for lane in agg.lane_list] == ["slot 0", "slot 1", "slot 2"]
+    assert agg.observed()[0] == [(RUNNER, 7)]  # one OS thread to sample
+
+
+def test_worker_processes_are_process_lanes() -> None:
+    agg = started_run()
+    agg.feed_records(
+        rec(Kind.WORKER_UP, 0, pid=201, tid=201) + rec(Kind.TASK_START, 1, 0, pid=201, tid=201)
+    )
+    [lane] = agg.lane_list
+    assert agg.lane_kind(lane) == "process"
+    assert agg.observed() == ([(201, 201)], [RUNNER, 201])
+
+
+def test_finish_without_start_from_another_connection_is_not_lost() -> None:
+    """Across connections there is no ordering: a finish may be seen first."""
+    agg = started_run()
+    agg.feed_records(rec(Kind.TASK_FINISH, 5, 9, pid=300, tid=300, aux=MS))
+    assert agg.summary().completed == 1
+
+
+def test_queue_models_report_the_real_queue_size() -> None:
+    agg = started_run()
+    agg.feed_records(b"".join(rec(Kind.TASK_QUEUED, 0, t) for t in range(10)))
+    assert agg.queue_depth() == 10  # submitted-but-not-started...
+    agg.feed_records(rec(Kind.QUEUE_DEPTH, 1, 0, aux=3) + rec(Kind.QUEUE_DEPTH, 2, 0, aux=8))
+    assert agg.queue_depth() == 8  # ...until the queue itself reports
+    assert agg.summary().peak_queue_depth == 10
+
+
+def test_dropped_events_are_summed() -> None:
+    agg = started_run()
+    agg.feed_records(rec(Kind.DROPPED, 1, aux=5) + rec(Kind.DROPPED, 2, aux=7))
+    assert agg.summary().dropped_events == 12
+
+
+def test_hybrid_offloaded_parts_count_as_cpu() -> None:
+    agg = started_run()
+    agg.feed_records(
+        rec(Kind.TASK_START, 0, 0, tid=7, flags=START_COROUTINE)
+        + rec(Kind.SPAN_START, 10, 0, pid=201, tid=201)
+        + rec(Kind.SPAN_FINISH, 60, 0, pid=201, tid=201, aux=50 * MS)
+        + rec(Kind.TASK_FINISH, 61, 0, tid=7, aux=MS)
+    )
+    s = agg.summary()
+    assert s.completed == 1
+    assert agg.cpu_ns == 51 * MS
+    process_lane = agg.lanes[(201, 201, 0)]
+    assert process_lane.spans[0][5] == 1  # the offloaded part
+
+
+def test_memory_stays_bounded(monkeypatch: object) -> None:
+    agg = started_run()
+    many = agg_mod.SPANS_PER_LANE * 3
+    stream = b"".join(
+        rec(Kind.TASK_START, i, i, tid=5) + rec(Kind.TASK_FINISH, i + 0.5, i, tid=5)
+        for i in range(many)
+    )
+    agg.feed_records(stream)
+    assert len(agg.lane_list[0].spans) == agg_mod.SPANS_PER_LANE
+    assert agg.summary().completed == many  # the totals are exact all the same
+
+
+def test_down_lanes_are_forgotten_beyond_the_cap() -> None:
+    agg = started_run()
+    n = agg_mod.DOWN_LANES_KEPT + 10
+    for tid in range(1000, 1000 + n):  # thread-per-task: a thread per task, each gone after it
+        agg.feed_records(
+            rec(Kind.TASK_START, 0, tid, tid=tid)
+            + rec(Kind.TASK_FINISH, 1, tid, tid=tid)
+            + rec(Kind.WORKER_DOWN, 2, tid=tid)
+        )
+    assert len(agg.lane_list) <= agg_mod.DOWN_LANES_KEPT
+    assert [lane.index for lane in agg.lane_list] == list(range(len(agg.lane_list)))
+    assert agg.summary().completed == n
+
+
+def test_core_utilisation_counts_only_the_run_window() -> None:
+    agg = RunAggregate({"model": "threads"})
+    agg.feed_records(rec(Kind.RUN_START, 100))
+    # 0..100 ms: before the run (ignored); 100..200 ms: core 0 busy, core 1 idle.
+    agg.add_sample(Sample(100 * MS, (50.0, 50.0), {}, {}, 0), 0, [0.05, 0.05], [0.1, 0.1])
+    agg.add_sample(Sample(200 * MS, (100.0, 0.0), {}, {1: 10}, 0), 100 * MS, [0.1, 0.0], [0.1, 0.1])
+    agg.feed_records(rec(Kind.RUN_END, 200))
+    # 200..300 ms: after the run (ignored).
+    agg.add_sample(Sample(300 * MS, (0.0, 100.0), {}, {}, 0), 200 * MS, [0.0, 0.1], [0.1, 0.1])
+    assert agg.core_utilisation() == [100.0, 0.0]
+    assert agg.peak_rss == 10

@@ -1,0 +1,128 @@
+"""Nothing concviz starts outlives it: not after a run, not after Ctrl+C, not after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from concviz.engine.session import RunSession
+from concviz.engine.spec import RunSpec
+
+
+def _alive(pids: set[int]) -> set[int]:
+    left = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                left.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+def _wait_gone(pids: set[int], timeout: float = 5.0) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while (left := _alive(pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def _descendants(pid: int) -> set[int]:
+    try:
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def _wait_descendants(
+    pid: int, at_least: int, timeout: float = 20.0, ignore: frozenset[int] = frozenset()
+) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while len(found := _descendants(pid) - ignore) < at_least and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(found) >= at_least, f"only {found} started"
+    return found
+
+
+@pytest.mark.parametrize("model", ["processes", "mp-pool", "hybrid", "threads"])
+def test_no_process_remains_after_a_run(model: str) -> None:
+    before = frozenset(_descendants(os.getpid()))  # e.g. a shared HTTP server fixture
+    spec = RunSpec(model=model, workload="cpu", workers=2, tasks=40, task_ms=20)
+    processes = 3 if model != "threads" else 1  # the runner, and its two workers
+    with RunSession(spec) as session:
+        seen = _wait_descendants(os.getpid(), processes, ignore=before)
+        assert session.wait(60)
+    assert _wait_gone(seen) == set()
+
+
+def test_stopping_a_session_mid_run_ends_every_process() -> None:
+    before = frozenset(_descendants(os.getpid()))
+    spec = RunSpec(model="processes", workload="cpu", workers=2, tasks=1000, task_ms=50)
+    session = RunSession(spec).start()
+    try:
+        seen = _wait_descendants(os.getpid(), at_least=3, ignore=before)  # runner + 2 workers
+        started = time.monotonic()
+        session.stop(grace=0.6)
+        assert session.wait(5)
+        assert time.monotonic() - started < 2.0
+        summary = session.summary()
+        assert summary.status == "stopped"
+        assert summary.completed < 1000
+    finally:
+        session.close()
+    assert _wait_gone(seen) == set()
+
+
+def _start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "concviz", "run", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("model", ["processes", "threads", "hybrid"])
+def test_ctrl_c_stops_within_a_second_prints_what_completed_and_leaves_nothing(model: str) -> None:
+    proc = _start_cli(
+        "-m", model, "-w", "mixed", "-n", "2", "-t", "10000", "--task-ms", "40", "--json"
+    )
+    try:
+        # The runner and the HTTP server, plus two workers for the process models.
+        seen = _wait_descendants(proc.pid, at_least=2 if model == "threads" else 4)
+        time.sleep(1.0)
+        seen |= _descendants(proc.pid)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _err = proc.communicate(timeout=10)
+        assert time.monotonic() - sent < 1.5  # stopped, summarised and exited
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    data = json.loads(out)
+    assert data["status"] == "stopped"
+    assert 0 < data["completed"] < 10000
+    assert _wait_gone(seen) == set()
+
+
+@pytest.mark.parametrize("model", ["processes", "mp-pool", "threads", "hybrid"])
+def test_killing_the_parent_takes_the_run_down(model: str) -> None:
+    proc = _start_cli(
+        "-m", model, "-w", "mixed", "-n", "2", "-t", "10000", "--task-ms", "40", "--quiet"
+    )
+    try:
+        seen = _wait_descendants(proc.pid, at_least=2 if model == "threads" else 4)
+        time.sleep(0.8)
+        seen |= _descendants(proc.pid)
+        proc.kill()  # SIGKILL: no cleanup code runs in the parent
+        proc.wait(5)
+    finally:
+        proc.kill()
+    assert _wait_gone(seen, timeout=5.0) == set()
