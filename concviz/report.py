@@ -66,6 +66,8 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         rows.append(("Run error", s.run_error, ""))
     for message, count in s.errors.items():
         rows.append(("Task error", message, f"x{count}"))
+    for message in s.transport_errors:
+        rows.append(("Transport error", message, "figures incomplete"))
     return rows
 
 
@@ -77,6 +79,6 @@ def summary_table(s: Summary) -> Table:
     table.add_column("value", justify="right")
     table.add_column("meaning", style="dim")
     for label, value, hint in summary_rows(s):
-        style = "red" if label in ("Run error", "Task error") else ""
+        style = "red" if label in ("Run error", "Task error", "Transport error") else ""
         table.add_row(label, Text(value, style=style), hint)
     return table

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .protocol import RECORD, START_COROUTINE, Kind, Status
+from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, Kind, Status
 
 #: Spans kept per lane for drawing (the full run only with ``keep_all_spans``).
 SPANS_PER_LANE = 2048
@@ -25,6 +25,13 @@ SAMPLES_KEPT = 6000
 DOWN_LANES_KEPT = 2048
 #: Distinct error messages remembered (their total count is always kept).
 ERRORS_KEPT = 50
+#: Busy-time bins (dashboard only): their width, and how much history they keep.
+#: Spans give exact pictures of the recent past; bins keep zoomed-out ones honest
+#: when tasks are far shorter than a screen cell.
+BIN_NS = 10_000_000
+BIN_HISTORY_NS = 120 * 1_000_000_000
+#: The newest RECORDS frames kept for the event log (decoded only when shown).
+RECENT_FRAMES = 4
 
 _iter_records = RECORD.iter_unpack
 
@@ -68,6 +75,9 @@ class Lane:
     busy_ns: int = 0
     cpu_ns: int = 0
     spans: deque[Span] = field(default_factory=lambda: deque(maxlen=SPANS_PER_LANE))
+    #: Busy and on-CPU nanoseconds per BIN_NS bin (bin index = t_ns // BIN_NS).
+    busy_bins: dict[int, int] = field(default_factory=dict)
+    cpu_bins: dict[int, int] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[int, int, int]:
@@ -117,14 +127,45 @@ class Summary:
     lanes: int
     errors: dict[str, int]
     run_error: str | None
+    #: Connections the observer had to drop (corrupt or incompatible streams):
+    #: what they would have sent is missing, so the figures are incomplete.
+    transport_errors: list[str]
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
+    """Adds a span to the bins it covers, in proportion to its time in each."""
+    wall = max(end - start, 1)
+    busy_bins = lane.busy_bins
+    cpu_bins = lane.cpu_bins
+    b = start // BIN_NS
+    last = end // BIN_NS
+    if last - b > BIN_HISTORY_NS // BIN_NS:  # older than anything kept
+        b = last - BIN_HISTORY_NS // BIN_NS
+        start = b * BIN_NS
+    while b <= last:
+        lo = max(start, b * BIN_NS)
+        hi = min(end, (b + 1) * BIN_NS)
+        if hi > lo or start == end:
+            part = hi - lo
+            busy_bins[b] = busy_bins.get(b, 0) + part
+            cpu_bins[b] = cpu_bins.get(b, 0) + cpu * part // wall
+        b += 1
+
+
 class RunAggregate:
-    def __init__(self, spec: dict[str, Any] | None = None, keep_all_spans: bool = False) -> None:
+    def __init__(
+        self,
+        spec: dict[str, Any] | None = None,
+        keep_all_spans: bool = False,
+        track_bins: bool = False,
+    ) -> None:
         self.spec: dict[str, Any] = dict(spec or {})
+        self.track_bins = track_bins
+        self.recent_frames: deque[bytes] = deque(maxlen=RECENT_FRAMES)
+        self._pruned_at = 0
         self.meta: dict[str, Any] = {}
         self.keep_all_spans = keep_all_spans
         #: Every finished span with its lane index, in arrival order (keep_all_spans only).
@@ -151,6 +192,7 @@ class RunAggregate:
         self.queue_sizes: dict[int, int] = {}
         self.errors: Counter[str] = Counter()
         self.error_total = 0
+        self.transport_errors: list[str] = []
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.peak_rss = 0
         self._core_busy: list[float] = []
@@ -170,15 +212,22 @@ class RunAggregate:
         busy = self.busy_ns
         cpu_total = self.cpu_ns
         keep_all = self.all_spans.append if self.keep_all_spans else None
-        n = 0
+        binning = self.track_bins
+        if binning:
+            self.recent_frames.append(payload)
+        # The last lane seen: consecutive records nearly always come from the
+        # same worker, and comparing ints is cheaper than hashing a key tuple.
+        lane_pid = lane_tid = lane_slot = -1
+        lane: Lane | None = None
         for kind, flags, slot, pid, tid, task, t, cpu, aux in _iter_records(payload):
-            n += 1
             if kind == _START:
-                lane = lanes.get((pid, tid, slot))
-                if lane is None:
-                    lane = self._new_lane(pid, tid, slot, t)
-                    lane.coroutine = flags == _COROUTINE
-                elif flags == _COROUTINE:
+                if pid != lane_pid or tid != lane_tid or slot != lane_slot:
+                    lane = lanes.get((pid, tid, slot))
+                    if lane is None:
+                        lane = self._new_lane(pid, tid, slot, t)
+                    lane_pid, lane_tid, lane_slot = pid, tid, slot
+                assert lane is not None
+                if flags == _COROUTINE:
                     lane.coroutine = True
                 inflight[task] = (lane, t)
                 lane.current_task = task
@@ -186,29 +235,39 @@ class RunAggregate:
                 started += 1
             elif kind == _FINISH:
                 entry = inflight.pop(task, None)
-                lane = lanes.get((pid, tid, slot)) if entry is None else entry[0]
-                if lane is None:
-                    lane = self._new_lane(pid, tid, slot, t)
-                start = t if entry is None else entry[1]
+                if entry is not None:
+                    span_lane, start = entry
+                else:  # its start came on another connection and is not here yet
+                    span_lane = self._lane(pid, tid, slot, t)
+                    start = t
                 wall = t - start
                 if flags == _OK:
                     completed += 1
-                    lane.done += 1
+                    span_lane.done += 1
                 elif flags == _ERROR:
                     failed += 1
-                    lane.failed += 1
+                    span_lane.failed += 1
                 else:
                     self.stopped += 1
-                lane.busy_ns += wall
-                lane.cpu_ns += aux
+                span_lane.busy_ns += wall
+                span_lane.cpu_ns += aux
                 busy += wall
                 cpu_total += aux
-                if lane.current_task == task:
-                    lane.current_task = None
+                if span_lane.current_task == task:
+                    span_lane.current_task = None
                 span = (task, start, t, aux, flags, 0)
-                lane.spans.append(span)
+                span_lane.spans.append(span)
                 if keep_all is not None:
-                    keep_all((lane.index, span))
+                    keep_all((span_lane.index, span))
+                if binning:
+                    b0 = start // BIN_NS
+                    if b0 == t // BIN_NS:
+                        bb = span_lane.busy_bins
+                        bb[b0] = bb.get(b0, 0) + wall
+                        cb = span_lane.cpu_bins
+                        cb[b0] = cb.get(b0, 0) + aux
+                    else:
+                        _spread(span_lane, start, t, aux)
             elif kind == _QUEUED:
                 queued += 1
                 depth = queued - started - self.cancelled
@@ -224,8 +283,10 @@ class RunAggregate:
                 self.busy_ns, self.cpu_ns = busy, cpu_total
                 self._rare(kind, flags, slot, pid, tid, task, t, cpu, aux)
                 busy, cpu_total = self.busy_ns, self.cpu_ns
+                lane_pid = -1  # lanes may have been renumbered or forgotten
         self.queued, self.started, self.completed, self.failed = queued, started, completed, failed
         self.busy_ns, self.cpu_ns = busy, cpu_total
+        n = len(payload) // RECORD_SIZE
         self.events += n
 
     def _rare(
@@ -277,6 +338,8 @@ class RunAggregate:
             lane.spans.append(span)
             if self.keep_all_spans:
                 self.all_spans.append((lane.index, span))
+            if self.track_bins:
+                _spread(lane, start, t, aux)
         elif kind == _RUN_START:
             self.run_start_ns = t
             self.status = "running"
@@ -343,6 +406,18 @@ class RunAggregate:
             lane.index = index
         self.lanes = {lane.key: lane for lane in self.lane_list}
         self._down_lanes = sum(1 for lane in self.lane_list if lane.down_ns is not None)
+
+    def prune_bins(self, now_ns: int) -> None:
+        """Forgets bins older than BIN_HISTORY_NS (cheap to call often; works every 5 s)."""
+        if now_ns - self._pruned_at < 5_000_000_000:
+            return
+        self._pruned_at = now_ns
+        oldest = (now_ns - BIN_HISTORY_NS) // BIN_NS
+        for lane in self.lane_list:
+            if lane.busy_bins and min(lane.busy_bins) < oldest:
+                for b in [b for b in lane.busy_bins if b < oldest]:
+                    del lane.busy_bins[b]
+                    lane.cpu_bins.pop(b, None)
 
     # -- the sampler ----------------------------------------------------------
 
@@ -444,6 +519,7 @@ class RunAggregate:
             lanes=len(self.lane_list),
             errors=dict(self.errors.most_common(10)),
             run_error=run_error,
+            transport_errors=list(self.transport_errors),
         )
 
     def recent_spans(self, since_ns: int) -> Iterable[tuple[Lane, Span]]:

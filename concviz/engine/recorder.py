@@ -8,9 +8,10 @@ deque every few tens of milliseconds and writes whole frames. That keeps
 GIL-releasing system calls off the worker threads, which measurably distorted
 20 µs tasks when each event was written on its own.
 
-Nothing is lost silently: if the observer stops reading and the unsent backlog
-passes :data:`MAX_BACKLOG_BYTES`, newly drained records are discarded and
-counted, and the count is sent as a ``DROPPED`` record as soon as there is room.
+Nothing is lost silently: if the observer stops reading (or producers outrun
+it) and the unsent bytes pass :data:`MAX_BACKLOG_BYTES` or the queue passes
+:data:`MAX_QUEUED` records, records are discarded and counted, and the count is
+sent as a ``DROPPED`` record as soon as there is room.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ from .protocol import (
 FLUSH_INTERVAL = 0.025
 #: Unsent bytes kept before new records are dropped (and counted).
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024
+#: Records waiting in the queue before the oldest are dropped (and counted):
+#: with the unsent bytes above, what bounds a process's memory for events.
+MAX_QUEUED = MAX_BACKLOG_BYTES // 40
+#: Records per RECORDS frame: keeps frames far below the receiver's limit and
+#: the observer's lock hold per frame short.
+RECORDS_PER_FRAME = 16_384
+#: Items taken from the queue per drain while streaming, so one huge backlog
+#: turns into a steady flow of frames instead of one long stall.
+DRAIN_MAX = 65_536
 
 _pack = RECORD.pack
 _mono = time.monotonic_ns
@@ -92,11 +102,19 @@ class Recorder:
     # -- the flusher thread ---------------------------------------------------
 
     def _flush_loop(self) -> None:
-        while not self._closing.wait(self._interval):
-            deadline = time.monotonic() + self._interval
-            self._sample_queues()
-            self._drain(allow_drop=True)
-            self._send_until(deadline)
+        """Batches every tick; while behind, drains and sends without sleeping."""
+        interval = self._interval
+        next_tick = time.monotonic() + interval
+        while not self._closing.is_set():
+            now = time.monotonic()
+            if now >= next_tick:
+                self._sample_queues()
+                next_tick = now + interval
+            more = self._drain(allow_drop=True)
+            if self._out:
+                self._send_until(next_tick)
+            if not more and not self._out:
+                self._closing.wait(max(0.0, next_tick - time.monotonic()))
 
     def _sample_queues(self) -> None:
         if not self._watched:
@@ -110,18 +128,26 @@ class Recorder:
                 continue
             self.append(_pack(Kind.QUEUE_DEPTH, 0, 0, self.pid, tid, index, now, 0, depth))
 
-    def _drain(self, allow_drop: bool) -> None:
+    def _drain(self, allow_drop: bool) -> bool:
+        """Frames up to DRAIN_MAX queued items; True if more are waiting."""
         q = self.queue
-        n = len(q)
-        if not n and not self._dropped_unreported:
-            return
         pop = q.popleft
+        if allow_drop and len(q) > MAX_QUEUED:
+            # Producers outrun the observer: shed the oldest beyond the cap, counted.
+            excess = len(q) - MAX_QUEUED
+            for _ in range(excess):
+                pop()
+            self._dropped_unreported += excess
+            self.dropped_total += excess
+        n = min(len(q), DRAIN_MAX) if allow_drop else len(q)
+        if not n and not self._dropped_unreported:
+            return False
         items = [pop() for _ in range(n)]
         out = self._out
         if allow_drop and len(out) > MAX_BACKLOG_BYTES:
             self._dropped_unreported += n
             self.dropped_total += n
-            return
+            return len(q) > 0
         if self._dropped_unreported:
             count = self._dropped_unreported
             self._dropped_unreported = 0
@@ -132,6 +158,9 @@ class Recorder:
         for item in items:
             if type(item) is bytes:
                 run.append(item)
+                if len(run) == RECORDS_PER_FRAME:
+                    out += encode_frame(FrameType.RECORDS, b"".join(run))
+                    run = []
             else:
                 if run:
                     out += encode_frame(FrameType.RECORDS, b"".join(run))
@@ -139,6 +168,7 @@ class Recorder:
                 out += encode_text(item)  # type: ignore[arg-type]
         if run:
             out += encode_frame(FrameType.RECORDS, b"".join(run))
+        return len(q) > 0
 
     def _send_until(self, deadline: float | None) -> None:
         """Sends what it can; blocks at most until ``deadline`` (forever if None)."""

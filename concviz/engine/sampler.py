@@ -15,10 +15,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import psutil
 
 from .aggregate import RunAggregate, Sample
+
+#: Sees each tick as it is recorded (a recording).
+SampleTap = Callable[[Sample, int, list[float], list[float]], None]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HAS_PROC = os.path.exists("/proc/self/task")
@@ -57,8 +61,15 @@ def rss_bytes(pid: int) -> int | None:
 class Sampler:
     """Reads CPU, RSS and queue depth at ``hz`` and hands each tick to the aggregate."""
 
-    def __init__(self, aggregate: RunAggregate, lock: threading.Lock, hz: float = 10.0) -> None:
+    def __init__(
+        self,
+        aggregate: RunAggregate,
+        lock: threading.Lock,
+        hz: float = 10.0,
+        on_sample: SampleTap | None = None,
+    ) -> None:
         self.aggregate = aggregate
+        self.on_sample = on_sample
         self.lock = lock
         self.interval = 1.0 / hz
         self._stop = threading.Event()
@@ -139,4 +150,6 @@ class Sampler:
         sample = Sample(now, tuple(percents), thread_pct, rss, depth)
         with self.lock:
             self.aggregate.add_sample(sample, since, busy, total)
+        if self.on_sample is not None:
+            self.on_sample(sample, since, busy, total)
         self.ticks += 1

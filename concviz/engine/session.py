@@ -35,6 +35,7 @@ import concviz
 from ..workloads import CATALOG as WORKLOADS
 from .aggregate import RunAggregate, Summary
 from .protocol import VERSION, FrameDecoder, FrameType, ProtocolError
+from .recording import Recorder
 from .sampler import Sampler
 from .spec import RunSpec
 
@@ -163,7 +164,10 @@ class EventServer:
                 else:
                     raise ProtocolError(f"unknown frame type {ftype}")
         except (ProtocolError, ValueError) as exc:
-            self.protocol_errors.append(f"{conn.role} pid {conn.pid}: {exc}")
+            message = f"{conn.role} pid {conn.pid}: {exc}; its later events are lost"
+            self.protocol_errors.append(message)
+            with self.lock:
+                self.aggregate.transport_errors.append(message)
             self._drop(conn)
         self.busy_s += time.perf_counter() - began
 
@@ -285,12 +289,19 @@ class RunSession:
         keep_all_spans: bool = False,
         sample_hz: float = 10.0,
         tap: Tap | None = None,
+        record_to: str | Path | None = None,
+        track_bins: bool = False,
     ) -> None:
         self.spec = spec.validated()
-        self._tap = tap
+        self.recording: Recorder | None = None
+        if record_to is not None:
+            self.recording = Recorder(record_to, self.spec.__dict__)
+        self._tap = _chain(tap, self.recording.frame if self.recording else None)
         self.python = python or sys.executable
         self.lock = threading.Lock()
-        self.aggregate = RunAggregate(self.spec.__dict__, keep_all_spans=keep_all_spans)
+        self.aggregate = RunAggregate(
+            self.spec.__dict__, keep_all_spans=keep_all_spans, track_bins=track_bins
+        )
         self.done = threading.Event()
         self.returncode: int | None = None
         self.stderr_tail = ""
@@ -344,7 +355,12 @@ class RunSession:
         except OSError as exc:
             self.close()
             raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
-        self._sampler = Sampler(self.aggregate, self.lock, self._sample_hz)
+        self._sampler = Sampler(
+            self.aggregate,
+            self.lock,
+            self._sample_hz,
+            on_sample=self.recording.sample if self.recording else None,
+        )
         self._sampler.start()
         self._supervisor = threading.Thread(
             target=self._supervise, name="concviz-supervisor", daemon=True
@@ -383,6 +399,17 @@ class RunSession:
         if self._sampler is not None:
             self._sampler.stop()
             self._sampler.tick()  # the run's last moments, up to its end
+        if self.recording is not None:
+            with self.lock:
+                agg = self.aggregate
+                self.recording.end(
+                    {
+                        "status": agg.status,
+                        "run_error": agg.run_error,
+                        "returncode": self.returncode,
+                    }
+                )
+            self.recording.close()
 
     def _read_log(self) -> str:
         if not self._tmp:
@@ -427,6 +454,8 @@ class RunSession:
             self._sampler.stop()
         if self._server is not None:
             self._server.close()
+        if self.recording is not None:
+            self.recording.close()
         if self._own_http is not None:
             self._own_http.close()
         if self._tmp:
@@ -445,6 +474,10 @@ class RunSession:
         self.close()
 
     # -- reading --------------------------------------------------------------
+
+    def now_ns(self) -> int:
+        """The clock the run's events use (a replay has its own)."""
+        return time.monotonic_ns()
 
     @property
     def pgid(self) -> int | None:
@@ -467,6 +500,18 @@ class RunSession:
             "sampler_ticks": self._sampler.ticks if self._sampler else 0,
             "sampler_late_ticks": self._sampler.late_ticks if self._sampler else 0,
         }
+
+
+def _chain(*taps: Tap | None) -> Tap | None:
+    present = [tap for tap in taps if tap is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+
+    def both(ftype: int, payload: bytes) -> None:
+        for tap in present:
+            tap(ftype, payload)
+
+    return both
 
 
 _LIVE: weakref.WeakSet[RunSession | LocalHttpServer] = weakref.WeakSet()
