@@ -8,11 +8,13 @@ few places they touch concviz read as plain English (``job.tasks()``,
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import worker
+from .protocol import RECORD, Kind
 
 
 @dataclass
@@ -38,10 +40,14 @@ class Job:
 
         Stops early once the observer asks the run to stop.
         """
+        append = worker._append
+        pack = RECORD.pack
+        mono = time.monotonic_ns
+        pid, tid = worker._pid, worker._native_tid()
         for task_id in range(self.count):
-            if worker.stopping():
+            if worker._stopping:
                 return
-            worker.queued(task_id)
+            append(pack(Kind.TASK_QUEUED, 0, 0, pid, tid, task_id, mono(), 0, 0))
             yield task_id
 
     # -- the work, traced -----------------------------------------------------

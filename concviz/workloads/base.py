@@ -45,6 +45,9 @@ class InjectedFailure(RuntimeError):
 class Workload:
     """A workload's code; its name, summary and needs live in :data:`CATALOG`."""
 
+    #: Whether tasks have an I/O part (False skips awaiting a no-op ``fetch``).
+    has_io = True
+
     def __init__(self, params: WorkloadParams) -> None:
         self.params = params
 
@@ -67,7 +70,8 @@ class Workload:
         self.maybe_fail(task_id)
 
     async def arun(self, task_id: int) -> None:
-        await self.fetch(task_id)
+        if self.has_io:
+            await self.fetch(task_id)
         self.compute(task_id)  # CPU work in a coroutine holds the event loop: that is the point
         self.maybe_fail(task_id)
 

@@ -35,6 +35,8 @@ def iterations_for(ms: float, per_ms: float) -> int:
 
 
 class CpuWorkload(Workload):
+    has_io = False
+
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         if params.iterations is not None:

@@ -94,6 +94,8 @@ def calibrate() -> float:
 
 
 class FactorizeWorkload(Workload):
+    has_io = False
+
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         if params.iterations is not None:
