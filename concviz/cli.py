@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="concviz",
         description="Watch Python concurrency happen: run a model for real and see it.",
-        epilog="With no command, opens the dashboard.",
+        epilog="With no command (or only run options), opens the dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"concviz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -150,6 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--sample-hz", type=_positive_float, default=10.0, help="sampler rate (10-50)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
+    out.add_argument(
+        "--record", metavar="FILE", default=None, help="save the event stream for 'concviz replay'"
+    )
+
+    dash = sub.add_parser("dashboard", help="open the dashboard (the default command)")
+    add_run_options(dash)
+    dash.add_argument("--run", action="store_true", help="start the run at once")
+
+    replay = sub.add_parser("replay", help="play a recorded run back in the dashboard")
+    replay.add_argument(
+        "file", help="a recording from 'concviz run --record' or ctrl+s in the dashboard"
+    )
+    replay.add_argument(
+        "--speed", type=_positive_float, default=1.0, help="playback speed (default 1)"
+    )
 
     sub.add_parser("models", help="list the concurrency models")
     sub.add_parser("workloads", help="list the workloads")
@@ -205,6 +220,30 @@ def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    python = resolve_python(args.python)
+    from .tui.app import ConcvizApp  # noqa: PLC0415
+
+    ConcvizApp(spec, python=python, autorun=args.run).run()
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    if not 0.01 <= args.speed <= 1000:
+        raise UsageError(f"speed must be between 0.01 and 1000, got {args.speed:g}")
+    from .engine.recording import RecordingError, read_frames  # noqa: PLC0415
+
+    try:
+        read_frames(args.file)
+    except RecordingError as exc:
+        raise UsageError(str(exc)) from None
+    from .tui.app import ConcvizApp  # noqa: PLC0415
+
+    ConcvizApp(replay=args.file, replay_speed=args.speed).run()
+    return EXIT_OK
+
+
 def _open_trace(path: str | None) -> IO[str] | None:
     if path is None:
         return None
@@ -220,6 +259,11 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     if not 1.0 <= args.sample_hz <= 50.0:
         raise UsageError(f"sample-hz must be between 1 and 50, got {args.sample_hz:g}")
     trace_file = _open_trace(args.trace)
+    if args.record is not None:
+        try:
+            open(args.record, "ab").close()
+        except OSError as exc:
+            raise UsageError(f"cannot write recording {args.record!r}: {exc.strerror}") from None
 
     from rich.console import Console  # noqa: PLC0415
 
@@ -230,7 +274,11 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
 
     err = Console(stderr=True)
     session = RunSession(
-        spec, python=python, keep_all_spans=trace_file is not None, sample_hz=args.sample_hz
+        spec,
+        python=python,
+        keep_all_spans=trace_file is not None,
+        sample_hz=args.sample_hz,
+        record_to=args.record,
     )
     interrupted = False
     try:
@@ -264,6 +312,10 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
         Console(file=out).print(summary_table(summary))
     if args.trace:
         err.print(f"trace written to {args.trace} (open it in https://ui.perfetto.dev)")
+    if args.record:
+        err.print(
+            f"recording written to {args.record} (play it with: concviz replay {args.record})"
+        )
     if summary.run_error and not interrupted:
         err.print(f"[red]concviz: the run failed: {summary.run_error}[/]")
     if interrupted:
@@ -283,6 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _terminate)
     parser = build_parser()
     out = sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
@@ -297,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_workloads(out)
         if args.command == "calibrate":
             return cmd_calibrate(args, out)
+        if args.command == "dashboard":
+            return cmd_dashboard(args)
+        if args.command == "replay":
+            return cmd_replay(args)
         parser.print_help(out)
         return EXIT_OK
     except UsageError as exc:

@@ -130,9 +130,7 @@ def test_failing_tasks_are_counted_and_the_run_goes_on() -> None:
     assert s.completed + s.failed == 20
     errors = [t for t in cap.texts if t["type"] == "task_error"]
     assert len(errors) == s.failed
-    assert all(
-        e["error"] == "InjectedFailure" and "injected failure" in e["message"] for e in errors
-    )
+    assert all(e["error"] == "InjectedFailure" and "--fail-rate" in e["message"] for e in errors)
     assert sum(s.errors.values()) == s.failed
 
 

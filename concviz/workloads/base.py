@@ -83,7 +83,7 @@ class Workload:
     def maybe_fail(self, task_id: int) -> None:
         rate = self.params.fail_rate
         if rate and random.Random(self.params.seed * 1_000_003 + task_id).random() < rate:
-            raise InjectedFailure(f"injected failure in task {task_id}")
+            raise InjectedFailure("injected by --fail-rate")
 
     @property
     def seconds(self) -> float:

@@ -1,0 +1,564 @@
+"""The dashboard: pick a model, run it for real, watch it.
+
+Data flows one way: the engine's reader and sampler threads update the run's
+aggregate; a 10 Hz timer here builds view models from it (under its lock) and
+hands them to thin widgets. Nothing is repainted per event, and no thread but
+the app's touches a widget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select
+
+from ..engine.recording import RecordingError, Replay
+from ..engine.session import RunSession, SessionError
+from ..engine.spec import START_METHODS, RunSpec, SpecError
+from ..models import CATALOG as MODELS
+from ..workloads import CATALOG as WORKLOADS
+from .controller import RunController
+from .screens import HelpScreen
+from .view import (
+    cores_view,
+    header_view,
+    idle_header,
+    queue_view,
+    recent_events,
+    timeline_view,
+    workers_view,
+)
+from .widgets import (
+    Panel,
+    RunHeader,
+    Timeline,
+    code_renderable,
+    cores_content,
+    events_content,
+    queue_content,
+    summary_content,
+    workers_content,
+)
+
+REFRESH_HZ = 10
+#: Zoom steps for the timeline window, in seconds (None: fit the whole run).
+ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+NARROW = 110
+
+
+def expectation(spec: RunSpec) -> str:
+    """One sentence on what the picture should show, before it is run."""
+    model = MODELS[spec.model]
+    nature = WORKLOADS[spec.workload].nature
+    if spec.model == "sequential":
+        return "One task at a time: the baseline every other model is compared with."
+    if nature == "cpu":
+        if model.processes:
+            return "CPU work in processes: every core can fill up, one per worker."
+        if model.style == "async" and spec.model != "to-thread":
+            return (
+                "CPU work in coroutines: the event loop runs one task at a time, nothing overlaps."
+            )
+        return (
+            "CPU work in threads: on a GIL build they share one core; "
+            "each task is on the CPU only part of its time."
+        )
+    if spec.workload == "blocking-async" and model.style == "async":
+        return "Every few tasks block the event loop: watch every lane stall at once."
+    if nature == "io":
+        return "Waiting work: tasks overlap while they wait, and the CPU stays nearly idle."
+    return "Mixed work: waits overlap, the CPU part competes for the GIL or spreads over processes."
+
+
+class SettingsPanel(VerticalScroll):
+    """The run's settings; they apply to the next run."""
+
+    DEFAULT_CSS = """
+    SettingsPanel { width: 32; padding: 0 1; border: round $panel-lighten-2; }
+    SettingsPanel Label { margin-top: 1; color: $text-muted; }
+    SettingsPanel Input.-invalid { border: tall $error; }
+    SettingsPanel Button { width: 100%; margin-top: 1; }
+    """
+
+    def __init__(self, spec: RunSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.border_title = "Settings"
+
+    def compose(self) -> ComposeResult:
+        spec = self.spec
+        yield Label("Model  [dim](m)[/]")
+        yield Select([(n, n) for n in MODELS], value=spec.model, allow_blank=False, id="set-model")
+        yield Label("Workload  [dim](w)[/]")
+        yield Select(
+            [(n, n) for n in WORKLOADS], value=spec.workload, allow_blank=False, id="set-workload"
+        )
+        yield Label("Workers  [dim](+ -)[/]")
+        yield Input(str(spec.workers), type="integer", id="set-workers")
+        yield Label("Tasks  [dim]([ ])[/]")
+        yield Input(str(spec.tasks), type="integer", id="set-tasks")
+        yield Label("Task size, ms")
+        yield Input(f"{spec.task_ms:g}", type="number", id="set-task_ms")
+        yield Label("Start method (processes)")
+        yield Select(
+            [("interpreter default", "default")] + [(m, m) for m in START_METHODS],
+            value=spec.start_method or "default",
+            allow_blank=False,
+            id="set-start_method",
+        )
+        yield Button("Run  (r)", id="run", variant="primary")
+
+    def set_spec(self, spec: RunSpec) -> None:
+        """Reflects a spec changed by keys, without echoing change events back."""
+        self.spec = spec
+        with self.prevent(Select.Changed, Input.Changed):
+            self.query_one("#set-model", Select).value = spec.model
+            self.query_one("#set-workload", Select).value = spec.workload
+            for name in ("workers", "tasks"):
+                box = self.query_one(f"#set-{name}", Input)
+                if box.value != str(getattr(spec, name)):
+                    box.value = str(getattr(spec, name))
+            ms = self.query_one("#set-task_ms", Input)
+            if ms.value != f"{spec.task_ms:g}":
+                ms.value = f"{spec.task_ms:g}"
+
+
+class ConcvizApp(App[None]):
+    CSS_PATH = "concviz.tcss"
+    TITLE = "concviz"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "run", "Run"),
+        Binding("s", "stop", "Stop"),
+        Binding("o", "toggle_settings", "Settings"),
+        Binding("m", "next_model", "Model"),
+        Binding("w", "next_workload", "Workload"),
+        Binding("plus,equals_sign", "workers(1)", "+Worker", key_display="+"),
+        Binding("minus", "workers(-1)", "-Worker", key_display="-"),
+        Binding("right_square_bracket", "tasks(2)", "More tasks", show=False),
+        Binding("left_square_bracket", "tasks(0.5)", "Fewer tasks", show=False),
+        Binding("z", "zoom(1)", "Zoom in"),
+        Binding("Z", "zoom(-1)", "Zoom out", show=False),
+        Binding("f", "follow", "Freeze", show=False),
+        Binding("left", "scroll_time(-1)", "Earlier", show=False),
+        Binding("right", "scroll_time(1)", "Later", show=False),
+        Binding("c", "toggle_code", "Code"),
+        Binding("e", "toggle_events", "Events"),
+        Binding("ctrl+s", "save_recording", "Save run", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        spec: RunSpec | None = None,
+        python: str | None = None,
+        replay: str | Path | None = None,
+        replay_speed: float = 1.0,
+        autorun: bool = False,
+    ) -> None:
+        super().__init__()
+        self.spec = (spec or RunSpec()).validated()
+        self.python = python
+        self.replay_path = Path(replay) if replay else None
+        self.replay_speed = replay_speed
+        self.autorun = autorun
+        self.controller = RunController(sample_hz=REFRESH_HZ)
+        self.zoom_index = 0
+        self.follow = True
+        self.view_end_ns: int | None = None
+        self.state = "idle"
+        self._last_events = -1
+        self._last_code: tuple[str, bool] | None = None
+        self.first_frame_at: float | None = None
+
+    # -- layout -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # Widgets are kept as attributes: queries search the active screen, which is
+        # the help screen while it is open, and nothing once the app is closing.
+        self.w_header = RunHeader(id="header")
+        self.w_timeline = Timeline(id="timeline")
+        self.w_settings = SettingsPanel(self.spec, id="settings")
+        self.w_cores = Panel("Cores", id="cores")
+        self.w_queue = Panel("Queue depth", id="queue")
+        self.w_workers = Panel("Workers CPU", id="workers")
+        self.w_workers.border_subtitle = "│ = one core"
+        self.w_summary = Panel("Summary", id="summary")
+        self.w_code = Panel("Code", id="code")
+        self.w_events = Panel("Events (newest first)", id="events")
+        yield self.w_header
+        with Horizontal(id="body"):
+            yield self.w_settings
+            with Vertical(id="main"):
+                with Vertical(id="timeline-box") as box:
+                    box.border_title = "Timeline"
+                    yield self.w_timeline
+                with Horizontal(id="panels"):
+                    with Vertical(id="left"):
+                        yield self.w_cores
+                        yield self.w_queue
+                    yield self.w_workers
+                    yield self.w_summary
+            yield self.w_code
+            yield self.w_events
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_width(self.size.width, force=True)
+        self.set_interval(1 / REFRESH_HZ, self.refresh_view)
+        self.refresh_view()
+        self.call_after_refresh(self._first_frame)
+        if self.replay_path is not None:
+            self.start_replay()
+        elif self.autorun:
+            self.action_run()
+
+    def _first_frame(self) -> None:
+        self.first_frame_at = time.perf_counter()
+
+    def on_resize(self) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int, force: bool = False) -> None:
+        narrow = width < NARROW
+        screen = self.w_header.screen
+        if force or narrow != screen.has_class("narrow"):
+            screen.set_class(narrow, "narrow")
+            self.w_settings.set_class(not narrow, "-shown")
+
+    # -- running ----------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        if self.replay_path is not None:
+            self.start_replay()
+            return
+        try:
+            spec = self.read_settings().validated()
+        except SpecError as exc:
+            self.notify(str(exc), title="Cannot run", severity="error")
+            return
+        self.spec = spec
+        self.state = "starting"
+        self._start(spec)
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def _start(self, spec: RunSpec) -> None:
+        try:
+            self.controller.start(spec, self.python)
+        except (SessionError, SpecError, OSError, RuntimeError) as exc:
+            self.call_from_thread(self._run_failed, str(exc))
+
+    def _run_failed(self, message: str) -> None:
+        self.state = "error"
+        self.notify(message, title="Run failed to start", severity="error", timeout=8)
+
+    def action_stop(self) -> None:
+        if self.controller.running:
+            self._stop()
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def _stop(self) -> None:
+        self.controller.stop()
+
+    def start_replay(self) -> None:
+        assert self.replay_path is not None
+        try:
+            replay = self.controller.replay(self.replay_path, self.replay_speed)
+        except RecordingError as exc:
+            self.notify(str(exc), title="Cannot replay", severity="error", timeout=8)
+            return
+        with contextlib.suppress(TypeError, SpecError):
+            self._set_spec(RunSpec(**replay.spec).validated())
+        self.w_settings.disabled = True  # a recording's settings are history
+        self.w_settings.border_title = "Settings (recorded)"
+        self.state = "replay"
+
+    # -- settings ---------------------------------------------------------------------
+
+    def read_settings(self) -> RunSpec:
+        panel = self.w_settings
+
+        def integer(name: str) -> int:
+            text = panel.query_one(f"#set-{name}", Input).value.strip()
+            try:
+                return int(text)
+            except ValueError:
+                raise SpecError(f"{name} must be a whole number, got {text!r}") from None
+
+        ms_text = panel.query_one("#set-task_ms", Input).value.strip()
+        try:
+            task_ms = float(ms_text)
+        except ValueError:
+            raise SpecError(f"task size must be a number of ms, got {ms_text!r}") from None
+        method = panel.query_one("#set-start_method", Select).value
+        return replace(
+            self.spec,
+            model=str(panel.query_one("#set-model", Select).value),
+            workload=str(panel.query_one("#set-workload", Select).value),
+            workers=integer("workers"),
+            tasks=integer("tasks"),
+            task_ms=task_ms,
+            start_method=None if method == "default" else str(method),
+        )
+
+    def _set_spec(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.w_settings.set_spec(spec)
+
+    @on(Select.Changed)
+    @on(Input.Changed)
+    def _settings_changed(self) -> None:
+        try:
+            self.spec = self.read_settings()
+        except SpecError:
+            return
+        self._last_code = None
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#run")
+    def _run_from_settings(self) -> None:
+        self.action_run()
+
+    def action_next_model(self) -> None:
+        names = list(MODELS)
+        self._set_spec(
+            replace(self.spec, model=names[(names.index(self.spec.model) + 1) % len(names)])
+        )
+        self.notify(MODELS[self.spec.model].summary, title=f"Model: {self.spec.model}", timeout=3)
+
+    def action_next_workload(self) -> None:
+        names = list(WORKLOADS)
+        self._set_spec(
+            replace(self.spec, workload=names[(names.index(self.spec.workload) + 1) % len(names)])
+        )
+        self.notify(
+            WORKLOADS[self.spec.workload].summary,
+            title=f"Workload: {self.spec.workload}",
+            timeout=3,
+        )
+
+    def action_workers(self, delta: int) -> None:
+        workers = max(1, min(MODELS[self.spec.model].max_workers, self.spec.workers + delta))
+        self._set_spec(replace(self.spec, workers=workers))
+
+    def action_tasks(self, factor: float) -> None:
+        tasks = max(1, min(1_000_000, round(self.spec.tasks * factor)))
+        self._set_spec(replace(self.spec, tasks=tasks))
+
+    # -- view controls ----------------------------------------------------------------
+
+    def action_toggle_settings(self) -> None:
+        panel = self.w_settings
+        panel.toggle_class("-shown")
+        if panel.has_class("-shown"):
+            panel.query_one("#set-model", Select).focus()
+        else:
+            self.set_focus(None)
+
+    def action_toggle_code(self) -> None:
+        self.w_code.toggle_class("-shown")
+        self._last_code = None
+
+    def action_toggle_events(self) -> None:
+        self.w_events.toggle_class("-shown")
+
+    def action_zoom(self, step: int) -> None:
+        self.zoom_index = max(0, min(len(ZOOMS) - 1, self.zoom_index + step))
+        window = ZOOMS[self.zoom_index]
+        self.notify(
+            "whole run" if window is None else f"last {window:g} s", title="Timeline", timeout=1.5
+        )
+
+    def action_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self.view_end_ns = None
+        self.notify("following the run" if self.follow else "frozen: ← → scroll", timeout=1.5)
+
+    def action_scroll_time(self, direction: int) -> None:
+        source = self.controller.source
+        window = ZOOMS[self.zoom_index]
+        if source is None or window is None:
+            return
+        self.follow = False
+        end = self.view_end_ns if self.view_end_ns is not None else source.now_ns()
+        self.view_end_ns = end + int(direction * window * 0.25 * 1e9)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def action_save_recording(self) -> None:
+        try:
+            path = self.controller.save_recording()
+        except (FileNotFoundError, RuntimeError, OSError) as exc:
+            self.call_from_thread(self.notify, str(exc), title="Not saved", severity="warning")
+            return
+        self.call_from_thread(
+            self.notify, f"concviz replay {path.name}", title=f"Saved {path.name}", timeout=6
+        )
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Run", "Run the current settings (r)", self.action_run)
+        yield SystemCommand("Stop", "Stop the run (s)", self.action_stop)
+        yield SystemCommand(
+            "Settings", "Show or hide the settings panel (o)", self.action_toggle_settings
+        )
+        yield SystemCommand("Code", "Show or hide the model's source (c)", self.action_toggle_code)
+        yield SystemCommand("Events", "Show or hide the event log (e)", self.action_toggle_events)
+        yield SystemCommand(
+            "Save run", "Save the last run's recording (ctrl+s)", self.action_save_recording
+        )
+        for name, info in MODELS.items():
+            yield SystemCommand(
+                f"Model: {name}", info.summary, lambda n=name: self._choose(model=n)
+            )
+        for name, winfo in WORKLOADS.items():
+            yield SystemCommand(
+                f"Workload: {name}", winfo.summary, lambda n=name: self._choose(workload=n)
+            )
+
+    def _choose(self, **changes: str) -> None:
+        self._set_spec(replace(self.spec, **changes))  # type: ignore[arg-type]
+
+    # -- the 10 Hz refresh ------------------------------------------------------------
+
+    def refresh_view(self) -> None:
+        source = self.controller.source
+        if not self.w_timeline.is_attached:
+            return  # closing
+        timeline = self.w_timeline
+        header = self.w_header
+        if source is None:
+            spec = self.spec
+            header.show(idle_header(spec), self.state)
+            timeline.show(
+                None,
+                f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
+                f"{spec.workload} tasks of {spec.task_ms:g} ms.\n\n{expectation(spec)}\n\n"
+                "m / w change the model / workload, + / - the workers, o opens all settings, "
+                "? explains every panel.",
+            )
+            for panel, text in (
+                (self.w_cores, "sampled while a run goes"),
+                (self.w_queue, "-"),
+                (self.w_workers, "one row per worker thread or process"),
+                (self.w_summary, "the run's figures appear here"),
+            ):
+                panel.show(("idle", text), lambda text=text: Content.styled(text, "$text-muted"))
+            self._refresh_code()
+            return
+        now = source.now_ns() if self.view_end_ns is None or self.follow else self.view_end_ns
+        window = ZOOMS[self.zoom_index]
+        with source.lock:
+            agg = source.aggregate
+            agg.prune_bins(source.now_ns())
+            head = header_view(agg, source.now_ns())
+            tl = timeline_view(
+                agg,
+                source.now_ns(),
+                timeline.columns,
+                timeline.rows,
+                window_s=window,
+                end_ns=None if self.follow else now,
+            )
+            cores = cores_view(agg, 60)
+            narrow = self.w_header.screen.has_class("narrow")
+            workers = workers_view(agg, 3 if narrow else 6, 60)
+            queue = queue_view(agg, 60)
+            summary = agg.summary(source.now_ns())
+            events_shown = self.w_events.has_class("-shown")
+            events = (
+                recent_events(agg, 40) if events_shown and agg.events != self._last_events else None
+            )
+            n_events = agg.events
+        state = "replay" if isinstance(source, Replay) and not source.done.is_set() else head.state
+        if isinstance(source, RunSession) and source.done.is_set() and state == "running":
+            state = "done"
+        self.state = state
+        pending = ""
+        if self.controller.running and self._spec_differs(source):
+            pending = "(new settings apply to the next run)"
+        with self.batch_update():
+            header.show(head, state, pending)
+            timeline.show(tl)
+            cores_panel = self.w_cores
+            cores_panel.show(
+                (
+                    tuple(c.percent for c in cores),
+                    tuple(cores[0].history) if cores else (),
+                    cores_panel.size,
+                ),
+                lambda: cores_content(cores, cores_panel.size.width - 4, 8),
+            )
+            queue_panel = self.w_queue
+            queue_panel.show(
+                (queue, queue_panel.size.width),
+                lambda: queue_content(queue, queue_panel.size.width - 4),
+            )
+            workers_panel = self.w_workers
+            workers_panel.border_title = "Workers CPU · mean" if workers.averaged else "Workers CPU"
+            workers_panel.show(
+                (workers, workers_panel.size.width),
+                lambda: workers_content(workers, workers_panel.size.width - 4),
+            )
+            summary_panel = self.w_summary
+            final = state in ("done", "stopped", "error", "crashed")
+            summary_panel.show(
+                (summary, final, narrow), lambda: summary_content(summary, final, compact=narrow)
+            )
+            if events is not None:
+                self._last_events = n_events
+                self.w_events.update(events_content(events))
+            self._refresh_code()
+
+    def _spec_differs(self, source: Any) -> bool:
+        if not isinstance(source, RunSession):
+            return False
+        return source.spec != self.spec.validated() if _valid(self.spec) else True
+
+    def _refresh_code(self) -> None:
+        panel = self.w_code
+        if not panel.has_class("-shown"):
+            return
+        source = self.controller.source
+        model = source.spec.model if isinstance(source, RunSession) else self.spec.model
+        key = (model, self.current_theme.dark if self.current_theme else True)
+        if key == self._last_code:
+            return
+        self._last_code = key
+        info = MODELS[model]
+        panel.border_title = f"Code: {info.source_path.name}"
+        panel.update(code_renderable(info.source_path.read_text(), model))
+
+    # -- teardown ---------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        self.controller.close()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.controller.close()
+
+
+def _valid(spec: RunSpec) -> bool:
+    try:
+        spec.validated()
+    except SpecError:
+        return False
+    return True

@@ -1,0 +1,583 @@
+"""What each panel shows, computed from a run's aggregate: plain Python, no Textual.
+
+The dashboard's widgets only turn these view models into text. Everything
+here is a pure function of an aggregate (read under its lock) and a clock, so
+it is unit-tested without a terminal, and replays render exactly like live runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..engine.aggregate import BIN_NS, Lane, RunAggregate
+from ..engine.protocol import RECORD, Kind, Status
+
+SPARKS = "▁▂▃▄▅▆▇█"
+#: On-CPU shading, from waiting (light) to computing (solid). Density carries
+#: the meaning, so it survives a monochrome projector.
+SHADES = ("░", "▒", "▓", "█")
+IDLE = " "
+SPARSE = "·"
+FAILED = "✗"
+
+
+def spark(values: Sequence[float], width: int, top: float | None = None) -> str:
+    """The last ``width`` values as a one-line sparkline scaled to ``top``."""
+    if width <= 0:
+        return ""
+    values = list(values)[-width:]
+    high = top if top is not None else max(values, default=0.0)
+    if high <= 0:
+        return SPARKS[0] * len(values) + " " * (width - len(values))
+    out = []
+    for v in values:
+        level = min(len(SPARKS) - 1, max(0, math.ceil(v / high * len(SPARKS)) - 1))
+        out.append(SPARKS[level] if v > 0 else " ")
+    return " " * (width - len(values)) + "".join(out)
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar with eighth-cell resolution."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    full, rest = divmod(eighths, 8)
+    partial = " ▏▎▍▌▋▊▉"[rest] if rest else ""
+    return ("█" * full + partial).ljust(width)
+
+
+def fmt_duration(s: float) -> str:
+    if s <= 0:
+        return "0s"
+    if s < 0.001:
+        return f"{s * 1e6:.0f}µs"
+    if s < 1:
+        return f"{s * 1e3:.0f}ms"
+    if s < 60:
+        return f"{s:.1f}s"
+    return f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+# -- header ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeaderView:
+    model: str
+    workload: str
+    workers: int
+    tasks: int
+    task_ms: float
+    python: str
+    gil: str
+    state: str
+    elapsed_s: float
+    done: int
+    failed: int
+    eta_s: float | None
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.tasks if self.tasks else 0.0
+
+
+def idle_header(spec: object) -> HeaderView:
+    """The header before anything has run: the settings, no interpreter facts yet."""
+    return HeaderView(
+        model=str(getattr(spec, "model", "?")),
+        workload=str(getattr(spec, "workload", "?")),
+        workers=int(getattr(spec, "workers", 0)),
+        tasks=int(getattr(spec, "tasks", 0)),
+        task_ms=float(getattr(spec, "task_ms", 0.0)),
+        python="",
+        gil="",
+        state="idle",
+        elapsed_s=0.0,
+        done=0,
+        failed=0,
+        eta_s=None,
+    )
+
+
+def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
+    spec = agg.spec
+    meta = agg.meta
+    gil = meta.get("gil_enabled")
+    finished = agg.completed + agg.failed + agg.cancelled + agg.stopped
+    tasks = int(spec.get("tasks", 0))
+    elapsed = agg.wall_ns(now_ns) / 1e9
+    eta = None
+    if agg.status == "running" and agg.completed + agg.failed > 0 and tasks > finished:
+        eta = elapsed / (agg.completed + agg.failed) * (tasks - finished)
+    return HeaderView(
+        model=str(spec.get("model", "?")),
+        workload=str(spec.get("workload", "?")),
+        workers=int(spec.get("workers", 0)),
+        tasks=tasks,
+        task_ms=float(spec.get("task_ms", 0.0)),
+        python=str(meta.get("python", "")),
+        gil="" if gil is None else ("GIL on" if gil else "GIL off"),
+        state=agg.status,
+        elapsed_s=elapsed,
+        done=finished,
+        failed=agg.failed,
+        eta_s=eta,
+    )
+
+
+# -- timeline --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    glyph: str
+    #: "a"/"b" alternate between consecutive tasks; "fail", "run" (in flight),
+    #: "group" (aggregated rows) or "" (idle).
+    tone: str
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    label: str
+    cells: list[Cell]
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    rows: list[TimelineRow]
+    start_s: float
+    end_s: float
+    lanes: int
+    #: How many lanes each row stands for (1 unless there were too many to show).
+    per_row: int
+    note: str = ""
+    axis: str = ""
+    ticks: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Acc:
+    busy: list[float]
+    cpu: list[float]
+    tone: list[str]
+    #: Busy time whose CPU share is not known yet (a coroutine still running).
+    unknown: list[float]
+
+
+def _shade(busy: float, cpu: float, unknown: float, width: float) -> str:
+    occupancy = (busy + unknown) / width if width > 0 else 0.0
+    if occupancy < 0.05:
+        return IDLE
+    if occupancy < 0.3:
+        return SPARSE
+    if unknown > busy:
+        return SHADES[1]
+    fraction = cpu / busy if busy > 0 else 0.0
+    if fraction >= 0.75:
+        return SHADES[3]
+    if fraction >= 0.4:
+        return SHADES[2]
+    if fraction >= 0.1:
+        return SHADES[1]
+    return SHADES[0]
+
+
+def _accumulate(
+    lane: Lane,
+    t0: int,
+    t1: int,
+    columns: int,
+    now_ns: int,
+    live_cpu: float | None,
+    flip: int = 0,
+) -> _Acc:
+    """Busy and on-CPU ns per cell for one lane over [t0, t1)."""
+    dt = (t1 - t0) / columns
+    busy = [0.0] * columns
+    cpu = [0.0] * columns
+    tone = [""] * columns
+    unknown = [0.0] * columns
+
+    def add(s: int, e: int, cpu_frac: float | None, mark: str) -> None:
+        s = max(s, t0)
+        e = min(e, t1)
+        if e <= s:
+            return
+        first = int((s - t0) / dt)
+        last = min(columns - 1, int((e - t0) / dt))
+        for i in range(first, last + 1):
+            lo = max(s, t0 + i * dt)
+            hi = min(e, t0 + (i + 1) * dt)
+            if hi > lo:
+                if cpu_frac is None:
+                    unknown[i] += hi - lo
+                else:
+                    busy[i] += hi - lo
+                    cpu[i] += (hi - lo) * cpu_frac
+                if tone[i] != "fail":
+                    tone[i] = mark
+
+    covered_from = t1
+    # Consecutive tasks on a lane alternate tone, so their boundaries show.
+    sequence = lane.done + lane.failed + flip
+    for k, (_task, s, e, c, status, _part) in enumerate(reversed(lane.spans)):
+        if e < t0:
+            break
+        covered_from = s
+        wall = max(e - s, 1)
+        add(s, e, min(c / wall, 1.0), "ab"[(sequence - k) % 2])
+        if status == Status.ERROR and t0 <= e < t1:
+            tone[min(columns - 1, int((e - t0) / dt))] = "fail"
+    # Older than the span ring reaches: fill from the coarse bins.
+    ring_full = lane.spans.maxlen is not None and len(lane.spans) == lane.spans.maxlen
+    if ring_full and covered_from > t0 and lane.busy_bins:
+        for b in range(max(t0, 0) // BIN_NS, covered_from // BIN_NS):
+            b_busy = lane.busy_bins.get(b)
+            if not b_busy:
+                continue
+            b_cpu = lane.cpu_bins.get(b, 0)
+            bs = b * BIN_NS
+            be = min(bs + BIN_NS, covered_from)
+            if be <= bs:
+                continue
+            share = b_busy / BIN_NS
+            i = int((max(bs, t0) - t0) / dt)
+            if 0 <= i < columns:
+                width = (be - max(bs, t0)) * share
+                busy[i] += width
+                cpu[i] += width * (b_cpu / b_busy)
+                tone[i] = tone[i] or "a"
+    if lane.current_task is not None:
+        frac = None if live_cpu is None else min(live_cpu / 100.0, 1.0)
+        add(lane.current_start, now_ns, frac, "run")
+    return _Acc(busy, cpu, tone, unknown)
+
+
+def _pack(lanes: list[Lane], t1: int) -> list[list[Lane]]:
+    """Puts lanes whose lifetimes do not overlap on the same row (thread-per-task)."""
+    rows: list[list[Lane]] = []
+    ends: list[int] = []
+    for lane in sorted(lanes, key=lambda ln: (ln.up_ns, ln.index)):
+        for i, end in enumerate(ends):
+            if end < lane.up_ns:
+                rows[i].append(lane)
+                ends[i] = lane.down_ns if lane.down_ns is not None else t1 + 1
+                break
+        else:
+            rows.append([lane])
+            ends.append(lane.down_ns if lane.down_ns is not None else t1 + 1)
+    return rows
+
+
+def _axis(t0: int, t1: int, columns: int, origin: int) -> tuple[str, list[tuple[int, str]]]:
+    span_s = (t1 - t0) / 1e9
+    raw = span_s / max(1, columns // 10)
+    step = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    for mult in (1, 2, 5, 10):
+        if step * mult >= raw:
+            step *= mult
+            break
+    chars = [" "] * columns
+    ticks: list[tuple[int, str]] = []
+    first = math.ceil((t0 - origin) / 1e9 / step) * step
+    k = 0
+    while True:
+        at = first + k * step
+        k += 1
+        col = int(((origin + at * 1e9) - t0) / (t1 - t0) * columns)
+        if col >= columns:
+            break
+        if col < 0:
+            continue
+        label = f"{at:g}s" if step >= 1 else fmt_duration(at) if at else "0"
+        if all(c == " " for c in chars[col : col + len(label) + 1]) and col + len(label) <= columns:
+            chars[col] = "╵"
+            for j, ch in enumerate(label[: columns - col - 1]):
+                chars[col + 1 + j] = ch
+            ticks.append((col, label))
+    return "".join(chars), ticks
+
+
+def timeline_view(
+    agg: RunAggregate,
+    now_ns: int,
+    columns: int,
+    max_rows: int,
+    window_s: float | None = None,
+    end_ns: int | None = None,
+) -> TimelineView:
+    """The lanes over a time window; ``window_s=None`` fits the whole run so far."""
+    columns = max(columns, 1)
+    max_rows = max(max_rows, 1)
+    origin = agg.run_start_ns
+    if origin is None:
+        origin = min((lane.up_ns for lane in agg.lane_list), default=now_ns)
+    stop = agg.run_end_ns if agg.run_end_ns is not None else now_ns
+    t1 = end_ns if end_ns is not None else stop
+    if window_s is None:
+        window_ns = max(t1 - origin, 1_000_000_000)
+        window_ns = int(window_ns * 1.02) if agg.run_end_ns is not None else int(window_ns * 1.1)
+        t0 = origin
+        t1 = origin + window_ns
+    else:
+        window_ns = int(window_s * 1e9)
+        t1 = max(t1, origin + window_ns) if end_ns is None else t1
+        t0 = t1 - window_ns
+    visible = [
+        lane
+        for lane in agg.lane_list
+        if lane.up_ns <= t1 and (lane.down_ns is None or lane.down_ns >= t0) and _ran(lane)
+    ]
+    packed = _pack(visible, t1)
+    live = _live_cpu(agg)
+    per_row = max(1, math.ceil(len(packed) / max_rows))
+    rows: list[TimelineRow] = []
+    kinds = {agg.lane_kind(lane) for lane in visible}
+    dt = (t1 - t0) / columns
+    if per_row == 1:
+        for group in packed:
+            accs = [
+                _accumulate(
+                    lane, t0, t1, columns, now_ns, live.get((lane.pid, lane.tid)), flip=position
+                )
+                for position, lane in enumerate(group)
+            ]
+            cells = []
+            for i in range(columns):
+                b = sum(a.busy[i] for a in accs)
+                c = sum(a.cpu[i] for a in accs)
+                u = sum(a.unknown[i] for a in accs)
+                tone = next((a.tone[i] for a in accs if a.tone[i]), "")
+                glyph = _shade(b, c, u, dt)
+                if tone == "fail":
+                    glyph = FAILED
+                cells.append(Cell(glyph, tone if glyph != IDLE else ""))
+            label = agg.lane_label(group[-1])
+            if len(group) > 1:  # short-lived threads, one after another on this row
+                label = f"{len(group)} threads"
+            rows.append(TimelineRow(label, cells))
+        note = ""
+    else:
+        for start in range(0, len(packed), per_row):
+            groups = packed[start : start + per_row]
+            occupancy = [0.0] * columns
+            for group in groups:
+                for lane in group:
+                    acc = _accumulate(lane, t0, t1, columns, now_ns, None)
+                    for i in range(columns):
+                        occupancy[i] += min((acc.busy[i] + acc.unknown[i]) / dt, 1.0)
+            n = len(groups)
+            cells = []
+            for i in range(columns):
+                share = occupancy[i] / n
+                if share < 0.02:
+                    cells.append(Cell(IDLE, ""))
+                else:
+                    level = min(7, max(0, math.ceil(share * 8) - 1))
+                    cells.append(Cell(SPARKS[level], "group"))
+            rows.append(TimelineRow(f"rows {start}-{start + n - 1}", cells))
+        note = f"{len(packed)} lanes, {per_row} per row: bar height = share of them busy"
+    axis, ticks = _axis(t0, t1, columns, origin)
+    if not note and len(kinds) == 1 and "slot" in kinds:
+        note = "lanes are asyncio task slots on one thread"
+    return TimelineView(
+        rows=rows,
+        start_s=(t0 - origin) / 1e9,
+        end_s=(t1 - origin) / 1e9,
+        lanes=len(visible),
+        per_row=per_row,
+        note=note,
+        axis=axis,
+        ticks=ticks,
+    )
+
+
+def _ran(lane: Lane) -> bool:
+    return bool(lane.spans) or lane.current_task is not None or lane.done + lane.failed > 0
+
+
+def _live_cpu(agg: RunAggregate) -> dict[tuple[int, int], float]:
+    if not agg.samples or agg.run_end_ns is not None:
+        return {}
+    return agg.samples[-1].threads
+
+
+# -- cores, workers, queue -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoreRow:
+    label: str
+    percent: float
+    history: list[float]
+
+
+def cores_view(agg: RunAggregate, history: int) -> list[CoreRow]:
+    samples = list(agg.samples)[-history:]
+    if not samples:
+        return []
+    n = len(samples[-1].cores)
+    return [
+        CoreRow(f"cpu{i}", samples[-1].cores[i], [s.cores[i] for s in samples if len(s.cores) > i])
+        for i in range(n)
+    ]
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    label: str
+    kind: str
+    percent: float
+    rss: int | None
+    history: list[float]
+
+
+@dataclass(frozen=True)
+class WorkersView:
+    rows: list[WorkerRow]
+    total: float
+    total_history: list[float]
+    hidden: int
+    #: True once the run is over: figures are means over the run, not the latest tick.
+    averaged: bool = False
+
+
+def workers_view(agg: RunAggregate, max_rows: int, history: int) -> WorkersView:
+    """CPU % of every OS thread or process doing the run's work, and their sum."""
+    if agg.run_end_ns is not None:
+        return _workers_over_run(agg, max_rows)
+    samples = list(agg.samples)[-history:]
+    latest = samples[-1] if samples else None
+    names: dict[tuple[int, int], tuple[str, str]] = {}
+    for lane in agg.lane_list:
+        key = (lane.pid, lane.tid)
+        if key in names:
+            continue
+        kind = agg.lane_kind(lane)
+        if kind == "slot":
+            names[key] = (f"loop tid {lane.tid}", "event loop")
+        elif kind == "process":
+            names[key] = (f"pid {lane.pid}", "process")
+        else:
+            names[key] = (f"tid {lane.tid}", "thread")
+    rows = []
+    keys = list(latest.threads) if latest else []
+    for key in keys:
+        label, kind = names.get(key, (f"tid {key[1]}", "thread"))
+        hist = [s.threads.get(key, 0.0) for s in samples]
+        rss = latest.rss.get(key[0]) if latest and kind == "process" else None
+        rows.append(WorkerRow(label, kind, latest.threads[key] if latest else 0.0, rss, hist))
+    rows.sort(key=lambda r: (-r.percent, r.label))
+    totals = [sum(s.threads.values()) for s in samples]
+    shown = rows[:max_rows]
+    return WorkersView(shown, totals[-1] if totals else 0.0, totals, len(rows) - len(shown))
+
+
+def _workers_over_run(agg: RunAggregate, max_rows: int) -> WorkersView:
+    """After the run: each worker's CPU averaged over the run (its tasks' CPU time)."""
+    wall = agg.wall_ns()
+    per: dict[tuple[int, int], tuple[str, str, int]] = {}
+    for lane in agg.lane_list:
+        key = (lane.pid, lane.tid)
+        kind = agg.lane_kind(lane)
+        label = {"slot": f"loop tid {lane.tid}", "process": f"pid {lane.pid}"}.get(
+            kind, f"tid {lane.tid}"
+        )
+        _, _, cpu = per.get(key, (label, kind, 0))
+        per[key] = (label, kind, cpu + lane.cpu_ns)
+    rows = [
+        WorkerRow(label, kind, 100.0 * cpu / wall if wall else 0.0, None, [])
+        for label, kind, cpu in per.values()
+    ]
+    rows.sort(key=lambda r: (-r.percent, r.label))
+    total = sum(r.percent for r in rows)
+    return WorkersView(rows[:max_rows], total, [], max(0, len(rows) - max_rows), averaged=True)
+
+
+@dataclass(frozen=True)
+class QueueView:
+    depth: int
+    peak: int
+    history: list[float]
+    real_queue: bool
+
+
+def queue_view(agg: RunAggregate, history: int) -> QueueView:
+    samples = list(agg.samples)[-history:]
+    return QueueView(
+        depth=agg.queue_depth(),
+        peak=agg.peak_queue_depth,
+        history=[float(s.queue_depth) for s in samples],
+        real_queue=bool(agg.queue_sizes),
+    )
+
+
+# -- event log ----------------------------------------------------------------------
+
+_EVENT_NAMES = {
+    Kind.RUN_START: "run start",
+    Kind.RUN_END: "run end",
+    Kind.WORKER_UP: "worker up",
+    Kind.WORKER_DOWN: "worker down",
+    Kind.TASK_QUEUED: "queued",
+    Kind.TASK_START: "start",
+    Kind.TASK_FINISH: "finish",
+    Kind.TASK_CANCELLED: "cancelled",
+    Kind.QUEUE_DEPTH: "queue depth",
+    Kind.DROPPED: "DROPPED",
+    Kind.SPAN_START: "cpu part start",
+    Kind.SPAN_FINISH: "cpu part finish",
+}
+
+
+@dataclass(frozen=True)
+class EventLine:
+    t_s: float
+    what: str
+    task: int | None
+    where: str
+    detail: str
+    failed: bool
+
+
+def recent_events(agg: RunAggregate, limit: int) -> list[EventLine]:
+    """The newest events, newest first, decoded from the last frames received."""
+    origin = agg.run_start_ns or 0
+    out: list[EventLine] = []
+    for payload in reversed(agg.recent_frames):
+        for rec in reversed(list(RECORD.iter_unpack(payload))):
+            kind, flags, slot, pid, tid, task, t, _cpu, aux = rec
+            if kind == Kind.QUEUE_DEPTH:
+                continue
+            what = (
+                _EVENT_NAMES.get(Kind(kind), str(kind)) if kind in Kind._value2member_map_ else "?"
+            )
+            detail = ""
+            failed = False
+            if kind in (Kind.TASK_FINISH, Kind.SPAN_FINISH):
+                failed = flags == Status.ERROR
+                detail = ["ok", "error", "cancelled"][min(flags, 2)] + f", cpu {aux / 1e6:.1f} ms"
+            elif kind == Kind.DROPPED:
+                detail = f"{aux} events"
+            where = f"slot {slot}" if slot else (f"pid {pid}" if tid == pid else f"tid {tid}")
+            has_task = kind in (
+                Kind.TASK_QUEUED,
+                Kind.TASK_START,
+                Kind.TASK_FINISH,
+                Kind.TASK_CANCELLED,
+                Kind.SPAN_START,
+                Kind.SPAN_FINISH,
+            )
+            out.append(
+                EventLine(
+                    (t - origin) / 1e9, what, task if has_task else None, where, detail, failed
+                )
+            )
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def errors_view(agg: RunAggregate) -> Iterable[tuple[str, int]]:
+    return agg.errors.most_common(5)

@@ -1,0 +1,379 @@
+"""The dashboard's panels: thin widgets that render the view models they are given.
+
+None of them reads the engine: the app builds view models (``view.py``) at a
+fixed rate and hands them over with ``show()``. Each ``show`` re-renders only
+when its input changed, so an idle panel costs nothing.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.syntax import Syntax
+from textual.content import Content
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ..engine.aggregate import Summary
+from ..report import fmt_bytes, fmt_seconds
+from .view import CoreRow as CoreRowView
+from .view import (
+    EventLine,
+    HeaderView,
+    QueueView,
+    TimelineView,
+    WorkersView,
+    bar,
+    fmt_duration,
+    spark,
+)
+
+STATE_BADGE = {
+    "idle": ("○ ready", "$text-muted"),
+    "starting": ("◌ starting", "$warning"),
+    "running": ("● running", "$success"),
+    "done": ("✔ done", "$success"),
+    "stopped": ("■ stopped", "$warning"),
+    "error": ("✘ error", "$error"),
+    "crashed": ("✘ crashed", "$error"),
+    "replay": ("▶ replay", "$accent"),
+}
+
+
+class Panel(Static):
+    """A bordered panel whose content is replaced only when its input changes."""
+
+    DEFAULT_CSS = """
+    Panel { border: round $panel-lighten-2; padding: 0 1; height: auto; }
+    Panel:focus-within { border: round $accent; }
+    """
+
+    def __init__(self, title: str, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.border_title = title
+        self._last: object = None
+
+    def show(self, key: object, build: Any) -> None:
+        """Re-renders with ``build()`` if ``key`` differs from last time."""
+        if key == self._last:
+            return
+        self._last = key
+        self.update(build())
+
+
+# -- header -------------------------------------------------------------------------
+
+
+class RunHeader(Static):
+    """Model, workload, interpreter, run state, elapsed time and progress."""
+
+    DEFAULT_CSS = """
+    RunHeader { height: 2; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self._last: object = None
+
+    def show(self, view: HeaderView, state: str, pending: str = "") -> None:
+        width = max(self.size.width - 2, 40)
+        key = (view, state, pending, width)
+        if key == self._last:
+            return
+        self._last = key
+        badge, badge_style = STATE_BADGE.get(state, (state, "$text"))
+        what = f"{view.model} × {view.workers}"
+        work = f"{view.workload} {view.task_ms:g} ms × {view.tasks}"
+        interp = f"Python {view.python} · {view.gil}" if view.python else ""
+        line1 = Content.assemble(
+            ("concviz ", "bold $accent"),
+            (what, "bold"),
+            "  ",
+            (work, ""),
+            "  ",
+            (interp, "$text-muted"),
+            ("  " + pending if pending else "", "$warning"),
+        )
+        done = f"{view.done}/{view.tasks}"
+        if view.failed:
+            done += f" ({view.failed} failed)"
+        eta = f" · ETA {fmt_duration(view.eta_s)}" if view.eta_s is not None else ""
+        tail = f" {done} · {fmt_duration(view.elapsed_s)}{eta}"
+        bar_width = max(10, width - len(badge) - len(tail) - 4)
+        line2 = Content.assemble(
+            (badge, f"bold {badge_style}"),
+            "  ",
+            (bar(view.fraction, bar_width), "$accent"),
+            (tail, ""),
+        )
+        self.update(Content("\n").join([line1, line2]))
+
+
+# -- timeline -----------------------------------------------------------------------
+
+
+class Timeline(Widget):
+    """One lane per worker; each task a bar from its start to its finish.
+
+    Glyph density is the task's on-CPU share (█ computing … ░ waiting), so the
+    GIL's picture survives a monochrome projector; ✗ marks a failed task;
+    consecutive tasks alternate colour so their boundaries show.
+    """
+
+    COMPONENT_CLASSES = {
+        "timeline--a",
+        "timeline--b",
+        "timeline--run",
+        "timeline--fail",
+        "timeline--group",
+        "timeline--label",
+        "timeline--axis",
+        "timeline--note",
+    }
+    DEFAULT_CSS = """
+    Timeline { height: 1fr; min-height: 4; }
+    Timeline > .timeline--a { color: $primary; }
+    Timeline > .timeline--b { color: $primary-lighten-2; }
+    Timeline > .timeline--run { color: $success; }
+    Timeline > .timeline--fail { color: $error; text-style: bold; }
+    Timeline > .timeline--group { color: $primary; }
+    Timeline > .timeline--label { color: $text-muted; }
+    Timeline > .timeline--axis { color: $text-muted; }
+    Timeline > .timeline--note { color: $text-muted; text-style: italic; }
+    """
+
+    LABEL_WIDTH = 14
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.view: TimelineView | None = None
+        self.message = ""
+        self._strips: list[Strip] = []
+
+    @property
+    def columns(self) -> int:
+        return max(1, self.size.width - self.LABEL_WIDTH - 1)
+
+    @property
+    def rows(self) -> int:
+        return max(1, self.size.height - 2)
+
+    def show(self, view: TimelineView | None, message: str = "") -> None:
+        if view == self.view and message == self.message:
+            return
+        self.view = view
+        self.message = message
+        self._strips = []
+        self.refresh()
+
+    def _styles(self) -> dict[str, Style]:
+        base = self.rich_style
+        styles = {
+            name: base + self.get_component_rich_style(f"timeline--{name}", partial=True)
+            for name in ("a", "b", "run", "fail", "group", "label", "axis", "note")
+        }
+        styles[""] = base
+        return styles
+
+    def _build(self) -> list[Strip]:
+        st = self._styles()
+        width = self.size.width
+        view = self.view
+        strips: list[Strip] = []
+        if view is None:
+            for paragraph in self.message.splitlines():
+                for line in textwrap.wrap(paragraph, max(10, width - 4)) or [""]:
+                    strips.append(Strip([Segment(("  " + line)[:width].ljust(width), st["note"])]))
+            return strips
+        # Few lanes get taller bars: easier to read from the back of a room.
+        spare = max(1, self.size.height - 2)
+        height = max(1, min(3, spare // max(1, len(view.rows))))
+        for row in view.rows:
+            segments: list[Segment] = []
+            run_text: list[str] = []
+            run_tone = None
+            for cell in row.cells:
+                if cell.tone != run_tone and run_text:
+                    segments.append(Segment("".join(run_text), st.get(run_tone or "", st[""])))
+                    run_text = []
+                run_tone = cell.tone
+                run_text.append(cell.glyph)
+            if run_text:
+                segments.append(Segment("".join(run_text), st.get(run_tone or "", st[""])))
+            label = row.label[: self.LABEL_WIDTH - 1].rjust(self.LABEL_WIDTH - 1) + " "
+            blank = " " * self.LABEL_WIDTH
+            for k in range(height):
+                text = label if k == height // 2 else blank
+                strip = Strip([Segment(text, st["label"]), *segments])
+                strips.append(strip.adjust_cell_length(width, st[""]))
+        axis_label = f"{fmt_duration(view.start_s)}–{fmt_duration(view.end_s)}"
+        strips.append(
+            Strip(
+                [
+                    Segment(
+                        axis_label[: self.LABEL_WIDTH - 1].rjust(self.LABEL_WIDTH - 1) + " ",
+                        st["axis"],
+                    ),
+                    Segment(view.axis, st["axis"]),
+                ]
+            ).adjust_cell_length(width, st[""])
+        )
+        legend = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
+        note = f"{view.note} · {legend}" if view.note else legend
+        strips.append(Strip([Segment(note[:width], st["note"])]).adjust_cell_length(width, st[""]))
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        if not self._strips:
+            self._strips = self._build()
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def on_resize(self) -> None:
+        self._strips = []
+
+
+# -- cores, workers, queue ------------------------------------------------------------
+
+
+def cores_content(rows: list[CoreRowView], width: int, height: int) -> Content:
+    if not rows:
+        return Content.styled("waiting for the first sample…", "$text-muted")
+    if len(rows) > height:  # many cores: one column per core, bar height = busy
+        levels = "".join(spark([r.percent], 1, 100.0) for r in rows)
+        mean = sum(r.percent for r in rows) / len(rows)
+        return Content.assemble((levels, "$accent"), f"  mean {mean:3.0f}% of {len(rows)} cores")
+    bar_w = max(4, min(12, (width - 10) // 2))
+    hist_w = max(0, width - bar_w - 12)
+    lines = []
+    for r in rows:
+        lines.append(
+            Content.assemble(
+                (f"{r.label:<5}", "$text-muted"),
+                (bar(r.percent / 100.0, bar_w), "$accent"),
+                f" {r.percent:3.0f}% ",
+                (spark(r.history, hist_w, 100.0), "$secondary"),
+            )
+        )
+    return Content("\n").join(lines)
+
+
+def workers_content(view: WorkersView, width: int) -> Content:
+    if not view.rows:
+        return Content.styled("no worker running yet", "$text-muted")
+    label_w = 10
+    rss_w = 9 if any(r.rss for r in view.rows) else 0
+    bar_w = max(3, width - label_w - 5 - rss_w)
+    lines = []
+    for r in view.rows:
+        lines.append(
+            Content.assemble(
+                (f"{r.label[: label_w - 1]:<{label_w}}", "$text-muted"),
+                (bar(r.percent / 100.0, bar_w), "$accent"),
+                f"{r.percent:4.0f}%",
+                (f" {fmt_bytes(r.rss):>8}" if r.rss else " " * rss_w, "$text-muted"),
+            )
+        )
+    if view.hidden:
+        lines.append(Content.styled(f"… {view.hidden} more", "$text-muted"))
+    # The sum against a one-core mark (│): the GIL's picture in one line.
+    scale = max(200.0, view.total * 1.05)
+    one = min(bar_w - 1, round(100.0 / scale * bar_w))
+    filled = bar(view.total / scale, bar_w)
+    marked = filled[:one] + "│" + filled[one + 1 :]
+    lines.append(
+        Content.assemble(
+            (f"{'sum':<{label_w}}", "bold"),
+            (marked, "bold $accent"),
+            (f"{view.total:4.0f}%", "bold"),
+        )
+    )
+    lines.append(Content.styled(f"= {view.total / 100:.2f} cores", "$text-muted"))
+    return Content("\n").join(lines)
+
+
+def queue_content(view: QueueView, width: int) -> Content:
+    kind = "in queue" if view.real_queue else "waiting"
+    text = f" {kind} {view.depth}"
+    peak = f" peak {view.peak}"
+    return Content.assemble(
+        (spark(view.history, max(3, width - len(text) - len(peak))), "$accent"),
+        (text, "bold"),
+        (peak, "$text-muted"),
+    )
+
+
+def summary_content(s: Summary, final: bool, compact: bool = False) -> Content:
+    def row(label: str, value: str, hint: str = "") -> Content:
+        return Content.assemble(
+            (f"{label:<12}", "$text-muted"), (value, "bold"), (hint, "$text-muted")
+        )
+
+    lines = [row("done", f"{s.completed}/{s.tasks}", " ok")]
+    if s.failed:
+        lines.append(
+            row(
+                "failed",
+                str(s.failed),
+                " ✗",
+            )
+        )
+    if s.cancelled:
+        lines.append(row("cancelled", str(s.cancelled)))
+    lines += [
+        row("wall", fmt_seconds(s.wall_s), f" {s.throughput:,.0f}/s"),
+        row("parallelism", f"{s.parallelism:.2f}", " cores"),
+        row("on-CPU", f"{s.on_cpu_fraction:.0%}"),
+        row("peak queue", str(s.peak_queue_depth)),
+    ]
+    if not compact:
+        lines += [
+            row("worker CPU", fmt_seconds(s.cpu_s)),
+            row("peak RSS", fmt_bytes(s.peak_rss) if s.peak_rss else "-"),
+            row("events", f"{s.events:,}", f" {s.dropped_events} lost"),
+        ]
+        if s.core_utilisation and final:
+            lines.append(row("cores", " ".join(f"{u:.0f}%" for u in s.core_utilisation)))
+    if s.run_error:
+        lines.append(Content.styled(s.run_error, "$error"))
+    for message in s.transport_errors[:1]:
+        lines.append(Content.styled(message, "$error"))
+    if s.errors:
+        message, count = next(iter(s.errors.items()))
+        more = f" (+{len(s.errors) - 1} kinds)" if len(s.errors) > 1 else ""
+        lines.append(Content.styled(f"{count}× {message}{more}", "$error"))
+    return Content("\n").join(lines)
+
+
+def events_content(events: list[EventLine]) -> Content:
+    if not events:
+        return Content.styled("no events yet", "$text-muted")
+    lines = []
+    for e in events:
+        task = f"task {e.task}" if e.task is not None else ""
+        lines.append(
+            Content.assemble(
+                (f"{e.t_s:8.3f}s ", "$text-muted"),
+                (f"{e.what:<12}", "$error bold" if e.failed else "bold"),
+                f" {task:<10} ",
+                (e.where, "$text-muted"),
+                (f"  {e.detail}" if e.detail else "", "$error" if e.failed else ""),
+            )
+        )
+    return Content("\n").join(lines)
+
+
+def code_renderable(source: str, title: str) -> Syntax:
+    return Syntax(
+        source,
+        "python",
+        theme="ansi_dark",
+        line_numbers=True,
+        word_wrap=False,
+        background_color="default",
+    )

@@ -1,0 +1,185 @@
+"""The dashboard, driven headless with Pilot against real runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import psutil
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
+from concviz.engine.session import RunSession
+from concviz.engine.spec import RunSpec
+from concviz.tui.app import ConcvizApp
+from concviz.tui.screens import HelpScreen
+from concviz.tui.widgets import Panel, RunHeader, Timeline
+
+FINAL = ("done", "stopped", "error", "crashed")
+
+
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 30.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause(0.05)
+
+
+def children() -> set[int]:
+    return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+
+
+def panel_text(app: ConcvizApp, panel_id: str) -> str:
+    return str(app.query_one(panel_id, Panel).render())
+
+
+async def test_select_run_finish_shows_every_panel() -> None:
+    app = ConcvizApp(RunSpec(model="sequential", workload="sleep", workers=1, tasks=4, task_ms=20))
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        # Choose the model and workload the way a user does, in the settings panel.
+        app.query_one("#set-model", Select).value = "threads"
+        app.query_one("#set-workload", Select).value = "cpu"
+        workers = app.query_one("#set-workers", Input)
+        workers.value = "3"
+        tasks = app.query_one("#set-tasks", Input)
+        tasks.value = "9"
+        app.query_one("#set-task_ms", Input).value = "20"
+        await pilot.pause()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        await pilot.pause(0.3)
+
+        assert app.state == "done"
+        session = app.controller.source
+        assert isinstance(session, RunSession)
+        assert (session.spec.model, session.spec.workload, session.spec.workers) == (
+            "threads",
+            "cpu",
+            3,
+        )
+        timeline = app.query_one(Timeline)
+        assert timeline.view is not None
+        assert len(timeline.view.rows) == 3  # one lane per worker thread
+        assert all(row.label.startswith("tid ") for row in timeline.view.rows)
+        header = str(app.query_one(RunHeader).render())
+        assert "9/9" in header  # progress reached 100 %
+        assert "threads × 3" in header
+        summary = panel_text(app, "#summary")
+        for figure in ("9 ok", "parallelism", "on-CPU", "peak queue", "worker CPU"):
+            assert figure in summary
+        assert "tid " in panel_text(app, "#workers")
+        assert "cpu0" in panel_text(app, "#cores")
+
+
+async def test_keys_change_settings_and_they_apply_to_the_next_run() -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=400, task_ms=50))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state == "running")
+        first = app.controller.source
+        await pilot.press("plus", "plus")
+        assert app.spec.workers == 4
+        await pilot.pause(0.2)
+        assert "next run" in str(app.query_one(RunHeader).render())
+        assert isinstance(first, RunSession)
+        assert first.spec.workers == 2  # the running run is untouched
+        await pilot.press("r")  # re-run: the first run is ended, never two at once
+        await wait_for(pilot, lambda: app.controller.source is not first)
+        assert first.done.is_set()
+        second = app.controller.source
+        assert isinstance(second, RunSession)
+        assert second.spec.workers == 4
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        assert app.state == "stopped"
+
+
+async def test_model_and_workload_keys_cycle_through_the_catalogue() -> None:
+    app = ConcvizApp(RunSpec(model="sequential", workload="cpu"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("m", "w")
+        assert (app.spec.model, app.spec.workload) == ("threads", "factorize")
+        assert app.query_one("#set-model", Select).value == "threads"
+
+
+async def test_bad_settings_become_a_notification_not_a_crash() -> None:
+    app = ConcvizApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#set-workers", Input).value = "lots"
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.controller.source is None
+        assert any("workers" in str(n.message) for n in app._notifications)
+
+
+async def test_quitting_mid_run_leaves_no_child_process() -> None:
+    before = children()
+    app = ConcvizApp(RunSpec(model="processes", workload="cpu", workers=2, tasks=1000, task_ms=50))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(children() - before) >= 3)  # runner + 2 workers
+        started = children() - before
+        await pilot.press("q")
+    deadline = time.monotonic() + 5
+    while (
+        left := {
+            p
+            for p in started
+            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        }
+    ) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == set()
+
+
+async def test_help_explains_panels_and_closes() -> None:
+    app = ConcvizApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_code_panel_shows_the_models_source() -> None:
+    app = ConcvizApp(RunSpec(model="processes"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        code = app.query_one("#code", Panel)
+        assert code.display
+        assert code.border_title is not None
+        assert "processes.py" in code.border_title
+
+
+async def test_narrow_terminal_hides_settings_until_asked() -> None:
+    app = ConcvizApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("narrow")
+        assert not app.query_one("#settings").display
+        await pilot.press("o")
+        await pilot.pause()
+        assert app.query_one("#settings").display
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_a_real_run_renders_in_dark_and_light(theme: str) -> None:
+    app = ConcvizApp(RunSpec(model="asyncio", workload="sleep", workers=5, tasks=10, task_ms=30))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = theme
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        await pilot.pause(0.3)
+        timeline = app.query_one(Timeline)
+        assert timeline.view is not None
+        assert len(timeline.view.rows) == 5  # five asyncio task slots
+        assert "asyncio task slots" in timeline.view.note

@@ -1,0 +1,173 @@
+"""The panels' view models, from synthetic aggregates: no terminal, no processes."""
+
+from __future__ import annotations
+
+from concviz.engine.aggregate import RunAggregate, Sample
+from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
+from concviz.tui.view import (
+    FAILED,
+    SHADES,
+    bar,
+    cores_view,
+    header_view,
+    queue_view,
+    recent_events,
+    spark,
+    timeline_view,
+    workers_view,
+)
+
+MS = 1_000_000
+RUNNER = 100
+
+
+def rec(
+    kind: Kind,
+    t_ms: float,
+    task: int = 0,
+    tid: int = 1,
+    slot: int = 0,
+    flags: int = 0,
+    aux: int = 0,
+    pid: int = RUNNER,
+) -> bytes:
+    return RECORD.pack(kind, flags, slot, pid, tid, task, int(t_ms * MS), 0, aux)
+
+
+def run(spec: dict[str, object] | None = None) -> RunAggregate:
+    agg = RunAggregate(
+        spec or {"model": "threads", "workload": "cpu", "workers": 2, "tasks": 4}, track_bins=True
+    )
+    agg.feed_text({"type": "run_start", "pid": RUNNER, "python": "3.11.7", "gil_enabled": True})
+    agg.feed_records(rec(Kind.RUN_START, 0))
+    return agg
+
+
+def glyphs(row: object) -> str:
+    return "".join(c.glyph for c in row.cells)  # type: ignore[attr-defined]
+
+
+def test_each_lane_is_a_row_and_on_cpu_share_sets_the_glyph() -> None:
+    agg = run()
+    agg.feed_records(
+        rec(Kind.TASK_START, 0, 0, tid=11)
+        + rec(Kind.TASK_FINISH, 500, 0, tid=11, aux=500 * MS)
+        + rec(Kind.TASK_START, 0, 1, tid=12)
+        + rec(Kind.TASK_FINISH, 500, 1, tid=12, aux=20 * MS)
+        + rec(Kind.RUN_END, 1000)
+    )
+    view = timeline_view(agg, 1000 * MS, columns=20, max_rows=10, window_s=1.0)
+    assert [r.label for r in view.rows] == ["tid 11", "tid 12"]
+    busy, waiting = glyphs(view.rows[0]), glyphs(view.rows[1])
+    assert busy[:10] == SHADES[3] * 10  # all on CPU: solid
+    assert waiting[:10] == SHADES[0] * 10  # 4 % on CPU: light
+    assert busy[10:].strip() == ""  # idle after the task
+    assert view.per_row == 1
+
+
+def test_failed_tasks_are_marked_by_a_glyph_not_only_a_colour() -> None:
+    agg = run()
+    agg.feed_records(rec(Kind.TASK_START, 0, 0) + rec(Kind.TASK_FINISH, 300, 0, flags=Status.ERROR))
+    view = timeline_view(agg, 1000 * MS, columns=10, max_rows=5, window_s=1.0)
+    assert FAILED in glyphs(view.rows[0])
+
+
+def test_too_many_lanes_are_grouped_and_say_so() -> None:
+    agg = run({"model": "asyncio", "workers": 100, "tasks": 100})
+    agg.feed_records(
+        b"".join(
+            rec(Kind.TASK_START, 0, i, tid=7, slot=i, flags=START_COROUTINE) for i in range(100)
+        )
+    )
+    view = timeline_view(agg, 100 * MS, columns=10, max_rows=10, window_s=0.1)
+    assert len(view.rows) == 10
+    assert view.per_row == 10
+    assert "100 lanes" in view.note
+    assert all(glyphs(row) == "█" * 10 for row in view.rows)  # every slot busy: full height
+
+
+def test_short_lived_threads_share_rows() -> None:
+    agg = run({"model": "thread-per-task", "workers": 2, "tasks": 6})
+    for i in range(6):  # two at a time, each on a new thread
+        t = (i // 2) * 100
+        agg.feed_records(
+            rec(Kind.WORKER_UP, t, tid=50 + i)
+            + rec(Kind.TASK_START, t, i, tid=50 + i)
+            + rec(Kind.TASK_FINISH, t + 90, i, tid=50 + i)
+            + rec(Kind.WORKER_DOWN, t + 95, tid=50 + i)
+        )
+    view = timeline_view(agg, 300 * MS, columns=30, max_rows=10, window_s=0.3)
+    assert len(view.rows) == 2
+    assert all(r.label == "3 threads" for r in view.rows)
+
+
+def test_a_task_in_flight_runs_up_to_now() -> None:
+    agg = run()
+    agg.feed_records(rec(Kind.TASK_START, 500, 0, tid=11))
+    view = timeline_view(agg, 1000 * MS, columns=10, max_rows=5, window_s=1.0)
+    row = view.rows[0]
+    assert glyphs(row)[:5].strip() == ""
+    assert all(c.tone == "run" for c in row.cells[5:])
+
+
+def test_header_progress_and_eta() -> None:
+    agg = run({"model": "threads", "workload": "cpu", "workers": 2, "tasks": 4})
+    agg.feed_records(rec(Kind.TASK_START, 0, 0) + rec(Kind.TASK_FINISH, 100, 0))
+    head = header_view(agg, 200 * MS)
+    assert (head.done, head.tasks, head.fraction) == (1, 4, 0.25)
+    assert head.eta_s is not None
+    assert abs(head.eta_s - 0.6) < 1e-9  # 0.2 s for one task, three to go
+    assert head.gil == "GIL on"
+
+
+def test_cores_workers_and_queue_from_samples() -> None:
+    agg = run()
+    agg.feed_records(rec(Kind.TASK_START, 0, 0, tid=11) + rec(Kind.TASK_START, 0, 1, tid=12))
+    for k in range(3):
+        agg.add_sample(
+            Sample(
+                (k + 1) * 100 * MS,
+                (90.0, 20.0),
+                {(RUNNER, 11): 60.0, (RUNNER, 12): 40.0},
+                {RUNNER: 30 << 20},
+                3 - k,
+            ),
+            k * 100 * MS,
+            [0.09, 0.02],
+            [0.1, 0.1],
+        )
+    cores = cores_view(agg, 10)
+    assert [c.label for c in cores] == ["cpu0", "cpu1"]
+    assert cores[0].history == [90.0, 90.0, 90.0]
+    workers = workers_view(agg, 5, 10)
+    assert [r.label for r in workers.rows] == ["tid 11", "tid 12"]
+    assert workers.total == 100.0  # the GIL's picture: shares of one core
+    queue = queue_view(agg, 10)
+    assert queue.history == [3.0, 2.0, 1.0]
+
+
+def test_after_the_run_workers_show_their_mean_over_the_run() -> None:
+    agg = run()
+    agg.feed_records(
+        rec(Kind.TASK_START, 0, 0, tid=11)
+        + rec(Kind.TASK_FINISH, 1000, 0, tid=11, aux=250 * MS)
+        + rec(Kind.RUN_END, 1000)
+    )
+    view = workers_view(agg, 5, 10)
+    assert view.averaged
+    assert [(r.label, r.percent) for r in view.rows] == [("tid 11", 25.0)]
+
+
+def test_event_log_is_newest_first() -> None:
+    agg = run()
+    agg.feed_records(rec(Kind.TASK_START, 1, 7) + rec(Kind.TASK_FINISH, 2, 7, flags=Status.ERROR))
+    events = recent_events(agg, 10)
+    assert [(e.what, e.task) for e in events[:2]] == [("finish", 7), ("start", 7)]
+    assert events[0].failed
+
+
+def test_spark_and_bar() -> None:
+    assert spark([0, 50, 100], 3, 100.0) == " ▄█"
+    assert spark([1, 2], 4) == "  ▄█"
+    assert bar(0.5, 4) == "██  "
+    assert bar(1.5, 2) == "██"
