@@ -13,8 +13,8 @@ $(VENV)/.app: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' -c constraints.txt
 	touch $@ $(VENV)/.app
 
 run: $(VENV)/.app  ## install and open the dashboard

@@ -1,0 +1,1 @@
+"""The dashboard (Textual). Nothing outside this package imports Textual."""
