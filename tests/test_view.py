@@ -171,3 +171,18 @@ def test_spark_and_bar() -> None:
     assert spark([1, 2], 4) == "  ▄█"
     assert bar(0.5, 4) == "██  "
     assert bar(1.5, 2) == "██"
+
+
+def test_dense_short_tasks_fill_the_window_from_the_bins() -> None:
+    """Far more tasks than the span ring holds: the older part comes from the bins."""
+    agg = run()
+    stream = b"".join(
+        rec(Kind.TASK_START, i * 0.1, i, tid=11)
+        + rec(Kind.TASK_FINISH, i * 0.1 + 0.1, i, tid=11, aux=100_000)
+        for i in range(5000)  # 0.1 ms each, back to back, for 500 ms
+    )
+    agg.feed_records(stream + rec(Kind.RUN_END, 1000))
+    view = timeline_view(agg, 1000 * MS, columns=10, max_rows=5, window_s=1.0)
+    row = glyphs(view.rows[0])
+    assert row[:5] == SHADES[3] * 5  # busy and on CPU for the first half
+    assert row[5:].strip() == ""

@@ -30,8 +30,12 @@ ERRORS_KEPT = 50
 #: when tasks are far shorter than a screen cell.
 BIN_NS = 10_000_000
 BIN_HISTORY_NS = 120 * 1_000_000_000
+#: Bins are summed in one-second blocks once a block is this far in the past
+#: (its sums are then kept: a zoomed-out timeline stays cheap however long the run).
+BLOCK_NS = 1_000_000_000
+BLOCK_SEALED_NS = 3_000_000_000
 #: The newest RECORDS frames kept for the event log (decoded only when shown).
-RECENT_FRAMES = 4
+RECENT_FRAMES = 16
 
 _iter_records = RECORD.iter_unpack
 
@@ -78,6 +82,11 @@ class Lane:
     #: Busy and on-CPU nanoseconds per BIN_NS bin (bin index = t_ns // BIN_NS).
     busy_bins: dict[int, int] = field(default_factory=dict)
     cpu_bins: dict[int, int] = field(default_factory=dict)
+    #: Sums of whole one-second blocks of bins, computed once they are sealed.
+    blocks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: Bumped whenever a finishing task changes bins older than BLOCK_SEALED_NS,
+    #: so anything derived from sealed bins knows to recompute.
+    bins_revision: int = 0
 
     @property
     def key(self) -> tuple[int, int, int]:
@@ -145,6 +154,12 @@ def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
     if last - b > BIN_HISTORY_NS // BIN_NS:  # older than anything kept
         b = last - BIN_HISTORY_NS // BIN_NS
         start = b * BIN_NS
+    if end - start > BLOCK_SEALED_NS:
+        lane.bins_revision += 1
+    if lane.blocks:  # a long task reaching back into summed blocks: sum them again
+        per_block = BLOCK_NS // BIN_NS
+        for block in range(b // per_block, last // per_block + 1):
+            lane.blocks.pop(block, None)
     while b <= last:
         lo = max(start, b * BIN_NS)
         hi = min(end, (b + 1) * BIN_NS)
@@ -407,6 +422,42 @@ class RunAggregate:
         self.lanes = {lane.key: lane for lane in self.lane_list}
         self._down_lanes = sum(1 for lane in self.lane_list if lane.down_ns is not None)
 
+    def busy_between(self, lane: Lane, t0: int, t1: int, now_ns: int) -> tuple[float, float]:
+        """Busy and on-CPU ns of ``lane`` in [t0, t1), from its bins (BIN_NS resolution)."""
+        busy = 0.0
+        cpu = 0.0
+        busy_bins = lane.busy_bins
+        if not busy_bins or t1 <= t0:
+            return busy, cpu
+        cpu_bins = lane.cpu_bins
+        per_block = BLOCK_NS // BIN_NS
+        sealed_before = (now_ns - BLOCK_SEALED_NS) // BLOCK_NS
+        b = t0 // BIN_NS
+        last = (t1 - 1) // BIN_NS
+        while b <= last:
+            block = b // per_block
+            if b % per_block == 0 and b + per_block - 1 <= last and block < sealed_before:
+                sums = lane.blocks.get(block)
+                if sums is None:
+                    sums = (
+                        sum(busy_bins.get(k, 0) for k in range(b, b + per_block)),
+                        sum(cpu_bins.get(k, 0) for k in range(b, b + per_block)),
+                    )
+                    lane.blocks[block] = sums
+                busy += sums[0]
+                cpu += sums[1]
+                b += per_block
+                continue
+            value = busy_bins.get(b)
+            if value:
+                lo = max(t0, b * BIN_NS)
+                hi = min(t1, (b + 1) * BIN_NS)
+                share = (hi - lo) / BIN_NS  # a partly covered bin counts in proportion
+                busy += value * share
+                cpu += cpu_bins.get(b, 0) * share
+            b += 1
+        return busy, cpu
+
     def prune_bins(self, now_ns: int) -> None:
         """Forgets bins older than BIN_HISTORY_NS (cheap to call often; works every 5 s)."""
         if now_ns - self._pruned_at < 5_000_000_000:
@@ -418,6 +469,9 @@ class RunAggregate:
                 for b in [b for b in lane.busy_bins if b < oldest]:
                     del lane.busy_bins[b]
                     lane.cpu_bins.pop(b, None)
+                oldest_block = oldest * BIN_NS // BLOCK_NS
+                for block in [k for k in lane.blocks if k < oldest_block]:
+                    del lane.blocks[block]
 
     # -- the sampler ----------------------------------------------------------
 

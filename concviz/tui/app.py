@@ -23,14 +23,18 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select
 
+from ..engine.aggregate import Summary
 from ..engine.recording import RecordingError, Replay
 from ..engine.session import RunSession, SessionError
 from ..engine.spec import START_METHODS, RunSpec, SpecError
 from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
 from .controller import RunController
-from .screens import HelpScreen
 from .view import (
+    CoreRow,
+    QueueView,
+    TimelineCache,
+    WorkersView,
     cores_view,
     header_view,
     idle_header,
@@ -145,11 +149,11 @@ class ConcvizApp(App[None]):
         Binding("o", "toggle_settings", "Settings"),
         Binding("m", "next_model", "Model"),
         Binding("w", "next_workload", "Workload"),
-        Binding("plus,equals_sign", "workers(1)", "+Worker", key_display="+"),
-        Binding("minus", "workers(-1)", "-Worker", key_display="-"),
+        Binding("plus,equals_sign", "workers(1)", "+Worker", key_display="+", show=False),
+        Binding("minus", "workers(-1)", "-Worker", key_display="-", show=False),
         Binding("right_square_bracket", "tasks(2)", "More tasks", show=False),
         Binding("left_square_bracket", "tasks(0.5)", "Fewer tasks", show=False),
-        Binding("z", "zoom(1)", "Zoom in"),
+        Binding("z", "zoom(1)", "Zoom", show=False),
         Binding("Z", "zoom(-1)", "Zoom out", show=False),
         Binding("f", "follow", "Freeze", show=False),
         Binding("left", "scroll_time(-1)", "Earlier", show=False),
@@ -183,6 +187,9 @@ class ConcvizApp(App[None]):
         self.state = "idle"
         self._last_events = -1
         self._last_code: tuple[str, bool] | None = None
+        self._last_key: tuple[object, ...] | None = None
+        self._tick = 0
+        self._timeline_cache = TimelineCache()
         self.first_frame_at: float | None = None
 
     # -- layout -----------------------------------------------------------------------
@@ -399,6 +406,8 @@ class ConcvizApp(App[None]):
         self.view_end_ns = end + int(direction * window * 0.25 * 1e9)
 
     def action_help(self) -> None:
+        from .screens import HelpScreen  # noqa: PLC0415  (Markdown costs ~25 ms at start-up)
+
         self.push_screen(HelpScreen())
 
     @work(thread=True, exclusive=True, group="save", exit_on_error=False)
@@ -465,8 +474,26 @@ class ConcvizApp(App[None]):
             return
         now = source.now_ns() if self.view_end_ns is None or self.follow else self.view_end_ns
         window = ZOOMS[self.zoom_index]
+        finished = _finished(source)
         with source.lock:
             agg = source.aggregate
+            # A finished run's picture only changes when the view does: skip the work.
+            key = (
+                id(source),
+                agg.events,
+                len(agg.samples),
+                agg.status,
+                self.zoom_index,
+                self.follow,
+                self.view_end_ns,
+                timeline.size,
+                self.w_events.has_class("-shown"),
+                self.w_header.screen.has_class("narrow"),
+                self.theme,
+            )
+            if finished and key == self._last_key:
+                return
+            self._last_key = key if finished else None
             agg.prune_bins(source.now_ns())
             head = header_view(agg, source.now_ns())
             tl = timeline_view(
@@ -476,12 +503,21 @@ class ConcvizApp(App[None]):
                 timeline.rows,
                 window_s=window,
                 end_ns=None if self.follow else now,
+                cache=self._timeline_cache,
             )
-            cores = cores_view(agg, 60)
+            # The header and the panels change more slowly than the bars: redrawing them
+            # at 5 Hz means that on every other frame Textual recomposes only the timeline
+            # (it repaints the bounding box of everything that changed).
+            self._tick += 1
             narrow = self.w_header.screen.has_class("narrow")
-            workers = workers_view(agg, 3 if narrow else 6, 60)
-            queue = queue_view(agg, 60)
-            summary = agg.summary(source.now_ns())
+            panels = None
+            if finished or self._tick % 2 == 0:
+                panels = (
+                    cores_view(agg, 60),
+                    queue_view(agg, 60),
+                    workers_view(agg, 4 if narrow else 6, 60),
+                    agg.summary(source.now_ns()),
+                )
             events_shown = self.w_events.has_class("-shown")
             events = (
                 recent_events(agg, 40) if events_shown and agg.events != self._last_events else None
@@ -495,37 +531,51 @@ class ConcvizApp(App[None]):
         if self.controller.running and self._spec_differs(source):
             pending = "(new settings apply to the next run)"
         with self.batch_update():
-            header.show(head, state, pending)
+            if panels is not None:  # the header ticks with the panels: see above
+                header.show(head, state, pending)
             timeline.show(tl)
-            cores_panel = self.w_cores
-            cores_panel.show(
-                (
-                    tuple(c.percent for c in cores),
-                    tuple(cores[0].history) if cores else (),
-                    cores_panel.size,
-                ),
-                lambda: cores_content(cores, cores_panel.size.width - 4, 8),
-            )
-            queue_panel = self.w_queue
-            queue_panel.show(
-                (queue, queue_panel.size.width),
-                lambda: queue_content(queue, queue_panel.size.width - 4),
-            )
-            workers_panel = self.w_workers
-            workers_panel.border_title = "Workers CPU · mean" if workers.averaged else "Workers CPU"
-            workers_panel.show(
-                (workers, workers_panel.size.width),
-                lambda: workers_content(workers, workers_panel.size.width - 4),
-            )
-            summary_panel = self.w_summary
-            final = state in ("done", "stopped", "error", "crashed")
-            summary_panel.show(
-                (summary, final, narrow), lambda: summary_content(summary, final, compact=narrow)
-            )
+            if panels is not None:
+                self._show_panels(*panels, state=state, narrow=narrow)
             if events is not None:
                 self._last_events = n_events
-                self.w_events.update(events_content(events))
+                self.w_events.update(events_content(events), layout=False)
             self._refresh_code()
+
+    def _show_panels(
+        self,
+        cores: list[CoreRow],
+        queue: QueueView,
+        workers: WorkersView,
+        summary: Summary,
+        state: str,
+        narrow: bool,
+    ) -> None:
+        cores_panel = self.w_cores
+        cores_panel.show(
+            (
+                tuple(c.percent for c in cores),
+                tuple(cores[0].history) if cores else (),
+                cores_panel.size,
+            ),
+            lambda: cores_content(cores, cores_panel.size.width - 4, 8),
+        )
+        queue_panel = self.w_queue
+        queue_panel.show(
+            (queue, queue_panel.size.width),
+            lambda: queue_content(queue, queue_panel.size.width - 4),
+        )
+        workers_panel = self.w_workers
+        title = "Workers CPU · mean" if workers.averaged else "Workers CPU"
+        if workers_panel.border_title != title:
+            workers_panel.border_title = title
+        workers_panel.show(
+            (workers, workers_panel.size.width),
+            lambda: workers_content(workers, workers_panel.size.width - 4),
+        )
+        final = state in ("done", "stopped", "error", "crashed")
+        self.w_summary.show(
+            (summary, final, narrow), lambda: summary_content(summary, final, compact=narrow)
+        )
 
     def _spec_differs(self, source: Any) -> bool:
         if not isinstance(source, RunSession):
@@ -554,6 +604,11 @@ class ConcvizApp(App[None]):
 
     def on_unmount(self) -> None:
         self.controller.close()
+
+
+def _finished(source: object) -> bool:
+    done = getattr(source, "done", None)
+    return bool(done is not None and done.is_set())
 
 
 def _valid(spec: RunSpec) -> bool:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..engine.aggregate import BIN_NS, Lane, RunAggregate
+from ..engine.aggregate import BIN_NS, BLOCK_SEALED_NS, Lane, RunAggregate
 from ..engine.protocol import RECORD, Kind, Status
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -21,6 +21,8 @@ SHADES = ("░", "▒", "▓", "█")
 IDLE = " "
 SPARSE = "·"
 FAILED = "✗"
+#: The timeline's scale while a run goes, in seconds (see timeline_view).
+FIT_STEPS_S = (1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900)
 
 
 def spark(values: Sequence[float], width: int, top: float | None = None) -> str:
@@ -157,6 +159,35 @@ class TimelineView:
 
 
 @dataclass
+class TimelineCache:
+    """Per-lane cell sums that can no longer change, kept between refreshes.
+
+    Valid for one (t0, cell width) geometry; the fitted scale changes in steps,
+    so between steps every refresh only computes the newest cells.
+    """
+
+    geometry: tuple[int, float, int] | None = None
+    #: lane key -> (bins revision, [(busy, cpu) of cells 0..n-1])
+    cells: dict[tuple[int, int, int, int], tuple[int, list[tuple[float, float]]]] = field(
+        default_factory=dict
+    )
+
+    def for_geometry(self, t0: int, dt: float, columns: int) -> TimelineCache:
+        if self.geometry != (t0, dt, columns):
+            self.geometry = (t0, dt, columns)
+            self.cells.clear()
+        return self
+
+    def sealed(self, lane: Lane) -> list[tuple[float, float]]:
+        key = (lane.pid, lane.tid, lane.slot, lane.up_ns)
+        entry = self.cells.get(key)
+        if entry is None or entry[0] != lane.bins_revision:
+            entry = (lane.bins_revision, [])
+            self.cells[key] = entry
+        return entry[1]
+
+
+@dataclass
 class _Acc:
     busy: list[float]
     cpu: list[float]
@@ -184,6 +215,7 @@ def _shade(busy: float, cpu: float, unknown: float, width: float) -> str:
 
 
 def _accumulate(
+    agg: RunAggregate,
     lane: Lane,
     t0: int,
     t1: int,
@@ -191,8 +223,15 @@ def _accumulate(
     now_ns: int,
     live_cpu: float | None,
     flip: int = 0,
+    cache: TimelineCache | None = None,
 ) -> _Acc:
-    """Busy and on-CPU ns per cell for one lane over [t0, t1)."""
+    """Busy and on-CPU ns per cell for one lane over [t0, t1).
+
+    The newest spans are drawn one by one (exact bars, task boundaries, failure
+    marks), but at most a few per column: where tasks are far shorter than a
+    cell, the rest of the window comes from the lane's 10 ms busy bins. So a
+    refresh costs about the same whatever the event rate.
+    """
     dt = (t1 - t0) / columns
     busy = [0.0] * columns
     cpu = [0.0] * columns
@@ -219,34 +258,43 @@ def _accumulate(
                     tone[i] = mark
 
     covered_from = t1
+    budget = columns
     # Consecutive tasks on a lane alternate tone, so their boundaries show.
     sequence = lane.done + lane.failed + flip
     for k, (_task, s, e, c, status, _part) in enumerate(reversed(lane.spans)):
         if e < t0:
+            covered_from = t0  # everything older ended before the window
+            break
+        if k >= budget:
             break
         covered_from = s
         wall = max(e - s, 1)
         add(s, e, min(c / wall, 1.0), "ab"[(sequence - k) % 2])
         if status == Status.ERROR and t0 <= e < t1:
             tone[min(columns - 1, int((e - t0) / dt))] = "fail"
-    # Older than the span ring reaches: fill from the coarse bins.
-    ring_full = lane.spans.maxlen is not None and len(lane.spans) == lane.spans.maxlen
-    if ring_full and covered_from > t0 and lane.busy_bins:
-        for b in range(max(t0, 0) // BIN_NS, covered_from // BIN_NS):
-            b_busy = lane.busy_bins.get(b)
-            if not b_busy:
-                continue
-            b_cpu = lane.cpu_bins.get(b, 0)
-            bs = b * BIN_NS
-            be = min(bs + BIN_NS, covered_from)
-            if be <= bs:
-                continue
-            share = b_busy / BIN_NS
-            i = int((max(bs, t0) - t0) / dt)
-            if 0 <= i < columns:
-                width = (be - max(bs, t0)) * share
-                busy[i] += width
-                cpu[i] += width * (b_cpu / b_busy)
+    else:
+        if lane.spans.maxlen is None or len(lane.spans) < lane.spans.maxlen:
+            covered_from = t0  # the ring holds the lane's whole history: nothing older
+    # What the spans walked did not reach: the bins (every finished span is in them).
+    if covered_from > t0 and lane.busy_bins:
+        edge = covered_from // BIN_NS * BIN_NS  # whole bins only: no double counting
+        sealed_until = now_ns - BLOCK_SEALED_NS
+        done = cache.sealed(lane) if cache is not None else None
+        for i in range(columns):
+            lo = int(t0 + i * dt)
+            cell_end = int(t0 + (i + 1) * dt)
+            hi = min(cell_end, edge)
+            if hi <= lo:
+                break
+            if done is not None and i < len(done) and hi == cell_end:
+                b_busy, b_cpu = done[i]
+            else:
+                b_busy, b_cpu = agg.busy_between(lane, lo, hi, now_ns)
+                if done is not None and i == len(done) and hi == cell_end <= sealed_until:
+                    done.append((b_busy, b_cpu))
+            if b_busy:
+                busy[i] += b_busy
+                cpu[i] += b_cpu
                 tone[i] = tone[i] or "a"
     if lane.current_task is not None:
         frac = None if live_cpu is None else min(live_cpu / 100.0, 1.0)
@@ -306,6 +354,7 @@ def timeline_view(
     max_rows: int,
     window_s: float | None = None,
     end_ns: int | None = None,
+    cache: TimelineCache | None = None,
 ) -> TimelineView:
     """The lanes over a time window; ``window_s=None`` fits the whole run so far."""
     columns = max(columns, 1)
@@ -316,8 +365,16 @@ def timeline_view(
     stop = agg.run_end_ns if agg.run_end_ns is not None else now_ns
     t1 = end_ns if end_ns is not None else stop
     if window_s is None:
-        window_ns = max(t1 - origin, 1_000_000_000)
-        window_ns = int(window_ns * 1.02) if agg.run_end_ns is not None else int(window_ns * 1.1)
+        elapsed = max(t1 - origin, 1)
+        if agg.run_end_ns is not None:
+            window_ns = max(int(elapsed * 1.02), 1_000_000_000)
+        else:
+            # While running, the scale grows in steps: between steps the axis and the
+            # bars drawn so far stay put, and only the newest cells change.
+            window_ns = next(
+                (int(w * 1e9) for w in FIT_STEPS_S if w * 1e9 >= elapsed * 1.05),
+                int(elapsed * 1.25),
+            )
         t0 = origin
         t1 = origin + window_ns
     else:
@@ -331,6 +388,8 @@ def timeline_view(
     ]
     packed = _pack(visible, t1)
     live = _live_cpu(agg)
+    if cache is not None:
+        cache = cache.for_geometry(t0, (t1 - t0) / columns, columns)
     per_row = max(1, math.ceil(len(packed) / max_rows))
     rows: list[TimelineRow] = []
     kinds = {agg.lane_kind(lane) for lane in visible}
@@ -339,16 +398,32 @@ def timeline_view(
         for group in packed:
             accs = [
                 _accumulate(
-                    lane, t0, t1, columns, now_ns, live.get((lane.pid, lane.tid)), flip=position
+                    agg,
+                    lane,
+                    t0,
+                    t1,
+                    columns,
+                    now_ns,
+                    live.get((lane.pid, lane.tid)),
+                    flip=position,
+                    cache=cache,
                 )
                 for position, lane in enumerate(group)
             ]
+            if len(accs) == 1:
+                acc = accs[0]
+            else:  # short-lived threads packed on one row: their cells add up
+                acc = _Acc(
+                    [sum(col) for col in zip(*(a.busy for a in accs), strict=True)],
+                    [sum(col) for col in zip(*(a.cpu for a in accs), strict=True)],
+                    [
+                        next((t for t in col if t), "")
+                        for col in zip(*(a.tone for a in accs), strict=True)
+                    ],
+                    [sum(col) for col in zip(*(a.unknown for a in accs), strict=True)],
+                )
             cells = []
-            for i in range(columns):
-                b = sum(a.busy[i] for a in accs)
-                c = sum(a.cpu[i] for a in accs)
-                u = sum(a.unknown[i] for a in accs)
-                tone = next((a.tone[i] for a in accs if a.tone[i]), "")
+            for b, c, u, tone in zip(acc.busy, acc.cpu, acc.unknown, acc.tone, strict=True):
                 glyph = _shade(b, c, u, dt)
                 if tone == "fail":
                     glyph = FAILED
@@ -364,7 +439,7 @@ def timeline_view(
             occupancy = [0.0] * columns
             for group in groups:
                 for lane in group:
-                    acc = _accumulate(lane, t0, t1, columns, now_ns, None)
+                    acc = _accumulate(agg, lane, t0, t1, columns, now_ns, None, cache=cache)
                     for i in range(columns):
                         occupancy[i] += min((acc.busy[i] + acc.unknown[i]) / dt, 1.0)
             n = len(groups)
@@ -546,7 +621,8 @@ def recent_events(agg: RunAggregate, limit: int) -> list[EventLine]:
     origin = agg.run_start_ns or 0
     out: list[EventLine] = []
     for payload in reversed(agg.recent_frames):
-        for rec in reversed(list(RECORD.iter_unpack(payload))):
+        tail = payload[-(limit * 2) * RECORD.size :]  # queue-depth records are skipped
+        for rec in reversed(list(RECORD.iter_unpack(tail))):
             kind, flags, slot, pid, tid, task, t, _cpu, aux = rec
             if kind == Kind.QUEUE_DEPTH:
                 continue
@@ -560,7 +636,12 @@ def recent_events(agg: RunAggregate, limit: int) -> list[EventLine]:
                 detail = ["ok", "error", "cancelled"][min(flags, 2)] + f", cpu {aux / 1e6:.1f} ms"
             elif kind == Kind.DROPPED:
                 detail = f"{aux} events"
-            where = f"slot {slot}" if slot else (f"pid {pid}" if tid == pid else f"tid {tid}")
+            if kind in (Kind.RUN_START, Kind.RUN_END):
+                where = "runner"
+            elif slot:
+                where = f"slot {slot}"
+            else:
+                where = f"pid {pid}" if tid == pid else f"tid {tid}"
             has_task = kind in (
                 Kind.TASK_QUEUED,
                 Kind.TASK_START,
