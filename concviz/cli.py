@@ -38,16 +38,37 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """The options that describe one run (``run`` and the dashboard share them)."""
+def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
+    """The options that describe one run (``run`` and the dashboard share them).
+
+    ``compare`` takes ``--models`` instead of ``--model``; ``sweep`` takes a list
+    of worker counts.
+    """
     g = p.add_argument_group("what to run")
-    g.add_argument(
-        "-m", "--model", default="threads", help="concurrency model (see 'concviz models')"
-    )
+    if kind == "compare":
+        g.add_argument(
+            "-m",
+            "--models",
+            required=True,
+            help="comma-separated models, each optionally MODEL@PYTHON "
+            "(e.g. sequential,threads,threads@python3.13t,processes)",
+        )
+    else:
+        g.add_argument(
+            "-m", "--model", default="threads", help="concurrency model (see 'concviz models')"
+        )
     g.add_argument("-w", "--workload", default="cpu", help="workload (see 'concviz workloads')")
-    g.add_argument(
-        "-n", "--workers", type=int, default=4, help="pool size / consumers / concurrency cap"
-    )
+    if kind == "sweep":
+        g.add_argument(
+            "-n",
+            "--workers",
+            default="1,2,4,8,16",
+            help="comma-separated worker counts (default 1,2,4,8,16)",
+        )
+    else:
+        g.add_argument(
+            "-n", "--workers", type=int, default=4, help="pool size / consumers / concurrency cap"
+        )
     g.add_argument("-t", "--tasks", type=int, default=20, help="number of tasks")
     g.add_argument(
         "--task-ms",
@@ -94,13 +115,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def spec_from_args(args: argparse.Namespace) -> Any:
+def spec_from_args(
+    args: argparse.Namespace, model: str | None = None, workers: int | None = None
+) -> Any:
     from .engine.spec import RunSpec, SpecError  # noqa: PLC0415
 
     spec = RunSpec(
-        model=args.model,
+        model=model if model is not None else args.model,
         workload=args.workload,
-        workers=args.workers,
+        workers=workers if workers is not None else args.workers,
         tasks=args.tasks,
         task_ms=args.task_ms,
         iterations=args.iterations,
@@ -128,6 +151,13 @@ def resolve_python(path: str | None) -> str | None:
         return probe(path).path
     except InterpreterError as exc:
         raise UsageError(str(exc)) from None
+
+
+def add_series_output(p: argparse.ArgumentParser) -> None:
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print JSON on stdout instead of a table")
+    out.add_argument("--trace-dir", metavar="DIR", default=None, help="a Chrome trace per run here")
+    out.add_argument("--quiet", action="store_true", help="no progress display")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--speed", type=_positive_float, default=1.0, help="playback speed (default 1)"
     )
+
+    compare = sub.add_parser(
+        "compare", help="run the same workload under several models, one after another"
+    )
+    add_run_options(compare, kind="compare")
+    add_series_output(compare)
+
+    sweep = sub.add_parser("sweep", help="run one model at several worker counts")
+    add_run_options(sweep, kind="sweep")
+    add_series_output(sweep)
+    sweep.add_argument("--csv", metavar="FILE", default=None, help="also write the points as CSV")
+    sweep.add_argument("--no-plot", action="store_true", help="no terminal plot")
 
     sub.add_parser("models", help="list the concurrency models")
     sub.add_parser("workloads", help="list the workloads")
@@ -323,6 +365,230 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_RUN_FAILED if summary.status in ("error", "crashed") else EXIT_OK
 
 
+def _trace_dir(path: str | None) -> str | None:
+    if path is None:
+        return None
+    import os  # noqa: PLC0415
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".concviz-write-test")
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as exc:
+        raise UsageError(f"cannot write traces to {path!r}: {exc.strerror}") from None
+    return path
+
+
+def run_series(
+    entries: list[tuple[str, Any, str | None]], args: argparse.Namespace, title: str
+) -> tuple[list[Any], bool]:
+    """Runs (label, spec, python) entries one after another with a two-level progress display.
+
+    Returns the results so far and whether Ctrl+C cut the series short.
+    """
+    import os  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from .engine.session import LocalHttpServer, RunSession, SessionError  # noqa: PLC0415
+    from .engine.trace import write_trace  # noqa: PLC0415
+    from .experiments import RunResult, needs_server  # noqa: PLC0415
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet,
+        refresh_per_second=10,
+    )
+    results: list[Any] = []
+    http = LocalHttpServer() if needs_server(args.workload) else None
+    interrupted = False
+    try:
+        with progress:
+            overall = progress.add_task(f"{title}: runs", total=len(entries))
+            current = progress.add_task("", total=1, visible=False)
+            for i, (label, spec, python) in enumerate(entries):
+                progress.update(
+                    current, description=label, completed=0, total=spec.tasks, visible=True
+                )
+                session = RunSession(
+                    spec, python=python, http=http, keep_all_spans=bool(args.trace_dir)
+                )
+                try:
+                    session.start()
+                except SessionError as exc:
+                    raise UsageError(str(exc)) from None
+                try:
+                    while not session.wait(0.1):
+                        progress.update(current, completed=session.progress()[0])
+                except KeyboardInterrupt:
+                    interrupted = True
+                    session.stop(grace=0.6)
+                finally:
+                    summary = session.summary()
+                    if args.trace_dir and not interrupted:
+                        safe = label.replace("/", "_").replace("@", "-at-")
+                        with session.lock:
+                            write_trace(
+                                session.aggregate,
+                                os.path.join(args.trace_dir, f"{i:02d}-{safe}.json"),
+                            )
+                    session.close()
+                progress.update(current, completed=summary.completed + summary.failed)
+                results.append(RunResult(label, python, summary))
+                progress.advance(overall)
+                if interrupted:
+                    break
+    finally:
+        if http is not None:
+            http.close()
+    return results, interrupted
+
+
+def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
+    from .engine.spec import SpecError  # noqa: PLC0415
+    from .experiments import baseline_index, parse_variants, speedups  # noqa: PLC0415
+
+    python = resolve_python(args.python)
+    try:
+        variants = parse_variants(args.models, python)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    entries = [(v.name, spec_from_args(args, model=v.model), v.python) for v in variants]
+    _trace_dir(args.trace_dir)
+    results, interrupted = run_series(entries, args, "compare")
+    rows = speedups(results)
+    baseline = results[baseline_index([r.label for r in results])].label if results else "-"
+    if args.json:
+        data = [{**r.summary.as_dict(), "label": r.label, "speedup": r.speedup} for r in rows]
+        print(json.dumps(data), file=out)
+    else:
+        from rich.console import Console  # noqa: PLC0415
+
+        from .report_multi import compare_table  # noqa: PLC0415
+
+        spec = entries[0][1]
+        title = f"concviz compare: {spec.workload}, {spec.tasks} tasks of {spec.task_ms:g} ms"
+        Console(file=out).print(compare_table(rows, baseline, title))
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
+    import csv  # noqa: PLC0415
+
+    from .engine.spec import SpecError  # noqa: PLC0415
+    from .experiments import analyse_sweep, parse_counts  # noqa: PLC0415
+
+    try:
+        counts = parse_counts(args.workers)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    python = resolve_python(args.python)
+    entries = [(f"{args.model} × {n}", spec_from_args(args, workers=n), python) for n in counts]
+    _trace_dir(args.trace_dir)
+    csv_file = None
+    if args.csv:
+        try:
+            csv_file = open(args.csv, "w", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.csv!r}: {exc.strerror}") from None
+    try:
+        results, interrupted = run_series(entries, args, "sweep")
+        done = counts[: len(results)]
+        if not results:
+            return EXIT_INTERRUPTED
+        cores = results[0].summary.cores
+        analysis = analyse_sweep(
+            done,
+            [r.summary.wall_s for r in results],
+            [r.summary.parallelism for r in results],
+            cores=cores,
+        )
+        if csv_file is not None:
+            writer = csv.writer(csv_file)
+            writer.writerow(
+                [
+                    "workers",
+                    "wall_s",
+                    "speedup",
+                    "efficiency",
+                    "ideal",
+                    "amdahl",
+                    "parallelism",
+                    "on_cpu_fraction",
+                    "completed",
+                    "failed",
+                ]
+            )
+            for point, amdahl, r in zip(analysis.points, analysis.amdahl, results, strict=True):
+                writer.writerow(
+                    [
+                        point.workers,
+                        f"{point.wall_s:.6f}",
+                        f"{point.speedup:.4f}",
+                        f"{point.efficiency:.4f}",
+                        point.workers,
+                        f"{amdahl:.4f}",
+                        f"{point.parallelism:.4f}",
+                        f"{r.summary.on_cpu_fraction:.4f}",
+                        r.summary.completed,
+                        r.summary.failed,
+                    ]
+                )
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+    if args.json:
+        data = {
+            "model": args.model,
+            "workload": args.workload,
+            "cores": analysis.cores,
+            "serial_fraction": analysis.serial_fraction,
+            "knee": analysis.knee,
+            "points": [
+                {
+                    **r.summary.as_dict(),
+                    "speedup": p.speedup,
+                    "efficiency": p.efficiency,
+                    "amdahl": a,
+                    "stalled": p.stalled,
+                }
+                for p, a, r in zip(analysis.points, analysis.amdahl, results, strict=True)
+            ],
+        }
+        print(json.dumps(data), file=out)
+    else:
+        from rich.console import Console  # noqa: PLC0415
+
+        from .report_multi import strip_ansi, sweep_plot, sweep_table  # noqa: PLC0415
+        from .workloads import CATALOG as WORKLOADS  # noqa: PLC0415
+
+        spec = entries[0][1]
+        title = (
+            f"concviz sweep: {args.model} on {spec.workload}, "
+            f"{spec.tasks} tasks of {spec.task_ms:g} ms"
+        )
+        console = Console(file=out)
+        cpu_bound = WORKLOADS[spec.workload].nature != "io"
+        console.print(sweep_table(analysis, title, cpu_bound=cpu_bound))
+        if not args.no_plot and len(done) > 1:
+            plot = sweep_plot(analysis, title="speedup vs workers")
+            print(plot if out.isatty() else strip_ansi(plot), file=out)
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
 def _terminate(signum: int, _frame: Any) -> NoReturn:
     # SIGTERM/SIGHUP: unwind so every ``finally`` (and atexit) ends what we started.
     raise SystemExit(128 + signum)
@@ -352,6 +618,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_workloads(out)
         if args.command == "calibrate":
             return cmd_calibrate(args, out)
+        if args.command == "compare":
+            return cmd_compare(args, out)
+        if args.command == "sweep":
+            return cmd_sweep(args, out)
         if args.command == "dashboard":
             return cmd_dashboard(args)
         if args.command == "replay":

@@ -38,6 +38,11 @@ class Interpreter:
     free_threaded: bool
 
     @property
+    def short(self) -> str:
+        """``3.12`` or ``3.13t``: how the dashboard and comparisons name it."""
+        return f"{self.version[0]}.{self.version[1]}{'t' if self.free_threaded else ''}"
+
+    @property
     def label(self) -> str:
         v = ".".join(map(str, self.version))
         build = (

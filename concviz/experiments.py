@@ -1,0 +1,199 @@
+"""Several runs compared: models side by side, and one model swept over worker counts.
+
+Plain Python (no terminal): the command line and the dashboard both use it.
+Runs happen one after another, never at once, so they never compete for cores.
+The analysis (speedup, efficiency, an Amdahl's-law fit, where adding workers
+stops helping) is pure and unit-tested.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .engine.aggregate import RunAggregate, Summary
+from .engine.interpreters import InterpreterError, probe
+from .engine.spec import SpecError
+from .models import CATALOG as MODELS
+from .workloads import CATALOG as WORKLOADS
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One entry of a comparison: a model, optionally under another interpreter."""
+
+    model: str
+    python: str | None = None
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.model
+
+
+def parse_variants(text: str, default_python: str | None = None) -> list[Variant]:
+    """``"threads,processes@/usr/bin/python3.13t"`` → variants; bad entries raise SpecError."""
+    variants = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        model, _, at = item.partition("@")
+        model = model.strip()
+        if model not in MODELS:
+            raise SpecError(
+                f"unknown model {model!r} in --models (choose from {', '.join(MODELS)})"
+            )
+        python = at.strip() or None
+        if python is not None:
+            try:
+                interp = probe(python)
+            except InterpreterError as exc:
+                raise SpecError(str(exc).replace("--python", f"--models {item}:")) from None
+            variants.append(Variant(model, interp.path, f"{model}@{interp.short}"))
+        else:
+            variants.append(Variant(model, default_python, model))
+    if not variants:
+        raise SpecError("--models needs at least one model")
+    return variants
+
+
+@dataclass
+class RunResult:
+    label: str
+    python: str | None
+    summary: Summary
+    #: The run's aggregate, kept for drawing (timelines stacked on one scale).
+    aggregate: RunAggregate | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, **self.summary.as_dict()}
+
+
+def needs_server(workload: str) -> bool:
+    return WORKLOADS[workload].needs_server
+
+
+# -- compare ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    label: str
+    summary: Summary
+    speedup: float
+
+
+def baseline_index(labels: Sequence[str]) -> int:
+    """Speedups are against sequential when it is there, else the first entry."""
+    for i, label in enumerate(labels):
+        if label.split("@")[0] == "sequential":
+            return i
+    return 0
+
+
+def speedups(results: Sequence[RunResult]) -> list[CompareRow]:
+    if not results:
+        return []
+    base = results[baseline_index([r.label for r in results])].summary.wall_s
+    return [
+        CompareRow(r.label, r.summary, base / r.summary.wall_s if r.summary.wall_s > 0 else 0.0)
+        for r in results
+    ]
+
+
+# -- sweep ----------------------------------------------------------------------------
+
+
+def parse_counts(text: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SpecError(
+            f"--workers must be a comma-separated list of counts, got {text!r}"
+        ) from None
+    if not counts:
+        raise SpecError("--workers needs at least one count")
+    if any(c < 1 for c in counts):
+        raise SpecError(f"worker counts must be at least 1, got {text!r}")
+    return sorted(set(counts))
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    workers: int
+    wall_s: float
+    speedup: float
+    efficiency: float
+    parallelism: float
+    #: Adding workers from the previous point made things no faster (or slower).
+    stalled: bool
+
+
+@dataclass(frozen=True)
+class SweepAnalysis:
+    points: list[SweepPoint]
+    #: Amdahl's law fit: the share of the work that does not parallelise.
+    serial_fraction: float
+    #: The speedup Amdahl's law predicts at each count, with that fraction.
+    amdahl: list[float]
+    #: The worker count after which more workers stop helping (None: they kept helping).
+    knee: int | None
+    cores: int
+
+
+def amdahl_speedup(n: float, serial: float) -> float:
+    return 1.0 / (serial + (1.0 - serial) / n)
+
+
+def fit_serial_fraction(counts: Sequence[int], speedup: Sequence[float]) -> float:
+    """Least-squares fit of Amdahl's law, on a fine grid (robust, no dependencies)."""
+    usable = [(n, s) for n, s in zip(counts, speedup, strict=True) if s > 0]
+    if len(usable) < 2:
+        return 0.0
+    best, best_err = 0.0, math.inf
+    for i in range(1001):
+        f = i / 1000
+        err = sum((amdahl_speedup(n, f) - s) ** 2 for n, s in usable)
+        if err < best_err:
+            best, best_err = f, err
+    return best
+
+
+def analyse_sweep(
+    counts: Sequence[int],
+    walls: Sequence[float],
+    parallelism: Sequence[float],
+    cores: int | None = None,
+) -> SweepAnalysis:
+    """Speedup and efficiency against the smallest count, scaled to one worker.
+
+    With counts starting at 1 this is the textbook definition; if the sweep
+    starts higher, speedups are relative to the first count times that count,
+    which assumes it scaled ideally up to there (stated in the output).
+    """
+    first_n, first_wall = counts[0], walls[0]
+    points: list[SweepPoint] = []
+    best = 0.0
+    for n, wall, par in zip(counts, walls, parallelism, strict=True):
+        s = first_wall / wall * first_n if wall > 0 else 0.0
+        stalled = bool(points) and s < best * 1.05
+        best = max(best, s)
+        points.append(SweepPoint(n, wall, s, s / n, par, stalled))
+    serial = fit_serial_fraction(counts, [p.speedup for p in points])
+    knee = None
+    for previous, point in itertools.pairwise(points):
+        if point.stalled:
+            knee = previous.workers
+            break
+    return SweepAnalysis(
+        points=points,
+        serial_fraction=serial,
+        amdahl=[amdahl_speedup(n, serial) for n in counts],
+        knee=knee,
+        cores=cores or os.cpu_count() or 1,
+    )

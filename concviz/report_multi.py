@@ -1,0 +1,116 @@
+"""How comparisons and sweeps are printed: tables, speedup bars, a terminal plot."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from .experiments import CompareRow, SweepAnalysis
+from .report import fmt_seconds
+
+
+def speedup_bar(speedup: float, top: float, width: int = 16) -> str:
+    filled = 0 if top <= 0 else round(min(speedup / top, 1.0) * width)
+    return "█" * filled + "·" * (width - filled)
+
+
+def _python(s: object) -> str:
+    gil = getattr(s, "gil_enabled", None)
+    return f"{getattr(s, 'python', '?')} {'GIL' if gil else 'no GIL'}"
+
+
+def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    pythons = {_python(r.summary) for r in rows}
+    columns = ["model", "wall", "speedup", "parallel", "on-CPU", "queue", "RSS"]
+    for name in columns:
+        justify = "left" if name in ("model", "speedup", "python") else "right"
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    top = max((r.speedup for r in rows), default=1.0)
+    for r in rows:
+        s = r.summary
+        label = r.label
+        if len(pythons) > 1 and "@" not in label:
+            version = ".".join(s.python.split(".")[:2])
+            label += f"@{version}{'' if s.gil_enabled else 't'}"
+        if s.completed < s.tasks:
+            label += f" ({s.completed}/{s.tasks} ok)"
+        cells: list[str | Text] = [
+            label,
+            fmt_seconds(s.wall_s),
+            Text.assemble(f"{r.speedup:5.2f}× ", (speedup_bar(r.speedup, top, 6), "cyan")),
+            f"{s.parallelism:.2f}",
+            f"{s.on_cpu_fraction:.0%}",
+            str(s.peak_queue_depth),
+            f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
+        ]
+        table.add_row(*cells)
+    table.caption = (
+        f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "
+        f"queue = peak depth · RSS = peak · Python {', '.join(sorted(pythons))}"
+    )
+    return table
+
+
+def sweep_table(analysis: SweepAnalysis, title: str, cpu_bound: bool = True) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("workers", "wall", "speedup", "ideal", "Amdahl", "efficiency", "parallel", ""):
+        table.add_column(name, justify="right" if name else "left", no_wrap=True)
+    for point, amdahl in zip(analysis.points, analysis.amdahl, strict=True):
+        note = ""
+        if analysis.knee is not None and point.workers > analysis.knee:
+            note = "no faster" if point.stalled else ""
+        if cpu_bound and point.workers > analysis.cores:
+            note = (note + "; " if note else "") + f"> {analysis.cores} cores"
+        table.add_row(
+            str(point.workers),
+            fmt_seconds(point.wall_s),
+            f"{point.speedup:.2f}×",
+            f"{point.workers}×",
+            f"{amdahl:.2f}×",
+            f"{point.efficiency:.0%}",
+            f"{point.parallelism:.2f}",
+            Text(note, style="yellow"),
+        )
+    knee = (
+        f"adding workers stops helping after {analysis.knee}"
+        if analysis.knee is not None
+        else "every step added speed"
+    )
+    table.caption = (
+        f"Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%}; {knee}; "
+        f"{analysis.cores} cores here"
+    )
+    return table
+
+
+def sweep_plot(analysis: SweepAnalysis, width: int = 70, height: int = 18, title: str = "") -> str:
+    """Speedup against workers, with the ideal line and the Amdahl fit (plotext)."""
+    import plotext as plt  # noqa: PLC0415  (only sweeps need it)
+
+    counts = [p.workers for p in analysis.points]
+    plt.clear_figure()
+    plt.plot_size(width, height)
+    plt.theme("clear")
+    plt.plot(counts, counts, label="ideal", marker="dot")
+    plt.plot(
+        counts,
+        analysis.amdahl,
+        label=f"Amdahl, serial {analysis.serial_fraction:.0%}",
+        marker="dot",
+    )
+    plt.plot(counts, [p.speedup for p in analysis.points], label="measured", marker="hd")
+    plt.xticks(counts)
+    plt.xlabel("workers")
+    plt.ylabel("speedup")
+    if title:
+        plt.title(title)
+    return str(plt.build())
+
+
+def strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)

@@ -1,0 +1,299 @@
+"""Compare and sweep: the analysis, pure; then the commands, on small real workloads."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from concviz.engine.spec import SpecError
+from concviz.experiments import (
+    amdahl_speedup,
+    analyse_sweep,
+    baseline_index,
+    fit_serial_fraction,
+    parse_counts,
+    parse_variants,
+)
+from tests.support import best_of, free_threaded_python
+
+
+def concviz(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "concviz", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# -- analysis ---------------------------------------------------------------------
+
+
+def test_amdahl_fit_recovers_the_serial_fraction() -> None:
+    counts = [1, 2, 4, 8, 16]
+    speedups = [amdahl_speedup(n, 0.2) for n in counts]
+    assert fit_serial_fraction(counts, speedups) == pytest.approx(0.2, abs=0.002)
+
+
+def test_sweep_analysis_finds_where_more_workers_stop_helping() -> None:
+    counts = [1, 2, 4, 8]
+    walls = [4.0, 2.0, 2.05, 2.1]  # two cores' worth of CPU work
+    analysis = analyse_sweep(counts, walls, [1.0, 2.0, 2.0, 2.0], cores=2)
+    assert [round(p.speedup, 2) for p in analysis.points] == [1.0, 2.0, 1.95, 1.9]
+    assert [round(p.efficiency, 2) for p in analysis.points] == [1.0, 1.0, 0.49, 0.24]
+    assert analysis.knee == 2
+    assert [p.stalled for p in analysis.points] == [False, False, True, True]
+    assert 0.3 < analysis.serial_fraction < 0.8
+
+
+def test_ideal_scaling_has_no_knee() -> None:
+    analysis = analyse_sweep([1, 2, 4], [4.0, 2.0, 1.0], [1.0, 2.0, 4.0], cores=4)
+    assert analysis.knee is None
+    assert analysis.serial_fraction == 0.0
+
+
+def test_speedups_are_against_sequential_when_present() -> None:
+    assert baseline_index(["threads", "sequential", "processes"]) == 1
+    assert baseline_index(["threads", "processes"]) == 0
+
+
+def test_bad_model_lists_and_counts_are_refused() -> None:
+    with pytest.raises(SpecError, match="unknown model 'nope'"):
+        parse_variants("threads,nope")
+    with pytest.raises(SpecError, match="no such interpreter"):
+        parse_variants("threads@/nonexistent/python3")
+    with pytest.raises(SpecError, match="comma-separated"):
+        parse_counts("1,two")
+    with pytest.raises(SpecError, match="at least 1"):
+        parse_counts("0,2")
+
+
+# -- the commands ---------------------------------------------------------------------
+
+
+def compare(models: str, workload: str, *extra: str) -> dict[str, dict[str, object]]:
+    out = concviz("compare", "--models", models, "-w", workload, "--json", "--quiet", *extra)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    # Interpreters given by path are labelled by version: threads@/x/python3.13t -> threads@3.13t
+    assert [r["label"].split("@")[0] for r in rows] == [m.split("@")[0] for m in models.split(",")]
+    return {str(r["label"]): r for r in rows}
+
+
+def test_compare_json_is_a_list_of_run_objects_with_speedup() -> None:
+    rows = compare("sequential,threads,asyncio", "sleep", "-n", "20", "-t", "20", "--task-ms", "50")
+    for row in rows.values():
+        for key in (
+            "model",
+            "workload",
+            "wall_s",
+            "parallelism",
+            "on_cpu_fraction",
+            "peak_queue_depth",
+            "peak_rss",
+            "events",
+            "speedup",
+            "completed",
+        ):
+            assert key in row
+    assert rows["sequential"]["speedup"] == 1.0
+    # I/O-bound waits overlap: both beat sequential by far.
+    assert float(rows["threads"]["speedup"]) > 4  # type: ignore[arg-type]
+    assert float(rows["asyncio"]["speedup"]) > 4  # type: ignore[arg-type]
+
+
+def test_compare_cpu_work_processes_beat_threads_on_a_gil_build() -> None:
+    def ratio() -> float:
+        rows = compare("threads,processes", "cpu", "-n", "2", "-t", "8", "--task-ms", "60")
+        return float(rows["processes"]["speedup"])  # type: ignore[arg-type]
+
+    # speedup is against the first (threads); neighbours can only slow processes down
+    assert best_of(3, ratio, enough=1.3) > 1.3
+
+
+def test_compare_writes_a_trace_per_run(tmp_path: Path) -> None:
+    out = concviz(
+        "compare",
+        "--models",
+        "sequential,threads",
+        "-w",
+        "sleep",
+        "-t",
+        "4",
+        "--task-ms",
+        "10",
+        "--quiet",
+        "--trace-dir",
+        str(tmp_path / "traces"),
+    )
+    assert out.returncode == 0, out.stderr
+    names = sorted(p.name for p in (tmp_path / "traces").iterdir())
+    assert names == ["00-sequential.json", "01-threads.json"]
+    assert json.loads((tmp_path / "traces" / names[1]).read_text())["traceEvents"]
+
+
+def test_sweep_reports_points_and_writes_csv(tmp_path: Path) -> None:
+    table = tmp_path / "sweep.csv"
+    out = concviz(
+        "sweep",
+        "-m",
+        "threads",
+        "-w",
+        "sleep",
+        "-n",
+        "1,2,4",
+        "-t",
+        "8",
+        "--task-ms",
+        "40",
+        "--json",
+        "--quiet",
+        "--csv",
+        str(table),
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert [p["workers"] for p in data["points"]] == [1, 2, 4]
+    speedups = [p["speedup"] for p in data["points"]]
+    assert speedups[0] == 1.0
+    assert speedups[2] > 2.5  # waits overlap: four threads, nearly four times faster
+    assert 0 <= data["serial_fraction"] <= 1
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == [
+        "workers",
+        "wall_s",
+        "speedup",
+        "efficiency",
+        "ideal",
+        "amdahl",
+        "parallelism",
+        "on_cpu_fraction",
+        "completed",
+        "failed",
+    ]
+    assert [r["workers"] for r in rows] == ["1", "2", "4"]
+
+
+def test_sweep_prints_table_and_plot() -> None:
+    out = concviz(
+        "sweep",
+        "-m",
+        "threads",
+        "-w",
+        "sleep",
+        "-n",
+        "1,2",
+        "-t",
+        "4",
+        "--task-ms",
+        "20",
+        "--quiet",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Amdahl fit" in out.stdout
+    assert "speedup vs workers" in out.stdout
+    assert "\x1b[" not in out.stdout  # no colour codes when not a terminal
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["compare", "--models", "threads,bogus"], "unknown model 'bogus'"),
+        (["compare", "--models", "threads@/no/such/python"], "no such interpreter"),
+        (["compare", "--models", "threads", "-n", "0"], "workers for threads must be at least 1"),
+        (["sweep", "-m", "threads", "-n", "1,x"], "comma-separated list of counts"),
+        (["sweep", "-m", "threads", "-n", "0"], "at least 1"),
+        (["sweep", "-m", "threads", "--csv", "/no/dir/x.csv"], "cannot write"),
+        (["compare", "--models", "threads", "--trace-dir", "/proc/nope"], "cannot write traces"),
+    ],
+)
+def test_bad_input_one_line(args: list[str], needle: str) -> None:
+    out = concviz(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert needle in lines[0]
+
+
+# -- other interpreters ------------------------------------------------------------------
+
+PYENV = Path.home() / ".pyenv" / "versions"
+
+
+def other_cpython() -> str | None:
+    """A CPython >= 3.11 other than the one running the tests (pyenv's, here)."""
+    mine = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in sorted(PYENV.glob("3.1[1-9]*/bin/python3.*")):
+        name = candidate.name
+        if name.count(".") == 1 and name[len("python") :] != mine and not name.endswith("-config"):
+            return str(candidate)
+    return None
+
+
+@pytest.mark.skipif(other_cpython() is None, reason="no other CPython >= 3.11 under ~/.pyenv")
+def test_run_under_another_interpreter() -> None:
+    python = other_cpython()
+    assert python is not None
+    out = concviz(
+        "run",
+        "-m",
+        "processes",
+        "-w",
+        "cpu",
+        "-n",
+        "2",
+        "-t",
+        "4",
+        "--task-ms",
+        "20",
+        "--json",
+        "--python",
+        python,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["completed"] == 4
+    version = Path(python).name[len("python") :]
+    assert data["python"].startswith(version)
+    assert data["gil_enabled"] is True
+
+
+@pytest.mark.skipif(free_threaded_python() is None, reason="no free-threaded CPython built here")
+def test_compare_gil_and_free_threaded_threads_side_by_side() -> None:
+    ft = free_threaded_python()
+    rows = compare(f"threads,threads@{ft}", "cpu", "-n", "2", "-t", "8", "--task-ms", "60")
+    assert "threads@3.13t" in rows
+    free = rows["threads@3.13t"]
+    gil = rows["threads"]
+    assert gil["gil_enabled"] is True
+    assert free["gil_enabled"] is False
+    assert float(free["parallelism"]) > float(gil["parallelism"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("python", "needle"),
+    [
+        ("/nonexistent/python3", "no such interpreter"),
+        ("/bin/echo", "not a Python 3 interpreter"),
+        ("/etc", "not an executable file"),
+    ],
+)
+def test_bad_interpreters_get_one_line(python: str, needle: str) -> None:
+    out = concviz("run", "--python", python)
+    assert out.returncode == 2
+    assert needle in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not (PYENV / "3.9.18/bin/python3.9").exists(), reason="no Python 3.9 here")
+def test_too_old_an_interpreter_is_refused() -> None:
+    out = concviz("run", "--python", str(PYENV / "3.9.18/bin/python3.9"))
+    assert out.returncode == 2
+    assert "Python 3.9.18 is too old; concviz needs CPython >= 3.11" in out.stderr
