@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the concurrency models")
     sub.add_parser("workloads", help="list the workloads")
+    sub.add_parser("interpreters", help="list the CPythons (>= 3.11) found on this machine")
     cal = sub.add_parser("calibrate", help="time the CPU kernels for --task-ms (cached)")
     cal.add_argument("--python", default=None, help="calibrate this interpreter")
     return parser
@@ -223,7 +224,9 @@ def cmd_models(out: IO[str]) -> int:
 
     width = max(map(len, CATALOG))
     for info in CATALOG.values():
-        print(f"{info.name:<{width}}  {info.summary}", file=out)
+        reason = info.unavailable(tuple(sys.version_info[:3]))
+        note = f"  [unavailable here: {reason}]" if reason else ""
+        print(f"{info.name:<{width}}  {info.summary}{note}", file=out)
     return EXIT_OK
 
 
@@ -233,6 +236,20 @@ def cmd_workloads(out: IO[str]) -> int:
     width = max(map(len, CATALOG))
     for info in CATALOG.values():
         print(f"{info.name:<{width}}  {info.nature:<5}  {info.summary}", file=out)
+    return EXIT_OK
+
+
+def cmd_interpreters(out: IO[str]) -> int:
+    from .engine.interpreters import discover  # noqa: PLC0415
+
+    found = discover()
+    width = max((len(i.short) for i in found), default=4)
+    for interp in found:
+        gil = "GIL on " if interp.gil_enabled else "GIL off"
+        version = ".".join(map(str, interp.version))
+        print(f"{interp.short:<{width}}  {version:<8} {gil}  {interp.path}", file=out)
+    if not found:
+        print("no CPython >= 3.11 found (concviz needs one)", file=out)
     return EXIT_OK
 
 
@@ -497,6 +514,12 @@ def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
         raise UsageError(str(exc)) from None
     python = resolve_python(args.python)
     entries = [(f"{args.model} × {n}", spec_from_args(args, workers=n), python) for n in counts]
+    from .experiments import check_available  # noqa: PLC0415
+
+    try:
+        check_available(args.model, python)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
     _trace_dir(args.trace_dir)
     csv_file = None
     if args.csv:
@@ -616,6 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(out)
         if args.command == "workloads":
             return cmd_workloads(out)
+        if args.command == "interpreters":
+            return cmd_interpreters(out)
         if args.command == "calibrate":
             return cmd_calibrate(args, out)
         if args.command == "compare":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,12 +55,33 @@ def parse_variants(text: str, default_python: str | None = None) -> list[Variant
                 interp = probe(python)
             except InterpreterError as exc:
                 raise SpecError(str(exc).replace("--python", f"--models {item}:")) from None
+            reason = MODELS[model].unavailable(interp.version)
+            if reason:
+                raise SpecError(reason)
             variants.append(Variant(model, interp.path, f"{model}@{interp.short}"))
         else:
+            check_available(model, default_python)
             variants.append(Variant(model, default_python, model))
     if not variants:
         raise SpecError("--models needs at least one model")
     return variants
+
+
+def check_available(model: str, python: str | None) -> None:
+    """Refuses, up front, a model that the chosen interpreter cannot run."""
+    info = MODELS[model]
+    if info.requires is None:
+        return
+    if python is None:
+        version: tuple[int, ...] = tuple(sys.version_info[:3])
+    else:
+        try:
+            version = probe(python).version
+        except InterpreterError as exc:
+            raise SpecError(str(exc)) from None
+    reason = info.unavailable(version)
+    if reason:
+        raise SpecError(reason)
 
 
 @dataclass

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 
 MIN_VERSION = (3, 11)
 
@@ -19,7 +23,7 @@ _PROBE = (
     "g = getattr(sys, '_is_gil_enabled', None);"
     "print(json.dumps({'version': list(sys.version_info[:3]),"
     " 'implementation': sys.implementation.name,"
-    " 'executable': sys.executable,"
+    " 'executable': sys.executable, 'prefix': sys.prefix,"
     " 'gil_enabled': True if g is None else g(),"
     " 'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))"
 )
@@ -36,6 +40,7 @@ class Interpreter:
     implementation: str
     gil_enabled: bool
     free_threaded: bool
+    prefix: str = ""
 
     @property
     def short(self) -> str:
@@ -97,4 +102,59 @@ def probe(path: str, timeout: float = 15.0) -> Interpreter:
         implementation=str(facts["implementation"]),
         gil_enabled=bool(facts["gil_enabled"]),
         free_threaded=bool(facts["free_threaded"]),
+        prefix=str(facts.get("prefix", "")),
     )
+
+
+def _candidates() -> list[str]:
+    """Paths that may be CPythons: PATH names, pyenv and uv installs, concviz's own builds."""
+    home = Path.home()
+    found: list[str] = [sys.executable]
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        found += [os.path.join(directory, n) for n in names if _NAME.fullmatch(n)]
+    for pattern in (
+        ".pyenv/versions/*/bin/python3.*",
+        ".local/share/uv/python/*/bin/python3.*",
+        ".cache/concviz/*/bin/python3.*",
+    ):
+        found += [str(p) for p in home.glob(pattern) if _NAME.fullmatch(p.name)]
+    extra = os.environ.get("CONCVIZ_FT_PYTHON")
+    if extra:
+        found.append(extra)
+    return found
+
+
+_NAME = re.compile(r"python3\.(1[1-9]|[2-9]\d)t?")
+
+
+def discover(timeout: float = 10.0) -> list[Interpreter]:
+    """Every usable CPython >= 3.11 on this machine, newest first, one per binary."""
+    seen: dict[str, str] = {}
+    for path in _candidates():
+        try:
+            real = os.path.realpath(path)
+        except OSError:
+            continue
+        if real not in seen and os.access(real, os.X_OK) and not os.path.isdir(real):
+            seen[real] = path
+    shims = os.sep + "shims" + os.sep
+    paths = [p for p in seen.values() if shims not in p]  # pyenv shims may point nowhere
+    found: dict[tuple[str, tuple[int, int, int], bool], Interpreter] = {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {pool.submit(probe, path, timeout): path for path in paths}
+        for future in as_completed(futures):
+            try:
+                interp = future.result()
+            except InterpreterError:
+                continue
+            key = (
+                interp.prefix or os.path.realpath(interp.path),
+                interp.version,
+                interp.free_threaded,
+            )
+            found.setdefault(key, interp)
+    return sorted(found.values(), key=lambda i: (i.version, not i.free_threaded), reverse=True)

@@ -80,13 +80,18 @@ class Recorder:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.connect(path)
         self._sock.sendall(encode_hello(role, self.pid))
-        self._flusher = threading.Thread(
-            target=self._flush_loop, name="concviz-flusher", daemon=True
-        )
-        self._control = threading.Thread(
-            target=self._control_loop, name="concviz-control", daemon=True
-        )
-        self._flusher.start()
+        self._flusher = threading.Thread(target=self._flush_loop, name="concviz-flusher")
+        self._control = threading.Thread(target=self._control_loop, name="concviz-control")
+        self._flusher.daemon = self._control.daemon = True
+        try:
+            self._flusher.start()
+        except RuntimeError:
+            # A sub-interpreter may forbid daemon threads (InterpreterPoolExecutor):
+            # use ordinary ones, and close (which ends both) before they are joined.
+            self._flusher = threading.Thread(target=self._flush_loop, name="concviz-flusher")
+            self._control = threading.Thread(target=self._control_loop, name="concviz-control")
+            threading._register_atexit(self.close)  # type: ignore[attr-defined]
+            self._flusher.start()
         self._control.start()
 
     # -- called from any thread -----------------------------------------------

@@ -175,6 +175,14 @@ class Replay:
         self.lock = threading.Lock()
         self.aggregate = RunAggregate(self.spec, track_bins=True)
         self.done = threading.Event()
+        self.meta: dict[str, Any] = next(
+            (
+                obj
+                for obj in (json.loads(f.payload) for f in self.frames if f.ftype == FrameType.TEXT)
+                if obj.get("type") == "run_start"
+            ),
+            {},
+        )
         self.start_ns = self.frames[0].arrival_ns if self.frames else 0
         self.end_ns = self.frames[-1].arrival_ns if self.frames else 0
         self._next = 0

@@ -32,8 +32,10 @@ from typing import Any
 
 import concviz
 
+from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
 from .aggregate import RunAggregate, Summary
+from .interpreters import InterpreterError, probe
 from .protocol import VERSION, FrameDecoder, FrameType, ProtocolError
 from .recording import Recorder
 from .sampler import Sampler
@@ -320,6 +322,9 @@ class RunSession:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> RunSession:
+        reason = self._unavailable()
+        if reason is not None:
+            raise SessionError(reason)
         _LIVE.add(self)
         self._tmp = tempfile.mkdtemp(prefix="concviz-")
         path = os.path.join(self._tmp, "events.sock")
@@ -367,6 +372,20 @@ class RunSession:
         )
         self._supervisor.start()
         return self
+
+    def _unavailable(self) -> str | None:
+        """Why the model cannot run on the chosen interpreter (checked before starting)."""
+        info = MODELS[self.spec.model]
+        if info.requires is None:
+            return None
+        if self.python == sys.executable:
+            version: tuple[int, ...] = tuple(sys.version_info[:3])
+        else:
+            try:
+                version = probe(self.python).version
+            except InterpreterError as exc:
+                return str(exc)
+        return info.unavailable(version)
 
     def _supervise(self) -> None:
         runner = self._runner

@@ -31,6 +31,18 @@ class ModelInfo:
     #: Reports a real queue's size as its queue depth.
     queue: bool = False
     max_workers: int = MAX_THREADS
+    #: The oldest Python that has what the model needs (None: any >= 3.11).
+    requires: tuple[int, int] | None = None
+    #: What it needs, for the message when it is unavailable.
+    needs: str = ""
+
+    def unavailable(self, version: tuple[int, ...]) -> str | None:
+        """Why this model cannot run on a Python of ``version``, or None if it can."""
+        if self.requires is None or tuple(version[:2]) >= self.requires:
+            return None
+        have = ".".join(map(str, version[:3]))
+        want = ".".join(map(str, self.requires))
+        return f"{self.name} needs Python {want}+ ({self.needs}); this interpreter is {have}"
 
     @property
     def source_path(self) -> Path:
@@ -113,6 +125,14 @@ CATALOG: dict[str, ModelInfo] = {
             "async",
             processes=True,
             max_workers=MAX_PROCESSES,
+        ),
+        ModelInfo(
+            "interpreters",
+            "InterpreterPoolExecutor(N): sub-interpreters, one GIL each (Python 3.14+)",
+            "concviz.models.interpreters",
+            "sync",
+            requires=(3, 14),
+            needs="concurrent.futures.InterpreterPoolExecutor",
         ),
     )
 }

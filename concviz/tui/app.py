@@ -9,6 +9,8 @@ the app's touches a widget.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -24,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select
 
 from ..engine.aggregate import Summary
+from ..engine.interpreters import Interpreter, discover
 from ..engine.recording import RecordingError, Replay
 from ..engine.session import RunSession, SessionError
 from ..engine.spec import START_METHODS, RunSpec, SpecError
@@ -89,15 +92,18 @@ class SettingsPanel(VerticalScroll):
     """The run's settings; they apply to the next run."""
 
     DEFAULT_CSS = """
-    SettingsPanel { width: 32; padding: 0 1; border: round $panel-lighten-2; }
+    SettingsPanel { width: 32; padding: 0 1; border: round $foreground-muted; }
     SettingsPanel Label { margin-top: 1; color: $text-muted; }
     SettingsPanel Input.-invalid { border: tall $error; }
     SettingsPanel Button { width: 100%; margin-top: 1; }
     """
 
-    def __init__(self, spec: RunSpec, **kwargs: Any) -> None:
+    def __init__(self, spec: RunSpec, python: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.spec = spec
+        self.python = python
+        version = ".".join(map(str, sys.version_info[:3]))
+        self.python_label = python or f"this one ({version})"
         self.border_title = "Settings"
 
     def compose(self) -> ComposeResult:
@@ -121,7 +127,37 @@ class SettingsPanel(VerticalScroll):
             allow_blank=False,
             id="set-start_method",
         )
+        yield Label("Interpreter")
+        yield Select(
+            [(self.python_label, self.python or "")],
+            value=self.python or "",
+            allow_blank=False,
+            id="set-python",
+        )
+        yield Label("Switch interval, ms (threads)")
+        switch = "" if spec.switch_interval is None else f"{spec.switch_interval * 1000:g}"
+        yield Input(switch, type="number", placeholder="5 (the default)", id="set-switch")
         yield Button("Run  (r)", id="run", variant="primary")
+
+    def show_recorded_python(self, label: str) -> None:
+        select = self.query_one("#set-python", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(label, "recorded")])
+            select.value = "recorded"
+
+    def offer_interpreters(self, found: list[Interpreter]) -> None:
+        """Fills the interpreter list once discovery (a worker thread) is done."""
+        select = self.query_one("#set-python", Select)
+        current = select.value
+        options = [
+            (f"{i.short}  {i.label.split('(')[1].rstrip(')')}  {i.path}", i.path) for i in found
+        ]
+        if self.python is None:
+            options.insert(0, (self.python_label, ""))
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            values = {value for _, value in options}
+            select.value = current if current in values else options[0][1]
 
     def set_spec(self, spec: RunSpec) -> None:
         """Reflects a spec changed by keys, without echoing change events back."""
@@ -189,6 +225,7 @@ class ConcvizApp(App[None]):
         self._last_code: tuple[str, bool] | None = None
         self._last_key: tuple[object, ...] | None = None
         self._tick = 0
+        self.interpreters: dict[str, Interpreter] = {}
         self._timeline_cache = TimelineCache()
         self.first_frame_at: float | None = None
 
@@ -199,7 +236,7 @@ class ConcvizApp(App[None]):
         # the help screen while it is open, and nothing once the app is closing.
         self.w_header = RunHeader(id="header")
         self.w_timeline = Timeline(id="timeline")
-        self.w_settings = SettingsPanel(self.spec, id="settings")
+        self.w_settings = SettingsPanel(self.spec, self.python, id="settings")
         self.w_cores = Panel("Cores", id="cores")
         self.w_queue = Panel("Queue depth", id="queue")
         self.w_workers = Panel("Workers CPU", id="workers")
@@ -226,6 +263,9 @@ class ConcvizApp(App[None]):
 
     def on_mount(self) -> None:
         self._apply_width(self.size.width, force=True)
+        # Probing interpreters starts a few subprocesses: not before the first frame.
+        if self.replay_path is None:
+            self.set_timer(0.5, self._discover_interpreters)
         self.set_interval(1 / REFRESH_HZ, self.refresh_view)
         self.refresh_view()
         self.call_after_refresh(self._first_frame)
@@ -233,6 +273,24 @@ class ConcvizApp(App[None]):
             self.start_replay()
         elif self.autorun:
             self.action_run()
+
+    @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
+    def _discover_interpreters(self) -> None:
+        found = discover()
+        self.interpreters = {i.path: i for i in found}
+        if found:
+            self.call_from_thread(self.w_settings.offer_interpreters, found)
+
+    @property
+    def python_label(self) -> str:
+        """The chosen interpreter, as the idle header names it."""
+        if self.python is None:
+            return ".".join(map(str, sys.version_info[:3]))
+        interp = self.interpreters.get(self.python)
+        if interp is None:
+            return os.path.basename(self.python)
+        version = ".".join(map(str, interp.version))
+        return f"{version} · {'GIL on' if interp.gil_enabled else 'GIL off'}"
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
@@ -292,6 +350,9 @@ class ConcvizApp(App[None]):
             self._set_spec(RunSpec(**replay.spec).validated())
         self.w_settings.disabled = True  # a recording's settings are history
         self.w_settings.border_title = "Settings (recorded)"
+        if replay.meta:
+            gil = "GIL on" if replay.meta.get("gil_enabled") else "GIL off"
+            self.w_settings.show_recorded_python(f"{replay.meta.get('python', '?')} · {gil}")
         self.state = "replay"
 
     # -- settings ---------------------------------------------------------------------
@@ -312,6 +373,15 @@ class ConcvizApp(App[None]):
         except ValueError:
             raise SpecError(f"task size must be a number of ms, got {ms_text!r}") from None
         method = panel.query_one("#set-start_method", Select).value
+        switch_text = panel.query_one("#set-switch", Input).value.strip()
+        try:
+            switch = float(switch_text) / 1000 if switch_text else None
+        except ValueError:
+            raise SpecError(
+                f"switch interval must be a number of ms, got {switch_text!r}"
+            ) from None
+        chosen = panel.query_one("#set-python", Select).value
+        self.python = str(chosen) if chosen else None
         return replace(
             self.spec,
             model=str(panel.query_one("#set-model", Select).value),
@@ -320,6 +390,7 @@ class ConcvizApp(App[None]):
             tasks=integer("tasks"),
             task_ms=task_ms,
             start_method=None if method == "default" else str(method),
+            switch_interval=switch,
         )
 
     def _set_spec(self, spec: RunSpec) -> None:
@@ -455,7 +526,7 @@ class ConcvizApp(App[None]):
         header = self.w_header
         if source is None:
             spec = self.spec
-            header.show(idle_header(spec), self.state)
+            header.show(idle_header(spec, self.python_label), self.state)
             timeline.show(
                 None,
                 f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
@@ -580,6 +651,8 @@ class ConcvizApp(App[None]):
     def _spec_differs(self, source: Any) -> bool:
         if not isinstance(source, RunSession):
             return False
+        if (self.python or sys.executable) != source.python:
+            return True
         return source.spec != self.spec.validated() if _valid(self.spec) else True
 
     def _refresh_code(self) -> None:

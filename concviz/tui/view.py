@@ -84,15 +84,15 @@ class HeaderView:
         return self.done / self.tasks if self.tasks else 0.0
 
 
-def idle_header(spec: object) -> HeaderView:
-    """The header before anything has run: the settings, no interpreter facts yet."""
+def idle_header(spec: object, python: str = "") -> HeaderView:
+    """The header before anything has run: the settings and the chosen interpreter."""
     return HeaderView(
         model=str(getattr(spec, "model", "?")),
         workload=str(getattr(spec, "workload", "?")),
         workers=int(getattr(spec, "workers", 0)),
         tasks=int(getattr(spec, "tasks", 0)),
         task_ms=float(getattr(spec, "task_ms", 0.0)),
-        python="",
+        python=python,
         gil="",
         state="idle",
         elapsed_s=0.0,

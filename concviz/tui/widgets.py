@@ -49,7 +49,12 @@ class Panel(Static):
     """A bordered panel whose content is replaced only when its input changes."""
 
     DEFAULT_CSS = """
-    Panel { border: round $panel-lighten-2; padding: 0 1; height: auto; }
+    Panel {
+        border: round $foreground-muted;
+        border-title-color: $foreground;
+        padding: 0 1;
+        height: auto;
+    }
     Panel:focus-within { border: round $accent; }
     """
 
@@ -97,7 +102,9 @@ class RunHeader(Static):
         badge, badge_style = STATE_BADGE.get(state, (state, "$text"))
         what = f"{view.model} × {view.workers}"
         work = f"{view.workload} {view.task_ms:g} ms × {view.tasks}"
-        interp = f"Python {view.python} · {view.gil}" if view.python else ""
+        interp = (
+            f"Python {view.python}" + (f" · {view.gil}" if view.gil else "") if view.python else ""
+        )
         line1 = Content.assemble(
             ("concviz ", "bold $accent"),
             (what, "bold"),
@@ -150,9 +157,9 @@ class Timeline(Widget):
     Timeline > .timeline--run { color: $success; }
     Timeline > .timeline--fail { color: $error; text-style: bold; }
     Timeline > .timeline--group { color: $primary; }
-    Timeline > .timeline--label { color: $text-muted; }
-    Timeline > .timeline--axis { color: $text-muted; }
-    Timeline > .timeline--note { color: $text-muted; text-style: italic; }
+    Timeline > .timeline--label { color: $foreground; }
+    Timeline > .timeline--axis { color: $foreground-muted; }
+    Timeline > .timeline--note { color: $foreground-muted; text-style: italic; }
     """
 
     LABEL_WIDTH = 14
