@@ -168,6 +168,11 @@ class SweepAnalysis:
     cores: int
 
 
+#: A step that adds less than 10 % speedup counts as "no faster": below that the
+#: difference is within run-to-run noise on a shared machine.
+STALL_GAIN = 1.10
+
+
 def amdahl_speedup(n: float, serial: float) -> float:
     return 1.0 / (serial + (1.0 - serial) / n)
 
@@ -203,7 +208,7 @@ def analyse_sweep(
     best = 0.0
     for n, wall, par in zip(counts, walls, parallelism, strict=True):
         s = first_wall / wall * first_n if wall > 0 else 0.0
-        stalled = bool(points) and s < best * 1.05
+        stalled = bool(points) and s < best * STALL_GAIN
         best = max(best, s)
         points.append(SweepPoint(n, wall, s, s / n, par, stalled))
     serial = fit_serial_fraction(counts, [p.speedup for p in points])

@@ -9,12 +9,13 @@ from collections.abc import Callable
 import psutil
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import DataTable, Input, Select, SelectionList
 
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
 from concviz.tui.app import ConcvizApp
 from concviz.tui.screens import HelpScreen
+from concviz.tui.series import CompareScreen, SweepScreen
 from concviz.tui.widgets import Panel, RunHeader, Timeline
 
 FINAL = ("done", "stopped", "error", "crashed")
@@ -183,3 +184,53 @@ async def test_a_real_run_renders_in_dark_and_light(theme: str) -> None:
         assert timeline.view is not None
         assert len(timeline.view.rows) == 5  # five asyncio task slots
         assert "asyncio task slots" in timeline.view.note
+
+
+async def test_compare_screen_runs_models_in_turn_and_stacks_their_timelines() -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=4, tasks=8, task_ms=30))
+    async with app.run_test(size=(130, 42)) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        picks = screen.query_one(SelectionList)
+        picks.deselect_all()
+        for model in ("sequential", "threads", "asyncio"):
+            picks.select(model)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 60)
+        await pilot.pause(0.3)
+        assert screen.series is not None
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3
+        labels = [str(table.get_row_at(i)[0]) for i in range(3)]
+        assert labels == ["sequential", "threads", "asyncio"]
+        timelines = list(screen.query(Timeline))
+        assert len(timelines) == 3
+        assert all(t.view is not None for t in timelines)
+        # one time scale for all of them
+        assert len({(t.view.start_s, t.view.end_s) for t in timelines if t.view}) == 1
+        walls = [e.summary.wall_s for e in screen.series.entries if e.summary]
+        assert walls[1] < walls[0] / 2  # four threads overlap the waits
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_sweep_screen_reports_speedup_per_worker_count() -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=1, tasks=8, task_ms=30))
+    async with app.run_test(size=(130, 42)) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SweepScreen)
+        screen.query_one(Input).value = "1,2,4"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 60)
+        await pilot.pause(0.3)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 3
+        speedups = [float(str(table.get_row_at(i)[2]).split("×")[0]) for i in range(3)]
+        assert speedups[0] == 1.0
+        assert speedups[2] > 2.5
+        assert "Amdahl fit" in str(screen.query_one("#fit").render())

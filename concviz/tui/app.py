@@ -182,6 +182,8 @@ class ConcvizApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Run"),
         Binding("s", "stop", "Stop"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
         Binding("o", "toggle_settings", "Settings"),
         Binding("m", "next_model", "Model"),
         Binding("w", "next_workload", "Workload"),
@@ -194,11 +196,11 @@ class ConcvizApp(App[None]):
         Binding("f", "follow", "Freeze", show=False),
         Binding("left", "scroll_time(-1)", "Earlier", show=False),
         Binding("right", "scroll_time(1)", "Later", show=False),
+        Binding("v", "compare", "Compare"),
+        Binding("x", "sweep", "Sweep"),
         Binding("c", "toggle_code", "Code"),
         Binding("e", "toggle_events", "Events"),
         Binding("ctrl+s", "save_recording", "Save run", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -476,6 +478,48 @@ class ConcvizApp(App[None]):
         end = self.view_end_ns if self.view_end_ns is not None else source.now_ns()
         self.view_end_ns = end + int(direction * window * 0.25 * 1e9)
 
+    #: Actions that only make sense on the dashboard itself (hidden on other screens).
+    DASHBOARD_ONLY = frozenset(
+        {
+            "toggle_settings",
+            "next_model",
+            "next_workload",
+            "workers",
+            "tasks",
+            "zoom",
+            "follow",
+            "scroll_time",
+            "toggle_code",
+            "toggle_events",
+            "compare",
+            "sweep",
+            "save_recording",
+            "run",
+            "stop",
+        }
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        header = getattr(self, "w_header", None)
+        on_dashboard = header is None or not header.is_attached or self.screen is header.screen
+        return on_dashboard or action not in self.DASHBOARD_ONLY
+
+    def action_compare(self) -> None:
+        from .series import CompareScreen  # noqa: PLC0415  (plotext & co. only when asked)
+
+        self.push_screen(CompareScreen(self._spec_for_series(), self.python))
+
+    def action_sweep(self) -> None:
+        from .series import SweepScreen  # noqa: PLC0415
+
+        self.push_screen(SweepScreen(self._spec_for_series(), self.python))
+
+    def _spec_for_series(self) -> RunSpec:
+        try:
+            return self.read_settings().validated()
+        except SpecError:
+            return self.spec
+
     def action_help(self) -> None:
         from .screens import HelpScreen  # noqa: PLC0415  (Markdown costs ~25 ms at start-up)
 
@@ -503,6 +547,12 @@ class ConcvizApp(App[None]):
         yield SystemCommand("Events", "Show or hide the event log (e)", self.action_toggle_events)
         yield SystemCommand(
             "Save run", "Save the last run's recording (ctrl+s)", self.action_save_recording
+        )
+        yield SystemCommand(
+            "Compare models", "Run several models in turn on this workload (v)", self.action_compare
+        )
+        yield SystemCommand(
+            "Sweep workers", "Run this model at several worker counts (x)", self.action_sweep
         )
         for name, info in MODELS.items():
             yield SystemCommand(

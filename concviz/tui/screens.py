@@ -48,6 +48,8 @@ happened. Nothing is simulated: every bar and figure is measured.
 | `z` / `Z` | zoom the timeline in / out (first step: the whole run) |
 | `f` | freeze or follow the timeline; `←` `→` scroll when frozen |
 | `c` / `e` | show or hide the code / the event log |
+| `v` | compare: several models in turn, timelines stacked on one time scale, speedups |
+| `x` | sweep: this model at several worker counts, speedup and Amdahl's-law fit |
 | `ctrl+s` | save the last run's recording (`concviz replay FILE`) |
 | `ctrl+p` | command palette |
 | `?` | this help; `escape` closes it |

@@ -164,8 +164,9 @@ class Timeline(Widget):
 
     LABEL_WIDTH = 14
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, legend: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.legend = legend
         self.view: TimelineView | None = None
         self.message = ""
         self._strips: list[Strip] = []
@@ -176,7 +177,7 @@ class Timeline(Widget):
 
     @property
     def rows(self) -> int:
-        return max(1, self.size.height - 2)
+        return max(1, self.size.height - (2 if self.legend else 1))
 
     def show(self, view: TimelineView | None, message: str = "") -> None:
         """Takes a new view; repaints only the lines that changed.
@@ -256,9 +257,11 @@ class Timeline(Widget):
                 ]
             ).adjust_cell_length(width, st[""])
         )
-        legend = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
-        note = f"{view.note} · {legend}" if view.note else legend
-        strips.append(Strip([Segment(note[:width], st["note"])]).adjust_cell_length(width, st[""]))
+        if self.legend:
+            legend = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
+            note = f"{view.note} · {legend}" if view.note else legend
+            strip = Strip([Segment(note[:width], st["note"])])
+            strips.append(strip.adjust_cell_length(width, st[""]))
         return strips
 
     def render_line(self, y: int) -> Strip:

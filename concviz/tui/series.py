@@ -1,0 +1,444 @@
+"""Compare and sweep screens: several real runs, one after another, drawn together.
+
+A :class:`Series` (plain Python) runs its entries in a worker thread, never two
+at once so they do not compete for cores; the screens poll it at 10 Hz and
+draw from the same view models as the main dashboard, on one time scale.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, SelectionList, Static
+from textual_plotext import PlotextPlot
+
+from ..engine.aggregate import RunAggregate, Summary
+from ..engine.interpreters import Interpreter
+from ..engine.session import LocalHttpServer, RunSession, SessionError
+from ..engine.spec import RunSpec, SpecError
+from ..experiments import (
+    CompareRow,
+    RunResult,
+    SweepAnalysis,
+    analyse_sweep,
+    baseline_index,
+    check_available,
+    parse_counts,
+    speedups,
+)
+from ..models import CATALOG as MODELS
+from ..report import fmt_seconds
+from ..report_multi import speedup_bar
+from ..workloads import CATALOG as WORKLOADS
+from .view import timeline_view
+from .widgets import Timeline
+
+# -- the runs (no Textual) ---------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    label: str
+    spec: RunSpec
+    python: str | None = None
+    session: RunSession | None = None
+    summary: Summary | None = None
+    aggregate: RunAggregate | None = None
+    error: str | None = None
+
+
+@dataclass
+class Series:
+    entries: list[Entry]
+    current: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    _stop: bool = False
+
+    def run(self) -> None:
+        """Runs every entry in turn (call from a worker thread)."""
+        http = None
+        try:
+            if any(WORKLOADS[e.spec.workload].needs_server for e in self.entries):
+                http = LocalHttpServer()
+            for i, entry in enumerate(self.entries):
+                if self.stopping():
+                    break
+                self.current = i
+                session = RunSession(entry.spec, python=entry.python, http=http, track_bins=True)
+                entry.session = session
+                try:
+                    session.start()
+                except SessionError as exc:
+                    entry.error = str(exc)
+                    continue
+                while not session.wait(0.1):
+                    if self.stopping():
+                        session.stop(grace=0.6)
+                entry.summary = session.summary()
+                entry.aggregate = session.aggregate
+                session.close()
+        except SessionError as exc:  # the HTTP server did not start
+            for entry in self.entries:
+                entry.error = entry.error or str(exc)
+        finally:
+            if http is not None:
+                http.close()
+            self.done.set()
+
+    def stopping(self) -> bool:
+        return self._stop
+
+    def stop(self) -> None:
+        self._stop = True
+        for entry in self.entries:
+            if entry.session is not None and not entry.session.done.is_set():
+                entry.session.stop(grace=0.6)
+
+    def results(self) -> list[RunResult]:
+        return [RunResult(e.label, e.python, e.summary) for e in self.entries if e.summary]
+
+
+# -- shared pieces -------------------------------------------------------------------------
+
+
+class SeriesScreen(Screen[None]):
+    """What compare and sweep screens share: running a series and polling it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "run", "Run"),
+        Binding("s", "stop", "Stop"),
+        Binding("escape", "close", "Back", priority=True),
+        Binding("q", "close", "Back", show=False),
+    ]
+    DEFAULT_CSS = """
+    SeriesScreen { layout: vertical; }
+    SeriesScreen #controls { height: auto; padding: 0 1; }
+    SeriesScreen #body { height: 1fr; }
+    SeriesScreen #picks { width: 34; height: 1fr; padding: 0 1; }
+    SeriesScreen SelectionList { height: 1fr; }
+    SeriesScreen #side { width: 1fr; }
+    SeriesScreen #status { height: 1; padding: 0 1; color: $foreground-muted; }
+    SeriesScreen DataTable { height: auto; max-height: 14; margin: 0 1; }
+    SeriesScreen .run-title { height: 1; padding: 0 1; text-style: bold; }
+    SeriesScreen Timeline { height: auto; min-height: 3; }
+    """
+
+    def __init__(self, base: RunSpec, python: str | None) -> None:
+        super().__init__()
+        self.base = base
+        self.python = python
+        self.series: Series | None = None
+        self._shown = -1
+
+    def on_mount(self) -> None:
+        self.set_interval(0.1, self.poll)
+
+    def entries(self) -> list[Entry]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def action_run(self) -> None:
+        if self.series is not None and not self.series.done.is_set():
+            self.notify("a series is running: s stops it", severity="warning")
+            return
+        app: Any = self.app
+        if app.controller.running:
+            self.notify("stop the dashboard's run first (escape, then s)", severity="warning")
+            return
+        try:
+            entries = self.entries()
+        except SpecError as exc:
+            self.notify(str(exc), title="Cannot run", severity="error")
+            return
+        self.series = Series(entries)
+        self._shown = -1
+        self.started()
+        self._run_series(self.series)
+
+    @work(thread=True, exclusive=True, group="series", exit_on_error=False)
+    def _run_series(self, series: Series) -> None:
+        series.run()
+
+    def action_stop(self) -> None:
+        if self.series is not None:
+            self.series.stop()
+
+    def action_close(self) -> None:
+        if self.series is not None and not self.series.done.is_set():
+            self.series.stop()
+        self.app.pop_screen()
+
+    def started(self) -> None:
+        """Called when a series starts (clear the old picture)."""
+
+    def poll(self) -> None:
+        series = self.series
+        status = self.query_one("#status", Static)
+        if series is None:
+            return
+        entry = series.entries[series.current]
+        if series.done.is_set():
+            done = sum(1 for e in series.entries if e.summary)
+            status.update(f"done: {done} of {len(series.entries)} runs · r runs again")
+        else:
+            progress = ""
+            if entry.session is not None:
+                finished, total = entry.session.progress()
+                progress = f" {finished}/{total} tasks"
+            status.update(
+                f"run {series.current + 1} of {len(series.entries)}: {entry.label}{progress}"
+                " · s stops"
+            )
+        completed = sum(1 for e in series.entries if e.summary or e.error)
+        if completed != self._shown:
+            self._shown = completed
+            self.show_results(series)
+            for e in series.entries:
+                if e.error:
+                    self.notify(e.error, title=f"{e.label} did not run", severity="error")
+                    e.error = None
+        self.show_live(series)
+
+    def show_results(self, series: Series) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def show_live(self, series: Series) -> None:
+        """Redraws what changes while a run goes (timelines)."""
+
+
+def python_label(interp: Interpreter) -> str:
+    return f"{interp.short}"
+
+
+# -- compare ---------------------------------------------------------------------------------
+
+
+class CompareScreen(SeriesScreen):
+    """The chosen models in turn, their timelines stacked on one time scale."""
+
+    DEFAULT_MODELS = ("sequential", "threads", "processes", "asyncio")
+
+    def compose(self) -> ComposeResult:
+        spec = self.base
+        app: Any = self.app
+        choices: list[tuple[str, str, bool]] = []
+        for name, info in MODELS.items():
+            if info.unavailable(tuple(sys.version_info[:3])) and self.python is None:
+                continue
+            choices.append((name, name, name in self.DEFAULT_MODELS))
+        interpreters: dict[str, Interpreter] = getattr(app, "interpreters", {})
+        for path, interp in interpreters.items():
+            if path != (self.python or sys.executable) and not interp.gil_enabled:
+                choices.append(
+                    (f"threads@{interp.short} (free-threaded)", f"threads@{path}", False)
+                )
+        yield Label(
+            f" [b]Compare[/b] {spec.workload}, {spec.tasks} tasks of {spec.task_ms:g} ms, "
+            f"{spec.workers} workers (the dashboard's settings): pick models (space), then r.",
+            id="controls",
+        )
+        with Horizontal(id="body"):
+            with Vertical(id="picks"):
+                yield SelectionList[str](*choices, id="models")
+            with Vertical(id="side"):
+                yield Static("", id="status")
+                yield DataTable(id="results", zebra_stripes=True, cursor_type="none")
+                yield VerticalScroll(id="timelines")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#results", DataTable)
+        for name in ("model", "wall", "speedup", "parallel", "on-CPU", "peak queue", "RSS"):
+            table.add_column(name, key=name)
+
+    def entries(self) -> list[Entry]:
+        picked = self.query_one("#models", SelectionList).selected
+        if not picked:
+            raise SpecError("pick at least one model")
+        out = []
+        for value in picked:
+            model, _, python = str(value).partition("@")
+            python = python or self.python  # type: ignore[assignment]
+            check_available(model, python or None)
+            spec = replace(self.base, model=model).validated()
+            label = model if "@" not in str(value) else f"{model}@{python_short(self.app, python)}"
+            out.append(Entry(label, spec, python or None))
+        return out
+
+    def started(self) -> None:
+        self.query_one("#results", DataTable).clear()
+        self.query_one("#timelines", VerticalScroll).remove_children()
+
+    def show_results(self, series: Series) -> None:
+        table = self.query_one("#results", DataTable)
+        table.clear()
+        rows = speedups(series.results())
+        base = baseline_index([r.label for r in rows]) if rows else 0
+        top = max((r.speedup for r in rows), default=1.0)
+        for row in rows:
+            s = row.summary
+            table.add_row(
+                row.label,
+                fmt_seconds(s.wall_s),
+                Text.assemble(f"{row.speedup:5.2f}× ", (speedup_bar(row.speedup, top, 10), "cyan")),
+                f"{s.parallelism:.2f}",
+                f"{s.on_cpu_fraction:.0%}",
+                str(s.peak_queue_depth),
+                f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
+            )
+        if rows:
+            table.border_subtitle = f"speedup vs {rows[base].label}"
+        self._ensure_timelines(series)
+
+    def _ensure_timelines(self, series: Series) -> None:
+        box = self.query_one("#timelines", VerticalScroll)
+        have = len(box.query(Timeline))
+        for entry in series.entries[have : series.current + 1]:
+            box.mount(Static(entry.label, classes="run-title"))
+            box.mount(Timeline(legend=False))
+
+    def show_live(self, series: Series) -> None:
+        self._ensure_timelines(series)
+        timelines = list(self.query_one("#timelines", VerticalScroll).query(Timeline))
+        # One time scale for all: the longest run so far.
+        spans = []
+        for entry in series.entries[: series.current + 1]:
+            source = entry.session
+            if source is None:
+                continue
+            with source.lock:
+                spans.append(source.aggregate.wall_ns(source.now_ns()))
+        window_s = max(max(spans, default=0) / 1e9 * 1.02, 0.5)
+        for entry, timeline in zip(series.entries, timelines, strict=False):
+            source = entry.session
+            if source is None or timeline.size.width == 0:
+                continue
+            with source.lock:
+                agg = source.aggregate
+                origin = agg.run_start_ns or source.now_ns()
+                rows = min(len(agg.lane_list), 6) or 1
+                timeline.styles.height = rows + 1
+                view = timeline_view(
+                    agg,
+                    source.now_ns(),
+                    timeline.columns,
+                    rows,
+                    window_s=window_s,
+                    end_ns=origin + int(window_s * 1e9),
+                )
+            timeline.show(view)
+
+
+def python_short(app: Any, path: str | None) -> str:
+    interpreters: dict[str, Interpreter] = getattr(app, "interpreters", {})
+    interp = interpreters.get(path or "")
+    return interp.short if interp else (path or "").rsplit("/", 1)[-1]
+
+
+# -- sweep ---------------------------------------------------------------------------------
+
+
+class SweepScreen(SeriesScreen):
+    """One model at several worker counts: speedup, efficiency, Amdahl's fit."""
+
+    #: Keys go to the screen (r runs) until the counts are clicked or tabbed to.
+    AUTO_FOCUS = ""
+
+    def compose(self) -> ComposeResult:
+        spec = self.base
+        with Vertical(id="controls"):
+            yield Label(
+                f"[b]Sweep[/b] {spec.model} on {spec.workload}, {spec.tasks} tasks of "
+                f"{spec.task_ms:g} ms (the dashboard's settings). Worker counts (tab to edit, "
+                "enter or r runs):"
+            )
+            yield Input("1,2,4,8", id="counts")
+        yield Static("", id="status")
+        with Horizontal():
+            yield DataTable(id="results", zebra_stripes=True, cursor_type="none")
+            yield PlotextPlot(id="plot")
+        yield Static("", id="fit")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#results", DataTable)
+        for name in ("workers", "wall", "speedup", "ideal", "Amdahl", "efficiency", "parallel"):
+            table.add_column(name, key=name)
+
+    def entries(self) -> list[Entry]:
+        counts = parse_counts(self.query_one("#counts", Input).value)
+        check_available(self.base.model, self.python)
+        return [
+            Entry(
+                f"{self.base.model} × {n}", replace(self.base, workers=n).validated(), self.python
+            )
+            for n in counts
+        ]
+
+    def on_input_submitted(self) -> None:
+        self.action_run()
+
+    def started(self) -> None:
+        self.query_one("#results", DataTable).clear()
+
+    def show_results(self, series: Series) -> None:
+        done = [e for e in series.entries if e.summary]
+        table = self.query_one("#results", DataTable)
+        table.clear()
+        if not done:
+            return
+        counts = [e.spec.workers for e in done]
+        summaries = [e.summary for e in done if e.summary]
+        analysis = analyse_sweep(
+            counts,
+            [s.wall_s for s in summaries],
+            [s.parallelism for s in summaries],
+            cores=summaries[0].cores,
+        )
+        for point, amdahl in zip(analysis.points, analysis.amdahl, strict=True):
+            table.add_row(
+                str(point.workers),
+                fmt_seconds(point.wall_s),
+                f"{point.speedup:.2f}×" + (" (no faster)" if point.stalled else ""),
+                f"{point.workers}×",
+                f"{amdahl:.2f}×",
+                f"{point.efficiency:.0%}",
+                f"{point.parallelism:.2f}",
+            )
+        self._plot(analysis)
+        knee = (
+            f"more workers stop helping after {analysis.knee}"
+            if analysis.knee is not None
+            else "every step added speed"
+        )
+        self.query_one("#fit", Static).update(
+            f" Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%} · {knee} · "
+            f"{analysis.cores} cores here"
+        )
+
+    def _plot(self, analysis: SweepAnalysis) -> None:
+        widget = self.query_one("#plot", PlotextPlot)
+        plt = widget.plt
+        counts: list[float] = [p.workers for p in analysis.points]
+        plt.clear_data()
+        plt.plot(counts, counts, label="ideal", marker="dot")
+        plt.plot(counts, analysis.amdahl, label="Amdahl fit", marker="dot")
+        plt.plot(counts, [p.speedup for p in analysis.points], label="measured", marker="hd")
+        plt.xticks(counts)
+        plt.xlabel("workers")
+        plt.ylabel("speedup")
+        plt.title("speedup vs workers")
+        widget.refresh()
+
+
+__all__ = ["CompareRow", "CompareScreen", "Series", "SweepScreen"]
