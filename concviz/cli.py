@@ -113,6 +113,28 @@ def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
     g.add_argument(
         "--python", default=None, help="run the workload under this interpreter (>= 3.11)"
     )
+    o = p.add_argument_group("pattern options")
+    o.add_argument(
+        "--jitter", type=_positive_float, default=0.0, help="vary task sizes by up to this share"
+    )
+    o.add_argument("--fail-task", type=int, default=-1, help="this task id raises, halfway")
+    o.add_argument(
+        "--flaky", type=_positive_float, default=0.0, help="share of 503s from the local server"
+    )
+    o.add_argument("--lock", action="store_true", help="counter: guard the increment with a Lock")
+    o.add_argument("--race", default="call", help="counter: 'call' or 'inplace' (counter += 1)")
+    o.add_argument("--rate", type=_positive_float, default=10.0, help="token-bucket: starts/s")
+    o.add_argument("--burst", type=int, default=5, help="token-bucket: the bucket's capacity")
+    o.add_argument(
+        "--timeout-ms", type=_positive_float, default=150.0, help="timeout: each task's deadline"
+    )
+    o.add_argument("--attempts", type=int, default=4, help="retry: attempts per task")
+    o.add_argument(
+        "--deadline-ms",
+        type=_positive_float,
+        default=500.0,
+        help="graceful-shutdown: how long in-flight tasks may take",
+    )
 
 
 def spec_from_args(
@@ -135,6 +157,16 @@ def spec_from_args(
         fail_rate=args.fail_rate,
         seed=args.seed,
         switch_interval=args.switch_interval,
+        jitter=args.jitter,
+        fail_task=args.fail_task,
+        flaky=args.flaky,
+        lock=args.lock,
+        race=args.race,
+        rate=args.rate,
+        burst=args.burst,
+        timeout_ms=args.timeout_ms,
+        attempts=args.attempts,
+        deadline_ms=args.deadline_ms,
     )
     try:
         return spec.validated()
@@ -351,7 +383,7 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
                     progress.update()
             except KeyboardInterrupt:
                 interrupted = True
-                progress.note("stopping: letting running tasks finish (up to 0.6 s)")
+                progress.note("stopping: running tasks may finish, the rest are cancelled")
                 session.stop(grace=0.6)
             progress.update()
         summary = session.summary()
@@ -474,6 +506,12 @@ def run_series(
     return results, interrupted
 
 
+def _with_start_method(spec: Any, method: str | None) -> Any:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(spec, start_method=method) if method else spec
+
+
 def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
     from .engine.spec import SpecError  # noqa: PLC0415
     from .experiments import baseline_index, parse_variants, speedups  # noqa: PLC0415
@@ -483,7 +521,10 @@ def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
         variants = parse_variants(args.models, python)
     except SpecError as exc:
         raise UsageError(str(exc)) from None
-    entries = [(v.name, spec_from_args(args, model=v.model), v.python) for v in variants]
+    entries = [
+        (v.name, _with_start_method(spec_from_args(args, model=v.model), v.start_method), v.python)
+        for v in variants
+    ]
     _trace_dir(args.trace_dir)
     results, interrupted = run_series(entries, args, "compare")
     rows = speedups(results)

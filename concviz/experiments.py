@@ -18,18 +18,19 @@ from typing import Any
 
 from .engine.aggregate import RunAggregate, Summary
 from .engine.interpreters import InterpreterError, probe
-from .engine.spec import SpecError
+from .engine.spec import START_METHODS, SpecError
 from .models import CATALOG as MODELS
 from .workloads import CATALOG as WORKLOADS
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One entry of a comparison: a model, optionally under another interpreter."""
+    """One entry of a comparison: a model, optionally with a start method and an interpreter."""
 
     model: str
     python: str | None = None
     label: str = ""
+    start_method: str | None = None
 
     @property
     def name(self) -> str:
@@ -37,14 +38,22 @@ class Variant:
 
 
 def parse_variants(text: str, default_python: str | None = None) -> list[Variant]:
-    """``"threads,processes@/usr/bin/python3.13t"`` → variants; bad entries raise SpecError."""
+    """``"threads,processes:spawn,threads@/usr/bin/python3.13t"`` → variants.
+
+    Bad entries raise SpecError.
+    """
     variants = []
     for raw in text.split(","):
         item = raw.strip()
         if not item:
             continue
-        model, _, at = item.partition("@")
+        head, _, at = item.partition("@")
+        model, _, method = head.strip().partition(":")
         model = model.strip()
+        method = method.strip()
+        if method and method not in START_METHODS:
+            choices = ", ".join(START_METHODS)
+            raise SpecError(f"unknown start method {method!r} in --models (choose from {choices})")
         if model not in MODELS:
             raise SpecError(
                 f"unknown model {model!r} in --models (choose from {', '.join(MODELS)})"
@@ -58,10 +67,11 @@ def parse_variants(text: str, default_python: str | None = None) -> list[Variant
             reason = MODELS[model].unavailable(interp.version)
             if reason:
                 raise SpecError(reason)
-            variants.append(Variant(model, interp.path, f"{model}@{interp.short}"))
+            label = f"{head.strip()}@{interp.short}"
+            variants.append(Variant(model, interp.path, label, method or None))
         else:
             check_available(model, default_python)
-            variants.append(Variant(model, default_python, model))
+            variants.append(Variant(model, default_python, head.strip(), method or None))
     if not variants:
         raise SpecError("--models needs at least one model")
     return variants

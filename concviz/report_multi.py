@@ -27,6 +27,9 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     pythons = {_python(r.summary) for r in rows}
     columns = ["model", "wall", "speedup", "parallel", "on-CPU", "queue", "RSS"]
+    startup = any(r.summary.worker_startup_s is not None for r in rows)
+    if startup:
+        columns.append("start")
     for name in columns:
         justify = "left" if name in ("model", "speedup", "python") else "right"
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
@@ -48,10 +51,15 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
             str(s.peak_queue_depth),
             f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
         ]
+        if startup:
+            up = s.worker_startup_s
+            cells.append(fmt_seconds(up) if up is not None else "-")
         table.add_row(*cells)
     table.caption = (
         f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "
-        f"queue = peak depth · RSS = peak · Python {', '.join(sorted(pythons))}"
+        f"queue = peak depth · RSS = peak · "
+        + ("start = median time to a worker process's start · " if startup else "")
+        + f"Python {', '.join(sorted(pythons))}"
     )
     return table
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, Kind, Status
+from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
 
 #: Spans kept per lane for drawing (the full run only with ``keep_all_spans``).
 SPANS_PER_LANE = 2048
@@ -52,6 +52,7 @@ _DROPPED = Kind.DROPPED
 _SPAN_START = Kind.SPAN_START
 _SPAN_FINISH = Kind.SPAN_FINISH
 _COROUTINE = START_COROUTINE
+_IN_PARTS = START_IN_PARTS
 _OK = Status.OK
 _ERROR = Status.ERROR
 
@@ -139,6 +140,14 @@ class Summary:
     #: Connections the observer had to drop (corrupt or incompatible streams):
     #: what they would have sent is missing, so the figures are incomplete.
     transport_errors: list[str]
+    #: Most tasks running at the same moment (a semaphore's cap shows here).
+    peak_in_flight: int = 0
+    #: Time the producer spent blocked handing tasks over (back-pressure).
+    producer_wait_s: float = 0.0
+    #: Median time from the run's start to each worker process's start (None: no processes).
+    worker_startup_s: float | None = None
+    #: What the workload or the pattern measured (the race's expected and actual count...).
+    result: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -187,8 +196,8 @@ class RunAggregate:
         self.all_spans: list[tuple[int, Span]] = []
         self.lanes: dict[tuple[int, int, int], Lane] = {}
         self.lane_list: list[Lane] = []
-        self._inflight: dict[int, tuple[Lane, int]] = {}
-        self._span_inflight: dict[int, tuple[Lane, int]] = {}
+        self._inflight: dict[int, tuple[Lane, int, int]] = {}
+        self._span_inflight: dict[int, tuple[Lane, int, int]] = {}
         self.run_start_ns: int | None = None
         self.run_end_ns: int | None = None
         self.status: str = "starting"
@@ -208,6 +217,10 @@ class RunAggregate:
         self.errors: Counter[str] = Counter()
         self.error_total = 0
         self.transport_errors: list[str] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.producer_wait_ns = 0
+        self.results: dict[str, Any] = {}
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.peak_rss = 0
         self._core_busy: list[float] = []
@@ -228,6 +241,9 @@ class RunAggregate:
         cpu_total = self.cpu_ns
         keep_all = self.all_spans.append if self.keep_all_spans else None
         binning = self.track_bins
+        in_flight = self.in_flight
+        peak_in_flight = self.peak_in_flight
+        producer_wait = self.producer_wait_ns
         if binning:
             self.recent_frames.append(payload)
         # The last lane seen: consecutive records nearly always come from the
@@ -242,19 +258,23 @@ class RunAggregate:
                         lane = self._new_lane(pid, tid, slot, t)
                     lane_pid, lane_tid, lane_slot = pid, tid, slot
                 assert lane is not None
-                if flags == _COROUTINE:
+                if flags & _COROUTINE:
                     lane.coroutine = True
-                inflight[task] = (lane, t)
+                inflight[task] = (lane, t, flags & _IN_PARTS)
                 lane.current_task = task
                 lane.current_start = t
                 started += 1
+                in_flight += 1
+                peak_in_flight = max(peak_in_flight, in_flight)
             elif kind == _FINISH:
                 entry = inflight.pop(task, None)
                 if entry is not None:
-                    span_lane, start = entry
+                    span_lane, start, in_parts = entry
+                    in_flight -= 1
                 else:  # its start came on another connection and is not here yet
                     span_lane = self._lane(pid, tid, slot, t)
                     start = t
+                    in_parts = 0
                 wall = t - start
                 if flags == _OK:
                     completed += 1
@@ -270,6 +290,8 @@ class RunAggregate:
                 cpu_total += aux
                 if span_lane.current_task == task:
                     span_lane.current_task = None
+                if in_parts:  # drawn as its parts (retry attempts), not as one bar
+                    continue
                 span = (task, start, t, aux, flags, 0)
                 span_lane.spans.append(span)
                 if keep_all is not None:
@@ -285,6 +307,7 @@ class RunAggregate:
                         _spread(span_lane, start, t, aux)
             elif kind == _QUEUED:
                 queued += 1
+                producer_wait += aux
                 depth = queued - started - self.cancelled
                 if depth > self.peak_queue_depth and not self.queue_sizes:
                     self.peak_queue_depth = depth
@@ -301,6 +324,8 @@ class RunAggregate:
                 lane_pid = -1  # lanes may have been renumbered or forgotten
         self.queued, self.started, self.completed, self.failed = queued, started, completed, failed
         self.busy_ns, self.cpu_ns = busy, cpu_total
+        self.in_flight, self.peak_in_flight = in_flight, peak_in_flight
+        self.producer_wait_ns = producer_wait
         n = len(payload) // RECORD_SIZE
         self.events += n
 
@@ -333,13 +358,14 @@ class RunAggregate:
             self.peak_queue_depth = max(self.peak_queue_depth, total)
         elif kind == _SPAN_START:
             lane = self._lane(pid, tid, slot, t)
-            self._span_inflight[task] = (lane, t)
+            self._span_inflight[task] = (lane, t, flags)
             lane.current_task = task
             lane.current_start = t
         elif kind == _SPAN_FINISH:
             entry = self._span_inflight.pop(task, None)
             lane = self._lane(pid, tid, slot, t) if entry is None else entry[0]
             start = t if entry is None else entry[1]
+            part = 1 + (0 if entry is None else entry[2])
             lane.busy_ns += t - start
             lane.cpu_ns += aux
             self.cpu_ns += aux
@@ -349,7 +375,7 @@ class RunAggregate:
                 lane.done += 1
             if lane.current_task == task:
                 lane.current_task = None
-            span = (task, start, t, aux, flags, 1)
+            span = (task, start, t, aux, flags, part)
             lane.spans.append(span)
             if self.keep_all_spans:
                 self.all_spans.append((lane.index, span))
@@ -380,6 +406,8 @@ class RunAggregate:
                 self.errors[key] += 1
         elif kind == "run_error":
             self.run_error = obj
+        elif kind == "result":
+            self.results.update({k: v for k, v in obj.items() if k != "type"})
 
     def _lane(self, pid: int, tid: int, slot: int, t: int) -> Lane:
         lane = self.lanes.get((pid, tid, slot))
@@ -574,7 +602,22 @@ class RunAggregate:
             errors=dict(self.errors.most_common(10)),
             run_error=run_error,
             transport_errors=list(self.transport_errors),
+            peak_in_flight=self.peak_in_flight,
+            producer_wait_s=self.producer_wait_ns / 1e9,
+            worker_startup_s=self._worker_startup_s(),
+            result=dict(self.results),
         )
+
+    def _worker_startup_s(self) -> float | None:
+        start = self.run_start_ns
+        if start is None:
+            return None
+        delays = sorted(
+            (lane.up_ns - start) / 1e9
+            for lane in self.lane_list
+            if self.lane_kind(lane) == "process" and lane.up_ns >= start
+        )
+        return delays[len(delays) // 2] if delays else None
 
     def recent_spans(self, since_ns: int) -> Iterable[tuple[Lane, Span]]:
         for lane in self.lane_list:

@@ -8,6 +8,7 @@ serves until its stdin closes, so it cannot outlive the process that started it.
 Endpoints:
 - ``/delay/{ms}``: answers after ``ms`` milliseconds (``?bytes=N`` for a body of N bytes).
 - ``/bytes/{n}``: answers at once with ``n`` bytes.
+- ``/flaky/{ms}?fail=0.3``: like ``/delay``, but a share of the answers are 503s.
 - ``/health``: answers ``ok``.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import sys
 
@@ -44,6 +46,21 @@ async def delay(request: web.Request) -> web.Response:
     return web.Response(body=_body(size) if size else f"waited {ms:g} ms\n".encode())
 
 
+async def flaky(request: web.Request) -> web.Response:
+    """Like /delay, but answers 503 to a share ``fail`` (0-1) of requests (retry demos)."""
+    try:
+        ms = float(request.match_info["ms"])
+        fail = float(request.query.get("fail", "0.3"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    if not 0 <= ms <= 600_000 or not 0 <= fail <= 1:
+        raise web.HTTPBadRequest(text="delay must be 0-600000 ms and fail 0-1")
+    await asyncio.sleep(ms / 1000.0)
+    if random.random() < fail:
+        raise web.HTTPServiceUnavailable(text="failed on purpose (/flaky)\n")
+    return web.Response(text=f"waited {ms:g} ms\n")
+
+
 async def payload(request: web.Request) -> web.Response:
     try:
         n = int(request.match_info["n"])
@@ -60,6 +77,7 @@ def make_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/delay/{ms}", delay)
     app.router.add_get("/bytes/{n}", payload)
+    app.router.add_get("/flaky/{ms}", flaky)
     app.router.add_get("/health", health)
     return app
 

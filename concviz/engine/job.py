@@ -31,6 +31,8 @@ class Job:
     connect_path: str = ""
     workload_params: dict[str, Any] = field(default_factory=dict)
     switch_interval: float | None = None
+    #: The whole run's settings (patterns read their options here: rate, timeout_ms...).
+    spec: Any = None
     _watched: int = 0
 
     # -- the tasks ------------------------------------------------------------
@@ -44,11 +46,17 @@ class Job:
         pack = RECORD.pack
         mono = time.monotonic_ns
         pid, tid = worker._pid, worker._native_tid()
+        handed_out = 0
         for task_id in range(self.count):
             if worker._stopping:
                 return
-            append(pack(Kind.TASK_QUEUED, 0, 0, pid, tid, task_id, mono(), 0, 0))
+            now = mono()
+            # aux: how long the producer was away since the last hand-out, i.e. blocked
+            # handing that one over (a full queue's back-pressure shows up here).
+            waited = now - handed_out if handed_out else 0
+            append(pack(Kind.TASK_QUEUED, 0, 0, pid, tid, task_id, now, 0, waited))
             yield task_id
+            handed_out = mono()
 
     # -- the work, traced -----------------------------------------------------
 
@@ -56,10 +64,22 @@ class Job:
     work = staticmethod(worker.run_task)
     #: Runs one whole task as a coroutine.
     awork = staticmethod(worker.arun_task)
+    #: Like awork, but a task's exception propagates to the caller (failure semantics).
+    awork_raising = staticmethod(worker.arun_task_raising)
     #: The I/O part of a task, awaited on the event loop (hybrid model).
     fetch = staticmethod(worker.fetch)
     #: The CPU part of a task, for a process pool (hybrid model).
     compute = staticmethod(worker.compute)
+
+    @staticmethod
+    def attempt(task_id: int, number: int) -> worker.Attempt:
+        """``async with job.attempt(task_id, n):`` draws attempt n as its own bar."""
+        return worker.Attempt(task_id, number)
+
+    @staticmethod
+    def report(**figures: Any) -> None:
+        """Adds figures to the run's result (shown in the summary and in --json)."""
+        worker.report({"type": "result", **figures})
 
     @staticmethod
     def traced(
@@ -67,6 +87,13 @@ class Job:
     ) -> Callable[[int], Coroutine[Any, Any, None]]:
         """Decorator: records a coroutine function of a task id as that task."""
         return worker.traced(fn)
+
+    @staticmethod
+    def traced_attempts(
+        fn: Callable[[int], Coroutine[Any, Any, Any]],
+    ) -> Callable[[int], Coroutine[Any, Any, None]]:
+        """Like :meth:`traced`, but the task is drawn as its attempts (retries)."""
+        return worker.traced(fn, in_parts=True)
 
     # -- process pools --------------------------------------------------------
 

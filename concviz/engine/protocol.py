@@ -55,8 +55,10 @@ class Kind(enum.IntEnum):
     SPAN_FINISH = 12
 
 
-#: ``flags`` of a TASK_START record made by a coroutine (its lane is an async slot).
+#: ``flags`` bits of a TASK_START record: made by a coroutine (its lane is an
+#: async slot); drawn in parts (its SPAN records are its bars, e.g. retry attempts).
 START_COROUTINE = 1
+START_IN_PARTS = 2
 
 
 class Status(enum.IntEnum):

@@ -101,8 +101,13 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             seed=spec.seed,
             base_url=base_url,
             calibration=calib,
+            jitter=spec.jitter,
+            fail_task=spec.fail_task,
+            flaky=spec.flaky,
+            lock=spec.lock,
+            race=spec.race,
         )
-        worker.use_workload(params.to_dict())
+        workload = worker.use_workload(params.to_dict())
         job = Job(
             workers=spec.workers,
             count=spec.tasks,
@@ -111,6 +116,7 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             connect_path=connect_path,
             workload_params=params.to_dict(),
             switch_interval=spec.switch_interval,
+            spec=spec,
         )
         module = model.load()
         meta: dict[str, Any] = {
@@ -142,6 +148,9 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
                 raise
         if status is Status.OK and worker.stopping():
             status = Status.STOPPED
+        result = workload.result()
+        if result:
+            recorder.text({"type": "result", **result})
         _emit(Kind.RUN_END, status)
     except Exception as exc:  # set-up failed (bad calibration cache, import error, ...)
         status = Status.ERROR

@@ -442,14 +442,31 @@ class RunSession:
         return self.done.wait(timeout)
 
     def stop(self, grace: float = 0.6) -> None:
-        """Asks every process to stop starting tasks; kills the group after ``grace`` seconds."""
+        """Asks every process to stop starting tasks; kills the group after ``grace`` seconds.
+
+        A model that handles signals itself (graceful shutdown) gets a real SIGINT
+        instead, and its own deadline before anything is killed.
+        """
         if self.done.is_set():
             return
         self._stop_requested = True
-        if self._server is not None:
+        if MODELS[self.spec.model].stops_by_signal and self._runner is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._runner.pid, signal.SIGINT)
+            grace = max(grace, self.spec.deadline_ms / 1000 + 1.0)
+        elif self._server is not None:
             self._server.broadcast(b"stop\n")
         if not self.done.wait(grace):
             self.kill()
+
+    def stop_after(self, seconds: float) -> None:
+        """Stops the run after ``seconds`` (a scenario that shows a shutdown)."""
+
+        def later() -> None:
+            if not self.done.wait(seconds):
+                self.stop()
+
+        threading.Thread(target=later, name="concviz-stop-after", daemon=True).start()
 
     def kill(self) -> None:
         self._killed = True

@@ -16,6 +16,7 @@ from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
 
 START_METHODS = ("fork", "spawn", "forkserver")
+RACE_FORMS = ("call", "inplace")
 MAX_TASKS = 10_000_000
 MAX_TASK_MS = 600_000.0
 MAX_PAYLOAD = 64 * 1024 * 1024
@@ -41,6 +42,25 @@ class RunSpec:
     fail_rate: float = 0.0
     seed: int = 0
     switch_interval: float | None = None
+    #: Task durations vary by up to this fraction either way (0: all the same).
+    jitter: float = 0.0
+    #: The task (by id) that raises, halfway through (failure-semantics patterns).
+    fail_task: int = -1
+    #: Share of the local server's answers that are 503s (retry pattern).
+    flaky: float = 0.0
+    #: counter workload: guard the increment with a threading.Lock.
+    lock: bool = False
+    #: counter workload: "inplace" (counter += 1) or "call" (counter = plus_one(counter)).
+    race: str = "call"
+    #: token-bucket pattern: tokens per second, and the bucket's capacity.
+    rate: float = 10.0
+    burst: int = 5
+    #: timeout pattern: each task's deadline.
+    timeout_ms: float = 150.0
+    #: retry pattern: attempts per task (the first one included).
+    attempts: int = 4
+    #: graceful-shutdown pattern: how long in-flight tasks may take to finish.
+    deadline_ms: float = 500.0
 
     def validated(self) -> RunSpec:
         """Returns the spec with model-specific adjustments, or raises SpecError."""
@@ -62,6 +82,24 @@ class RunSpec:
         _integer("payload-bytes", self.payload_bytes, 0, MAX_PAYLOAD)
         _integer("block-every", self.block_every, 0, MAX_TASKS)
         _number("fail-rate", self.fail_rate, 0.0, 1.0)
+        _number("jitter", self.jitter, 0.0, 0.99)
+        _integer("fail-task", self.fail_task, -1, MAX_TASKS)
+        _number("flaky", self.flaky, 0.0, 1.0)
+        if self.race not in RACE_FORMS:
+            raise SpecError(
+                f"unknown race form {self.race!r} (choose from {', '.join(RACE_FORMS)})"
+            )
+        _number("rate", self.rate, 0.01, 1e6)
+        _integer("burst", self.burst, 1, 1_000_000)
+        _number("timeout-ms", self.timeout_ms, 0.0, MAX_TASK_MS)
+        _integer("attempts", self.attempts, 1, 100)
+        _number("deadline-ms", self.deadline_ms, 0.0, MAX_TASK_MS)
+        workload = WORKLOADS[self.workload]
+        if workload.threads_only and info.processes:
+            raise SpecError(
+                f"the {self.workload} workload shares memory between threads; "
+                f"{self.model} runs tasks in separate processes (choose a thread or async model)"
+            )
         if self.switch_interval is not None:
             _number("switch-interval", self.switch_interval, 1e-6, 10.0)
             if self.switch_interval <= 0:

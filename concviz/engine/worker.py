@@ -12,6 +12,7 @@ clock (``time.thread_time_ns``, ~0.6 µs): nothing that releases the GIL.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import heapq
 import multiprocessing.util
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 
 from ..workloads import Workload, WorkloadParams
 from ..workloads import load as load_workload
-from .protocol import RECORD, START_COROUTINE, Kind, Status
+from .protocol import RECORD, START_COROUTINE, START_IN_PARTS, Kind, Status
 from .recorder import Recorder
 
 _pack = RECORD.pack
@@ -184,29 +185,30 @@ def run_task(task_id: int) -> None:
         _append(_pack(Kind.TASK_CANCELLED, 0, 0, pid, tid, task_id, _mono(), 0, 0))
         return
     assert _workload is not None
+    # Wall clock outside, CPU clock inside: a task's CPU time can never exceed its wall.
+    t0 = _mono()
     cpu0 = _cpu()
-    _append(_pack(Kind.TASK_START, 0, 0, pid, tid, task_id, _mono(), cpu0, 0))
+    _append(_pack(Kind.TASK_START, 0, 0, pid, tid, task_id, t0, cpu0, 0))
     try:
         _workload.run(task_id)
     except Exception as exc:
         cpu1 = _cpu()
-        _append(
-            _pack(Kind.TASK_FINISH, Status.ERROR, 0, pid, tid, task_id, _mono(), cpu1, cpu1 - cpu0)
-        )
+        t1 = _mono()
+        _append(_pack(Kind.TASK_FINISH, Status.ERROR, 0, pid, tid, task_id, t1, cpu1, cpu1 - cpu0))
         _report_error(task_id, exc)
     else:
         cpu1 = _cpu()
-        _append(
-            _pack(Kind.TASK_FINISH, Status.OK, 0, pid, tid, task_id, _mono(), cpu1, cpu1 - cpu0)
-        )
+        t1 = _mono()
+        _append(_pack(Kind.TASK_FINISH, Status.OK, 0, pid, tid, task_id, t1, cpu1, cpu1 - cpu0))
 
 
 def compute(task_id: int) -> None:
     """The CPU part of a hybrid task, in a worker process: a SPAN on that process's lane."""
     pid, tid = _ident()
     assert _workload is not None
+    t0 = _mono()
     cpu0 = _cpu()
-    _append(_pack(Kind.SPAN_START, 0, 0, pid, tid, task_id, _mono(), cpu0, 0))
+    _append(_pack(Kind.SPAN_START, 0, 0, pid, tid, task_id, t0, cpu0, 0))
     status = Status.OK
     try:
         _workload.compute(task_id)
@@ -233,6 +235,9 @@ def _take_slot() -> int:
     return _slots_used - 1
 
 
+_slot_var: contextvars.ContextVar[int] = contextvars.ContextVar("concviz_slot", default=0)
+
+
 class _Traced:
     """Awaits one task's coroutine as a traced task on the lowest free async slot.
 
@@ -242,23 +247,32 @@ class _Traced:
     keeps the cost per task to two CPU-clock reads per step and two records.
     """
 
-    __slots__ = ("coro", "task_id")
+    __slots__ = ("coro", "flags", "reraise", "task_id")
 
-    def __init__(self, task_id: int, coro: Coroutine[Any, Any, Any]) -> None:
+    def __init__(
+        self,
+        task_id: int,
+        coro: Coroutine[Any, Any, Any],
+        reraise: bool = False,
+        in_parts: bool = False,
+    ) -> None:
         self.task_id = task_id
         self.coro = coro
+        self.reraise = reraise
+        self.flags = START_COROUTINE | (START_IN_PARTS if in_parts else 0)
 
     def __await__(self) -> Generator[Any, Any, None]:
         task_id = self.task_id
         coro = self.coro
         pid, tid = _ident()
         slot = _take_slot()
+        _slot_var.set(slot)  # the task's context: its attempts find their lane here
         try:
             if _stopping:
                 coro.close()
                 _append(_pack(Kind.TASK_CANCELLED, 0, slot, pid, tid, task_id, _mono(), 0, 0))
                 return
-            _append(_pack(Kind.TASK_START, START_COROUTINE, slot, pid, tid, task_id, _mono(), 0, 0))
+            _append(_pack(Kind.TASK_START, self.flags, slot, pid, tid, task_id, _mono(), 0, 0))
             send = coro.send
             throw = coro.throw
             value: Any = None
@@ -296,6 +310,8 @@ class _Traced:
                         )
                     )
                     _report_error(task_id, exc)
+                    if self.reraise:
+                        raise
                     return
                 cpu += _cpu() - start
                 try:
@@ -357,16 +373,56 @@ def arun_task(task_id: int) -> Awaitable[None]:
     return _Traced(task_id, _workload.arun(task_id))
 
 
+async def arun_task_raising(task_id: int) -> None:
+    """A whole task as a coroutine whose exception propagates (TaskGroup, gather)."""
+    assert _workload is not None
+    await _Traced(task_id, _workload.arun(task_id), reraise=True)
+
+
 def traced(
     fn: Callable[[int], Coroutine[Any, Any, Any]],
+    in_parts: bool = False,
 ) -> Callable[[int], Coroutine[Any, Any, None]]:
-    """Decorator: makes a coroutine function of a task id into a traced task."""
+    """Decorator: makes a coroutine function of a task id into a traced task.
+
+    ``in_parts``: the task's own bar is not drawn, its :class:`Attempt` parts are.
+    """
 
     @functools.wraps(fn)
     async def wrapper(task_id: int) -> None:
-        await _Traced(task_id, fn(task_id))
+        await _Traced(task_id, fn(task_id), in_parts=in_parts)
 
     return wrapper
+
+
+class Attempt:
+    """One attempt of the current task (retries): its own bar on the task's lane."""
+
+    __slots__ = ("number", "task_id")
+
+    def __init__(self, task_id: int, number: int) -> None:
+        self.task_id = task_id
+        self.number = number
+
+    async def __aenter__(self) -> Attempt:
+        pid, tid = _ident()
+        flags = min(self.number, 255)
+        _append(
+            _pack(Kind.SPAN_START, flags, _slot_var.get(), pid, tid, self.task_id, _mono(), 0, 0)
+        )
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        if kind is None:
+            status = Status.OK
+        elif issubclass(kind, asyncio.CancelledError):
+            status = Status.STOPPED
+        else:
+            status = Status.ERROR
+        pid, tid = _ident()
+        _append(
+            _pack(Kind.SPAN_FINISH, status, _slot_var.get(), pid, tid, self.task_id, _mono(), 0, 0)
+        )
 
 
 async def fetch(task_id: int) -> None:

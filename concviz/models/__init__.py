@@ -35,6 +35,10 @@ class ModelInfo:
     requires: tuple[int, int] | None = None
     #: What it needs, for the message when it is unavailable.
     needs: str = ""
+    #: A production pattern (listed apart from the basic models).
+    pattern: bool = False
+    #: Asked to stop with a real SIGINT (the model handles it), not a stop command.
+    stops_by_signal: bool = False
 
     def unavailable(self, version: tuple[int, ...]) -> str | None:
         """Why this model cannot run on a Python of ``version``, or None if it can."""
@@ -133,6 +137,63 @@ CATALOG: dict[str, ModelInfo] = {
             "sync",
             requires=(3, 14),
             needs="concurrent.futures.InterpreterPoolExecutor",
+        ),
+        ModelInfo(
+            "token-bucket",
+            "asyncio tasks that start no faster than --rate per second, after a --burst",
+            "concviz.models.token_bucket",
+            "async",
+            max_workers=MAX_COROUTINES,
+            pattern=True,
+        ),
+        ModelInfo(
+            "retry",
+            "asyncio GETs retried --attempts times with exponential back-off and jitter",
+            "concviz.models.retry",
+            "async",
+            max_workers=MAX_COROUTINES,
+            pattern=True,
+        ),
+        ModelInfo(
+            "timeout",
+            "asyncio.wait_for(task, --timeout-ms): slow tasks are cancelled",
+            "concviz.models.timeout",
+            "async",
+            max_workers=MAX_COROUTINES,
+            pattern=True,
+        ),
+        ModelInfo(
+            "taskgroup",
+            "asyncio.TaskGroup: one failure cancels the siblings, raises an ExceptionGroup",
+            "concviz.models.taskgroup",
+            "async",
+            max_workers=MAX_COROUTINES,
+            pattern=True,
+        ),
+        ModelInfo(
+            "gather",
+            "asyncio.gather: the first error propagates, the other tasks run on",
+            "concviz.models.gather",
+            "async",
+            max_workers=MAX_COROUTINES,
+            pattern=True,
+        ),
+        ModelInfo(
+            "gather-results",
+            "asyncio.gather(return_exceptions=True): every task runs, errors are values",
+            "concviz.models.gather_results",
+            "async",
+            max_workers=MAX_COROUTINES,
+            pattern=True,
+        ),
+        ModelInfo(
+            "graceful-shutdown",
+            "SIGINT/SIGTERM: stop taking work, finish in-flight (--deadline-ms), cancel the rest",
+            "concviz.models.graceful",
+            "async",
+            max_workers=MAX_COROUTINES,
+            pattern=True,
+            stops_by_signal=True,
         ),
     )
 }

@@ -23,6 +23,8 @@ class WorkloadInfo:
     needs_server: bool = False
     #: Kernels to time on the runner's interpreter (see concviz.engine.calibrate).
     calibrations: tuple[str, ...] = ()
+    #: Its tasks share state in memory, so they need threads (or coroutines).
+    threads_only: bool = False
 
 
 CATALOG: dict[str, WorkloadInfo] = {
@@ -62,6 +64,13 @@ CATALOG: dict[str, WorkloadInfo] = {
             "concviz.workloads.http:MixedWorkload",
             needs_server=True,
             calibrations=("sum_of_squares",),
+        ),
+        WorkloadInfo(
+            "counter",
+            "race: every task adds 1 to a shared counter --iterations times (--lock guards it)",
+            "cpu",
+            "concviz.workloads.counter:CounterWorkload",
+            threads_only=True,
         ),
         WorkloadInfo(
             "blocking-async",

@@ -27,6 +27,11 @@ class WorkloadParams:
     fail_rate: float = 0.0
     seed: int = 0
     base_url: str | None = None
+    jitter: float = 0.0
+    fail_task: int = -1
+    flaky: float = 0.0
+    lock: bool = False
+    race: str = "call"
     #: Filled in by the runner from the calibration cache.
     calibration: dict[str, float] = field(default_factory=dict)
 
@@ -84,7 +89,27 @@ class Workload:
         rate = self.params.fail_rate
         if rate and random.Random(self.params.seed * 1_000_003 + task_id).random() < rate:
             raise InjectedFailure("injected by --fail-rate")
+        if task_id == self.params.fail_task:
+            raise InjectedFailure(f"task {task_id} fails on purpose (--fail-task)")
+
+    def scale(self, task_id: int) -> float:
+        """This task's size relative to --task-ms (1.0 unless --jitter spreads them)."""
+        jitter = self.params.jitter
+        if not jitter:
+            return 1.0
+        u = random.Random(self.params.seed * 7_919 + task_id).random()
+        return 1.0 + jitter * (2.0 * u - 1.0)
+
+    def seconds_for(self, task_id: int) -> float:
+        seconds = self.params.task_ms / 1000.0 * self.scale(task_id)
+        if task_id == self.params.fail_task:
+            seconds /= 2  # the failing task fails early, while its siblings still run
+        return seconds
 
     @property
     def seconds(self) -> float:
         return self.params.task_ms / 1000.0
+
+    def result(self) -> dict[str, Any]:
+        """Figures the run reports at its end (the race's expected and actual count)."""
+        return {}

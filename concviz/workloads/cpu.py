@@ -45,4 +45,4 @@ class CpuWorkload(Workload):
             self.n = iterations_for(params.task_ms, params.calibration["sum_of_squares"])
 
     def compute(self, task_id: int) -> None:
-        sum_of_squares(self.n)
+        sum_of_squares(round(self.n * self.scale(task_id)))

@@ -75,9 +75,14 @@ class HttpWorkload(Workload):
         self._session: Any = None
 
     def path(self, task_id: int, delay_ms: float | None = None) -> str:
-        ms = self.params.task_ms if delay_ms is None else delay_ms
-        query = f"?bytes={self.params.payload_bytes}" if self.params.payload_bytes else ""
-        return f"/delay/{ms:g}{query}"
+        ms = self.params.task_ms * self.scale(task_id) if delay_ms is None else delay_ms
+        query = []
+        if self.params.payload_bytes:
+            query.append(f"bytes={self.params.payload_bytes}")
+        if self.params.flaky:
+            query.append(f"fail={self.params.flaky:g}")
+        endpoint = "flaky" if self.params.flaky else "delay"
+        return f"/{endpoint}/{ms:.6g}" + ("?" + "&".join(query) if query else "")
 
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(self.base_url + path, timeout=60) as response:

@@ -10,10 +10,10 @@ from .base import Workload
 
 class SleepWorkload(Workload):
     def run_io(self, task_id: int) -> None:
-        time.sleep(self.seconds)
+        time.sleep(self.seconds_for(task_id))
 
     async def fetch(self, task_id: int) -> None:
-        await asyncio.sleep(self.seconds)
+        await asyncio.sleep(self.seconds_for(task_id))
 
 
 class BlockingAsyncWorkload(Workload):
