@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -129,6 +130,9 @@ def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
         "--timeout-ms", type=_positive_float, default=150.0, help="timeout: each task's deadline"
     )
     o.add_argument("--attempts", type=int, default=4, help="retry: attempts per task")
+    o.add_argument("--task", default=None, help="custom workload: your function, module:function")
+    o.add_argument("--task-args", default="[]", help="custom workload: its arguments, a JSON list")
+    o.add_argument("--task-kwargs", default="{}", help="custom workload: keyword arguments (JSON)")
     o.add_argument(
         "--deadline-ms",
         type=_positive_float,
@@ -137,14 +141,29 @@ def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
     )
 
 
+def _task_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
+    try:
+        task_args = json.loads(args.task_args)
+        task_kwargs = json.loads(args.task_kwargs)
+    except ValueError as exc:
+        raise UsageError(f"--task-args and --task-kwargs must be JSON: {exc}") from None
+    if not isinstance(task_args, list) or not isinstance(task_kwargs, dict):
+        raise UsageError("--task-args must be a JSON list and --task-kwargs a JSON object")
+    return task_args, task_kwargs
+
+
 def spec_from_args(
     args: argparse.Namespace, model: str | None = None, workers: int | None = None
 ) -> Any:
     from .engine.spec import RunSpec, SpecError  # noqa: PLC0415
 
+    task_args, task_kwargs = _task_arguments(args)
+    workload = args.workload
+    if args.task is not None and workload == "cpu":  # the default: --task implies custom
+        workload = "custom"
     spec = RunSpec(
         model=model if model is not None else args.model,
-        workload=args.workload,
+        workload=workload,
         workers=workers if workers is not None else args.workers,
         tasks=args.tasks,
         task_ms=args.task_ms,
@@ -167,6 +186,10 @@ def spec_from_args(
         timeout_ms=args.timeout_ms,
         attempts=args.attempts,
         deadline_ms=args.deadline_ms,
+        task=args.task,
+        task_args=task_args,
+        task_kwargs=task_kwargs,
+        task_path=os.getcwd() if args.task else None,
     )
     try:
         return spec.validated()
@@ -215,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--record", metavar="FILE", default=None, help="save the event stream for 'concviz replay'"
     )
+    run.add_argument(
+        "--scenario",
+        default=None,
+        help="run a named scenario (see 'concviz scenarios') or a .toml file; "
+        "its settings replace the run options (--python still applies)",
+    )
+    run.add_argument("--csv", default=None, help=argparse.SUPPRESS)
+    run.add_argument("--no-plot", action="store_true", help=argparse.SUPPRESS)
 
     dash = sub.add_parser("dashboard", help="open the dashboard (the default command)")
     add_run_options(dash)
@@ -239,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_series_output(sweep)
     sweep.add_argument("--csv", metavar="FILE", default=None, help="also write the points as CSV")
     sweep.add_argument("--no-plot", action="store_true", help="no terminal plot")
+
+    sub.add_parser("scenarios", help="list the ready-made demonstrations")
+    scenario = sub.add_parser("scenario", help="open scenarios in the dashboard (a talk: several)")
+    scenario.add_argument("names", nargs="+", help="scenario names or .toml files, in order")
+    scenario.add_argument("--python", default=None, help="run them under this interpreter")
 
     sub.add_parser("models", help="list the concurrency models")
     sub.add_parser("workloads", help="list the workloads")
@@ -268,6 +304,25 @@ def cmd_workloads(out: IO[str]) -> int:
     width = max(map(len, CATALOG))
     for info in CATALOG.values():
         print(f"{info.name:<{width}}  {info.nature:<5}  {info.summary}", file=out)
+    return EXIT_OK
+
+
+def cmd_scenarios(out: IO[str]) -> int:
+    from .scenario import load, shipped  # noqa: PLC0415
+
+    names = shipped()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {load(name).title}", file=out)
+    return EXIT_OK
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    playlist = [load_scenario(name) for name in args.names]
+    python = resolve_python(args.python)
+    from .tui.app import ConcvizApp  # noqa: PLC0415
+
+    ConcvizApp(python=python, playlist=playlist).run()
     return EXIT_OK
 
 
@@ -345,8 +400,57 @@ def _open_trace(path: str | None) -> IO[str] | None:
 
 
 def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
-    spec = spec_from_args(args)
-    python = resolve_python(args.python)
+    if args.scenario:
+        return cmd_run_scenario(args, out)
+    return run_single(spec_from_args(args), resolve_python(args.python), args, out)
+
+
+def load_scenario(name: str) -> Any:
+    from .scenario import ScenarioError, load  # noqa: PLC0415
+
+    try:
+        return load(name)
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_run_scenario(args: argparse.Namespace, out: IO[str]) -> int:
+    """A scenario headless: one run, a comparison of its variants, or a sweep."""
+    from rich.console import Console  # noqa: PLC0415
+
+    scenario = load_scenario(args.scenario)
+    python = resolve_python(args.python or scenario.python)
+    if not args.json:
+        err = Console(stderr=True)
+        err.print(f"[bold]{scenario.title}[/]")
+        err.print(scenario.explanation, style="dim")
+    if scenario.kind == "run":
+        return run_single(scenario.spec, python, args, out, stop_after=scenario.stop_after_s)
+    args.workload = scenario.spec.workload
+    args.trace_dir = getattr(args, "trace_dir", None)
+    if scenario.kind == "compare":
+        entries = [
+            (v.label, v.spec, resolve_python(args.python or v.python) or python)
+            for v in scenario.variants
+        ]
+        return compare_entries(entries, args, out)
+    from dataclasses import replace  # noqa: PLC0415
+
+    args.model = scenario.spec.model
+    entries = [
+        (f"{scenario.spec.model} × {n}", replace(scenario.spec, workers=n).validated(), python)
+        for n in scenario.sweep
+    ]
+    return sweep_entries(entries, scenario.sweep, args, out)
+
+
+def run_single(
+    spec: Any,
+    python: str | None,
+    args: argparse.Namespace,
+    out: IO[str],
+    stop_after: float | None = None,
+) -> int:
     if not 1.0 <= args.sample_hz <= 50.0:
         raise UsageError(f"sample-hz must be between 1 and 50, got {args.sample_hz:g}")
     trace_file = _open_trace(args.trace)
@@ -377,6 +481,8 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
             session.start()
         except SessionError as exc:
             raise UsageError(str(exc)) from None
+        if stop_after is not None:
+            session.stop_after(stop_after)
         with RunProgress(session, err, enabled=not args.quiet) as progress:
             try:
                 while not session.wait(0.1):
@@ -514,7 +620,7 @@ def _with_start_method(spec: Any, method: str | None) -> Any:
 
 def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
     from .engine.spec import SpecError  # noqa: PLC0415
-    from .experiments import baseline_index, parse_variants, speedups  # noqa: PLC0415
+    from .experiments import parse_variants  # noqa: PLC0415
 
     python = resolve_python(args.python)
     try:
@@ -525,6 +631,14 @@ def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
         (v.name, _with_start_method(spec_from_args(args, model=v.model), v.start_method), v.python)
         for v in variants
     ]
+    return compare_entries(entries, args, out)
+
+
+def compare_entries(
+    entries: list[tuple[str, Any, str | None]], args: argparse.Namespace, out: IO[str]
+) -> int:
+    from .experiments import baseline_index, speedups  # noqa: PLC0415
+
     _trace_dir(args.trace_dir)
     results, interrupted = run_series(entries, args, "compare")
     rows = speedups(results)
@@ -544,10 +658,8 @@ def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
-    import csv  # noqa: PLC0415
-
     from .engine.spec import SpecError  # noqa: PLC0415
-    from .experiments import analyse_sweep, parse_counts  # noqa: PLC0415
+    from .experiments import parse_counts  # noqa: PLC0415
 
     try:
         counts = parse_counts(args.workers)
@@ -561,6 +673,19 @@ def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
         check_available(args.model, python)
     except SpecError as exc:
         raise UsageError(str(exc)) from None
+    return sweep_entries(entries, counts, args, out)
+
+
+def sweep_entries(
+    entries: list[tuple[str, Any, str | None]],
+    counts: list[int],
+    args: argparse.Namespace,
+    out: IO[str],
+) -> int:
+    import csv  # noqa: PLC0415
+
+    from .experiments import analyse_sweep  # noqa: PLC0415
+
     _trace_dir(args.trace_dir)
     csv_file = None
     if args.csv:
@@ -676,6 +801,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, out)
+        if args.command == "scenarios":
+            return cmd_scenarios(out)
+        if args.command == "scenario":
+            return cmd_scenario(args)
         if args.command == "models":
             return cmd_models(out)
         if args.command == "workloads":

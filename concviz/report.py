@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 
@@ -33,6 +35,62 @@ def gil_label(gil_enabled: bool | None) -> str:
     return "GIL enabled" if gil_enabled else "GIL disabled (free-threaded)"
 
 
+def describe_result(result: dict[str, Any]) -> str:
+    """What a pattern or workload measured, in a few words (empty if nothing)."""
+    if not result:
+        return ""
+    parts = []
+    if "lost_updates" in result:
+        lost = result["lost_updates"]
+        parts.append(
+            f"{result['actual']:,} of {result['expected']:,}: "
+            + (f"{lost:,} lost" if lost else "none lost")
+        )
+    if "achieved_rate" in result:
+        parts.append(f"{result['achieved_rate']:g}/s achieved (limit {result['rate_limit']:g}/s)")
+    if "timed_out" in result:
+        parts.append(f"{result['timed_out']} timed out after {result['timeout_ms']:g} ms")
+    if "failed_attempts" in result:
+        parts.append(f"{result['failed_attempts']} failed attempts retried")
+    if "signalled" in result:
+        if result["signalled"]:
+            finished = (
+                "finished in time"
+                if result.get("finished_in_time")
+                else "cancelled at the deadline"
+            )
+            parts.append(
+                f"signalled: in-flight work {finished}, {result['never_started']} never started"
+            )
+        else:
+            parts.append("no signal came: all work done")
+    if "outcome" in result:
+        parts.append(str(result["outcome"]))
+    known = {
+        "lost_updates",
+        "actual",
+        "expected",
+        "lock",
+        "race_form",
+        "achieved_rate",
+        "rate_limit",
+        "burst",
+        "timed_out",
+        "timeout_ms",
+        "failed_attempts",
+        "attempts_allowed",
+        "signalled",
+        "finished_in_time",
+        "never_started",
+        "deadline_ms",
+        "outcome",
+        "errors",
+        "still_running",
+    }
+    parts += [f"{k}={v}" for k, v in result.items() if k not in known]
+    return "; ".join(parts)
+
+
 def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
     """(label, value, what it means) for each figure of a run."""
     tasks = f"{s.completed} ok"
@@ -62,6 +120,20 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         ("Interpreter", f"Python {s.python}", gil_label(s.gil_enabled)),
         ("Events", f"{s.events:,}", f"{s.dropped_events:,} dropped"),
     ]
+    if s.peak_in_flight:
+        rows.insert(
+            9, ("Peak in flight", str(s.peak_in_flight), "tasks running at the same moment")
+        )
+    if s.producer_wait_s >= 0.001:
+        rows.insert(
+            10, ("Producer wait", fmt_seconds(s.producer_wait_s), "blocked handing tasks over")
+        )
+    if s.worker_startup_s is not None:
+        rows.append(
+            ("Worker start-up", fmt_seconds(s.worker_startup_s), "median, run start to process up")
+        )
+    if s.result:
+        rows.append(("Result", describe_result(s.result), ""))
     if s.run_error:
         rows.append(("Run error", s.run_error, ""))
     for message, count in s.errors.items():

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .experiments import CompareRow, SweepAnalysis
-from .report import fmt_seconds
+from .report import describe_result, fmt_seconds
 
 
 def speedup_bar(speedup: float, top: float, width: int = 16) -> str:
@@ -30,9 +30,17 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
     startup = any(r.summary.worker_startup_s is not None for r in rows)
     if startup:
         columns.append("start")
+    results = any(r.summary.result for r in rows)
+    if results:
+        columns.append("result")
     for name in columns:
         justify = "left" if name in ("model", "speedup", "python") else "right"
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=name != "result",
+            overflow="fold",
+        )
     top = max((r.speedup for r in rows), default=1.0)
     for r in rows:
         s = r.summary
@@ -54,6 +62,8 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
         if startup:
             up = s.worker_startup_s
             cells.append(fmt_seconds(up) if up is not None else "-")
+        if results:
+            cells.append(describe_result(s.result))
         table.add_row(*cells)
     table.caption = (
         f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "

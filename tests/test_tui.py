@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select, SelectionList
+from textual.widgets import DataTable, Input, OptionList, Select, SelectionList
 
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
+from concviz.scenario import load
 from concviz.tui.app import ConcvizApp
+from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
 from concviz.tui.series import CompareScreen, SweepScreen
 from concviz.tui.widgets import Panel, RunHeader, Timeline
@@ -234,3 +237,62 @@ async def test_sweep_screen_reports_speedup_per_worker_count() -> None:
         assert speedups[0] == 1.0
         assert speedups[2] > 2.5
         assert "Amdahl fit" in str(screen.query_one("#fit").render())
+
+
+async def test_a_talk_steps_through_scenarios_and_explains_each() -> None:
+    app = ConcvizApp(playlist=[load("semaphore"), load("gil"), load("blocking-loop")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.scenario is not None
+        assert app.scenario.name == "semaphore"
+        assert app.spec.model == "asyncio"
+        assert app.spec.workers == 5
+        explain = str(app.w_explain.render())
+        assert "semaphore" in explain.lower()
+        assert "1/3" in explain
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.scenario.name == "gil"
+        await pilot.press("pageup", "pageup")
+        await pilot.pause()
+        assert app.scenario.name == "blocking-loop"  # wraps around
+        await pilot.press("i")
+        assert not app.w_explain.display
+
+
+async def test_the_picker_loads_a_scenario() -> None:
+    app = ConcvizApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, ScenarioPicker)
+        options = app.screen.query_one(OptionList)
+        index = next(
+            i for i in range(options.option_count) if options.get_option_at_index(i).id == "timeout"
+        )
+        options.highlighted = index
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.scenario is not None
+        assert app.scenario.name == "timeout"
+        assert app.spec.model == "timeout"
+
+
+async def test_a_compare_scenario_runs_its_variants_in_the_compare_screen(tmp_path: Path) -> None:
+    scenario = tmp_path / "tiny-gil.toml"
+    scenario.write_text(
+        load("gil")
+        .path.read_text()
+        .replace("tasks = 8", "tasks = 2")
+        .replace("task_ms = 100", "task_ms = 20")
+    )
+    app = ConcvizApp(playlist=[load(str(scenario))])
+    async with app.run_test(size=(130, 42)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 60)
+        await pilot.pause(0.3)
+        labels = [str(screen.query_one(DataTable).get_row_at(i)[0]) for i in range(4)]
+        assert labels == ["sequential", "threads", "processes", "asyncio"]

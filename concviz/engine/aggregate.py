@@ -153,6 +153,13 @@ class Summary:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+def _reports_queue(model: object) -> bool:
+    from ..models import CATALOG  # noqa: PLC0415  (the catalogue is plain data)
+
+    info = CATALOG.get(str(model))
+    return bool(info and info.queue)
+
+
 def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
     """Adds a span to the bins it covers, in proportion to its time in each."""
     wall = max(end - start, 1)
@@ -188,6 +195,8 @@ class RunAggregate:
     ) -> None:
         self.spec: dict[str, Any] = dict(spec or {})
         self.track_bins = track_bins
+        #: The model reports its queue's real size: depth comes from that alone.
+        self.real_queue = _reports_queue(self.spec.get("model"))
         self.recent_frames: deque[bytes] = deque(maxlen=RECENT_FRAMES)
         self._pruned_at = 0
         self.meta: dict[str, Any] = {}
@@ -309,7 +318,7 @@ class RunAggregate:
                 queued += 1
                 producer_wait += aux
                 depth = queued - started - self.cancelled
-                if depth > self.peak_queue_depth and not self.queue_sizes:
+                if depth > self.peak_queue_depth and not self.real_queue:
                     self.peak_queue_depth = depth
             else:
                 self.queued, self.started, self.completed, self.failed = (
@@ -399,6 +408,7 @@ class RunAggregate:
         if kind == "run_start":
             self.meta = obj
             self.spec = dict(obj.get("spec", self.spec))
+            self.real_queue = _reports_queue(self.spec.get("model"))
         elif kind == "task_error":
             self.error_total += 1
             key = f"{obj.get('error')}: {obj.get('message')}"

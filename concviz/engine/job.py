@@ -46,17 +46,16 @@ class Job:
         pack = RECORD.pack
         mono = time.monotonic_ns
         pid, tid = worker._pid, worker._native_tid()
-        handed_out = 0
+        away = 0
         for task_id in range(self.count):
             if worker._stopping:
                 return
             now = mono()
-            # aux: how long the producer was away since the last hand-out, i.e. blocked
-            # handing that one over (a full queue's back-pressure shows up here).
-            waited = now - handed_out if handed_out else 0
-            append(pack(Kind.TASK_QUEUED, 0, 0, pid, tid, task_id, now, 0, waited))
+            # aux: how long the producer was away handing over the previous task
+            # (blocked on a full queue: back-pressure shows up here).
+            append(pack(Kind.TASK_QUEUED, 0, 0, pid, tid, task_id, now, 0, away))
             yield task_id
-            handed_out = mono()
+            away = mono() - now
 
     # -- the work, traced -----------------------------------------------------
 

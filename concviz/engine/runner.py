@@ -106,6 +106,10 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             flaky=spec.flaky,
             lock=spec.lock,
             race=spec.race,
+            task=spec.task,
+            task_args=spec.task_args,
+            task_kwargs=spec.task_kwargs,
+            task_path=spec.task_path,
         )
         workload = worker.use_workload(params.to_dict())
         job = Job(

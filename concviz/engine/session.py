@@ -322,7 +322,7 @@ class RunSession:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> RunSession:
-        reason = self._unavailable()
+        reason = self._unavailable() or self._custom_task_problem()
         if reason is not None:
             raise SessionError(reason)
         _LIVE.add(self)
@@ -386,6 +386,46 @@ class RunSession:
             except InterpreterError as exc:
                 return str(exc)
         return info.unavailable(version)
+
+    def _custom_task_problem(self) -> str | None:
+        """Imports a --task function where it will run (and pickles it for process models)."""
+        spec = self.spec
+        if spec.task is None:
+            return None
+        processes = MODELS[spec.model].processes
+        code = (
+            "import pickle, sys\n"
+            "from concviz.workloads.custom import TaskImportError, resolve\n"
+            "try:\n"
+            f"    fn = resolve({spec.task!r}, {spec.task_path or os.getcwd()!r})\n"
+            + (
+                "    pickle.dumps(fn)\n"
+                "except (pickle.PicklingError, TypeError, AttributeError) as exc:\n"
+                f"    print('--task {spec.task} cannot be pickled for {spec.model}: ' + str(exc))\n"
+                "    sys.exit(1)\n"
+                if processes
+                else ""
+            )
+            + "except TaskImportError as exc:\n"
+            "    print(exc)\n"
+            "    sys.exit(1)\n"
+        )
+        try:
+            done = subprocess.run(
+                [self.python, "-c", code],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env=child_env(),
+                cwd=spec.task_path or os.getcwd(),
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"cannot check --task {spec.task}: {exc}"
+        if done.returncode != 0:
+            said = (done.stdout.strip() or done.stderr.strip() or "failed").splitlines()[-1]
+            return said
+        return None
 
     def _supervise(self) -> None:
         runner = self._runner

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from ..models import CATALOG as MODELS
@@ -61,6 +61,12 @@ class RunSpec:
     attempts: int = 4
     #: graceful-shutdown pattern: how long in-flight tasks may take to finish.
     deadline_ms: float = 500.0
+    #: custom workload: your own function as the task, "module:function".
+    task: str | None = None
+    task_args: list[Any] = field(default_factory=list)
+    task_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: custom workload: a folder to import it from (the current one by default).
+    task_path: str | None = None
 
     def validated(self) -> RunSpec:
         """Returns the spec with model-specific adjustments, or raises SpecError."""
@@ -95,6 +101,20 @@ class RunSpec:
         _integer("attempts", self.attempts, 1, 100)
         _number("deadline-ms", self.deadline_ms, 0.0, MAX_TASK_MS)
         workload = WORKLOADS[self.workload]
+        if (self.workload == "custom") != (self.task is not None):
+            raise SpecError(
+                "--task module:function goes with the custom workload"
+                if self.task is None
+                else "the custom workload needs --task module:function"
+            )
+        if self.task is not None:
+            module, _, function = self.task.partition(":")
+            if (
+                not module
+                or not function
+                or not all(part.isidentifier() for part in module.split(".") + function.split("."))
+            ):
+                raise SpecError(f"--task must be module:function, got {self.task!r}")
         if workload.threads_only and info.processes:
             raise SpecError(
                 f"the {self.workload} workload shares memory between threads; "

@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..engine.aggregate import Summary
 from ..engine.interpreters import Interpreter, discover
@@ -31,6 +31,7 @@ from ..engine.recording import RecordingError, Replay
 from ..engine.session import RunSession, SessionError
 from ..engine.spec import START_METHODS, RunSpec, SpecError
 from ..models import CATALOG as MODELS
+from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
 from .controller import RunController
 from .view import (
@@ -196,6 +197,10 @@ class ConcvizApp(App[None]):
         Binding("f", "follow", "Freeze", show=False),
         Binding("left", "scroll_time(-1)", "Earlier", show=False),
         Binding("right", "scroll_time(1)", "Later", show=False),
+        Binding("p", "pick_scenario", "Scenarios"),
+        Binding("pagedown", "next_scenario(1)", "Next demo", show=False, priority=True),
+        Binding("pageup", "next_scenario(-1)", "Previous demo", show=False, priority=True),
+        Binding("i", "toggle_explanation", "About", show=False),
         Binding("v", "compare", "Compare"),
         Binding("x", "sweep", "Sweep"),
         Binding("c", "toggle_code", "Code"),
@@ -211,8 +216,14 @@ class ConcvizApp(App[None]):
         replay: str | Path | None = None,
         replay_speed: float = 1.0,
         autorun: bool = False,
+        playlist: list[Scenario] | None = None,
     ) -> None:
         super().__init__()
+        #: Scenarios to step through (a talk); the current one sets the run up.
+        self.playlist = playlist or []
+        self.scenario_index = 0
+        self.scenario: Scenario | None = None
+        self.python_given = python
         self.spec = (spec or RunSpec()).validated()
         self.python = python
         self.replay_path = Path(replay) if replay else None
@@ -246,10 +257,12 @@ class ConcvizApp(App[None]):
         self.w_summary = Panel("Summary", id="summary")
         self.w_code = Panel("Code", id="code")
         self.w_events = Panel("Events (newest first)", id="events")
+        self.w_explain = Static("", id="explain")
         yield self.w_header
         with Horizontal(id="body"):
             yield self.w_settings
             with Vertical(id="main"):
+                yield self.w_explain
                 with Vertical(id="timeline-box") as box:
                     box.border_title = "Timeline"
                     yield self.w_timeline
@@ -273,6 +286,8 @@ class ConcvizApp(App[None]):
         self.call_after_refresh(self._first_frame)
         if self.replay_path is not None:
             self.start_replay()
+        elif self.playlist:
+            self.load_scenario(0)
         elif self.autorun:
             self.action_run()
 
@@ -313,6 +328,10 @@ class ConcvizApp(App[None]):
         if self.replay_path is not None:
             self.start_replay()
             return
+        scenario = self.scenario
+        if scenario is not None and scenario.kind != "run":
+            self._run_scenario_series(scenario)
+            return
         try:
             spec = self.read_settings().validated()
         except SpecError as exc:
@@ -325,9 +344,13 @@ class ConcvizApp(App[None]):
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def _start(self, spec: RunSpec) -> None:
         try:
-            self.controller.start(spec, self.python)
+            session = self.controller.start(spec, self.python)
         except (SessionError, SpecError, OSError, RuntimeError) as exc:
             self.call_from_thread(self._run_failed, str(exc))
+            return
+        scenario = self.scenario
+        if scenario is not None and scenario.stop_after_s is not None and spec == scenario.spec:
+            session.stop_after(scenario.stop_after_s)
 
     def _run_failed(self, message: str) -> None:
         self.state = "error"
@@ -496,6 +519,9 @@ class ConcvizApp(App[None]):
             "save_recording",
             "run",
             "stop",
+            "pick_scenario",
+            "next_scenario",
+            "toggle_explanation",
         }
     )
 
@@ -503,6 +529,88 @@ class ConcvizApp(App[None]):
         header = getattr(self, "w_header", None)
         on_dashboard = header is None or not header.is_attached or self.screen is header.screen
         return on_dashboard or action not in self.DASHBOARD_ONLY
+
+    # -- scenarios ------------------------------------------------------------
+
+    def load_scenario(self, index: int) -> None:
+        """Sets the dashboard up for a scenario of the playlist (a talk's next demo)."""
+        if not self.playlist:
+            return
+        self.scenario_index = index % len(self.playlist)
+        scenario = self.playlist[self.scenario_index]
+        self.scenario = scenario
+        if self.controller.running:
+            self._stop()
+        self.controller.forget()
+        self.state = "idle"
+        self.python = self.python_given or scenario.python
+        self._set_spec(scenario.spec)
+        position = (
+            f"  [dim]{self.scenario_index + 1}/{len(self.playlist)} · page up/down[/]"
+            if len(self.playlist) > 1
+            else ""
+        )
+        action = {
+            "run": "r runs it",
+            "compare": f"r runs its {len(scenario.variants)} variants in turn",
+            "sweep": f"r runs it at {', '.join(map(str, scenario.sweep))} workers",
+        }[scenario.kind]
+        self.w_explain.update(
+            f"[b]{scenario.title}[/b]{position}\n{scenario.explanation}"
+            f"  [dim]({action}; i hides this)[/]"
+        )
+        self.w_explain.display = True
+        self._last_key = None
+
+    def action_next_scenario(self, step: int) -> None:
+        if self.playlist:
+            self.load_scenario(self.scenario_index + step)
+
+    def action_toggle_explanation(self) -> None:
+        if self.scenario is not None:
+            self.w_explain.display = not self.w_explain.display
+
+    def action_pick_scenario(self) -> None:
+        from .picker import ScenarioPicker  # noqa: PLC0415
+
+        def chosen(scenario: Scenario | None) -> None:
+            if scenario is not None:
+                self.playlist = [scenario] if not self.playlist else self.playlist
+                if scenario not in self.playlist:
+                    self.playlist.append(scenario)
+                self.load_scenario(self.playlist.index(scenario))
+
+        self.push_screen(ScenarioPicker(), chosen)
+
+    def _run_scenario_series(self, scenario: Scenario) -> None:
+        from .series import CompareScreen, Entry, SweepScreen  # noqa: PLC0415
+
+        if scenario.kind == "compare":
+            entries = [
+                Entry(v.label, v.spec, self.python_given or v.python or self.python)
+                for v in scenario.variants
+            ]
+            self.push_screen(
+                CompareScreen(
+                    scenario.spec,
+                    self.python,
+                    preset=entries,
+                    title=scenario.title,
+                    explanation=scenario.explanation,
+                    autorun=True,
+                )
+            )
+        else:
+            self.push_screen(
+                SweepScreen(
+                    scenario.spec,
+                    self.python,
+                    counts=scenario.sweep,
+                    title=scenario.title,
+                    explanation=scenario.explanation,
+                    autorun=True,
+                )
+            )
 
     def action_compare(self) -> None:
         from .series import CompareScreen  # noqa: PLC0415  (plotext & co. only when asked)

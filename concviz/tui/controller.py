@@ -66,6 +66,13 @@ class RunController:
             session.start()
             return session
 
+    def forget(self) -> None:
+        """Ends the current run or replay and shows nothing (a new scenario is loaded)."""
+        with self._lock:
+            self._end_current()
+            self.source = None
+            self._recording = None
+
     def stop(self) -> None:
         """Stops the live run: running tasks may finish (0.6 s), then the group is killed."""
         source = self.source

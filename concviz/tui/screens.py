@@ -50,6 +50,9 @@ happened. Nothing is simulated: every bar and figure is measured.
 | `c` / `e` | show or hide the code / the event log |
 | `v` | compare: several models in turn, timelines stacked on one time scale, speedups |
 | `x` | sweep: this model at several worker counts, speedup and Amdahl's-law fit |
+| `p` | pick a scenario: a ready-made demonstration of one pattern |
+| `page down` / `page up` | next / previous scenario of a talk (`concviz scenario A B C`) |
+| `i` | show or hide the scenario's explanation |
 | `ctrl+s` | save the last run's recording (`concviz replay FILE`) |
 | `ctrl+p` | command palette |
 | `?` | this help; `escape` closes it |

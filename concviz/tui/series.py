@@ -36,7 +36,7 @@ from ..experiments import (
     speedups,
 )
 from ..models import CATALOG as MODELS
-from ..report import fmt_seconds
+from ..report import describe_result, fmt_seconds
 from ..report_multi import speedup_bar
 from ..workloads import CATALOG as WORKLOADS
 from .view import timeline_view
@@ -126,21 +126,40 @@ class SeriesScreen(Screen[None]):
     SeriesScreen #picks { width: 34; height: 1fr; padding: 0 1; }
     SeriesScreen SelectionList { height: 1fr; }
     SeriesScreen #side { width: 1fr; }
+    SeriesScreen #explain { height: auto; padding: 0 1; background: $boost; color: $foreground; }
     SeriesScreen #status { height: 1; padding: 0 1; color: $foreground-muted; }
     SeriesScreen DataTable { height: auto; max-height: 14; margin: 0 1; }
     SeriesScreen .run-title { height: 1; padding: 0 1; text-style: bold; }
     SeriesScreen Timeline { height: auto; min-height: 3; }
     """
 
-    def __init__(self, base: RunSpec, python: str | None) -> None:
+    def __init__(
+        self,
+        base: RunSpec,
+        python: str | None,
+        title: str = "",
+        explanation: str = "",
+        autorun: bool = False,
+    ) -> None:
         super().__init__()
         self.base = base
         self.python = python
+        self.title_text = title
+        self.explanation = explanation
+        self.autorun = autorun
         self.series: Series | None = None
         self._shown = -1
 
     def on_mount(self) -> None:
         self.set_interval(0.1, self.poll)
+        if self.autorun:
+            self.call_after_refresh(self.action_run)
+
+    def explain(self) -> Static:
+        text = f"[b]{self.title_text}[/b]\n{self.explanation}" if self.title_text else ""
+        widget = Static(text, id="explain")
+        widget.display = bool(text)
+        return widget
 
     def entries(self) -> list[Entry]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -226,23 +245,40 @@ class CompareScreen(SeriesScreen):
 
     DEFAULT_MODELS = ("sequential", "threads", "processes", "asyncio")
 
+    def __init__(
+        self,
+        base: RunSpec,
+        python: str | None,
+        preset: list[Entry] | None = None,
+        title: str = "",
+        explanation: str = "",
+        autorun: bool = False,
+    ) -> None:
+        super().__init__(base, python, title, explanation, autorun)
+        #: A scenario's variants: offered (all picked) instead of the model list.
+        self.preset = preset or []
+
     def compose(self) -> ComposeResult:
         spec = self.base
         app: Any = self.app
+        yield self.explain()
         choices: list[tuple[str, str, bool]] = []
-        for name, info in MODELS.items():
+        for i, entry in enumerate(self.preset):
+            choices.append((entry.label, f"preset:{i}", True))
+        for name, info in MODELS.items() if not self.preset else ():
             if info.unavailable(tuple(sys.version_info[:3])) and self.python is None:
                 continue
             choices.append((name, name, name in self.DEFAULT_MODELS))
         interpreters: dict[str, Interpreter] = getattr(app, "interpreters", {})
-        for path, interp in interpreters.items():
+        for path, interp in interpreters.items() if not self.preset else ():
             if path != (self.python or sys.executable) and not interp.gil_enabled:
                 choices.append(
                     (f"threads@{interp.short} (free-threaded)", f"threads@{path}", False)
                 )
+        what = "variants" if self.preset else "models"
         yield Label(
             f" [b]Compare[/b] {spec.workload}, {spec.tasks} tasks of {spec.task_ms:g} ms, "
-            f"{spec.workers} workers (the dashboard's settings): pick models (space), then r.",
+            f"{spec.workers} workers: pick {what} (space), then r.",
             id="controls",
         )
         with Horizontal(id="body"):
@@ -256,8 +292,16 @@ class CompareScreen(SeriesScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._result_column = False
+        self._columns()
+
+    def _columns(self) -> None:
         table = self.query_one("#results", DataTable)
-        for name in ("model", "wall", "speedup", "parallel", "on-CPU", "peak queue", "RSS"):
+        table.clear(columns=True)
+        names = ["model", "wall", "speedup", "parallel", "on-CPU", "peak queue", "RSS"]
+        if self._result_column:
+            names.insert(3, "result")  # what the pattern measured: the point of the demo
+        for name in names:
             table.add_column(name, key=name)
 
     def entries(self) -> list[Entry]:
@@ -266,6 +310,10 @@ class CompareScreen(SeriesScreen):
             raise SpecError("pick at least one model")
         out = []
         for value in picked:
+            if str(value).startswith("preset:"):
+                chosen = self.preset[int(str(value).split(":")[1])]
+                out.append(Entry(chosen.label, chosen.spec, chosen.python))
+                continue
             model, _, python = str(value).partition("@")
             python = python or self.python  # type: ignore[assignment]
             check_available(model, python or None)
@@ -282,11 +330,14 @@ class CompareScreen(SeriesScreen):
         table = self.query_one("#results", DataTable)
         table.clear()
         rows = speedups(series.results())
+        if any(r.summary.result for r in rows) and not self._result_column:
+            self._result_column = True
+            self._columns()
         base = baseline_index([r.label for r in rows]) if rows else 0
         top = max((r.speedup for r in rows), default=1.0)
         for row in rows:
             s = row.summary
-            table.add_row(
+            cells: list[str | Text] = [
                 row.label,
                 fmt_seconds(s.wall_s),
                 Text.assemble(f"{row.speedup:5.2f}× ", (speedup_bar(row.speedup, top, 10), "cyan")),
@@ -294,7 +345,10 @@ class CompareScreen(SeriesScreen):
                 f"{s.on_cpu_fraction:.0%}",
                 str(s.peak_queue_depth),
                 f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
-            )
+            ]
+            if self._result_column:
+                cells.insert(3, describe_result(s.result))
+            table.add_row(*cells)
         if rows:
             table.border_subtitle = f"speedup vs {rows[base].label}"
         self._ensure_timelines(series)
@@ -353,15 +407,28 @@ class SweepScreen(SeriesScreen):
     #: Keys go to the screen (r runs) until the counts are clicked or tabbed to.
     AUTO_FOCUS = ""
 
+    def __init__(
+        self,
+        base: RunSpec,
+        python: str | None,
+        counts: list[int] | None = None,
+        title: str = "",
+        explanation: str = "",
+        autorun: bool = False,
+    ) -> None:
+        super().__init__(base, python, title, explanation, autorun)
+        self.counts = counts or [1, 2, 4, 8]
+
     def compose(self) -> ComposeResult:
         spec = self.base
+        yield self.explain()
         with Vertical(id="controls"):
             yield Label(
                 f"[b]Sweep[/b] {spec.model} on {spec.workload}, {spec.tasks} tasks of "
                 f"{spec.task_ms:g} ms (the dashboard's settings). Worker counts (tab to edit, "
                 "enter or r runs):"
             )
-            yield Input("1,2,4,8", id="counts")
+            yield Input(",".join(map(str, self.counts)), id="counts")
         yield Static("", id="status")
         with Horizontal():
             yield DataTable(id="results", zebra_stripes=True, cursor_type="none")

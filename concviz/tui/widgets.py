@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ..engine.aggregate import Summary
-from ..report import fmt_bytes, fmt_seconds
+from ..report import describe_result, fmt_bytes, fmt_seconds
 from .view import CoreRow as CoreRowView
 from .view import (
     EventLine,
@@ -366,8 +366,14 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> Content:
         row("wall", fmt_seconds(s.wall_s), f" {s.throughput:,.0f}/s"),
         row("parallelism", f"{s.parallelism:.2f}", " cores"),
         row("on-CPU", f"{s.on_cpu_fraction:.0%}"),
-        row("peak queue", str(s.peak_queue_depth)),
+        row("peak queue", str(s.peak_queue_depth), f" · {s.peak_in_flight} in flight"),
     ]
+    if s.producer_wait_s >= 0.001:
+        lines.append(row("producer", fmt_seconds(s.producer_wait_s), " blocked"))
+    if s.worker_startup_s is not None:
+        lines.append(row("start-up", fmt_seconds(s.worker_startup_s), " per process"))
+    if s.result:
+        lines.append(Content.styled(describe_result(s.result), "bold $accent"))
     if not compact:
         lines += [
             row("worker CPU", fmt_seconds(s.cpu_s)),

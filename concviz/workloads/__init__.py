@@ -73,6 +73,12 @@ CATALOG: dict[str, WorkloadInfo] = {
             threads_only=True,
         ),
         WorkloadInfo(
+            "custom",
+            "your own function as the task: --task module:function (--task-args JSON)",
+            "custom",
+            "concviz.workloads.custom:CustomWorkload",
+        ),
+        WorkloadInfo(
             "blocking-async",
             "pitfall: every Nth coroutine calls time.sleep and freezes the event loop",
             "io",

@@ -32,6 +32,10 @@ class WorkloadParams:
     flaky: float = 0.0
     lock: bool = False
     race: str = "call"
+    task: str | None = None
+    task_args: list[Any] = field(default_factory=list)
+    task_kwargs: dict[str, Any] = field(default_factory=dict)
+    task_path: str | None = None
     #: Filled in by the runner from the calibration cache.
     calibration: dict[str, float] = field(default_factory=dict)
 

@@ -1,0 +1,245 @@
+"""Each pattern, run for real and small, shows what the picture must show."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from concviz.engine.protocol import Kind, Status
+from concviz.engine.session import LocalHttpServer, RunSession, SessionError
+from concviz.engine.spec import RunSpec
+from tests.support import free_threaded_python, run_captured
+
+
+def test_race_loses_updates_without_a_lock_and_none_with_one() -> None:
+    base = RunSpec(model="threads", workload="counter", workers=4, tasks=8, iterations=200_000)
+    racy = run_captured(replace(base, race="call")).summary.result
+    assert racy["expected"] == 8 * 200_000
+    assert racy["actual"] + racy["lost_updates"] == racy["expected"]
+    assert racy["lost_updates"] > 0
+    locked = run_captured(replace(base, lock=True)).summary.result
+    assert locked["expected"] == locked["actual"] == 8 * 200_000
+    assert locked["lost_updates"] == 0
+
+
+@pytest.mark.skipif(free_threaded_python() is None, reason="no free-threaded CPython built here")
+def test_without_the_gil_even_counter_plus_equals_one_races() -> None:
+    spec = RunSpec(
+        model="threads", workload="counter", workers=4, tasks=8, iterations=200_000, race="inplace"
+    )
+    result = run_captured(spec, python=free_threaded_python()).summary.result
+    assert result["lost_updates"] > 0
+
+
+def test_counter_workload_refuses_process_models() -> None:
+    with pytest.raises(ValueError, match="shares memory between threads"):
+        RunSpec(model="processes", workload="counter").validated()
+
+
+def test_semaphore_caps_tasks_in_flight() -> None:
+    summary = run_captured(
+        RunSpec(model="asyncio", workload="sleep", workers=3, tasks=12, task_ms=40)
+    ).summary
+    assert summary.peak_in_flight == 3
+    assert summary.lanes == 3
+
+
+def test_token_bucket_holds_the_rate_after_the_burst(http_server: LocalHttpServer) -> None:
+    spec = RunSpec(
+        model="token-bucket", workload="sleep", workers=30, tasks=23, task_ms=10, rate=20.0, burst=3
+    )
+    cap = run_captured(spec)
+    result = cap.summary.result
+    assert result["rate_limit"] == 20.0
+    assert abs(result["achieved_rate"] - 20.0) <= 0.25 * 20.0
+    starts = sorted(r[6] for r in cap.of_kind(Kind.TASK_START))
+    burst_span = (starts[2] - starts[0]) / 1e9
+    steady_span = (starts[-1] - starts[3]) / 1e9
+    assert burst_span < 0.02  # the burst starts at once...
+    assert steady_span > 0.8  # ...the rest one per 50 ms
+
+
+def test_retry_draws_each_attempt_and_backs_off(http_server: LocalHttpServer) -> None:
+    spec = RunSpec(
+        model="retry", workload="http", workers=8, tasks=16, task_ms=20, flaky=0.5, attempts=4
+    )
+    cap = run_captured(spec, http=http_server)
+    s = cap.summary
+    assert s.completed + s.failed == 16
+    attempts = Counter(r[5] for r in cap.of_kind(Kind.SPAN_FINISH))
+    assert set(attempts) == set(range(16))  # every task made at least one attempt
+    assert max(attempts.values()) > 1  # some were retried
+    assert max(attempts.values()) <= 4
+    failed_attempts = [r for r in cap.of_kind(Kind.SPAN_FINISH) if r[1] == Status.ERROR]
+    assert len(failed_attempts) == s.result["failed_attempts"] > 0
+    # a task's bar is its attempts: the whole-task span is not drawn
+    assert all(
+        span[5] >= 1
+        for lane in (cap.session.aggregate.lane_list if cap.session else [])
+        for span in lane.spans
+    )
+
+
+def test_timeout_cancels_the_slow_tasks() -> None:
+    spec = RunSpec(
+        model="timeout",
+        workload="sleep",
+        workers=8,
+        tasks=16,
+        task_ms=100,
+        jitter=0.6,
+        timeout_ms=100,
+    )
+    cap = run_captured(spec)
+    s = cap.summary
+    timed_out = s.result["timed_out"]
+    assert 0 < timed_out < 16
+    stopped = [r for r in cap.of_kind(Kind.TASK_FINISH) if r[1] == Status.STOPPED]
+    assert len(stopped) == timed_out == s.cancelled
+    assert s.completed == 16 - timed_out
+
+
+def failure_run(model: str) -> tuple[object, object]:
+    spec = RunSpec(model=model, workload="sleep", workers=8, tasks=8, task_ms=300, fail_task=2)
+    summary = run_captured(spec).summary
+    return summary, summary.result
+
+
+def test_taskgroup_cancels_the_siblings_of_a_failed_task() -> None:
+    summary, result = failure_run("taskgroup")
+    assert summary.failed == 1  # type: ignore[attr-defined]
+    assert summary.cancelled == 7  # type: ignore[attr-defined]
+    assert "ExceptionGroup" in result["outcome"]  # type: ignore[index]
+
+
+def test_gather_propagates_the_error_but_the_others_run_on() -> None:
+    summary, result = failure_run("gather")
+    assert summary.failed == 1  # type: ignore[attr-defined]
+    assert summary.completed == 7  # type: ignore[attr-defined]
+    assert result["still_running"] == 7  # type: ignore[index]
+
+
+def test_gather_with_return_exceptions_runs_everything() -> None:
+    summary, result = failure_run("gather-results")
+    assert (summary.completed, summary.failed, summary.cancelled) == (7, 1, 0)  # type: ignore[attr-defined]
+    assert "1 of them exceptions" in result["outcome"]  # type: ignore[index]
+
+
+def test_backpressure_pins_the_queue_and_makes_the_producer_wait() -> None:
+    spec = RunSpec(
+        model="async-queue", workload="sleep", workers=2, tasks=20, task_ms=30, queue_size=4
+    )
+    summary = run_captured(spec).summary
+    assert summary.peak_queue_depth == 4
+    assert summary.producer_wait_s > 0.1  # 16 tasks waited for a free slot
+
+
+def test_graceful_shutdown_on_sigint_finishes_in_flight_work_and_counts() -> None:
+    spec = RunSpec(
+        model="graceful-shutdown",
+        workload="sleep",
+        workers=3,
+        tasks=200,
+        task_ms=100,
+        deadline_ms=500,
+    )
+    with RunSession(spec) as session:
+        session.stop_after(0.6)
+        assert session.wait(15)
+        summary = session.summary()
+    result = summary.result
+    assert result["signalled"] is True
+    assert result["finished_in_time"] is True
+    assert 0 < summary.completed < 200
+    assert summary.completed + result["never_started"] < 200  # the rest were never handed out
+
+
+def test_start_up_cost_fork_vs_spawn_and_tiny_tasks() -> None:
+    tiny = RunSpec(workload="cpu", workers=2, tasks=100, iterations=100)
+    sequential = run_captured(replace(tiny, model="sequential")).summary
+    fork = run_captured(replace(tiny, model="processes", start_method="fork")).summary
+    spawn = run_captured(replace(tiny, model="processes", start_method="spawn")).summary
+    assert fork.wall_s > sequential.wall_s  # pickling and pipes cost more than the work
+    assert fork.worker_startup_s is not None
+    assert spawn.worker_startup_s is not None
+    assert spawn.worker_startup_s > fork.worker_startup_s
+    assert sequential.worker_startup_s is None
+
+
+# -- your own code ------------------------------------------------------------------
+
+
+@pytest.fixture
+def user_module(tmp_path: Path) -> Path:
+    (tmp_path / "userwork.py").write_text(
+        textwrap.dedent("""
+        import asyncio
+        calls = []
+
+        def crunch(n, scale=1):
+            return sum(i * i for i in range(n * scale))
+
+        async def wait(ms):
+            await asyncio.sleep(ms / 1000)
+
+        not_picklable = lambda n: n
+    """)
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize("model", ["threads", "processes", "asyncio"])
+def test_your_own_function_runs_in_any_model(user_module: Path, model: str) -> None:
+    spec = RunSpec(
+        model=model,
+        workload="custom",
+        workers=2,
+        tasks=4,
+        task="userwork:crunch",
+        task_args=[20_000],
+        task_kwargs={"scale": 2},
+        task_path=str(user_module),
+    )
+    summary = run_captured(spec).summary
+    assert summary.completed == 4
+    assert summary.cpu_s > 0
+
+
+def test_an_async_function_is_awaited(user_module: Path) -> None:
+    spec = RunSpec(
+        model="asyncio",
+        workload="custom",
+        workers=8,
+        tasks=8,
+        task="userwork:wait",
+        task_args=[100],
+        task_path=str(user_module),
+    )
+    summary = run_captured(spec).summary
+    assert summary.completed == 8
+    assert summary.wall_s < 0.5  # awaited together, not one after another
+
+
+@pytest.mark.parametrize(
+    ("target", "model", "needle"),
+    [
+        ("nosuchmodule:f", "threads", "cannot import 'nosuchmodule'"),
+        ("userwork:missing", "threads", "has no 'missing'"),
+        ("userwork:not_picklable", "processes", "cannot be pickled"),
+    ],
+)
+def test_your_own_function_errors_are_clear(
+    user_module: Path, target: str, model: str, needle: str
+) -> None:
+    spec = RunSpec(model=model, workload="custom", task=target, task_path=str(user_module))
+    with pytest.raises(SessionError, match=needle):
+        RunSession(spec).start()
+
+
+def test_blocking_the_loop_is_still_a_pattern() -> None:
+    assert sys.version_info >= (3, 11)  # (blocking-async is covered in test_models)
