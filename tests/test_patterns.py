@@ -18,7 +18,9 @@ from tests.support import free_threaded_python, run_captured
 
 def test_race_loses_updates_without_a_lock_and_none_with_one() -> None:
     base = RunSpec(model="threads", workload="counter", workers=4, tasks=8, iterations=200_000)
-    racy = run_captured(replace(base, race="call")).summary.result
+    # A 0.1 ms switch interval: at the default 5 ms a run this short sees few
+    # switches, and now and then none lands inside the read-call-write window.
+    racy = run_captured(replace(base, race="call", switch_interval=0.0001)).summary.result
     assert racy["expected"] == 8 * 200_000
     assert racy["actual"] + racy["lost_updates"] == racy["expected"]
     assert racy["lost_updates"] > 0

@@ -107,7 +107,9 @@ def test_run_scenario_race_reports_expected_actual_and_lost(tmp_path: Path) -> N
         assert {"expected", "actual", "lost_updates"} <= set(row["result"])
         assert row["result"]["expected"] == row["result"]["actual"] + row["result"]["lost_updates"]
     assert rows[3]["result"]["lost_updates"] == 0
-    assert rows[1]["result"]["lost_updates"] > 0
+    # With the default 5 ms switch interval this short run sees few switches and,
+    # now and then, no lost update (1 in 6 here); at 0.1 ms it always loses some.
+    assert rows[2]["result"]["lost_updates"] > 0
 
 
 def test_run_single_scenario_json(tmp_path: Path) -> None:
