@@ -247,7 +247,7 @@ async def test_a_talk_steps_through_scenarios_and_explains_each() -> None:
         assert app.scenario.name == "semaphore"
         assert app.spec.model == "asyncio"
         assert app.spec.workers == 5
-        explain = str(app.w_explain.render())
+        explain = app.w_explain.text
         assert "semaphore" in explain.lower()
         assert "1/3" in explain
         await pilot.press("pagedown")
@@ -296,3 +296,19 @@ async def test_a_compare_scenario_runs_its_variants_in_the_compare_screen(tmp_pa
         await pilot.pause(0.3)
         labels = [str(screen.query_one(DataTable).get_row_at(i)[0]) for i in range(4)]
         assert labels == ["sequential", "threads", "processes", "asyncio"]
+
+
+async def test_on_a_short_screen_the_explanation_scrolls_and_the_timeline_keeps_room() -> None:
+    """A big font on a 1280x720 projector leaves about 91 x 22 cells."""
+    heights = {}
+    for size in ((91, 22), (140, 45)):
+        app = ConcvizApp(playlist=[load("gil")])
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await pilot.pause(0.1)
+            heights[size] = (app.w_explain.size.height, app.w_timeline.size.height)
+            assert "The GIL" in app.w_explain.text
+    short_explain, short_timeline = heights[(91, 22)]
+    assert short_explain <= 4
+    assert heights[(140, 45)][0] > short_explain  # room enough: the whole explanation
+    assert short_timeline >= 4

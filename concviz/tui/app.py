@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select
 
 from ..engine.aggregate import Summary
 from ..engine.interpreters import Interpreter, discover
@@ -48,6 +48,7 @@ from .view import (
     workers_view,
 )
 from .widgets import (
+    Explanation,
     Panel,
     RunHeader,
     Timeline,
@@ -63,6 +64,8 @@ REFRESH_HZ = 10
 #: Zoom steps for the timeline window, in seconds (None: fit the whole run).
 ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
+#: Fewer rows than this (a big font on a projector): the explanation strip shrinks.
+SHORT = 30
 
 
 def expectation(spec: RunSpec) -> str:
@@ -257,7 +260,7 @@ class ConcvizApp(App[None]):
         self.w_summary = Panel("Summary", id="summary")
         self.w_code = Panel("Code", id="code")
         self.w_events = Panel("Events (newest first)", id="events")
-        self.w_explain = Static("", id="explain")
+        self.w_explain = Explanation(id="explain")
         yield self.w_header
         with Horizontal(id="body"):
             yield self.w_settings
@@ -277,7 +280,7 @@ class ConcvizApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._apply_width(self.size.width, force=True)
+        self._apply_size(self.size.width, self.size.height, force=True)
         # Probing interpreters starts a few subprocesses: not before the first frame.
         if self.replay_path is None:
             self.set_timer(0.5, self._discover_interpreters)
@@ -313,11 +316,12 @@ class ConcvizApp(App[None]):
         self.first_frame_at = time.perf_counter()
 
     def on_resize(self) -> None:
-        self._apply_width(self.size.width)
+        self._apply_size(self.size.width, self.size.height)
 
-    def _apply_width(self, width: int, force: bool = False) -> None:
+    def _apply_size(self, width: int, height: int, force: bool = False) -> None:
         narrow = width < NARROW
         screen = self.w_header.screen
+        self.set_class(height < SHORT, "-short")  # a big font on a projector
         if force or narrow != screen.has_class("narrow"):
             screen.set_class(narrow, "narrow")
             self.w_settings.set_class(not narrow, "-shown")

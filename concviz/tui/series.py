@@ -40,7 +40,7 @@ from ..report import describe_result, fmt_seconds
 from ..report_multi import speedup_bar
 from ..workloads import CATALOG as WORKLOADS
 from .view import timeline_view
-from .widgets import Timeline
+from .widgets import Explanation, Timeline
 
 # -- the runs (no Textual) ---------------------------------------------------------
 
@@ -126,7 +126,6 @@ class SeriesScreen(Screen[None]):
     SeriesScreen #picks { width: 34; height: 1fr; padding: 0 1; }
     SeriesScreen SelectionList { height: 1fr; }
     SeriesScreen #side { width: 1fr; }
-    SeriesScreen #explain { height: auto; padding: 0 1; background: $boost; color: $foreground; }
     SeriesScreen #status { height: 1; padding: 0 1; color: $foreground-muted; }
     SeriesScreen DataTable { height: auto; max-height: 14; margin: 0 1; }
     SeriesScreen .run-title { height: 1; padding: 0 1; text-style: bold; }
@@ -155,9 +154,9 @@ class SeriesScreen(Screen[None]):
         if self.autorun:
             self.call_after_refresh(self.action_run)
 
-    def explain(self) -> Static:
+    def explain(self) -> Explanation:
         text = f"[b]{self.title_text}[/b]\n{self.explanation}" if self.title_text else ""
-        widget = Static(text, id="explain")
+        widget = Explanation(text, id="explain")
         widget.display = bool(text)
         return widget
 

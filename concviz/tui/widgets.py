@@ -13,6 +13,8 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import Syntax
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Region
 from textual.strip import Strip
@@ -77,6 +79,41 @@ class Panel(Static):
         lines = content.plain.count("\n") + 1 if isinstance(content, Content) else -1
         self.update(content, layout=lines != self._lines)
         self._lines = lines
+
+
+class Explanation(VerticalScroll, can_focus=False):
+    """A scenario's title and explanation, above what it explains.
+
+    It scrolls rather than pushing the timeline off a short screen (a big font on a
+    projector leaves some 22 rows), and never cuts a sentence off unseen.
+    """
+
+    DEFAULT_CSS = """
+    Explanation {
+        height: auto;
+        max-height: 8;
+        padding: 0 1;
+        background: $boost;
+        color: $foreground;
+        scrollbar-size-vertical: 1;
+    }
+    Explanation > Static { width: 1fr; height: auto; }
+    """
+
+    def __init__(self, text: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._body = Static(text)
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+
+    def update(self, text: str) -> None:
+        self._body.update(text)
+        self.scroll_home(animate=False)
+
+    @property
+    def text(self) -> str:
+        return str(self._body.render())
 
 
 # -- header -------------------------------------------------------------------------
