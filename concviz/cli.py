@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -271,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--csv", metavar="FILE", default=None, help="also write the points as CSV")
     sweep.add_argument("--no-plot", action="store_true", help="no terminal plot")
 
+    sub.add_parser("serve", help="serve the dashboard in a browser (see 'concviz serve --help')")
     sub.add_parser("scenarios", help="list the ready-made demonstrations")
     scenario = sub.add_parser("scenario", help="open scenarios in the dashboard (a talk: several)")
     scenario.add_argument("names", nargs="+", help="scenario names or .toml files, in order")
@@ -783,6 +785,103 @@ def _terminate(signum: int, _frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)
 
 
+#: ``serve --big``: in Chromium a 1920x1080 page shows 137 x 33 cells, a 1280x720 one 91 x 22.
+BIG_FONT = 24
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="concviz serve",
+        description="Serve the dashboard in a browser (one dashboard per tab). Any other "
+        "options are the dashboard's, e.g. -m processes -n 2.",
+        epilog="examples:\n"
+        "  concviz serve --big --scenario gil io-threads-vs-async race\n"
+        "      a talk: PageDown / PageUp (or a slide clicker) step through the demos\n"
+        "  concviz serve --replay demo.cvrec\n"
+        "      the fallback: a recorded run, when the room's machine is too slow or busy\n"
+        "  concviz serve --host 0.0.0.0 --public-url http://192.168.1.20:8000\n"
+        "      reachable from other machines (the page's assets use the public URL)\n\n"
+        "Nothing the page loads leaves this machine. Every dashboard, its run and its\n"
+        "workers end when its tab closes; Ctrl+C ends them all.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--public-url",
+        default=None,
+        help="the URL browsers reach it at (needed when serving on 0.0.0.0)",
+    )
+    p.add_argument(
+        "--big", action="store_true", help=f"a large font ({BIG_FONT}px), for the back of a room"
+    )
+    p.add_argument("--font-size", type=int, default=None, help="the browser's font size (16)")
+    p.add_argument("--replay", metavar="FILE", default=None, help="serve a recording's replay")
+    p.add_argument("--scenario", nargs="+", default=None, help="serve scenarios (a talk)")
+    return p
+
+
+def cmd_serve(argv: list[str]) -> int:
+    """``concviz serve``: checks everything up front, then serves until Ctrl+C."""
+    parser = serve_parser()
+    args, rest = parser.parse_known_args(argv)
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"concviz serve: error: port must be 1-65535, got {args.port}")
+    if args.host in ("0.0.0.0", "::") and not args.public_url:
+        raise UsageError(
+            "concviz serve: error: serving on all addresses needs --public-url "
+            "(the address browsers will use, e.g. http://192.168.1.20:8000)"
+        )
+    if args.replay:
+        read = ["replay", args.replay, *rest]
+        what = f"the replay of {args.replay}"
+    elif args.scenario:
+        read = ["scenario", *args.scenario, *rest]
+        what = f"a talk: {' → '.join(args.scenario)} (PageDown / PageUp step through)"
+    else:
+        read = ["dashboard", *rest]
+        what = f"the dashboard {shlex.join(rest)}".rstrip()
+    try:  # the same checks the dashboard makes, but now, with one line, not per browser tab
+        checked = build_parser().parse_args(read)
+        if checked.command == "dashboard":
+            spec_from_args(checked)
+            resolve_python(checked.python)
+        elif checked.command == "scenario":
+            for name in checked.names:
+                load_scenario(name)
+        else:
+            from .engine.recording import RecordingError, read_frames  # noqa: PLC0415
+
+            try:
+                read_frames(checked.file)
+            except RecordingError as exc:
+                raise UsageError(str(exc)) from None
+    except UsageError as exc:
+        message = str(exc)
+        raise UsageError(
+            message if message.startswith("concviz") else f"concviz serve: {message}"
+        ) from None
+    from .web.server import ConcvizServer, dashboard_command  # noqa: PLC0415
+
+    font_size = args.font_size or (BIG_FONT if args.big else 16)
+    server = ConcvizServer(
+        dashboard_command(read),
+        font_size=font_size,
+        what=what,
+        host=args.host,
+        port=args.port,
+        title="concviz",
+        public_url=args.public_url,
+    )
+    try:
+        server.serve()
+    except OSError as exc:
+        raise UsageError(
+            f"concviz serve: error: cannot listen on {args.host}:{args.port}: {exc.strerror}"
+        ) from None
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # Explicit, in case we were started with SIGINT ignored (a background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -793,6 +892,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
+    if argv[0] == "serve":
+        try:
+            return cmd_serve(argv[1:])
+        except UsageError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:

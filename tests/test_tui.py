@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, Select, SelectionList
 
@@ -296,6 +297,27 @@ async def test_a_compare_scenario_runs_its_variants_in_the_compare_screen(tmp_pa
         await pilot.pause(0.3)
         labels = [str(screen.query_one(DataTable).get_row_at(i)[0]) for i in range(4)]
         assert labels == ["sequential", "threads", "processes", "asyncio"]
+
+
+async def test_served_app_starts_focused_but_honours_a_later_blur(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """textual-serve's web driver blurs the app at start, before any click.
+
+    Blurred, the footer stops following binding changes (and can stay empty);
+    a presenter's first frame must show its keys. A real blur after a focus stays.
+    """
+    monkeypatch.setattr(ConcvizApp, "is_web", property(lambda self: True))
+    app = ConcvizApp(RunSpec(model="sequential", workload="sleep", tasks=2, task_ms=5))
+    async with app.run_test(size=(140, 45)) as pilot:
+        app.post_message(events.AppBlur())  # what the web driver does at start
+        await pilot.pause()
+        assert app.app_focus
+        app.post_message(events.AppFocus())  # the page got the keyboard
+        await pilot.pause()
+        app.post_message(events.AppBlur())  # and then lost it: that is real
+        await pilot.pause()
+        assert not app.app_focus
 
 
 async def test_on_a_short_screen_the_explanation_scrolls_and_the_timeline_keeps_room() -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -66,6 +67,11 @@ ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
 #: Fewer rows than this (a big font on a projector): the explanation strip shrinks.
 SHORT = 30
+#: Served in a browser: how often the app checks that its server is still there,
+#: and how long it then has to exit cleanly before it ends itself.
+SERVER_POLL_S = 0.5
+SERVER_LOST_GRACE_S = 3.0
+EXIT_SERVER_LOST = 70
 
 
 def expectation(spec: RunSpec) -> str:
@@ -241,6 +247,7 @@ class ConcvizApp(App[None]):
         self._last_code: tuple[str, bool] | None = None
         self._last_key: tuple[object, ...] | None = None
         self._tick = 0
+        self._browser_focused = False
         self.interpreters: dict[str, Interpreter] = {}
         self._timeline_cache = TimelineCache()
         self.first_frame_at: float | None = None
@@ -281,6 +288,9 @@ class ConcvizApp(App[None]):
 
     def on_mount(self) -> None:
         self._apply_size(self.size.width, self.size.height, force=True)
+        served_by = os.environ.get("CONCVIZ_SERVED_BY", "")
+        if served_by.isdigit():
+            threading.Thread(target=self._watch_server, args=(int(served_by),), daemon=True).start()
         # Probing interpreters starts a few subprocesses: not before the first frame.
         if self.replay_path is None:
             self.set_timer(0.5, self._discover_interpreters)
@@ -311,6 +321,31 @@ class ConcvizApp(App[None]):
             return os.path.basename(self.python)
         version = ".".join(map(str, interp.version))
         return f"{version} · {'GIL on' if interp.gil_enabled else 'GIL off'}"
+
+    def _watch_server(self, server_pid: int) -> None:
+        """Served in a browser: when the server dies (even SIGKILL), this app goes too.
+
+        Runs in a daemon thread. The app is asked to exit, which stops its run the
+        normal way; if it cannot within a grace period, the process ends anyway (its
+        runner then sees the connection close and ends its workers).
+        """
+        while os.getppid() == server_pid:
+            time.sleep(SERVER_POLL_S)
+        deadline = threading.Timer(SERVER_LOST_GRACE_S, os._exit, (EXIT_SERVER_LOST,))
+        deadline.daemon = True  # a clean exit is not held up by it
+        deadline.start()
+        with contextlib.suppress(Exception):
+            self.call_from_thread(self.exit)
+
+    def on_app_focus(self) -> None:
+        self._browser_focused = True
+
+    def on_app_blur(self, event: events.AppBlur) -> None:
+        # textual-serve's web driver starts the app blurred until the page is clicked,
+        # and a blurred footer stops following its bindings: a presenter's first frame
+        # must be live. Only a blur after the page had focus is real.
+        if self.is_web and not self._browser_focused:
+            event.prevent_default()  # App's own handler would un-focus the app
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()

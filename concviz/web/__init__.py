@@ -1,0 +1,1 @@
+"""Stage mode: the dashboard in a browser (``concviz serve``), safe to present."""
