@@ -269,14 +269,16 @@ async def test_the_picker_loads_a_scenario() -> None:
         assert isinstance(app.screen, ScenarioPicker)
         options = app.screen.query_one(OptionList)
         index = next(
-            i for i in range(options.option_count) if options.get_option_at_index(i).id == "timeout"
+            i
+            for i in range(options.option_count)
+            if options.get_option_at_index(i).id == "backpressure"
         )
         options.highlighted = index
         await pilot.press("enter")
         await pilot.pause()
         assert app.scenario is not None
-        assert app.scenario.name == "timeout"
-        assert app.spec.model == "timeout"
+        assert app.scenario.name == "backpressure"
+        assert app.spec.model == "async-queue"
 
 
 async def test_a_compare_scenario_runs_its_variants_in_the_compare_screen(tmp_path: Path) -> None:
@@ -288,6 +290,7 @@ async def test_a_compare_scenario_runs_its_variants_in_the_compare_screen(tmp_pa
         .replace("task_ms = 100", "task_ms = 20")
     )
     app = ConcvizApp(playlist=[load(str(scenario))])
+    warnings: list[str] = []
     async with app.run_test(size=(130, 42)) as pilot:
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
@@ -297,6 +300,9 @@ async def test_a_compare_scenario_runs_its_variants_in_the_compare_screen(tmp_pa
         await pilot.pause(0.3)
         labels = [str(screen.query_one(DataTable).get_row_at(i)[0]) for i in range(4)]
         assert labels == ["sequential", "threads", "processes", "asyncio"]
+        warnings = [n.message for n in app._notifications]
+    # one key, one series: the screen must not try to start it twice
+    assert not any("running" in w for w in warnings), warnings
 
 
 async def test_served_app_starts_focused_but_honours_a_later_blur(

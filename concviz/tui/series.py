@@ -290,7 +290,6 @@ class CompareScreen(SeriesScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self._result_column = False
         self._columns()
 
@@ -436,7 +435,6 @@ class SweepScreen(SeriesScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        super().on_mount()
         table = self.query_one("#results", DataTable)
         for name in ("workers", "wall", "speedup", "ideal", "Amdahl", "efficiency", "parallel"):
             table.add_column(name, key=name)
