@@ -50,6 +50,12 @@ def describe_result(result: dict[str, Any]) -> str:
         parts.append(f"{result['achieved_rate']:g}/s achieved (limit {result['rate_limit']:g}/s)")
     if "timed_out" in result:
         parts.append(f"{result['timed_out']} timed out after {result['timeout_ms']:g} ms")
+    if "gave_up" in result:
+        ran_on = result["ran_on_after_timeout"]
+        parts.append(
+            f"gave up on {result['gave_up']} after {result['timeout_ms']:g} ms: "
+            f"{ran_on} ran on anyway, {result['gave_up'] - ran_on} cancelled while queued"
+        )
     if "failed_attempts" in result:
         parts.append(f"{result['failed_attempts']} failed attempts retried")
     if "signalled" in result:
@@ -77,6 +83,8 @@ def describe_result(result: dict[str, Any]) -> str:
         "burst",
         "timed_out",
         "timeout_ms",
+        "gave_up",
+        "ran_on_after_timeout",
         "failed_attempts",
         "attempts_allowed",
         "signalled",

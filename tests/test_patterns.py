@@ -13,6 +13,7 @@ import pytest
 from concviz.engine.protocol import Kind, Status
 from concviz.engine.session import LocalHttpServer, RunSession, SessionError
 from concviz.engine.spec import RunSpec
+from concviz.report import describe_result
 from tests.support import free_threaded_python, run_captured
 
 
@@ -245,3 +246,34 @@ def test_your_own_function_errors_are_clear(
 
 def test_blocking_the_loop_is_still_a_pattern() -> None:
     assert sys.version_info >= (3, 11)  # (blocking-async is covered in test_models)
+
+
+def test_a_thread_timeout_stops_the_waiting_not_the_thread() -> None:
+    # 2 threads, 400 ms tasks, 80 ms per wait: the two running tasks time out
+    # (and run on), the two queued ones time out before a thread frees up.
+    spec = RunSpec(model="thread-timeout", workload="sleep", workers=2, tasks=4, task_ms=400)
+    spec = replace(spec, timeout_ms=80)
+    cap = run_captured(spec)
+    s = cap.summary
+    result = s.result
+    assert result["ran_on_after_timeout"] >= 1
+    assert result["gave_up"] >= result["ran_on_after_timeout"]
+    assert s.cancelled == result["gave_up"] - result["ran_on_after_timeout"]
+    assert s.completed + s.cancelled == 4
+    assert s.failed == 0
+    # a task the caller gave up on still ran its whole length: no thread is stopped
+    lanes = cap.session.aggregate.lane_list if cap.session else []
+    durations = [span[2] - span[1] for lane in lanes for span in lane.spans]
+    assert len(durations) == s.completed
+    assert min(durations) >= 3 * 80 * 1_000_000
+
+
+def test_pattern_results_read_as_words() -> None:
+    assert (
+        describe_result({"timeout_ms": 80.0, "gave_up": 3, "ran_on_after_timeout": 2})
+        == "gave up on 3 after 80 ms: 2 ran on anyway, 1 cancelled while queued"
+    )
+    assert describe_result({"timed_out": 4, "timeout_ms": 120.0}) == "4 timed out after 120 ms"
+    race = describe_result({"expected": 10, "actual": 7, "lost_updates": 3, "lock": False})
+    assert race == "7 of 10: 3 lost"
+    assert describe_result({"surprise": 1}) == "surprise=1"

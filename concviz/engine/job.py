@@ -76,6 +76,11 @@ class Job:
         return worker.Attempt(task_id, number)
 
     @staticmethod
+    def cancelled(task_id: int) -> None:
+        """Records that a queued task was cancelled before it started."""
+        worker.cancelled(task_id)
+
+    @staticmethod
     def report(**figures: Any) -> None:
         """Adds figures to the run's result (shown in the summary and in --json)."""
         worker.report({"type": "result", **figures})

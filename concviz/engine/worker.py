@@ -172,6 +172,11 @@ def stopping() -> bool:
     return _stopping
 
 
+def cancelled(task_id: int) -> None:
+    """A queued task that was cancelled before it started (it gets no bar)."""
+    _append(_pack(Kind.TASK_CANCELLED, 0, 0, _pid, _native_tid(), task_id, _mono(), 0, 0))
+
+
 # -- sync tasks --------------------------------------------------------------
 
 

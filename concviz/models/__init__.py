@@ -163,6 +163,13 @@ CATALOG: dict[str, ModelInfo] = {
             pattern=True,
         ),
         ModelInfo(
+            "thread-timeout",
+            "future.result(timeout=--timeout-ms) on a thread pool: the thread runs on",
+            "concviz.models.thread_timeout",
+            "sync",
+            pattern=True,
+        ),
+        ModelInfo(
             "taskgroup",
             "asyncio.TaskGroup: one failure cancels the siblings, raises an ExceptionGroup",
             "concviz.models.taskgroup",
