@@ -178,3 +178,22 @@ def test_core_utilisation_counts_only_the_run_window() -> None:
     agg.add_sample(Sample(300 * MS, (0.0, 100.0), {}, {}, 0), 200 * MS, [0.0, 0.1], [0.1, 0.1])
     assert agg.core_utilisation() == [100.0, 0.0]
     assert agg.peak_rss == 10
+
+
+def test_settled_before_is_the_oldest_open_task_or_the_last_finish() -> None:
+    """Before this time a lane's bins can no longer change (so drawn cells can be kept)."""
+    agg = started_run()
+    agg.feed_records(
+        rec(Kind.TASK_START, 0, 1, tid=11)
+        + rec(Kind.TASK_FINISH, 100, 1, tid=11)
+        + rec(Kind.TASK_START, 4000, 2, tid=11)  # in flight on lane 11
+        + rec(Kind.TASK_START, 0, 3, tid=12)
+        + rec(Kind.TASK_FINISH, 7000, 3, tid=12)  # idle since 7 s on lane 12
+        + rec(Kind.TASK_START, 0, 4, tid=13)
+        + rec(Kind.TASK_FINISH, 10, 4, tid=13)  # idle since long ago on lane 13
+    )
+    lanes = {lane.tid: lane.index for lane in agg.lane_list}
+    settled = agg.settled_before(9000 * MS)
+    assert settled[lanes[11]] == 4000 * MS  # its task may still finish and reach back
+    assert settled[lanes[12]] == 7000 * MS  # its next task starts after its last finish
+    assert settled[lanes[13]] == 6000 * MS  # nothing is taken to arrive over 3 s late

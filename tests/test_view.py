@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.tui.view import (
     FAILED,
     SHADES,
+    TimelineCache,
     bar,
     cores_view,
     header_view,
@@ -186,3 +189,60 @@ def test_dense_short_tasks_fill_the_window_from_the_bins() -> None:
     row = glyphs(view.rows[0])
     assert row[:5] == SHADES[3] * 5  # busy and on CPU for the first half
     assert row[5:].strip() == ""
+
+
+def _random_lanes(seed: int, lanes: int, until_ms: float) -> list[list[tuple[float, bytes]]]:
+    """Per lane, its records in order: tasks from 50 µs to 4 s long, some failing."""
+    rnd = random.Random(seed)
+    out = []
+    task = 0
+    for lane in range(lanes):
+        t = rnd.uniform(0, 50)
+        recs: list[tuple[float, bytes]] = []
+        while t < until_ms:
+            kind = rnd.random()
+            length = (
+                rnd.uniform(0.05, 0.5)
+                if kind < 0.6
+                else rnd.uniform(5, 300)
+                if kind < 0.99
+                else rnd.uniform(3000, 4000)  # longer than the seal margin
+            )
+            status = Status.ERROR if rnd.random() < 0.02 else Status.OK
+            tid = 10 + lane
+            recs.append((t, rec(Kind.TASK_START, t, task, tid=tid)))
+            end = t + length
+            cpu = int(length * MS * rnd.random())
+            recs.append((end, rec(Kind.TASK_FINISH, end, task, tid=tid, flags=status, aux=cpu)))
+            task += 1
+            t = end + (rnd.uniform(0, 2) if rnd.random() < 0.9 else rnd.uniform(50, 800))
+        out.append(recs)
+    return out
+
+
+def test_incremental_timeline_equals_one_drawn_from_scratch() -> None:
+    """The cache of settled cells must never show what a fresh drawing would not.
+
+    Each lane's records arrive in order but late (0-200 ms) and interleaved with
+    the other lanes', the way they come from several threads and processes.
+    """
+    for seed in range(4):
+        rnd = random.Random(seed)
+        per_lane = _random_lanes(seed, lanes=4, until_ms=12_000)
+        lag = [rnd.uniform(0, 200) for _ in per_lane]
+        agg = run()
+        caches = {None: TimelineCache(), 2.0: TimelineCache()}  # one per geometry
+        sent = [0] * len(per_lane)
+        for step in range(1, 130):
+            now_ms = step * 100.0
+            for lane, recs in enumerate(per_lane):
+                while sent[lane] < len(recs) and recs[sent[lane]][0] <= now_ms - lag[lane]:
+                    agg.feed_records(recs[sent[lane]][1])
+                    sent[lane] += 1
+            for window in (None, 2.0):
+                args = (agg, int(now_ms * MS), 60, 8)
+                cached = timeline_view(*args, window_s=window, cache=caches[window])
+                fresh = timeline_view(*args, window_s=window)
+                assert [r.cells for r in cached.rows] == [r.cells for r in fresh.rows], (
+                    f"seed {seed}, {now_ms} ms, window {window}"
+                )

@@ -75,6 +75,8 @@ class Lane:
     coroutine: bool = False
     current_task: int | None = None
     current_start: int = 0
+    #: When its latest span finished (a lane's events arrive in order).
+    last_finish_ns: int = 0
     done: int = 0
     failed: int = 0
     busy_ns: int = 0
@@ -299,6 +301,7 @@ class RunAggregate:
                 cpu_total += aux
                 if span_lane.current_task == task:
                     span_lane.current_task = None
+                span_lane.last_finish_ns = t
                 if in_parts:  # drawn as its parts (retry attempts), not as one bar
                     continue
                 span = (task, start, t, aux, flags, 0)
@@ -384,6 +387,7 @@ class RunAggregate:
                 lane.done += 1
             if lane.current_task == task:
                 lane.current_task = None
+            lane.last_finish_ns = t
             span = (task, start, t, aux, flags, part)
             lane.spans.append(span)
             if self.keep_all_spans:
@@ -495,6 +499,26 @@ class RunAggregate:
                 cpu += cpu_bins.get(b, 0) * share
             b += 1
         return busy, cpu
+
+    def settled_before(self, now_ns: int) -> dict[int, int]:
+        """Per lane index: the time before which its bins can no longer change.
+
+        A lane's future spans cannot start before its oldest task still in flight,
+        nor (its events arrive in order) before its latest finish; and nothing is
+        assumed to arrive more than BLOCK_SEALED_NS late. So on a busy lane only the
+        last moments stay open, and a timeline recomputes just those cells.
+        """
+        floor = now_ns - BLOCK_SEALED_NS
+        settled = {
+            lane.index: max(floor, min(lane.last_finish_ns, now_ns)) for lane in self.lane_list
+        }
+        open_since: dict[int, int] = {}
+        for table in (self._inflight, self._span_inflight):
+            for lane, start, _flags in table.values():
+                if start < open_since.get(lane.index, now_ns):
+                    open_since[lane.index] = start
+        settled.update(open_since)
+        return settled
 
     def prune_bins(self, now_ns: int) -> None:
         """Forgets bins older than BIN_HISTORY_NS (cheap to call often; works every 5 s)."""

@@ -159,31 +159,40 @@ class TimelineView:
 
 
 @dataclass
+class Settled:
+    """One lane's leading cells that can no longer change: sums, tones and glyphs."""
+
+    busy: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    tone: list[str] = field(default_factory=list)
+    #: Filled by the view as it draws them (may lag the sums by a refresh).
+    cells: list[Cell] = field(default_factory=list)
+
+
+@dataclass
 class TimelineCache:
-    """Per-lane cell sums that can no longer change, kept between refreshes.
+    """Per-lane cells that can no longer change, kept between refreshes.
 
     Valid for one (t0, cell width) geometry; the fitted scale changes in steps,
     so between steps every refresh only computes the newest cells.
     """
 
     geometry: tuple[int, float, int] | None = None
-    #: lane key -> (bins revision, [(busy, cpu) of cells 0..n-1])
-    cells: dict[tuple[int, int, int, int], tuple[int, list[tuple[float, float]]]] = field(
-        default_factory=dict
-    )
+    #: lane key -> (bins revision, its settled cells)
+    lanes: dict[tuple[int, int, int, int], tuple[int, Settled]] = field(default_factory=dict)
 
     def for_geometry(self, t0: int, dt: float, columns: int) -> TimelineCache:
         if self.geometry != (t0, dt, columns):
             self.geometry = (t0, dt, columns)
-            self.cells.clear()
+            self.lanes.clear()
         return self
 
-    def sealed(self, lane: Lane) -> list[tuple[float, float]]:
+    def settled(self, lane: Lane) -> Settled:
         key = (lane.pid, lane.tid, lane.slot, lane.up_ns)
-        entry = self.cells.get(key)
+        entry = self.lanes.get(key)
         if entry is None or entry[0] != lane.bins_revision:
-            entry = (lane.bins_revision, [])
-            self.cells[key] = entry
+            entry = (lane.bins_revision, Settled())
+            self.lanes[key] = entry
         return entry[1]
 
 
@@ -194,6 +203,9 @@ class _Acc:
     tone: list[str]
     #: Busy time whose CPU share is not known yet (a coroutine still running).
     unknown: list[float]
+    #: The leading cells taken as they were from the cache (they cannot change).
+    fixed: int = 0
+    settled: Settled | None = None
 
 
 def _shade(busy: float, cpu: float, unknown: float, width: float) -> str:
@@ -224,6 +236,7 @@ def _accumulate(
     live_cpu: float | None,
     flip: int = 0,
     cache: TimelineCache | None = None,
+    settled_ns: int | None = None,
 ) -> _Acc:
     """Busy and on-CPU ns per cell for one lane over [t0, t1).
 
@@ -269,37 +282,60 @@ def _accumulate(
             break
         covered_from = s
         wall = max(e - s, 1)
-        add(s, e, min(c / wall, 1.0), "ab"[(sequence - k) % 2])
+        mark = "ab"[(sequence - k) % 2]
+        cell = int((s - t0) / dt) if s >= t0 else -1
+        if 0 <= cell < columns and e <= t0 + (cell + 1) * dt:
+            # the common case when tasks are shorter than a cell: no loop, no call
+            if e > s:
+                busy[cell] += e - s
+                cpu[cell] += (e - s) * min(c / wall, 1.0)
+                if tone[cell] != "fail":
+                    tone[cell] = mark
+        else:
+            add(s, e, min(c / wall, 1.0), mark)
         if status == Status.ERROR and t0 <= e < t1:
             tone[min(columns - 1, int((e - t0) / dt))] = "fail"
     else:
         if lane.spans.maxlen is None or len(lane.spans) < lane.spans.maxlen:
             covered_from = t0  # the ring holds the lane's whole history: nothing older
+    fixed = 0
+    settled = cache.settled(lane) if cache is not None else None
     # What the spans walked did not reach: the bins (every finished span is in them).
     if covered_from > t0 and lane.busy_bins:
         edge = covered_from // BIN_NS * BIN_NS  # whole bins only: no double counting
-        sealed_until = now_ns - BLOCK_SEALED_NS
-        done = cache.sealed(lane) if cache is not None else None
-        for i in range(columns):
+        sealed_until = now_ns - BLOCK_SEALED_NS if settled_ns is None else settled_ns
+        if settled is not None:
+            # Cells that can no longer change come as they were: slices, not a loop.
+            fixed = len(settled.busy)
+            while fixed and int(t0 + fixed * dt) > edge:
+                fixed -= 1
+            busy[:fixed] = settled.busy[:fixed]
+            cpu[:fixed] = settled.cpu[:fixed]
+            tone[:fixed] = settled.tone[:fixed]
+        for i in range(fixed, columns):
             lo = int(t0 + i * dt)
             cell_end = int(t0 + (i + 1) * dt)
             hi = min(cell_end, edge)
             if hi <= lo:
                 break
-            if done is not None and i < len(done) and hi == cell_end:
-                b_busy, b_cpu = done[i]
-            else:
-                b_busy, b_cpu = agg.busy_between(lane, lo, hi, now_ns)
-                if done is not None and i == len(done) and hi == cell_end <= sealed_until:
-                    done.append((b_busy, b_cpu))
+            b_busy, b_cpu = agg.busy_between(lane, lo, hi, now_ns)
             if b_busy:
                 busy[i] += b_busy
                 cpu[i] += b_cpu
                 tone[i] = tone[i] or "a"
+            if (
+                settled is not None
+                and i == fixed == len(settled.busy)
+                and hi == cell_end <= sealed_until
+            ):
+                settled.busy.append(busy[i])
+                settled.cpu.append(cpu[i])
+                settled.tone.append(tone[i])
+                fixed += 1
     if lane.current_task is not None:
         frac = None if live_cpu is None else min(live_cpu / 100.0, 1.0)
         add(lane.current_start, now_ns, frac, "run")
-    return _Acc(busy, cpu, tone, unknown)
+    return _Acc(busy, cpu, tone, unknown, fixed, settled)
 
 
 def _pack(lanes: list[Lane], t1: int) -> list[list[Lane]]:
@@ -388,8 +424,10 @@ def timeline_view(
     ]
     packed = _pack(visible, t1)
     live = _live_cpu(agg)
+    settled: dict[int, int] = {}
     if cache is not None:
         cache = cache.for_geometry(t0, (t1 - t0) / columns, columns)
+        settled = agg.settled_before(now_ns)
     per_row = max(1, math.ceil(len(packed) / max_rows))
     rows: list[TimelineRow] = []
     kinds = {agg.lane_kind(lane) for lane in visible}
@@ -407,11 +445,15 @@ def timeline_view(
                     live.get((lane.pid, lane.tid)),
                     flip=position,
                     cache=cache,
+                    settled_ns=settled.get(lane.index),
                 )
                 for position, lane in enumerate(group)
             ]
+            prefix: list[Cell] = []
             if len(accs) == 1:
                 acc = accs[0]
+                if acc.settled is not None:
+                    prefix = acc.settled.cells
             else:  # short-lived threads packed on one row: their cells add up
                 acc = _Acc(
                     [sum(col) for col in zip(*(a.busy for a in accs), strict=True)],
@@ -422,12 +464,16 @@ def timeline_view(
                     ],
                     [sum(col) for col in zip(*(a.unknown for a in accs), strict=True)],
                 )
-            cells = []
-            for b, c, u, tone in zip(acc.busy, acc.cpu, acc.unknown, acc.tone, strict=True):
-                glyph = _shade(b, c, u, dt)
-                if tone == "fail":
-                    glyph = FAILED
-                cells.append(Cell(glyph, tone if glyph != IDLE else ""))
+            # Settled cells were drawn on an earlier refresh: only the rest is new.
+            reuse = min(len(prefix), acc.fixed)
+            cells = prefix[:reuse]
+            for i in range(reuse, columns):
+                b, tone = acc.busy[i], acc.tone[i]
+                glyph = FAILED if tone == "fail" else _shade(b, acc.cpu[i], acc.unknown[i], dt)
+                cell = Cell(glyph, tone if glyph != IDLE else "")
+                cells.append(cell)
+                if i == len(prefix) and i < acc.fixed:
+                    prefix.append(cell)
             label = agg.lane_label(group[-1])
             if len(group) > 1:  # short-lived threads, one after another on this row
                 label = f"{len(group)} threads"
@@ -439,7 +485,17 @@ def timeline_view(
             occupancy = [0.0] * columns
             for group in groups:
                 for lane in group:
-                    acc = _accumulate(agg, lane, t0, t1, columns, now_ns, None, cache=cache)
+                    acc = _accumulate(
+                        agg,
+                        lane,
+                        t0,
+                        t1,
+                        columns,
+                        now_ns,
+                        None,
+                        cache=cache,
+                        settled_ns=settled.get(lane.index),
+                    )
                     for i in range(columns):
                         occupancy[i] += min((acc.busy[i] + acc.unknown[i]) / dt, 1.0)
             n = len(groups)
