@@ -6,6 +6,8 @@ Three measurements, each against the real code:
    spawned under a pseudo-terminal (TERM=xterm-256color, 120x40, the pty as its
    controlling terminal) and its output is read until the header ("concviz") and
    the footer ("palette", the right end of the footer) have both been drawn. The
+   settings panel's fields are mounted just after that first frame: the time
+   they are drawn (its "Task size, ms" label) is reported too. The
    clock starts just before the spawn. Then "q" is sent and the process must exit
    within 5 s (it is killed otherwise, and that is reported). For context, the
    wall time of ``python -c pass``, ``python -c "import textual.app"`` and
@@ -92,6 +94,8 @@ COLS, ROWS = 120, 40
 #: ("Quit" is not usable: at 120 columns the footer has no room left for the q binding.)
 HEADER_MARK = "concviz"
 FOOTER_MARK = "palette"
+#: A label of the settings panel, whose fields are mounted just after the first frame.
+SETTINGS_MARK = "Task size, ms"
 QUIT_TIMEOUT_S = 5.0
 FIRST_FRAME_TIMEOUT_S = 20.0
 #: The CPU window opens this long after launch (startup is not what is measured).
@@ -209,6 +213,7 @@ class PtyProgram:
         self.total_bytes = 0
         self.first_byte_s: float | None = None
         self.first_frame_s: float | None = None
+        self.settings_s: float | None = None
         self.saw_quit = False
         self.eof = False
         #: Every descendant ever seen (psutil objects remember their start time).
@@ -238,12 +243,14 @@ class PtyProgram:
             self.total_bytes += len(data)
             if self.first_byte_s is None:
                 self.first_byte_s = self.elapsed()
-            if self.first_frame_s is None:
+            if self.first_frame_s is None or self.settings_s is None:
                 self.head += data
                 text = strip_ansi(bytes(self.head))
-                if HEADER_MARK in text and FOOTER_MARK in text:
+                if self.first_frame_s is None and HEADER_MARK in text and FOOTER_MARK in text:
                     self.first_frame_s = self.elapsed()
                     self.saw_quit = "Quit" in text
+                if self.settings_s is None and SETTINGS_MARK in text:
+                    self.settings_s = self.elapsed()
             self.tail += data
             if len(self.tail) > 1 << 18:
                 del self.tail[: -(1 << 17)]
@@ -319,6 +326,7 @@ class PtyProgram:
 @dataclass
 class Startup:
     first_frame_s: list[float] = field(default_factory=list)
+    settings_s: list[float] = field(default_factory=list)
     first_byte_s: list[float] = field(default_factory=list)
     quit_s: list[float] = field(default_factory=list)
     warmup_first_frame_s: float | None = None
@@ -336,10 +344,14 @@ def one_startup(cmd: list[str], result: Startup, record: bool) -> float | None:
                 f"no first frame within {FIRST_FRAME_TIMEOUT_S:g} s"
                 f" (eof={prog.eof}, {prog.total_bytes} bytes)"
             )
+        if frame is not None:  # the settings' fields follow the first frame
+            prog.pump(prog.elapsed() + 3.0, stop=lambda: prog.settings_s is not None)
         quit_s, problems = prog.quit()
         result.problems += problems
         if record and frame is not None:
             result.first_frame_s.append(frame)
+            if prog.settings_s is not None:
+                result.settings_s.append(prog.settings_s)
             result.first_byte_s.append(prog.first_byte_s or float("nan"))
             result.quit_visible = result.quit_visible or prog.saw_quit
             if quit_s is not None:
@@ -816,6 +828,7 @@ def print_startup(s: Startup) -> str:
     print(f"   {'':<42} {'median':>7} {'min':>7} {'max':>7}")
     rows: list[tuple[str, list[float]]] = [
         ("first frame (header + footer drawn)", s.first_frame_s),
+        ("settings panel's fields drawn", s.settings_s),
         ("first byte of output", s.first_byte_s),
         ("q to process exit", s.quit_s),
     ]

@@ -45,7 +45,7 @@ def panel_text(app: ConcvizApp, panel_id: str) -> str:
 async def test_select_run_finish_shows_every_panel() -> None:
     app = ConcvizApp(RunSpec(model="sequential", workload="sleep", workers=1, tasks=4, task_ms=20))
     async with app.run_test(size=(140, 45)) as pilot:
-        await pilot.pause()
+        await wait_for(pilot, lambda: app.w_settings.ready)  # its fields come after frame 1
         # Choose the model and workload the way a user does, in the settings panel.
         app.query_one("#set-model", Select).value = "threads"
         app.query_one("#set-workload", Select).value = "cpu"
@@ -107,14 +107,17 @@ async def test_keys_change_settings_and_they_apply_to_the_next_run() -> None:
 async def test_model_and_workload_keys_cycle_through_the_catalogue() -> None:
     app = ConcvizApp(RunSpec(model="sequential", workload="cpu"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("m", "w")
+        await pilot.press("m", "w")  # perhaps before the settings' fields exist
         assert (app.spec.model, app.spec.workload) == ("threads", "factorize")
+        await wait_for(pilot, lambda: app.w_settings.ready)
         assert app.query_one("#set-model", Select).value == "threads"
+        assert app.query_one("#set-workload", Select).value == "factorize"
 
 
 async def test_bad_settings_become_a_notification_not_a_crash() -> None:
     app = ConcvizApp()
     async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
         app.query_one("#set-workers", Input).value = "lots"
         await pilot.pause()
         await pilot.press("r")

@@ -24,6 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select
 
 from ..engine.aggregate import Summary
@@ -115,8 +116,24 @@ class SettingsPanel(VerticalScroll):
         version = ".".join(map(str, sys.version_info[:3]))
         self.python_label = python or f"this one ({version})"
         self.border_title = "Settings"
+        #: The fields are mounted after the first frame (styling them is a third
+        #: of start-up); until then what they would say is kept here.
+        self.ready = False
+        self._interpreters: list[Interpreter] | None = None
+        self._recorded_python: str | None = None
 
-    def compose(self) -> ComposeResult:
+    async def fill(self) -> None:
+        """Mounts the fields, then applies what changed while they were not there."""
+        if self.ready or not self.is_attached:
+            return
+        await self.mount_all(self._fields())
+        self.ready = True
+        if self._recorded_python is not None:
+            self.show_recorded_python(self._recorded_python)
+        elif self._interpreters is not None:
+            self.offer_interpreters(self._interpreters)
+
+    def _fields(self) -> Iterable[Widget]:
         spec = self.spec
         yield Label("Model  [dim](m)[/]")
         yield Select([(n, n) for n in MODELS], value=spec.model, allow_blank=False, id="set-model")
@@ -150,6 +167,9 @@ class SettingsPanel(VerticalScroll):
         yield Button("Run  (r)", id="run", variant="primary")
 
     def show_recorded_python(self, label: str) -> None:
+        self._recorded_python = label
+        if not self.ready:
+            return
         select = self.query_one("#set-python", Select)
         with self.prevent(Select.Changed):
             select.set_options([(label, "recorded")])
@@ -157,6 +177,9 @@ class SettingsPanel(VerticalScroll):
 
     def offer_interpreters(self, found: list[Interpreter]) -> None:
         """Fills the interpreter list once discovery (a worker thread) is done."""
+        self._interpreters = found
+        if not self.ready:
+            return
         select = self.query_one("#set-python", Select)
         current = select.value
         options = [
@@ -172,6 +195,8 @@ class SettingsPanel(VerticalScroll):
     def set_spec(self, spec: RunSpec) -> None:
         """Reflects a spec changed by keys, without echoing change events back."""
         self.spec = spec
+        if not self.ready:
+            return  # the fields will be made from self.spec
         with self.prevent(Select.Changed, Input.Changed):
             self.query_one("#set-model", Select).value = spec.model
             self.query_one("#set-workload", Select).value = spec.workload
@@ -349,6 +374,7 @@ class ConcvizApp(App[None]):
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
+        self.run_worker(self.w_settings.fill(), exclusive=True, group="settings")
 
     def on_resize(self) -> None:
         self._apply_size(self.size.width, self.size.height)
@@ -423,6 +449,8 @@ class ConcvizApp(App[None]):
 
     def read_settings(self) -> RunSpec:
         panel = self.w_settings
+        if not panel.ready:  # the first instants: nothing can have been typed yet
+            return self.spec
 
         def integer(name: str) -> int:
             text = panel.query_one(f"#set-{name}", Input).value.strip()
@@ -506,7 +534,7 @@ class ConcvizApp(App[None]):
     def action_toggle_settings(self) -> None:
         panel = self.w_settings
         panel.toggle_class("-shown")
-        if panel.has_class("-shown"):
+        if panel.has_class("-shown") and panel.ready:
             panel.query_one("#set-model", Select).focus()
         else:
             self.set_focus(None)

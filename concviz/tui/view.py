@@ -432,21 +432,25 @@ def timeline_view(
     rows: list[TimelineRow] = []
     kinds = {agg.lane_kind(lane) for lane in visible}
     dt = (t1 - t0) / columns
+
+    def lane_cells(lane: Lane, live_cpu: float | None, flip: int = 0) -> _Acc:
+        return _accumulate(
+            agg,
+            lane,
+            t0,
+            t1,
+            columns,
+            now_ns,
+            live_cpu,
+            flip=flip,
+            cache=cache,
+            settled_ns=settled.get(lane.index),
+        )
+
     if per_row == 1:
         for group in packed:
             accs = [
-                _accumulate(
-                    agg,
-                    lane,
-                    t0,
-                    t1,
-                    columns,
-                    now_ns,
-                    live.get((lane.pid, lane.tid)),
-                    flip=position,
-                    cache=cache,
-                    settled_ns=settled.get(lane.index),
-                )
+                lane_cells(lane, live.get((lane.pid, lane.tid)), position)
                 for position, lane in enumerate(group)
             ]
             prefix: list[Cell] = []
@@ -485,17 +489,7 @@ def timeline_view(
             occupancy = [0.0] * columns
             for group in groups:
                 for lane in group:
-                    acc = _accumulate(
-                        agg,
-                        lane,
-                        t0,
-                        t1,
-                        columns,
-                        now_ns,
-                        None,
-                        cache=cache,
-                        settled_ns=settled.get(lane.index),
-                    )
+                    acc = lane_cells(lane, None)
                     for i in range(columns):
                         occupancy[i] += min((acc.busy[i] + acc.unknown[i]) / dt, 1.0)
             n = len(groups)
