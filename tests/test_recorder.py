@@ -45,7 +45,11 @@ def _rec(kind: Kind, task: int) -> bytes:
     return RECORD.pack(kind, 0, 0, os.getpid(), 1, task, time.monotonic_ns(), 0, 0)
 
 
-def test_records_and_texts_arrive_in_order_after_close(tmp_path: Path) -> None:
+@pytest.mark.parametrize("per_frame", [recorder_mod.RECORDS_PER_FRAME, 7])
+def test_records_and_texts_arrive_in_order_after_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_frame: int
+) -> None:
+    monkeypatch.setattr(recorder_mod, "RECORDS_PER_FRAME", per_frame)
     server, path = _listener(tmp_path)
     rec = Recorder(path, "worker")
     conn, _ = server.accept()
@@ -59,6 +63,8 @@ def test_records_and_texts_arrive_in_order_after_close(tmp_path: Path) -> None:
     sequence: list[object] = []
     for ftype, payload in frames[1:]:
         if ftype == FrameType.RECORDS:
+            assert 0 < len(payload) <= per_frame * RECORD.size
+            assert len(payload) % RECORD.size == 0
             sequence.extend(r[5] for r in RECORD.iter_unpack(payload))
         else:
             sequence.append(json.loads(payload)["at"])

@@ -24,6 +24,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat
+from operator import call
 from typing import Any
 
 from .protocol import (
@@ -35,9 +37,10 @@ from .protocol import (
     encode_text,
 )
 
-#: How often the flusher wakes. 25 ms keeps the live view fresh (40 Hz) while
-#: each wake-up costs the observed process almost nothing.
-FLUSH_INTERVAL = 0.025
+#: How often the flusher wakes: 20 Hz, twice the dashboard's refresh rate. Each
+#: wake-up takes the GIL from the workload's threads; with 20 µs asyncio tasks
+#: the recorder cost ~0.85 µs a task at 25 ms and ~0.56 µs at 50 ms.
+FLUSH_INTERVAL = 0.05
 #: Unsent bytes kept before new records are dropped (and counted).
 MAX_BACKLOG_BYTES = 32 * 1024 * 1024
 #: Records waiting in the queue before the oldest are dropped (and counted):
@@ -147,7 +150,7 @@ class Recorder:
         n = min(len(q), DRAIN_MAX) if allow_drop else len(q)
         if not n and not self._dropped_unreported:
             return False
-        items = [pop() for _ in range(n)]
+        items = list(map(call, repeat(pop, n)))  # popleft n times, in C
         out = self._out
         if allow_drop and len(out) > MAX_BACKLOG_BYTES:
             self._dropped_unreported += n
@@ -159,21 +162,31 @@ class Recorder:
             items.append(
                 _pack(Kind.DROPPED, 0, 0, self.pid, threading.get_native_id(), 0, _mono(), 0, count)
             )
-        run: list[bytes] = []
-        for item in items:
-            if type(item) is bytes:
-                run.append(item)
-                if len(run) == RECORDS_PER_FRAME:
-                    out += encode_frame(FrameType.RECORDS, b"".join(run))
-                    run = []
-            else:
-                if run:
-                    out += encode_frame(FrameType.RECORDS, b"".join(run))
-                    run = []
-                out += encode_text(item)  # type: ignore[arg-type]
-        if run:
-            out += encode_frame(FrameType.RECORDS, b"".join(run))
+        self._frame(items, out)
         return len(q) > 0
+
+    @staticmethod
+    def _frame(items: list[bytes | dict[str, Any]], out: bytearray) -> None:
+        """Appends ``items`` to ``out`` as frames, texts in their place among the records.
+
+        Runs in the flusher while it holds the GIL, so every worker thread waits
+        for it: joining in C first (a text makes the join fail, rare) keeps it to
+        a few ns a record instead of a Python loop's ~100.
+        """
+        try:
+            joined = b"".join(items)  # type: ignore[arg-type]
+        except TypeError:
+            start = 0
+            for index, item in enumerate(items):
+                if type(item) is not bytes:
+                    Recorder._frame(items[start:index], out)
+                    out += encode_text(item)  # type: ignore[arg-type]
+                    start = index + 1
+            Recorder._frame(items[start:], out)
+            return
+        step = RECORDS_PER_FRAME * RECORD.size
+        for offset in range(0, len(joined), step):
+            out += encode_frame(FrameType.RECORDS, joined[offset : offset + step])
 
     def _send_until(self, deadline: float | None) -> None:
         """Sends what it can; blocks at most until ``deadline`` (forever if None)."""
