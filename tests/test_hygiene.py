@@ -25,7 +25,7 @@ RUNNER_SIDE = [
     "concviz.workloads.sleep",
     "concviz.workloads.http",
 ]
-FORBIDDEN = ("textual", "rich", "psutil", "aiohttp", "plotext", "textual_plotext")
+FORBIDDEN = ("textual", "rich", "psutil", "aiohttp", "plotext", "textual_plotext", "numpy")
 
 
 def _imported_after(modules: list[str], code: str = "") -> set[str]:
@@ -96,3 +96,9 @@ def test_the_dashboard_modules_are_not_needed_to_run() -> None:
     """Importing the command line does not import Textual (fast start for `concviz run`)."""
     loaded = _top_level(_imported_after(["concviz.cli"]))
     assert "textual" not in loaded
+
+
+def test_numpy_waits_for_the_first_busy_stream() -> None:
+    """NumPy (the observer's bulk decoding, ~60 ms to import) stays off the start-up path."""
+    loaded = _top_level(_imported_after(["concviz.tui.app", "concviz.engine.session"]))
+    assert "numpy" not in loaded

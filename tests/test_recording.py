@@ -70,9 +70,9 @@ def test_replay_advances_on_its_own_clock(tmp_path: Path) -> None:
             "-n",
             "2",
             "-t",
-            "6",
+            "8",
             "--task-ms",
-            "50",
+            "100",
             "--quiet",
             "--record",
             str(rec),
@@ -88,7 +88,8 @@ def test_replay_advances_on_its_own_clock(tmp_path: Path) -> None:
     assert replay.now_ns() == middle
     assert not replay.done.is_set()
     replay.advance_to(replay.end_ns)
-    assert 0 < halfway < replay.aggregate.completed == 6
+    # Four waves of 100 ms; events reach the observer within a 50 ms flush.
+    assert 0 < halfway < replay.aggregate.completed == 8
 
 
 def test_bad_recordings_are_refused_with_the_reason(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
@@ -38,6 +39,25 @@ BLOCK_SEALED_NS = 3_000_000_000
 RECENT_FRAMES = 16
 
 _iter_records = RECORD.iter_unpack
+#: Frames at least this long go to the bulk path (shorter: the loop is cheaper).
+_BULK_BYTES = 192 * RECORD_SIZE
+_bulk: ModuleType | None = None
+_bulk_tried = False
+
+
+def _bulk_module() -> ModuleType | None:
+    """concviz.engine.bulk, imported on first use: NumPy's ~60 ms stay off the start-up path."""
+    global _bulk, _bulk_tried
+    if not _bulk_tried:
+        _bulk_tried = True
+        module: ModuleType | None
+        try:
+            from . import bulk as module  # noqa: PLC0415
+        except ImportError:  # pragma: no cover  (NumPy is a dependency; this is a safety net)
+            module = None
+        _bulk = module
+    return _bulk
+
 
 _RUN_START = Kind.RUN_START
 _RUN_END = Kind.RUN_END
@@ -194,8 +214,11 @@ class RunAggregate:
         spec: dict[str, Any] | None = None,
         keep_all_spans: bool = False,
         track_bins: bool = False,
+        bulk: bool = True,
     ) -> None:
         self.spec: dict[str, Any] = dict(spec or {})
+        #: Long RECORDS frames go through :mod:`concviz.engine.bulk` (False: always the loop).
+        self.bulk = bulk
         self.track_bins = track_bins
         #: The model reports its queue's real size: depth comes from that alone.
         self.real_queue = _reports_queue(self.spec.get("model"))
@@ -241,7 +264,20 @@ class RunAggregate:
     # -- the event stream -----------------------------------------------------
 
     def feed_records(self, payload: bytes) -> None:
-        """Applies a RECORDS frame. The hot path of the observer: keep it tight."""
+        """Applies a RECORDS frame: long ones in bulk (NumPy), short ones record by record."""
+        if self.track_bins:
+            self.recent_frames.append(payload)
+        if self.bulk and len(payload) >= _BULK_BYTES and not self.keep_all_spans:
+            bulk = _bulk_module()
+            if bulk is not None:
+                bulk.feed(self, payload, self.feed_loop)
+                self.events += len(payload) // RECORD_SIZE
+                return
+        self.feed_loop(payload)
+        self.events += len(payload) // RECORD_SIZE
+
+    def feed_loop(self, payload: bytes) -> None:
+        """Applies records one by one: the reference the bulk path must match exactly."""
         lanes = self.lanes
         inflight = self._inflight
         queued = self.queued
@@ -255,8 +291,6 @@ class RunAggregate:
         in_flight = self.in_flight
         peak_in_flight = self.peak_in_flight
         producer_wait = self.producer_wait_ns
-        if binning:
-            self.recent_frames.append(payload)
         # The last lane seen: consecutive records nearly always come from the
         # same worker, and comparing ints is cheaper than hashing a key tuple.
         lane_pid = lane_tid = lane_slot = -1
@@ -338,8 +372,6 @@ class RunAggregate:
         self.busy_ns, self.cpu_ns = busy, cpu_total
         self.in_flight, self.peak_in_flight = in_flight, peak_in_flight
         self.producer_wait_ns = producer_wait
-        n = len(payload) // RECORD_SIZE
-        self.events += n
 
     def _rare(
         self,
