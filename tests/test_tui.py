@@ -343,3 +343,28 @@ async def test_on_a_short_screen_the_explanation_scrolls_and_the_timeline_keeps_
     assert short_explain <= 4
     assert heights[(140, 45)][0] > short_explain  # room enough: the whole explanation
     assert short_timeline >= 4
+
+
+async def test_timeline_bars_follow_a_theme_change() -> None:
+    """The bars' styles are cached; a new theme must still recolour them at once."""
+    replay = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=str(replay), replay_speed=float("inf"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.theme = "textual-dark"
+        timeline = app.query_one(Timeline)
+        await wait_for(pilot, lambda: timeline.view is not None)
+        await pilot.pause(0.3)
+        dark = timeline._styles()["a"]
+        dark_bars = {seg.style for strip in timeline._build() for seg in strip}
+        assert dark in dark_bars
+        app.theme = "textual-light"
+        await pilot.pause(0.3)
+        light = timeline._styles()["a"]
+        assert light != dark
+        expected = timeline.rich_style + timeline.get_component_rich_style(
+            "timeline--a", partial=True
+        )
+        assert light == expected
+        light_bars = {seg.style for strip in timeline._build() for seg in strip}
+        assert light in light_bars
+        assert dark not in light_bars

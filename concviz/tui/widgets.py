@@ -207,6 +207,7 @@ class Timeline(Widget):
         self.view: TimelineView | None = None
         self.message = ""
         self._strips: list[Strip] = []
+        self._style_cache: tuple[str, dict[str, Style]] | None = None
 
     @property
     def columns(self) -> int:
@@ -243,13 +244,22 @@ class Timeline(Widget):
             self.refresh(*changed)
 
     def _styles(self) -> dict[str, Style]:
+        """The bars' styles, worked out once per theme and CSS change (not at every tick)."""
+        theme = self.app.theme
+        if self._style_cache is not None and self._style_cache[0] == theme:
+            return self._style_cache[1]
         base = self.rich_style
         styles = {
             name: base + self.get_component_rich_style(f"timeline--{name}", partial=True)
             for name in ("a", "b", "run", "fail", "group", "label", "axis", "note")
         }
         styles[""] = base
+        self._style_cache = (theme, styles)
         return styles
+
+    def notify_style_update(self) -> None:
+        self._style_cache = None
+        super().notify_style_update()
 
     def _build(self) -> list[Strip]:
         st = self._styles()
