@@ -67,12 +67,16 @@ def wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Pr
     return left
 
 
+def command_line(p: psutil.Process) -> str:
+    """A process's command line, or "?" once it has exited (a zombie has none to read)."""
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return "?"
+
+
 def describe(processes: list[psutil.Process]) -> str:
-    lines = []
-    for p in processes:
-        with_cmd = " ".join(p.cmdline())[:120] if p.is_running() else "?"
-        lines.append(f"{p.pid}: {with_cmd}")
-    return "\n".join(lines)
+    return "\n".join(f"{p.pid}: {command_line(p)[:120]}" for p in processes)
 
 
 def kill_all(processes: list[psutil.Process]) -> None:

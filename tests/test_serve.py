@@ -19,7 +19,17 @@ import aiohttp
 import psutil
 import pytest
 
-from .serving import HEIGHT, WIDTH, Served, Terminal, describe, kill_all, serve, wait_gone
+from .serving import (
+    HEIGHT,
+    WIDTH,
+    Served,
+    Terminal,
+    command_line,
+    describe,
+    kill_all,
+    serve,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +38,8 @@ LONG_RUN = ("-m", "processes", "-n", "2", "-t", "400")
 
 
 def runner_processes(served: Served) -> list[psutil.Process]:
-    return [p for p in served.descendants() if "concviz.engine.runner" in " ".join(p.cmdline())]
+    # A process that has just exited (a zombie until reaped) is not a runner still going.
+    return [p for p in served.descendants() if "concviz.engine.runner" in command_line(p)]
 
 
 async def wait_for_workers(served: Served, count: int) -> list[psutil.Process]:
