@@ -85,12 +85,13 @@ class Recorder:
         self._sock.sendall(encode_hello(role, self.pid))
         self._flusher = threading.Thread(target=self._flush_loop, name="concviz-flusher")
         self._control = threading.Thread(target=self._control_loop, name="concviz-control")
-        self._flusher.daemon = self._control.daemon = True
         try:
+            self._flusher.daemon = self._control.daemon = True
             self._flusher.start()
         except RuntimeError:
-            # A sub-interpreter may forbid daemon threads (InterpreterPoolExecutor):
-            # use ordinary ones, and close (which ends both) before they are joined.
+            # A sub-interpreter forbids daemon threads (InterpreterPoolExecutor): CPython
+            # 3.14 refuses the flag itself, its pre-releases refused start(). Use
+            # ordinary threads, and close (which ends both) before they are joined.
             self._flusher = threading.Thread(target=self._flush_loop, name="concviz-flusher")
             self._control = threading.Thread(target=self._control_loop, name="concviz-control")
             threading._register_atexit(self.close)  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 import functools
 import heapq
+import importlib
 import multiprocessing.util
 import os
 import sys
@@ -73,11 +74,24 @@ class _ThreadExit:
             _append(_pack(Kind.WORKER_DOWN, 0, 0, self.pid, self.tid, 0, _mono(), 0, 0))
 
 
+#: In a sub-interpreter (InterpreterPoolExecutor), thread-locals last one call:
+#: each task is a fresh thread state. There, threads are remembered here instead,
+#: by ``threading.get_ident()``, and go down when the interpreter closes.
+_sub_threads: dict[int, tuple[int, int]] | None = None
+
+
 def _register_thread() -> tuple[int, int]:
+    if _sub_threads is not None:
+        known = _sub_threads.get(threading.get_ident())
+        if known is not None:
+            _tls.ident = known
+            return known
     ident = (_pid, threading.get_native_id())
     _append(_pack(Kind.WORKER_UP, 0, 0, _pid, ident[1], 0, _mono(), _cpu(), 0))
     _tls.ident = ident
-    if threading.current_thread() is not threading.main_thread():
+    if _sub_threads is not None:
+        _sub_threads[threading.get_ident()] = ident
+    elif threading.current_thread() is not threading.main_thread():
         _tls.exit = _ThreadExit(*ident)
     return ident
 
@@ -88,6 +102,14 @@ def _ident() -> tuple[int, int]:
     except AttributeError:
         ident = _register_thread()
     return ident
+
+
+def _in_subinterpreter() -> bool:
+    try:
+        interpreters: Any = importlib.import_module("concurrent.interpreters")  # 3.14+
+    except ImportError:
+        return False
+    return bool(interpreters.get_current() != interpreters.get_main())
 
 
 # -- set-up ------------------------------------------------------------------
@@ -132,15 +154,24 @@ def _worker_lost() -> None:
 
 
 def init_process(path: str, params: dict[str, Any], switch_interval: float | None) -> None:
-    """Pool initializer: connects this worker process to the observer directly."""
+    """Pool initializer: connects this worker process (or sub-interpreter) to the observer."""
+    global _sub_threads
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
+    sub = _in_subinterpreter()
+    if sub:
+        _sub_threads = {}
     recorder = connect(path, "worker", on_lost=_worker_lost)
     use_workload(params)
     _ident()  # WORKER_UP now, so the lane appears when the process does
-    # Pool workers leave through multiprocessing's exit path, which runs
-    # finalizers (not atexit): flush there, or the last tasks' events are lost.
-    multiprocessing.util.Finalize(recorder, _worker_exit, exitpriority=100)
+    if sub:
+        # A sub-interpreter's threading shutdown runs these newest first: the
+        # worker's WORKER_DOWN, then the recorder's own close (a no-op by then).
+        threading._register_atexit(_worker_exit)  # type: ignore[attr-defined]
+    else:
+        # Pool workers leave through multiprocessing's exit path, which runs
+        # finalizers (not atexit): flush there, or the last tasks' events are lost.
+        multiprocessing.util.Finalize(recorder, _worker_exit, exitpriority=100)
 
 
 def _worker_exit() -> None:
@@ -171,7 +202,8 @@ def _native_tid() -> int:
     try:
         tid: int = _tls.native
     except AttributeError:
-        tid = _tls.native = threading.get_native_id()
+        known = _sub_threads.get(threading.get_ident()) if _sub_threads is not None else None
+        tid = _tls.native = known[1] if known is not None else threading.get_native_id()
     return tid
 
 
