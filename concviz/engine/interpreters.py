@@ -116,12 +116,14 @@ def _candidates() -> list[str]:
         except OSError:
             continue
         found += [os.path.join(directory, n) for n in names if _NAME.fullmatch(n)]
-    for pattern in (
-        ".pyenv/versions/*/bin/python3.*",
-        ".local/share/uv/python/*/bin/python3.*",
-        ".cache/concviz/*/bin/python3.*",
+    # concviz's own builds (tools/build-cpython, tools/debian-cpython) live in its cache.
+    caches = {home / ".cache", Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache")}
+    for root, pattern in (
+        (home, ".pyenv/versions/*/bin/python3.*"),
+        (home, ".local/share/uv/python/*/bin/python3.*"),
+        *((cache, "concviz/*/bin/python3.*") for cache in caches),
     ):
-        found += [str(p) for p in home.glob(pattern) if _NAME.fullmatch(p.name)]
+        found += [str(p) for p in root.glob(pattern) if _NAME.fullmatch(p.name)]
     extra = os.environ.get("CONCVIZ_FT_PYTHON")
     if extra:
         found.append(extra)
