@@ -68,7 +68,7 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
     table.caption = (
         f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "
         f"queue = peak depth · RSS = peak · "
-        + ("start = median time to a worker process's start · " if startup else "")
+        + ("start = median time to a worker process or sub-interpreter · " if startup else "")
         + f"Python {', '.join(sorted(pythons))}"
     )
     return table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from concviz.engine import aggregate as agg_mod
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
@@ -102,6 +104,21 @@ def test_worker_processes_are_process_lanes() -> None:
     [lane] = agg.lane_list
     assert agg.lane_kind(lane) == "process"
     assert agg.observed() == ([(201, 201)], [RUNNER, 201])
+
+
+def test_sub_interpreter_threads_are_interpreter_lanes() -> None:
+    """WORKER_UP's aux names the sub-interpreter a pool thread runs (InterpreterPoolExecutor)."""
+    agg = started_run()
+    agg.feed_records(rec(Kind.RUN_START, 1))
+    agg.feed_records(
+        rec(Kind.WORKER_UP, 251, tid=7, aux=2)
+        + rec(Kind.WORKER_UP, 261, tid=8, aux=3)
+        + rec(Kind.WORKER_UP, 262, tid=9)  # an ordinary thread of the runner
+    )
+    kinds = [(agg.lane_kind(lane), agg.lane_label(lane)) for lane in agg.lane_list]
+    assert kinds == [("interpreter", "interp 2"), ("interpreter", "interp 3"), ("thread", "tid 9")]
+    # Their start-up (creating the interpreter, importing) is the workers' start-up time.
+    assert agg.summary().worker_startup_s == pytest.approx(0.260, abs=0.011)
 
 
 def test_finish_without_start_from_another_connection_is_not_lost() -> None:

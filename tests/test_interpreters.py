@@ -112,6 +112,12 @@ def test_sub_interpreter_lanes_stay_up_while_their_tasks_run(py314: str) -> None
         agg = session.aggregate
         assert agg.summary().completed == 8
         assert len(agg.lane_list) == 2
+        labels = sorted(agg.lane_label(lane) for lane in agg.lane_list)
+        assert all(label.startswith("interp ") for label in labels), labels
+        assert len(set(labels)) == 2  # each thread runs an interpreter of its own
+        startup = agg.summary().worker_startup_s
+        assert startup is not None
+        assert startup > 0
         for lane in agg.lane_list:
             last_end = max(span[2] for span in lane.spans)
             assert lane.down_ns is None or lane.down_ns >= last_end

@@ -93,6 +93,8 @@ class Lane:
     down_ns: int | None = None
     #: Set when a coroutine ran here: the lane is an async task slot, not a thread.
     coroutine: bool = False
+    #: The id of the sub-interpreter this thread runs (0: none, the main interpreter).
+    interpreter: int = 0
     current_task: int | None = None
     current_start: int = 0
     #: When its latest span finished (a lane's events arrive in order).
@@ -166,7 +168,8 @@ class Summary:
     peak_in_flight: int = 0
     #: Time the producer spent blocked handing tasks over (back-pressure).
     producer_wait_s: float = 0.0
-    #: Median time from the run's start to each worker process's start (None: no processes).
+    #: Median time from the run's start to each worker process's (or sub-interpreter's)
+    #: start (None: neither).
     worker_startup_s: float | None = None
     #: What the workload or the pattern measured (the race's expected and actual count...).
     result: dict[str, Any] = field(default_factory=dict)
@@ -386,7 +389,9 @@ class RunAggregate:
         aux: int,
     ) -> None:
         if kind == _UP:
-            self._lane(pid, tid, slot, t)
+            lane = self._lane(pid, tid, slot, t)
+            if aux:  # a thread running its own sub-interpreter (aux: its id)
+                lane.interpreter = aux
         elif kind == _DOWN:
             for lane in self._lanes_of(pid, tid):
                 if lane.down_ns is None:
@@ -466,9 +471,12 @@ class RunAggregate:
         return lane
 
     def lane_kind(self, lane: Lane) -> str:
-        """ "slot" (an async task slot), "process" (a worker process) or "thread"."""
+        """ "slot" (an async task slot), "process" (a worker process), "interpreter"
+        (a thread running its own sub-interpreter) or "thread"."""
         if lane.coroutine:
             return "slot"
+        if lane.interpreter:
+            return "interpreter"
         if lane.pid != self.meta.get("pid", lane.pid):
             return "process"
         return "thread"
@@ -479,6 +487,8 @@ class RunAggregate:
             return f"slot {lane.slot}"
         if kind == "process":
             return f"pid {lane.pid}"
+        if kind == "interpreter":
+            return f"interp {lane.interpreter}"
         return f"tid {lane.tid}"
 
     def _lanes_of(self, pid: int, tid: int) -> Iterator[Lane]:
@@ -681,7 +691,7 @@ class RunAggregate:
         delays = sorted(
             (lane.up_ns - start) / 1e9
             for lane in self.lane_list
-            if self.lane_kind(lane) == "process" and lane.up_ns >= start
+            if self.lane_kind(lane) in ("process", "interpreter") and lane.up_ns >= start
         )
         return delays[len(delays) // 2] if delays else None
 

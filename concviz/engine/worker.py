@@ -78,6 +78,8 @@ class _ThreadExit:
 #: each task is a fresh thread state. There, threads are remembered here instead,
 #: by ``threading.get_ident()``, and go down when the interpreter closes.
 _sub_threads: dict[int, tuple[int, int]] | None = None
+#: This sub-interpreter's id (0: the main interpreter), sent with WORKER_UP.
+_interp_id = 0
 
 
 def _register_thread() -> tuple[int, int]:
@@ -87,7 +89,7 @@ def _register_thread() -> tuple[int, int]:
             _tls.ident = known
             return known
     ident = (_pid, threading.get_native_id())
-    _append(_pack(Kind.WORKER_UP, 0, 0, _pid, ident[1], 0, _mono(), _cpu(), 0))
+    _append(_pack(Kind.WORKER_UP, 0, 0, _pid, ident[1], 0, _mono(), _cpu(), _interp_id))
     _tls.ident = ident
     if _sub_threads is not None:
         _sub_threads[threading.get_ident()] = ident
@@ -104,12 +106,13 @@ def _ident() -> tuple[int, int]:
     return ident
 
 
-def _in_subinterpreter() -> bool:
+def _subinterpreter_id() -> int:
+    """This interpreter's id if it is a sub-interpreter, else 0 (the main one's id)."""
     try:
         interpreters: Any = importlib.import_module("concurrent.interpreters")  # 3.14+
     except ImportError:
-        return False
-    return bool(interpreters.get_current() != interpreters.get_main())
+        return 0
+    return int(interpreters.get_current().id)
 
 
 # -- set-up ------------------------------------------------------------------
@@ -155,10 +158,11 @@ def _worker_lost() -> None:
 
 def init_process(path: str, params: dict[str, Any], switch_interval: float | None) -> None:
     """Pool initializer: connects this worker process (or sub-interpreter) to the observer."""
-    global _sub_threads
+    global _sub_threads, _interp_id
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
-    sub = _in_subinterpreter()
+    _interp_id = _subinterpreter_id()
+    sub = _interp_id != 0
     if sub:
         _sub_threads = {}
     recorder = connect(path, "worker", on_lost=_worker_lost)

@@ -584,6 +584,8 @@ def workers_view(agg: RunAggregate, max_rows: int, history: int) -> WorkersView:
             names[key] = (f"loop tid {lane.tid}", "event loop")
         elif kind == "process":
             names[key] = (f"pid {lane.pid}", "process")
+        elif kind == "interpreter":
+            names[key] = (agg.lane_label(lane), "interpreter")
         else:
             names[key] = (f"tid {lane.tid}", "thread")
     rows = []
@@ -606,9 +608,11 @@ def _workers_over_run(agg: RunAggregate, max_rows: int) -> WorkersView:
     for lane in agg.lane_list:
         key = (lane.pid, lane.tid)
         kind = agg.lane_kind(lane)
-        label = {"slot": f"loop tid {lane.tid}", "process": f"pid {lane.pid}"}.get(
-            kind, f"tid {lane.tid}"
-        )
+        label = {
+            "slot": f"loop tid {lane.tid}",
+            "process": f"pid {lane.pid}",
+            "interpreter": agg.lane_label(lane),
+        }.get(kind, f"tid {lane.tid}")
         _, _, cpu = per.get(key, (label, kind, 0))
         per[key] = (label, kind, cpu + lane.cpu_ns)
     rows = [
