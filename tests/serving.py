@@ -53,8 +53,23 @@ class Served:
         return found
 
 
+def running(p: psutil.Process) -> bool:
+    """Still there and not a zombie (a process may vanish between any two questions)."""
+    try:
+        return bool(p.is_running() and p.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def parent_pid(p: psutil.Process) -> int | None:
+    try:
+        return int(p.ppid())
+    except psutil.Error:
+        return None
+
+
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    return [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    return [p for p in processes if running(p)]
 
 
 def wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:

@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -97,7 +98,12 @@ def footer_keys_shown(text: str) -> bool:
 
 def browser_processes() -> list[psutil.Process]:
     mine = psutil.Process(os.getpid()).children(recursive=True)
-    return [p for p in mine if "chrom" in p.name().lower()]
+    found = []
+    for p in mine:
+        with suppress(psutil.Error):  # a child may exit while we look
+            if "chrom" in p.name().lower():
+                found.append(p)
+    return found
 
 
 def test_browser_shows_the_dashboard_runs_on_a_key_and_cleans_up(tmp_path: Path) -> None:

@@ -38,6 +38,14 @@ def children() -> set[int]:
     return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
 
 
+def still_running(pid: int) -> bool:
+    """Alive and not a zombie; a process that exits while we ask is not running."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
 def panel_text(app: ConcvizApp, panel_id: str) -> str:
     return str(app.query_one(panel_id, Panel).render())
 
@@ -135,13 +143,7 @@ async def test_quitting_mid_run_leaves_no_child_process() -> None:
         started = children() - before
         await pilot.press("q")
     deadline = time.monotonic() + 5
-    while (
-        left := {
-            p
-            for p in started
-            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-        }
-    ) and time.monotonic() < deadline:
+    while (left := {p for p in started if still_running(p)}) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == set()
 
@@ -186,11 +188,14 @@ async def test_a_real_run_renders_in_dark_and_light(theme: str) -> None:
         app.theme = theme
         await pilot.press("r")
         await wait_for(pilot, lambda: app.state in FINAL)
-        await pilot.pause(0.3)
+        assert app.state == "done"
         timeline = app.query_one(Timeline)
-        assert timeline.view is not None
-        assert len(timeline.view.rows) == 5  # five asyncio task slots
-        assert "asyncio task slots" in timeline.view.note
+
+        def final_picture() -> bool:  # the last events may land a refresh or two later
+            view = timeline.view
+            return view is not None and len(view.rows) == 5 and "asyncio task slots" in view.note
+
+        await wait_for(pilot, final_picture, timeout=10)  # five asyncio task slots
 
 
 async def test_compare_screen_runs_models_in_turn_and_stacks_their_timelines() -> None:
