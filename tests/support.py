@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from concviz.engine.aggregate import Summary
 from concviz.engine.protocol import RECORD, FrameType, Kind
@@ -70,3 +75,30 @@ def best_of(attempts: int, measure: Callable[[], float], enough: float) -> float
         if best >= enough:
             break
     return best
+
+
+def concviz(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m concviz ARGS`` as a user runs it: output captured, exit code not checked."""
+    return subprocess.run(
+        [sys.executable, "-m", "concviz", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def still_running(pid: int) -> bool:
+    """Alive and not a zombie; a process that exits while we ask is not running."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_pids_gone(pids: set[int], timeout: float = 5.0) -> set[int]:
+    """Waits for ``pids`` to exit; returns those still running after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (left := {pid for pid in pids if still_running(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left

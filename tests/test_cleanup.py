@@ -14,24 +14,7 @@ import pytest
 
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
-
-
-def _alive(pids: set[int]) -> set[int]:
-    left = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                left.add(pid)
-        except psutil.NoSuchProcess:
-            pass
-    return left
-
-
-def _wait_gone(pids: set[int], timeout: float = 5.0) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while (left := _alive(pids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
+from tests.support import wait_pids_gone
 
 
 def _descendants(pid: int) -> set[int]:
@@ -59,7 +42,7 @@ def test_no_process_remains_after_a_run(model: str) -> None:
     with RunSession(spec) as session:
         seen = _wait_descendants(os.getpid(), processes, ignore=before)
         assert session.wait(60)
-    assert _wait_gone(seen) == set()
+    assert wait_pids_gone(seen) == set()
 
 
 def test_stopping_a_session_mid_run_ends_every_process() -> None:
@@ -77,7 +60,7 @@ def test_stopping_a_session_mid_run_ends_every_process() -> None:
         assert summary.completed < 1000
     finally:
         session.close()
-    assert _wait_gone(seen) == set()
+    assert wait_pids_gone(seen) == set()
 
 
 def _start_cli(*args: str) -> subprocess.Popen[str]:
@@ -109,7 +92,7 @@ def test_ctrl_c_stops_within_a_second_prints_what_completed_and_leaves_nothing(m
     data = json.loads(out)
     assert data["status"] == "stopped"
     assert 0 < data["completed"] < 10000
-    assert _wait_gone(seen) == set()
+    assert wait_pids_gone(seen) == set()
 
 
 @pytest.mark.parametrize("model", ["processes", "mp-pool", "threads", "hybrid"])
@@ -125,4 +108,4 @@ def test_killing_the_parent_takes_the_run_down(model: str) -> None:
         proc.wait(5)
     finally:
         proc.kill()
-    assert _wait_gone(seen, timeout=5.0) == set()
+    assert wait_pids_gone(seen, timeout=5.0) == set()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from concviz.models import CATALOG as MODELS
 from concviz.workloads import CATALOG as WORKLOADS
+from tests.support import concviz
 
 REQUIRED_KEYS = {
     "model",
@@ -31,16 +30,6 @@ REQUIRED_KEYS = {
     "events",
     "dropped_events",
 }
-
-
-def concviz(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "concviz", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_models_lists_every_model_with_a_description() -> None:

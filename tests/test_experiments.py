@@ -20,16 +20,11 @@ from concviz.experiments import (
     parse_variants,
 )
 from tests.support import best_of, free_threaded_python
+from tests.support import concviz as run_concviz
 
 
 def concviz(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "concviz", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_concviz(*args, timeout=timeout)
 
 
 # -- analysis ---------------------------------------------------------------------

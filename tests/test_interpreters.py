@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -14,17 +13,7 @@ from concviz.engine.interpreters import discover
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
 from concviz.models import CATALOG
-from tests.support import run_captured
-
-
-def concviz(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "concviz", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from tests.support import concviz, run_captured
 
 
 def test_discovery_finds_this_interpreter_and_only_usable_ones() -> None:

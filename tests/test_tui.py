@@ -21,6 +21,7 @@ from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
 from concviz.tui.series import CompareScreen, SweepScreen
 from concviz.tui.widgets import Panel, RunHeader, Timeline
+from tests.support import wait_pids_gone
 
 FINAL = ("done", "stopped", "error", "crashed")
 
@@ -36,14 +37,6 @@ async def wait_for(
 
 def children() -> set[int]:
     return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
-
-
-def still_running(pid: int) -> bool:
-    """Alive and not a zombie; a process that exits while we ask is not running."""
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
 
 
 def panel_text(app: ConcvizApp, panel_id: str) -> str:
@@ -142,10 +135,7 @@ async def test_quitting_mid_run_leaves_no_child_process() -> None:
         await wait_for(pilot, lambda: len(children() - before) >= 3)  # runner + 2 workers
         started = children() - before
         await pilot.press("q")
-    deadline = time.monotonic() + 5
-    while (left := {p for p in started if still_running(p)}) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert left == set()
+    assert wait_pids_gone(started, timeout=5) == set()
 
 
 async def test_help_explains_panels_and_closes() -> None:
