@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host import cpu_model
+
 from concviz.engine.calibrate import calibration
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
@@ -156,16 +158,6 @@ def measure(cell: Cell, size_ms: float, pairs: int) -> None:
 
 
 # -- reporting --------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine() -> dict[str, Any]:

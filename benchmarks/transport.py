@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from host import cpu_model
+
 from concviz.engine.aggregate import RunAggregate
 from concviz.engine.protocol import RECORD, FrameDecoder, FrameType, Kind, Status, encode_frame
 from concviz.engine.recorder import FLUSH_INTERVAL, MAX_BACKLOG_BYTES, MAX_QUEUED
@@ -348,16 +350,6 @@ def consumer_breakdown(events: int, track_bins: bool) -> dict[str, Any]:
 
 
 # -- reporting ---------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def m(rate: float) -> str:

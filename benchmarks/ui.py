@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from host import cpu_model
 
 from concviz.engine.aggregate import RunAggregate
 from concviz.engine.recording import Replay
@@ -801,16 +802,6 @@ def measure_panels(runs: list[FastRun]) -> PanelCosts:
 
 
 # -- reporting ------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def verdict(value: float, target: float, values: Sequence[float]) -> str:
