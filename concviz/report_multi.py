@@ -18,6 +18,19 @@ def speedup_bar(speedup: float, top: float, width: int = 16) -> str:
     return "█" * filled + "·" * (width - filled)
 
 
+def compare_figures(row: CompareRow, top: float, bar_width: int) -> list[str | Text]:
+    """A compared run's figures, as the CLI's table and the dashboard's both show them."""
+    s = row.summary
+    return [
+        fmt_seconds(s.wall_s),
+        Text.assemble(f"{row.speedup:5.2f}× ", (speedup_bar(row.speedup, top, bar_width), "cyan")),
+        f"{s.parallelism:.2f}",
+        f"{s.on_cpu_fraction:.0%}",
+        str(s.peak_queue_depth),
+        f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
+    ]
+
+
 def _python(s: object) -> str:
     gil = getattr(s, "gil_enabled", None)
     return f"{getattr(s, 'python', '?')} {'GIL' if gil else 'no GIL'}"
@@ -50,15 +63,7 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
             label += f"@{version}{'' if s.gil_enabled else 't'}"
         if s.completed < s.tasks:
             label += f" ({s.completed}/{s.tasks} ok)"
-        cells: list[str | Text] = [
-            label,
-            fmt_seconds(s.wall_s),
-            Text.assemble(f"{r.speedup:5.2f}× ", (speedup_bar(r.speedup, top, 6), "cyan")),
-            f"{s.parallelism:.2f}",
-            f"{s.on_cpu_fraction:.0%}",
-            str(s.peak_queue_depth),
-            f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
-        ]
+        cells = [label, *compare_figures(r, top, 6)]
         if startup:
             up = s.worker_startup_s
             cells.append(fmt_seconds(up) if up is not None else "-")

@@ -12,7 +12,6 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -37,7 +36,7 @@ from ..experiments import (
 )
 from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
-from ..report_multi import speedup_bar
+from ..report_multi import compare_figures
 from ..workloads import CATALOG as WORKLOADS
 from .view import timeline_view
 from .widgets import Explanation, Timeline
@@ -334,18 +333,9 @@ class CompareScreen(SeriesScreen):
         base = baseline_index([r.label for r in rows]) if rows else 0
         top = max((r.speedup for r in rows), default=1.0)
         for row in rows:
-            s = row.summary
-            cells: list[str | Text] = [
-                row.label,
-                fmt_seconds(s.wall_s),
-                Text.assemble(f"{row.speedup:5.2f}× ", (speedup_bar(row.speedup, top, 10), "cyan")),
-                f"{s.parallelism:.2f}",
-                f"{s.on_cpu_fraction:.0%}",
-                str(s.peak_queue_depth),
-                f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
-            ]
+            cells = [row.label, *compare_figures(row, top, 10)]
             if self._result_column:
-                cells.insert(3, describe_result(s.result))
+                cells.insert(3, describe_result(row.summary.result))
             table.add_row(*cells)
         if rows:
             table.border_subtitle = f"speedup vs {rows[base].label}"
