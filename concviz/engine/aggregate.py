@@ -270,13 +270,12 @@ class RunAggregate:
         """Applies a RECORDS frame: long ones in bulk (NumPy), short ones record by record."""
         if self.track_bins:
             self.recent_frames.append(payload)
-        if self.bulk and len(payload) >= _BULK_BYTES and not self.keep_all_spans:
-            bulk = _bulk_module()
-            if bulk is not None:
-                bulk.feed(self, payload, self.feed_loop)
-                self.events += len(payload) // RECORD_SIZE
-                return
-        self.feed_loop(payload)
+        long = self.bulk and len(payload) >= _BULK_BYTES and not self.keep_all_spans
+        bulk = _bulk_module() if long else None
+        if bulk is not None:
+            bulk.feed(self, payload, self.feed_loop)
+        else:
+            self.feed_loop(payload)
         self.events += len(payload) // RECORD_SIZE
 
     def feed_loop(self, payload: bytes) -> None:
