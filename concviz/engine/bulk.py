@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+# aggregate imports this module lazily (on its first long frame), never at import time.
+from .aggregate import BIN_NS, Lane, RunAggregate, _spread
 from .protocol import RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
-
-if TYPE_CHECKING:
-    from .aggregate import Lane, RunAggregate
 
 #: Shorter segments go through the loop: below this, NumPy's fixed costs win.
 MIN_SEGMENT = 192
@@ -156,11 +155,11 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
     s_t = t[si]
     s_flags = seg["flags"][si]
     s_lane = key_lane[np.searchsorted(keys, lane_key[si])] if len(si) else np.zeros(0, np.int64)
+    matched_start = np.zeros(len(si), dtype=bool)  # its finish is in this segment too
+    matched_start[f_start[found]] = True
     if len(si):
         for n in np.unique(s_lane[(s_flags & START_COROUTINE) != 0]).tolist():
             lanes[n].coroutine = True
-        matched_start = np.zeros(len(si), dtype=bool)
-        matched_start[f_start[found]] = True
         for j in np.flatnonzero(~matched_start).tolist():
             inflight[s_tasks[j]] = (
                 lanes[int(s_lane[j])],
@@ -239,14 +238,13 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
             )
             if binning:
                 _bin(lane, begin, end, aux)
-        # The loop sets current_task at each start and clears it at that task's finish.
+        # The loop sets current_task at each start and clears it at that task's finish:
+        # for the lane's last start here, the finish matched to it (ids are unique here).
         starts = np.flatnonzero(s_lane == n)
         if len(starts):
             last = starts[-1]
-            task_id = int(s_task[last])
             lane.current_start = int(s_t[last])
-            cleared = (mine & (fi > si[last]) & (f_task == task_id)).any()
-            lane.current_task = None if cleared else task_id
+            lane.current_task = None if matched_start[last] else int(s_task[last])
         elif lane.current_task is not None and (mine & (f_task == lane.current_task)).any():
             lane.current_task = None
     return True
@@ -256,8 +254,6 @@ def _bin(
     lane: Lane, begin: np.ndarray[Any, Any], end: np.ndarray[Any, Any], cpu: np.ndarray[Any, Any]
 ) -> None:
     """Adds spans to the lane's busy-time bins: those inside one bin summed in bulk."""
-    from .aggregate import BIN_NS, _spread  # noqa: PLC0415  (aggregate imports this module)
-
     b0 = begin // BIN_NS
     inside = b0 == end // BIN_NS
     if not inside.all():
