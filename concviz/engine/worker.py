@@ -74,16 +74,16 @@ class _ThreadExit:
             _append(_pack(Kind.WORKER_DOWN, 0, 0, self.pid, self.tid, 0, _mono(), 0, 0))
 
 
+#: This sub-interpreter's id (0: the main interpreter), sent with WORKER_UP.
+_interp_id = 0
 #: In a sub-interpreter (InterpreterPoolExecutor), thread-locals last one call:
 #: each task is a fresh thread state. There, threads are remembered here instead,
 #: by ``threading.get_ident()``, and go down when the interpreter closes.
-_sub_threads: dict[int, tuple[int, int]] | None = None
-#: This sub-interpreter's id (0: the main interpreter), sent with WORKER_UP.
-_interp_id = 0
+_sub_threads: dict[int, tuple[int, int]] = {}
 
 
 def _register_thread() -> tuple[int, int]:
-    if _sub_threads is not None:
+    if _interp_id:
         known = _sub_threads.get(threading.get_ident())
         if known is not None:
             _tls.ident = known
@@ -91,7 +91,7 @@ def _register_thread() -> tuple[int, int]:
     ident = (_pid, threading.get_native_id())
     _append(_pack(Kind.WORKER_UP, 0, 0, _pid, ident[1], 0, _mono(), _cpu(), _interp_id))
     _tls.ident = ident
-    if _sub_threads is not None:
+    if _interp_id:
         _sub_threads[threading.get_ident()] = ident
     elif threading.current_thread() is not threading.main_thread():
         _tls.exit = _ThreadExit(*ident)
@@ -158,17 +158,14 @@ def _worker_lost() -> None:
 
 def init_process(path: str, params: dict[str, Any], switch_interval: float | None) -> None:
     """Pool initializer: connects this worker process (or sub-interpreter) to the observer."""
-    global _sub_threads, _interp_id
+    global _interp_id
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
     _interp_id = _subinterpreter_id()
-    sub = _interp_id != 0
-    if sub:
-        _sub_threads = {}
     recorder = connect(path, "worker", on_lost=_worker_lost)
     use_workload(params)
     _ident()  # WORKER_UP now, so the lane appears when the process does
-    if sub:
+    if _interp_id:
         # A sub-interpreter's threading shutdown runs these newest first: the
         # worker's WORKER_DOWN, then the recorder's own close (a no-op by then).
         threading._register_atexit(_worker_exit)  # type: ignore[attr-defined]
@@ -206,8 +203,7 @@ def _native_tid() -> int:
     try:
         tid: int = _tls.native
     except AttributeError:
-        known = _sub_threads.get(threading.get_ident()) if _sub_threads is not None else None
-        tid = _tls.native = known[1] if known is not None else threading.get_native_id()
+        tid = _tls.native = threading.get_native_id()
     return tid
 
 
