@@ -20,7 +20,7 @@ from concviz.tui.app import ConcvizApp
 from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
 from concviz.tui.series import CompareScreen, SweepScreen
-from concviz.tui.widgets import Panel, RunHeader, Timeline
+from concviz.tui.widgets import Panel, RunHeader, TextPanel, Timeline
 from tests.support import wait_pids_gone
 
 FINAL = ("done", "stopped", "error", "crashed")
@@ -154,7 +154,7 @@ async def test_code_panel_shows_the_models_source() -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("c")
         await pilot.pause(0.3)
-        code = app.query_one("#code", Panel)
+        code = app.query_one("#code", TextPanel)
         assert code.display
         assert code.border_title is not None
         assert "processes.py" in code.border_title

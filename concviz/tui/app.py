@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +54,7 @@ from .widgets import (
     Explanation,
     Panel,
     RunHeader,
+    TextPanel,
     Timeline,
     code_renderable,
     cores_content,
@@ -290,8 +292,8 @@ class ConcvizApp(App[None]):
         self.w_workers = Panel("Workers CPU", id="workers")
         self.w_workers.border_subtitle = "│ = one core"
         self.w_summary = Panel("Summary", id="summary")
-        self.w_code = Panel("Code", id="code")
-        self.w_events = Panel("Events (newest first)", id="events")
+        self.w_code = TextPanel("Code", id="code")
+        self.w_events = TextPanel("Events (newest first)", id="events")
         self.w_explain = Explanation(id="explain")
         yield self.w_header
         with Horizontal(id="body"):
@@ -765,7 +767,7 @@ class ConcvizApp(App[None]):
                 (self.w_workers, "one row per worker thread or process"),
                 (self.w_summary, "the run's figures appear here"),
             ):
-                panel.show(("idle", text), lambda text=text: Content.styled(text, "$text-muted"))
+                panel.show(("idle", text), partial(_muted, text))
             self._refresh_code()
             return
         now = source.now_ns() if self.view_end_ns is None or self.follow else self.view_end_ns
@@ -902,6 +904,10 @@ class ConcvizApp(App[None]):
 
     def on_unmount(self) -> None:
         self.controller.close()
+
+
+def _muted(text: str) -> list[Content]:
+    return [Content.styled(text, "$text-muted")]
 
 
 def _finished(source: object) -> bool:

@@ -8,6 +8,7 @@ when its input changed, so an idle panel costs nothing.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
@@ -17,7 +18,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Region
+from textual.selection import Selection
 from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import Visual
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -47,8 +51,111 @@ STATE_BADGE = {
 }
 
 
-class Panel(Static):
-    """A bordered panel whose content is replaced only when its input changes."""
+class Lines(Widget):
+    """Text lines that are drawn once and kept until they change.
+
+    Textual's ``Static.update`` re-renders every line of its content and the
+    compositor repaints the whole widget. The live panels change a few figures
+    at a time, five times a second: redrawing only the lines that changed cut
+    their cost by about half (``benchmarks/ui.py``). The lines are ``Content``,
+    so theme variables and text selection work as they do in a Static: while
+    something is selected, the lines are drawn the Static way.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._logical: list[Content] = []
+        self._lines: list[Content] = []  # as drawn: long lines wrapped
+        self._keys: list[tuple[str, tuple[Any, ...]]] = []
+        self._strips: dict[int, Strip] = {}
+        self._selected: list[Strip] | None = None
+        self._width = -1
+
+    def set_lines(self, lines: list[Content]) -> None:
+        self._logical = lines
+        self._layout()
+
+    def _layout(self) -> None:
+        """Wraps the lines to the width (as a Static would) and redraws those that changed."""
+        width = self.size.width
+        lines: list[Content] = []
+        for line in self._logical:
+            if 0 < width < line.cell_length:
+                lines.extend(line.wrap(width))
+            else:
+                lines.append(line)
+        keys = [(line.plain, tuple(line.spans)) for line in lines]
+        if len(keys) != len(self._keys):
+            self._lines, self._keys = lines, keys
+            self._strips.clear()
+            self._selected = None
+            self.refresh(layout=True)
+            return
+        old_keys = self._keys
+        changed = [y for y, key in enumerate(keys) if key != old_keys[y]]
+        if not changed:
+            return
+        self._lines, self._keys = lines, keys
+        self._selected = None
+        for y in changed:
+            self._strips.pop(y, None)
+        self.refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self._selected = None
+        self._layout()
+        self.refresh()
+
+    def render(self) -> Content:
+        """All the lines as one Content: what selection, copying and tests read."""
+        return Content("\n").join(self._lines)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if width != self._width:
+            self._width = width
+            self._strips.clear()
+            self._selected = None
+        style = self.visual_style
+        pad = style.background_style.rich_style
+        if self.text_selection is not None:
+            if self._selected is None:
+                self._selected = Visual.to_strips(self, self.render(), width, None, style)
+            strips = self._selected
+            line = strips[y] if y < len(strips) else Strip.blank(width, pad)
+            return line.adjust_cell_length(width, pad)
+        kept = self._strips.get(y)
+        if kept is not None:
+            return kept
+        if y < len(self._lines):
+            strip = self._line_strip(self._lines[y], y, width, style)
+        else:
+            strip = Strip.blank(width, pad)
+        self._strips[y] = strip
+        return strip
+
+    def _line_strip(self, line: Content, y: int, width: int, style: VisualStyle) -> Strip:
+        """One line, styled as Textual styles a left-aligned, unwrapped line of Content."""
+        segments = []
+        x = 0
+        for text, text_style in line.render(style, end="", parse_style=self._get_style):
+            segments.append(Segment(text, (style + text_style).rich_style_with_offset(x, y)))
+            x += len(text)
+        return Strip(segments).adjust_cell_length(width, style.background_style.rich_style)
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self._selected = None
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        self._strips.clear()  # a new theme: the kept lines have the old colours
+        self._selected = None
+        super().notify_style_update()
+
+
+class Panel(Lines):
+    """A bordered panel whose lines are replaced only when its input changes."""
 
     DEFAULT_CSS = """
     Panel {
@@ -57,28 +164,41 @@ class Panel(Static):
         padding: 0 1;
         height: auto;
     }
-    Panel:focus-within { border: round $accent; }
     """
 
     def __init__(self, title: str, **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(**kwargs)
         self.border_title = title
         self._last: object = None
-        self._lines = 0
 
-    def show(self, key: object, build: Any) -> None:
-        """Re-renders with ``build()`` if ``key`` differs from last time.
+    def show(self, key: object, build: Callable[[], list[Content]]) -> None:
+        """Redraws with ``build()`` if ``key`` differs from last time.
 
-        A relayout (the whole screen) is asked for only when the panel's height
+        A relayout (the whole screen) happens only when the number of lines
         changes: at 10 Hz a relayout per tick costs more than all the drawing.
         """
         if key == self._last:
             return
         self._last = key
-        content = build()
-        lines = content.plain.count("\n") + 1 if isinstance(content, Content) else -1
-        self.update(content, layout=lines != self._lines)
-        self._lines = lines
+        self.set_lines(build())
+
+
+class TextPanel(Static):
+    """A bordered, scrolling panel of text that changes rarely (the code, the event log)."""
+
+    DEFAULT_CSS = """
+    TextPanel {
+        border: round $foreground-muted;
+        border-title-color: $foreground;
+        padding: 0 1;
+        height: auto;
+    }
+    TextPanel:focus-within { border: round $accent; }
+    """
+
+    def __init__(self, title: str, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.border_title = title
 
 
 class Explanation(VerticalScroll, can_focus=False):
@@ -119,7 +239,7 @@ class Explanation(VerticalScroll, can_focus=False):
 # -- header -------------------------------------------------------------------------
 
 
-class RunHeader(Static):
+class RunHeader(Lines):
     """Model, workload, interpreter, run state, elapsed time and progress."""
 
     DEFAULT_CSS = """
@@ -127,7 +247,7 @@ class RunHeader(Static):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(**kwargs)
         self._last: object = None
 
     def show(self, view: HeaderView, state: str, pending: str = "") -> None:
@@ -163,7 +283,7 @@ class RunHeader(Static):
             (bar(view.fraction, bar_width), "$accent"),
             (tail, ""),
         )
-        self.update(Content("\n").join([line1, line2]), layout=False)  # always two lines
+        self.set_lines([line1, line2])
 
 
 # -- timeline -----------------------------------------------------------------------
@@ -325,13 +445,13 @@ class Timeline(Widget):
 # -- cores, workers, queue ------------------------------------------------------------
 
 
-def cores_content(rows: list[CoreRowView], width: int, height: int) -> Content:
+def cores_content(rows: list[CoreRowView], width: int, height: int) -> list[Content]:
     if not rows:
-        return Content.styled("waiting for the first sample…", "$text-muted")
+        return [Content.styled("waiting for the first sample…", "$text-muted")]
     if len(rows) > height:  # many cores: one column per core, bar height = busy
         levels = "".join(spark([r.percent], 1, 100.0) for r in rows)
         mean = sum(r.percent for r in rows) / len(rows)
-        return Content.assemble((levels, "$accent"), f"  mean {mean:3.0f}% of {len(rows)} cores")
+        return [Content.assemble((levels, "$accent"), f"  mean {mean:3.0f}% of {len(rows)} cores")]
     bar_w = max(4, min(12, (width - 10) // 2))
     hist_w = max(0, width - bar_w - 12)
     lines = []
@@ -344,12 +464,12 @@ def cores_content(rows: list[CoreRowView], width: int, height: int) -> Content:
                 (spark(r.history, hist_w, 100.0), "$secondary"),
             )
         )
-    return Content("\n").join(lines)
+    return lines
 
 
-def workers_content(view: WorkersView, width: int) -> Content:
+def workers_content(view: WorkersView, width: int) -> list[Content]:
     if not view.rows:
-        return Content.styled("no worker running yet", "$text-muted")
+        return [Content.styled("no worker running yet", "$text-muted")]
     label_w = 10
     rss_w = 9 if any(r.rss for r in view.rows) else 0
     bar_w = max(3, width - label_w - 5 - rss_w)
@@ -378,21 +498,23 @@ def workers_content(view: WorkersView, width: int) -> Content:
         )
     )
     lines.append(Content.styled(f"= {view.total / 100:.2f} cores", "$text-muted"))
-    return Content("\n").join(lines)
+    return lines
 
 
-def queue_content(view: QueueView, width: int) -> Content:
+def queue_content(view: QueueView, width: int) -> list[Content]:
     kind = "in queue" if view.real_queue else "waiting"
     text = f" {kind} {view.depth}"
     peak = f" peak {view.peak}"
-    return Content.assemble(
-        (spark(view.history, max(3, width - len(text) - len(peak))), "$accent"),
-        (text, "bold"),
-        (peak, "$text-muted"),
-    )
+    return [
+        Content.assemble(
+            (spark(view.history, max(3, width - len(text) - len(peak))), "$accent"),
+            (text, "bold"),
+            (peak, "$text-muted"),
+        )
+    ]
 
 
-def summary_content(s: Summary, final: bool, compact: bool = False) -> Content:
+def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Content]:
     def row(label: str, value: str, hint: str = "") -> Content:
         return Content.assemble(
             (f"{label:<12}", "$text-muted"), (value, "bold"), (hint, "$text-muted")
@@ -437,7 +559,7 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> Content:
         message, count = next(iter(s.errors.items()))
         more = f" (+{len(s.errors) - 1} kinds)" if len(s.errors) > 1 else ""
         lines.append(Content.styled(f"{count}× {message}{more}", "$error"))
-    return Content("\n").join(lines)
+    return lines
 
 
 def events_content(events: list[EventLine]) -> Content:

@@ -1,0 +1,135 @@
+"""The line-keeping panels: they must draw what a Static draws, redrawing only what changed."""
+
+from __future__ import annotations
+
+from rich.style import Style as RichStyle
+from textual.app import App, ComposeResult
+from textual.content import Content
+from textual.geometry import Offset
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.widgets import Static
+
+from concviz.tui.widgets import Panel
+
+CSS = """
+Panel, Static {
+    width: 24; border: round $foreground-muted; border-title-color: $foreground;
+    padding: 0 1; height: auto;
+}
+"""
+
+
+class Side(App[None]):
+    CSS = CSS
+
+    def compose(self) -> ComposeResult:
+        yield Panel("lines", id="panel")
+        static = Static(id="static")
+        static.border_title = "lines"
+        yield static
+
+
+def drawn(widget: Panel | Static) -> list[str]:
+    return [strip.text for strip in widget.render_lines(widget.outer_size.region)]
+
+
+def lines() -> list[Content]:
+    return [
+        Content.assemble(("done", "$text-muted"), " ", ("12/40", "bold")),
+        Content.styled("a line far too long for a panel only twenty-four cells wide", "$error"),
+        Content.assemble(("cpu0 ", "$text-muted"), ("████▌   ", "$accent"), " 57%"),
+    ]
+
+
+async def test_a_panel_draws_what_a_static_draws_long_lines_wrapped() -> None:
+    app = Side()
+    async with app.run_test(size=(40, 20)) as pilot:
+        panel = app.query_one(Panel)
+        static = app.query_one(Static)
+        panel.set_lines(lines())
+        static.update(Content("\n").join(lines()))
+        await pilot.pause()
+        assert panel.size == static.size  # the long line wrapped the same way: same height
+        assert drawn(panel) == drawn(static)
+        # The same colours too, cell by cell.
+        for mine, theirs in zip(
+            panel.render_lines(panel.outer_size.region),
+            static.render_lines(static.outer_size.region),
+            strict=True,
+        ):
+            assert [(c, s.color, s.bgcolor, s.bold) for c, s in cells(mine)] == [
+                (c, s.color, s.bgcolor, s.bold) for c, s in cells(theirs)
+            ]
+
+
+def cells(strip: Strip) -> list[tuple[str, RichStyle]]:
+    out = []
+    for segment in strip:
+        style = segment.style or RichStyle()
+        out += [(ch, style) for ch in segment.text]
+    return out
+
+
+async def test_only_the_lines_that_changed_are_drawn_again() -> None:
+    app = Side()
+    async with app.run_test(size=(40, 20)) as pilot:
+        panel = app.query_one(Panel)
+        panel.set_lines([Content("a"), Content("b"), Content("c")])
+        await pilot.pause()
+        drawn_lines: list[int] = []
+        draw = panel._line_strip
+
+        def counting(line: Content, y: int, width: int, style: VisualStyle) -> Strip:
+            drawn_lines.append(y)
+            return draw(line, y, width, style)
+
+        panel._line_strip = counting  # type: ignore[method-assign]
+        panel.set_lines([Content("a"), Content("B"), Content("c")])
+        await pilot.pause()
+        assert drawn_lines == [1]
+        assert str(panel.render()) == "a\nB\nc"
+        # The same text in another colour is a change too.
+        panel.set_lines([Content("a"), Content("B"), Content.styled("c", "$error")])
+        await pilot.pause()
+        assert drawn_lines == [1, 2]
+        # Nothing new: nothing drawn.
+        panel.set_lines([Content("a"), Content("B"), Content.styled("c", "$error")])
+        await pilot.pause()
+        assert drawn_lines == [1, 2]
+
+
+async def test_kept_lines_take_a_new_themes_colours() -> None:
+    app = Side()
+    async with app.run_test(size=(40, 20)) as pilot:
+        app.theme = "textual-dark"
+        panel = app.query_one(Panel)
+        panel.set_lines([Content.styled("busy", "$primary")])
+        await pilot.pause()
+        dark = panel.render_lines(panel.outer_size.region)[1]
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = panel.render_lines(panel.outer_size.region)[1]
+        assert dark.text == light.text
+
+        def busy(strip: Strip) -> tuple[str, str]:
+            style = next(seg.style for seg in strip if seg.text == "busy" and seg.style)
+            assert style.color is not None
+            assert style.bgcolor is not None
+            return style.color.name, style.bgcolor.name
+
+        assert busy(dark) != busy(light)
+        # The light theme's primary on the light theme's background, not the dark ones.
+        assert busy(light)[0].lower() == app.theme_variables["primary"].lower()
+
+
+async def test_selected_text_is_the_panels_text() -> None:
+    app = Side()
+    async with app.run_test(size=(40, 20)) as pilot:
+        panel = app.query_one(Panel)
+        panel.set_lines([Content("wall 1.2 s"), Content("parallelism 0.99")])
+        await pilot.pause()
+        got = panel.get_selection(Selection(Offset(5, 0), Offset(11, 1)))
+        assert got is not None
+        assert got[0] == "1.2 s\nparallelism"
