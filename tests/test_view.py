@@ -149,6 +149,31 @@ def test_cores_workers_and_queue_from_samples() -> None:
     assert queue.history == [3.0, 2.0, 1.0]
 
 
+def test_panels_drawn_every_nth_sample_show_the_mean_of_those_samples() -> None:
+    agg = run()
+    agg.feed_records(rec(Kind.TASK_START, 0, 0, tid=11))
+    for k, (core, thread) in enumerate([(10.0, 90.0), (30.0, 10.0), (50.0, 30.0), (70.0, 50.0)]):
+        threads = {(RUNNER, 11): thread}
+        if k >= 2:
+            threads[(RUNNER, 12)] = 20.0  # a thread that appears later
+        agg.add_sample(
+            Sample((k + 1) * 100 * MS, (core,), threads, {}, 0),
+            k * 100 * MS,
+            [0.0],
+            [0.1],
+        )
+    assert cores_view(agg, 10)[0].percent == 70.0  # the newest sample alone
+    smoothed = cores_view(agg, 10, smooth=3)[0]
+    assert smoothed.percent == 50.0  # (30 + 50 + 70) / 3
+    assert smoothed.history == [10.0, 30.0, 50.0, 70.0]  # every sample still in the history
+    view = workers_view(agg, 5, 10, smooth=3)
+    percent = {r.label: r.percent for r in view.rows}
+    assert percent["tid 11"] == 30.0  # (10 + 30 + 50) / 3
+    assert percent["tid 12"] == 20.0  # averaged over the samples it was alive in only
+    assert view.total == (10 + 50 + 70) / 3
+    assert workers_view(agg, 5, 10).total == 70.0
+
+
 def test_after_the_run_workers_show_their_mean_over_the_run() -> None:
     agg = run()
     agg.feed_records(

@@ -65,6 +65,12 @@ from .widgets import (
 )
 
 REFRESH_HZ = 10
+#: The timeline moves at every refresh; the header (progress, elapsed time) at every
+#: 2nd, the figure panels at every 4th (2.5 Hz, still faster than top's or btop's
+#: default), showing the mean of the samples since they were last drawn. Each panel
+#: redrawn costs the UI process CPU that the run it shows would otherwise have.
+HEADER_EVERY = 2
+PANELS_EVERY = 4
 #: Zoom steps for the timeline window, in seconds (None: fit the whole run).
 ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
@@ -803,17 +809,17 @@ class ConcvizApp(App[None]):
                 end_ns=None if self.follow else now,
                 cache=self._timeline_cache,
             )
-            # The header and the panels change more slowly than the bars: redrawing them
-            # at 5 Hz means that on every other frame Textual recomposes only the timeline
-            # (it repaints the bounding box of everything that changed).
+            # The header and the panels change more slowly than the bars (HEADER_EVERY,
+            # PANELS_EVERY): on most frames Textual recomposes only the timeline (it
+            # repaints the bounding box of everything that changed).
             self._tick += 1
             narrow = self.w_header.screen.has_class("narrow")
             panels = None
-            if finished or self._tick % 2 == 0:
+            if finished or self._tick % PANELS_EVERY == 0:
                 panels = (
-                    cores_view(agg, 60),
+                    cores_view(agg, 60, smooth=PANELS_EVERY),
                     queue_view(agg, 60),
-                    workers_view(agg, 4 if narrow else 6, 60),
+                    workers_view(agg, 4 if narrow else 6, 60, smooth=PANELS_EVERY),
                     agg.summary(source.now_ns()),
                 )
             events_shown = self.w_events.has_class("-shown")
@@ -824,12 +830,13 @@ class ConcvizApp(App[None]):
         state = "replay" if isinstance(source, Replay) and not source.done.is_set() else head.state
         if isinstance(source, RunSession) and source.done.is_set() and state == "running":
             state = "done"
+        header_due = panels is not None or self._tick % HEADER_EVERY == 0 or state != self.state
         self.state = state
         pending = ""
         if self.controller.running and self._spec_differs(source):
             pending = "(new settings apply to the next run)"
         with self.batch_update():
-            if panels is not None:  # the header ticks with the panels: see above
+            if header_due:
                 header.show(head, state, pending)
             timeline.show(tl)
             if panels is not None:

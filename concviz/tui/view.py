@@ -538,15 +538,26 @@ class CoreRow:
     history: list[float]
 
 
-def cores_view(agg: RunAggregate, history: int) -> list[CoreRow]:
+def _mean_of_last(values: list[float], n: int) -> float:
+    recent = values[-max(1, n) :]
+    return sum(recent) / len(recent) if recent else 0.0
+
+
+def cores_view(agg: RunAggregate, history: int, smooth: int = 1) -> list[CoreRow]:
+    """Per-core CPU %: the mean of the newest ``smooth`` samples, and the history.
+
+    A panel drawn every n-th sample shows the mean of the n samples since it
+    was last drawn, so no sample goes unseen.
+    """
     samples = list(agg.samples)[-history:]
     if not samples:
         return []
     n = len(samples[-1].cores)
-    return [
-        CoreRow(f"cpu{i}", samples[-1].cores[i], [s.cores[i] for s in samples if len(s.cores) > i])
-        for i in range(n)
-    ]
+    rows = []
+    for i in range(n):
+        hist = [s.cores[i] for s in samples if len(s.cores) > i]
+        rows.append(CoreRow(f"cpu{i}", _mean_of_last(hist, smooth), hist))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -568,8 +579,12 @@ class WorkersView:
     averaged: bool = False
 
 
-def workers_view(agg: RunAggregate, max_rows: int, history: int) -> WorkersView:
-    """CPU % of every OS thread or process doing the run's work, and their sum."""
+def workers_view(agg: RunAggregate, max_rows: int, history: int, smooth: int = 1) -> WorkersView:
+    """CPU % of every OS thread or process doing the run's work, and their sum.
+
+    While the run goes, each figure is the mean of the newest ``smooth``
+    samples (see :func:`cores_view`).
+    """
     if agg.run_end_ns is not None:
         return _workers_over_run(agg, max_rows)
     samples = list(agg.samples)[-history:]
@@ -593,12 +608,14 @@ def workers_view(agg: RunAggregate, max_rows: int, history: int) -> WorkersView:
     for key in keys:
         label, kind = names.get(key, (f"tid {key[1]}", "thread"))
         hist = [s.threads.get(key, 0.0) for s in samples]
+        # Only the samples it was alive in: a thread that just started is not averaged down.
+        alive = [s.threads[key] for s in samples[-max(1, smooth) :] if key in s.threads]
         rss = latest.rss.get(key[0]) if latest and kind == "process" else None
-        rows.append(WorkerRow(label, kind, latest.threads[key] if latest else 0.0, rss, hist))
+        rows.append(WorkerRow(label, kind, _mean_of_last(alive, smooth), rss, hist))
     rows.sort(key=lambda r: (-r.percent, r.label))
     totals = [sum(s.threads.values()) for s in samples]
     shown = rows[:max_rows]
-    return WorkersView(shown, totals[-1] if totals else 0.0, totals, len(rows) - len(shown))
+    return WorkersView(shown, _mean_of_last(totals, smooth), totals, len(rows) - len(shown))
 
 
 def _workers_over_run(agg: RunAggregate, max_rows: int) -> WorkersView:
