@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
+from .spans import Span, SpanRing
 
 #: Spans kept per lane for drawing (the full run only with ``keep_all_spans``).
 SPANS_PER_LANE = 2048
@@ -76,10 +77,6 @@ _IN_PARTS = START_IN_PARTS
 _OK = Status.OK
 _ERROR = Status.ERROR
 
-#: A finished span: (task, start_ns, end_ns, cpu_ns, status, part). ``part`` is
-#: 0 for a whole task and 1 for the CPU part a hybrid task sent to a process.
-Span = tuple[int, int, int, int, int, int]
-
 
 @dataclass(slots=True)
 class Lane:
@@ -103,7 +100,7 @@ class Lane:
     failed: int = 0
     busy_ns: int = 0
     cpu_ns: int = 0
-    spans: deque[Span] = field(default_factory=lambda: deque(maxlen=SPANS_PER_LANE))
+    spans: SpanRing = field(default_factory=lambda: SpanRing(SPANS_PER_LANE))
     #: Busy and on-CPU nanoseconds per BIN_NS bin (bin index = t_ns // BIN_NS).
     busy_bins: dict[int, int] = field(default_factory=dict)
     cpu_bins: dict[int, int] = field(default_factory=dict)

@@ -17,7 +17,6 @@ Observer side only: the runner never imports this (it is standard library only).
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -101,9 +100,13 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
         f_sorted = np.sort(f_task)
         if (f_sorted[1:] == f_sorted[:-1]).any():
             return False
-    s_tasks = s_task.tolist()
-    if inflight and not inflight.keys().isdisjoint(s_tasks):
-        return False
+    if inflight and len(si):
+        # A task still in flight from an earlier frame starting again: the loop's business.
+        # (Few tasks are in flight: look each up in the sorted starts.)
+        known = np.fromiter(inflight, dtype=np.int64, count=len(inflight))
+        at = np.minimum(np.searchsorted(s_sorted, known), len(si) - 1)
+        if (s_sorted[at] == known).any():
+            return False
     # Each finish's start in this segment, if any (at most one: ids are unique here).
     if len(si):
         at = np.minimum(np.searchsorted(s_sorted, f_task), len(si) - 1)
@@ -161,7 +164,7 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
         for n in np.unique(s_lane[(s_flags & START_COROUTINE) != 0]).tolist():
             lanes[n].coroutine = True
         for j in np.flatnonzero(~matched_start).tolist():
-            inflight[s_tasks[j]] = (
+            inflight[int(s_task[j])] = (
                 lanes[int(s_lane[j])],
                 int(s_t[j]),
                 int(s_flags[j]) & START_IN_PARTS,
@@ -225,17 +228,7 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
             begin = f_begin[rows]
             end = f_t[rows]
             aux = f_aux[rows]
-            lane.spans.extend(
-                zip(
-                    f_task[rows].tolist(),
-                    begin.tolist(),
-                    end.tolist(),
-                    aux.tolist(),
-                    f_flags[rows].tolist(),
-                    repeat(0),
-                    strict=False,
-                )
-            )
+            lane.spans.extend_columns(f_task[rows], begin, end, aux, f_flags[rows])
             if binning:
                 _bin(lane, begin, end, aux)
         # The loop sets current_task at each start and clears it at that task's finish:
