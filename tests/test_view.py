@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.tui.view import (
@@ -102,6 +104,30 @@ def test_short_lived_threads_share_rows() -> None:
     view = timeline_view(agg, 300 * MS, columns=30, max_rows=10, window_s=0.3)
     assert len(view.rows) == 2
     assert all(r.label == "3 threads" for r in view.rows)
+
+
+@pytest.mark.parametrize("frame", [100, 4096])  # records per frame: the loop, the bulk path
+def test_failures_long_gone_from_the_span_ring_are_still_marked(frame: int) -> None:
+    """A dense run is drawn from the busy bins; its failures must still show."""
+    agg = run()
+    stream = b""
+    for task in range(2000):  # 1 ms tasks back to back on one thread, over 2 s
+        failed = task in (150, 151, 900)  # at about 150 ms and 900 ms
+        stream += rec(Kind.TASK_START, task, task, tid=11) + rec(
+            Kind.TASK_FINISH,
+            task + 1,
+            task,
+            tid=11,
+            aux=MS,
+            flags=Status.ERROR if failed else Status.OK,
+        )
+    for cut in range(0, len(stream), frame * RECORD.size):
+        agg.feed_records(stream[cut : cut + frame * RECORD.size])
+    view = timeline_view(agg, 2000 * MS, columns=20, max_rows=4, window_s=2.0)
+    # 20 cells of 100 ms; the ring walk covers only the newest ~20 tasks (the last cell).
+    marked = [i for i, cell in enumerate(view.rows[0].cells) if cell.glyph == FAILED]
+    assert marked == [1, 9]
+    assert all(cell.tone == "fail" for i, cell in enumerate(view.rows[0].cells) if i in marked)
 
 
 def test_a_task_in_flight_runs_up_to_now() -> None:

@@ -104,6 +104,9 @@ class Lane:
     #: Busy and on-CPU nanoseconds per BIN_NS bin (bin index = t_ns // BIN_NS).
     busy_bins: dict[int, int] = field(default_factory=dict)
     cpu_bins: dict[int, int] = field(default_factory=dict)
+    #: Failed spans per BIN_NS bin of their finish: a timeline marks them ✗ where it
+    #: draws from the bins (a dense run's spans are long gone from the ring).
+    fail_bins: dict[int, int] = field(default_factory=dict)
     #: Sums of whole one-second blocks of bins, computed once they are sealed.
     blocks: dict[int, tuple[int, int]] = field(default_factory=dict)
     #: Bumped whenever a finishing task changes bins older than BLOCK_SEALED_NS,
@@ -350,6 +353,9 @@ class RunAggregate:
                         cb[b0] = cb.get(b0, 0) + aux
                     else:
                         _spread(span_lane, start, t, aux)
+                    if flags == _ERROR:
+                        fb = span_lane.fail_bins
+                        fb[t // BIN_NS] = fb.get(t // BIN_NS, 0) + 1
             elif kind == _QUEUED:
                 queued += 1
                 producer_wait += aux
@@ -427,6 +433,8 @@ class RunAggregate:
                 self.all_spans.append((lane.index, span))
             if self.track_bins:
                 _spread(lane, start, t, aux)
+                if flags == _ERROR:
+                    lane.fail_bins[t // BIN_NS] = lane.fail_bins.get(t // BIN_NS, 0) + 1
         elif kind == _RUN_START:
             self.run_start_ns = t
             self.status = "running"
@@ -538,6 +546,17 @@ class RunAggregate:
             b += 1
         return busy, cpu
 
+    def failed_between(self, lane: Lane, t0: int, t1: int) -> bool:
+        """Whether a span of ``lane`` failed in a bin that starts in [t0, t1)."""
+        fail_bins = lane.fail_bins
+        if not fail_bins or t1 <= t0:
+            return False
+        first = -(-t0 // BIN_NS)
+        last = -(-t1 // BIN_NS)
+        if last - first > len(fail_bins):
+            return any(first <= b < last for b in fail_bins)
+        return any(b in fail_bins for b in range(first, last))
+
     def settled_before(self, now_ns: int) -> dict[int, int]:
         """Per lane index: the time before which its bins can no longer change.
 
@@ -569,6 +588,8 @@ class RunAggregate:
                 for b in [b for b in lane.busy_bins if b < oldest]:
                     del lane.busy_bins[b]
                     lane.cpu_bins.pop(b, None)
+                for b in [b for b in lane.fail_bins if b < oldest]:
+                    del lane.fail_bins[b]
                 oldest_block = oldest * BIN_NS // BLOCK_NS
                 for block in [k for k in lane.blocks if k < oldest_block]:
                     del lane.blocks[block]

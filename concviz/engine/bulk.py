@@ -228,9 +228,16 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
             begin = f_begin[rows]
             end = f_t[rows]
             aux = f_aux[rows]
-            lane.spans.extend_columns(f_task[rows], begin, end, aux, f_flags[rows])
+            flags = f_flags[rows]
+            lane.spans.extend_columns(f_task[rows], begin, end, aux, flags)
             if binning:
                 _bin(lane, begin, end, aux)
+                failed = flags == _ERROR
+                if failed.any():
+                    bins, counts = np.unique(end[failed] // BIN_NS, return_counts=True)
+                    fail_bins = lane.fail_bins
+                    for b, n_failed in zip(bins.tolist(), counts.tolist(), strict=True):
+                        fail_bins[b] = fail_bins.get(b, 0) + n_failed
         # The loop sets current_task at each start and clears it at that task's finish:
         # for the lane's last start here, the finish matched to it (ids are unique here).
         starts = np.flatnonzero(s_lane == n)

@@ -323,6 +323,8 @@ def _accumulate(
                 busy[i] += b_busy
                 cpu[i] += b_cpu
                 tone[i] = tone[i] or "a"
+            if agg.failed_between(lane, lo, hi):
+                tone[i] = "fail"
             if (
                 settled is not None
                 and i == fixed == len(settled.busy)
