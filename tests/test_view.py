@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from itertools import islice
 
 import pytest
 
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
+from concviz.engine.spans import SpanRing
 from concviz.tui.view import (
+    DENSE_WALK,
     FAILED,
     SHADES,
     TimelineCache,
@@ -128,6 +131,36 @@ def test_failures_long_gone_from_the_span_ring_are_still_marked(frame: int) -> N
     marked = [i for i, cell in enumerate(view.rows[0].cells) if cell.glyph == FAILED]
     assert marked == [1, 9]
     assert all(cell.tone == "fail" for i, cell in enumerate(view.rows[0].cells) if i in marked)
+
+
+def test_a_dense_lane_is_drawn_from_its_bins_not_span_by_span() -> None:
+    """Thousands of tiny tasks: walking the span ring further would only cost time."""
+
+    class Counting(SpanRing):
+        read = 0
+
+        def __reversed__(self):  # type: ignore[no-untyped-def]
+            for span in super().__reversed__():
+                Counting.read += 1
+                yield span
+
+    agg = run()
+    stream = b""
+    for task in range(4000):  # 0.25 ms tasks back to back over 1 s
+        stream += rec(Kind.TASK_START, task / 4, task, tid=11)
+        stream += rec(Kind.TASK_FINISH, (task + 1) / 4, task, tid=11, aux=MS // 8)
+    agg.feed_records(stream)
+    lane = agg.lane_list[0]
+    ring = Counting(lane.spans.maxlen)
+    for span in reversed(list(islice(reversed(lane.spans), len(lane.spans)))):
+        ring.append(span)
+    lane.spans = ring
+    whole = timeline_view(agg, 1000 * MS, columns=50, max_rows=4, window_s=1.0)
+    assert Counting.read <= DENSE_WALK + 1
+    assert all(cell.glyph == SHADES[2] for cell in whole.rows[0].cells)  # busy, half on CPU
+    Counting.read = 0
+    timeline_view(agg, 1000 * MS, columns=50, max_rows=4, window_s=0.1)  # 2 ms cells < bins
+    assert Counting.read >= 50  # zoomed in finer than the bins: span by span, as before
 
 
 def test_a_task_in_flight_runs_up_to_now() -> None:

@@ -208,6 +208,11 @@ class _Acc:
     settled: Settled | None = None
 
 
+#: On a lane whose newest tasks are far shorter than a cell, the timeline walks
+#: only this many of them; the rest of the window comes from the busy bins.
+DENSE_WALK = 16
+
+
 def _shade(busy: float, cpu: float, unknown: float, width: float) -> str:
     occupancy = (busy + unknown) / width if width > 0 else 0.0
     if occupancy < 0.05:
@@ -274,11 +279,20 @@ def _accumulate(
     budget = columns
     # Consecutive tasks on a lane alternate tone, so their boundaries show.
     sequence = lane.done + lane.failed + flip
+    newest_end = None
+    # Only where the bins (BIN_NS) are as fine as the cells: zoomed in, spans draw it all.
+    dense_after = DENSE_WALK if dt >= BIN_NS else budget
     for k, (_task, s, e, c, status, _part) in enumerate(reversed(lane.spans)):
         if e < t0:
             covered_from = t0  # everything older ended before the window
             break
         if k >= budget:
+            break
+        if newest_end is None:
+            newest_end = e
+        elif k >= dense_after and newest_end - s < dt / 4:
+            # Tasks far shorter than a cell: a cell holds too many to draw one by one,
+            # and the bins have them all (failures included). Walk no further.
             break
         covered_from = s
         wall = max(e - s, 1)
