@@ -1,0 +1,115 @@
+"""The event reader: frames read as they come, applied to the aggregate in batches.
+
+APPLY_EVERY_S is set far longer than any test waits, so a batch that was held
+when it should not have been shows as a timeout, not as a flaky timing.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from concviz.engine import session
+from concviz.engine.aggregate import RunAggregate
+from concviz.engine.protocol import RECORD, FrameType, Kind, encode_frame, encode_hello
+from concviz.engine.session import EventServer
+
+HOLD_S = 30.0
+
+
+class Counting(RunAggregate):
+    """Remembers the frames fed in each batch (one call of the server's _apply)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[int]] = []
+
+    def feed_records(self, payload: bytes) -> None:
+        self.batches[-1].append(len(payload) // RECORD.size)
+        super().feed_records(payload)
+
+
+Served = tuple[EventServer, Counting]
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    monkeypatch.setattr(session, "APPLY_EVERY_S", HOLD_S)
+    agg = Counting()
+    server = EventServer(str(tmp_path / "events.sock"), agg, threading.Lock())
+    original = server._apply
+
+    def apply() -> None:
+        agg.batches.append([])
+        original()
+        if not agg.batches[-1]:
+            agg.batches.pop()
+
+    server._apply = apply  # type: ignore[method-assign]
+    server.start()
+    yield server, agg
+    server.close()
+
+
+def records(first: int, n: int) -> bytes:
+    out = b""
+    for task in range(first, first + n):
+        out += RECORD.pack(Kind.TASK_START, 0, 0, 7, 11, task, task * 1000, 0, 0)
+        out += RECORD.pack(Kind.TASK_FINISH, 0, 0, 7, 11, task, task * 1000 + 500, 100, 100)
+    return out
+
+
+def connect(server: EventServer) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(server.path)
+    sock.sendall(encode_hello("runner", 7))
+    return sock
+
+
+def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not reached"
+        time.sleep(0.01)
+
+
+def test_a_quiet_streams_frame_is_applied_at_once_and_a_burst_together(
+    served: Served,
+) -> None:
+    server, agg = served
+    sock = connect(server)
+    sock.sendall(encode_frame(FrameType.RECORDS, records(0, 1)))
+    until(lambda: agg.events == 2)  # nothing applied for HOLD_S before: at once
+    # Right after an apply, frames wait for the next one: these two go together.
+    sock.sendall(encode_frame(FrameType.RECORDS, records(1, 2)))
+    sock.sendall(encode_frame(FrameType.RECORDS, records(3, 3)))
+    time.sleep(0.3)
+    assert agg.events == 2  # held (for up to HOLD_S)
+    sock.close()  # a closing connection: everything it sent is applied first
+    assert server.wait_all_closed(10)
+    assert agg.events == 2 + 4 + 6
+    assert agg.batches == [[2], [4, 6]]
+    assert agg.completed == 6
+
+
+def test_a_bad_frame_loses_only_what_follows_it(served: Served) -> None:
+    server, agg = served
+    sock = connect(server)
+    sock.sendall(encode_frame(FrameType.RECORDS, records(0, 1)))
+    until(lambda: agg.events == 2)
+    sock.sendall(
+        encode_frame(FrameType.RECORDS, records(1, 1))
+        + encode_frame(FrameType.TEXT, b"{not json")
+        + encode_frame(FrameType.RECORDS, records(2, 1))
+    )
+    assert server.wait_all_closed(10)  # the server dropped it
+    assert agg.events == 4  # the frame before the bad one counts, the one after does not
+    assert len(agg.transport_errors) == 1
+    assert "runner pid 7" in agg.transport_errors[0]
+    assert "its later events are lost" in agg.transport_errors[0]
+    sock.close()
