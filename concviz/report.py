@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .engine.aggregate import Summary
+from .workloads import describe_size
 
 
 def fmt_seconds(s: float) -> str:
@@ -108,9 +109,10 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         tasks += f", {s.cancelled} cancelled"
     tasks += f" of {s.tasks}"
     utilisation = "  ".join(f"{u:.0f}%" for u in s.core_utilisation) or "-"
+    size = describe_size(s.workload, s.task_ms, s.iterations)
     rows = [
         ("Model", s.model + (f" ({s.start_method})" if s.start_method else ""), ""),
-        ("Workload", f"{s.workload}, {s.task_ms:g} ms per task", ""),
+        ("Workload", f"{s.workload}, {size} per task", ""),
         ("Workers", str(s.workers), f"{s.lanes} lanes seen"),
         ("Tasks", tasks, s.status),
         ("Wall time", fmt_seconds(s.wall_s), "model start to finish"),
@@ -156,7 +158,7 @@ def summary_table(s: Summary) -> Table:
         title=f"concviz run: {s.model} / {s.workload}", show_header=False, title_justify="left"
     )
     table.add_column("figure", style="bold")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", no_wrap=True)
     table.add_column("meaning", style="dim")
     for label, value, hint in summary_rows(s):
         style = "red" if label in ("Run error", "Task error", "Transport error") else ""

@@ -24,6 +24,7 @@ from concviz.tui.view import (
     timeline_view,
     workers_view,
 )
+from concviz.workloads import describe_size
 
 MS = 1_000_000
 RUNNER = 100
@@ -180,6 +181,18 @@ def test_header_progress_and_eta() -> None:
     assert head.eta_s is not None
     assert abs(head.eta_s - 0.6) < 1e-9  # 0.2 s for one task, three to go
     assert head.gil == "GIL on"
+
+
+def test_a_run_sized_in_iterations_says_so() -> None:
+    """--iterations sizes the CPU workloads: the header must not claim --task-ms."""
+    agg = run({"model": "threads", "workload": "cpu", "workers": 2, "tasks": 4, "iterations": 1500})
+    head = header_view(agg, 0)
+    assert head.iterations == 1500
+    assert describe_size(head.workload, head.task_ms, head.iterations) == "1,500 iterations"
+    assert agg.summary(0).iterations == 1500
+    assert describe_size("cpu", 20, None) == "20 ms"
+    assert describe_size("sleep", 20, 1500) == "20 ms"  # it ignores --iterations
+    assert describe_size("mixed", 20, 1500) == "20 ms, CPU part 1,500 iterations"
 
 
 def test_cores_workers_and_queue_from_samples() -> None:

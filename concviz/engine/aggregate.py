@@ -173,9 +173,16 @@ class Summary:
     worker_startup_s: float | None = None
     #: What the workload or the pattern measured (the race's expected and actual count...).
     result: dict[str, Any] = field(default_factory=dict)
+    #: The task size in iterations, when the run was sized that way (--iterations).
+    iterations: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _iterations(spec: dict[str, Any]) -> int | None:
+    value = spec.get("iterations")
+    return int(value) if isinstance(value, int) else None
 
 
 def _reports_queue(model: object) -> bool:
@@ -691,6 +698,7 @@ class RunAggregate:
             dropped_events=self.dropped,
             start_method=meta.get("start_method"),
             task_ms=float(self.spec.get("task_ms", 0.0)),
+            iterations=_iterations(self.spec),
             lanes=len(self.lane_list),
             errors=dict(self.errors.most_common(10)),
             run_error=run_error,

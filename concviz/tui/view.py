@@ -78,6 +78,8 @@ class HeaderView:
     done: int
     failed: int
     eta_s: float | None
+    #: Set when the run is sized in iterations rather than milliseconds.
+    iterations: int | None = None
 
     @property
     def fraction(self) -> float:
@@ -99,6 +101,7 @@ def idle_header(spec: object, python: str = "") -> HeaderView:
         done=0,
         failed=0,
         eta_s=None,
+        iterations=getattr(spec, "iterations", None),
     )
 
 
@@ -125,6 +128,7 @@ def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
         done=finished,
         failed=agg.failed,
         eta_s=eta,
+        iterations=spec["iterations"] if isinstance(spec.get("iterations"), int) else None,
     )
 
 

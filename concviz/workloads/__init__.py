@@ -25,6 +25,9 @@ class WorkloadInfo:
     calibrations: tuple[str, ...] = ()
     #: Its tasks share state in memory, so they need threads (or coroutines).
     threads_only: bool = False
+    #: What --iterations sizes instead of --task-ms: "task" (all of it), "cpu part"
+    #: (mixed: the fetch still takes --task-ms), or "" (nothing: it is ignored).
+    iterations_size: str = ""
 
 
 CATALOG: dict[str, WorkloadInfo] = {
@@ -36,6 +39,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "cpu",
             "concviz.workloads.cpu:CpuWorkload",
             calibrations=("sum_of_squares",),
+            iterations_size="task",
         ),
         WorkloadInfo(
             "factorize",
@@ -43,6 +47,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "cpu",
             "concviz.workloads.factorize:FactorizeWorkload",
             calibrations=("trial_division",),
+            iterations_size="task",
         ),
         WorkloadInfo(
             "sleep",
@@ -64,6 +69,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "concviz.workloads.http:MixedWorkload",
             needs_server=True,
             calibrations=("sum_of_squares",),
+            iterations_size="cpu part",
         ),
         WorkloadInfo(
             "counter",
@@ -71,6 +77,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "cpu",
             "concviz.workloads.counter:CounterWorkload",
             threads_only=True,
+            iterations_size="task",
         ),
         WorkloadInfo(
             "custom",
@@ -88,10 +95,21 @@ CATALOG: dict[str, WorkloadInfo] = {
 }
 
 
+def describe_size(workload: str, task_ms: float, iterations: int | None) -> str:
+    """A task's size as the run was asked for it: '20 ms', '150 iterations', ..."""
+    info = CATALOG.get(workload)
+    kind = info.iterations_size if info is not None else ""
+    if iterations is None or not kind:
+        return f"{task_ms:g} ms"
+    if kind == "cpu part":
+        return f"{task_ms:g} ms, CPU part {iterations:,} iterations"
+    return f"{iterations:,} iterations"
+
+
 def load(params: WorkloadParams) -> Workload:
     module_name, _, class_name = CATALOG[params.name].target.partition(":")
     cls: type[Workload] = getattr(importlib.import_module(module_name), class_name)
     return cls(params)
 
 
-__all__ = ["CATALOG", "Workload", "WorkloadInfo", "WorkloadParams", "load"]
+__all__ = ["CATALOG", "Workload", "WorkloadInfo", "WorkloadParams", "describe_size", "load"]
