@@ -155,17 +155,16 @@ class Lines(Widget):
         super().notify_style_update()
 
 
+#: The panels' frame: a rounded border with its title, one cell of padding.
+_BORDERED = (
+    "border: round $foreground-muted; border-title-color: $foreground; padding: 0 1; height: auto;"
+)
+
+
 class Panel(Lines):
     """A bordered panel whose lines are replaced only when its input changes."""
 
-    DEFAULT_CSS = """
-    Panel {
-        border: round $foreground-muted;
-        border-title-color: $foreground;
-        padding: 0 1;
-        height: auto;
-    }
-    """
+    DEFAULT_CSS = f"Panel {{ {_BORDERED} }}"
 
     def __init__(self, title: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -187,14 +186,9 @@ class Panel(Lines):
 class TextPanel(Static):
     """A bordered, scrolling panel of text that changes rarely (the code, the event log)."""
 
-    DEFAULT_CSS = """
-    TextPanel {
-        border: round $foreground-muted;
-        border-title-color: $foreground;
-        padding: 0 1;
-        height: auto;
-    }
-    TextPanel:focus-within { border: round $accent; }
+    DEFAULT_CSS = f"""
+    TextPanel {{ {_BORDERED} }}
+    TextPanel:focus-within {{ border: round $accent; }}
     """
 
     def __init__(self, title: str, **kwargs: Any) -> None:
