@@ -57,10 +57,11 @@ class Lines(Widget):
 
     Textual's ``Static.update`` re-renders every line of its content and the
     compositor repaints the whole widget. The live panels change a few figures
-    at a time, five times a second: redrawing only the lines that changed cut
-    their cost by about half (``benchmarks/ui.py``). The lines are ``Content``,
-    so theme variables and text selection work as they do in a Static: while
-    something is selected, the lines are drawn the Static way.
+    at a time, several times a second: redrawing only the lines that changed
+    took ~1.8 % of a core off the dashboard's main thread with eight busy lanes
+    (``benchmarks/README.md``). The lines are ``Content``, so theme variables
+    and text selection work as they do in a Static: while something is
+    selected, the lines are drawn the Static way.
     """
 
     def __init__(self, **kwargs: Any) -> None:
