@@ -60,6 +60,16 @@ def test_run_json_prints_one_object_with_the_documented_keys() -> None:
     assert data["cores"] == len(data["core_utilisation"])
 
 
+@pytest.mark.parametrize("model", ["threads", "processes"])
+def test_a_run_shorter_than_a_sampler_tick_still_reports_its_peak_memory(model: str) -> None:
+    """Two 1 ms tasks end before the 10 Hz sampler looks; the kernel's peak still counts."""
+    out = concviz("run", "-m", model, "-w", "cpu", "-n", "2", "-t", "2", "--task-ms", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["completed"] == 2
+    assert 5 * 2**20 < data["peak_rss"] < 2**32  # a Python process: megabytes, not 0 or absurd
+
+
 def test_run_prints_a_summary_table() -> None:
     out = concviz("run", "-m", "processes", "-n", "2", "-t", "4", "--task-ms", "10")
     assert out.returncode == 0, out.stderr

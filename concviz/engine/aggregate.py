@@ -470,6 +470,11 @@ class RunAggregate:
             self.run_error = obj
         elif kind == "result":
             self.results.update({k: v for k, v in obj.items() if k != "type"})
+        elif kind == "memory":  # the kernel's exact peaks: what sampling missed
+            for key in ("maxrss", "children_maxrss"):
+                value = obj.get(key)
+                if isinstance(value, int):
+                    self.peak_rss = max(self.peak_rss, value)
 
     def _lane(self, pid: int, tid: int, slot: int, t: int) -> Lane:
         lane = self.lanes.get((pid, tid, slot))
