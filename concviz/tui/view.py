@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from ..engine.aggregate import BIN_NS, BLOCK_SEALED_NS, Lane, RunAggregate
 from ..engine.protocol import RECORD, Kind, Status
@@ -141,6 +142,9 @@ class Cell:
     #: "a"/"b" alternate between consecutive tasks; "fail", "run" (in flight),
     #: "group" (aggregated rows) or "" (idle).
     tone: str
+
+
+_IDLE_CELL = Cell(IDLE, "")
 
 
 @dataclass(frozen=True)
@@ -467,6 +471,8 @@ def timeline_view(
             settled_ns=settled.get(lane.index),
         )
 
+    # Cells that start after now hold nothing yet (a fitted window runs ahead of now).
+    future = max(0, math.ceil((now_ns - t0) / dt)) if now_ns < t1 else columns
     if per_row == 1:
         for group in packed:
             accs = [
@@ -491,13 +497,14 @@ def timeline_view(
             # Settled cells were drawn on an earlier refresh: only the rest is new.
             reuse = min(len(prefix), acc.fixed)
             cells = prefix[:reuse]
-            for i in range(reuse, columns):
+            for i in range(reuse, min(columns, future)):
                 b, tone = acc.busy[i], acc.tone[i]
                 glyph = FAILED if tone == "fail" else _shade(b, acc.cpu[i], acc.unknown[i], dt)
                 cell = Cell(glyph, tone if glyph != IDLE else "")
                 cells.append(cell)
                 if i == len(prefix) and i < acc.fixed:
                     prefix.append(cell)
+            cells.extend(repeat(_IDLE_CELL, columns - len(cells)))
             label = agg.lane_label(group[-1])
             if len(group) > 1:  # short-lived threads, one after another on this row
                 label = f"{len(group)} threads"
