@@ -24,9 +24,14 @@ def spans(first: int, n: int) -> list[Span]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(ops=ops, maxlen=st.one_of(st.none(), st.integers(1, 25)), peek=st.integers(0, 30))
+@given(
+    ops=ops,
+    maxlen=st.one_of(st.none(), st.integers(1, 25)),
+    peek=st.integers(0, 30),
+    owned=st.booleans(),
+)
 def test_a_ring_reads_like_a_bounded_deque(
-    ops: list[tuple[str, int]], maxlen: int | None, peek: int
+    ops: list[tuple[str, int]], maxlen: int | None, peek: int, owned: bool
 ) -> None:
     ring = SpanRing(maxlen)
     reference: deque[Span] = deque(maxlen=maxlen)
@@ -39,7 +44,9 @@ def test_a_ring_reads_like_a_bounded_deque(
         else:
             columns = list(zip(*new, strict=True)) or [(), (), (), (), (), ()]
             task, start, end, cpu, status, _part = (np.array(c, dtype=np.int64) for c in columns)
-            ring.extend_columns(task.astype(np.int32), start, end, cpu, status.astype(np.uint8))
+            ring.extend_columns(
+                task.astype(np.int32), start, end, cpu, status.astype(np.uint8), owned=owned
+            )
         reference.extend(new)
         assert len(ring) == len(reference)
         assert bool(ring) == bool(reference)

@@ -229,7 +229,8 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
             end = f_t[rows]
             aux = f_aux[rows]
             flags = f_flags[rows]
-            lane.spans.extend_columns(f_task[rows], begin, end, aux, flags)
+            # All fresh arrays (fancy indexing copies): the ring may keep them as they are.
+            lane.spans.extend_columns(f_task[rows], begin, end, aux, flags, owned=True)
             if binning:
                 _bin(lane, begin, end, aux)
                 failed = flags == _ERROR

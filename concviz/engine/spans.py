@@ -46,8 +46,14 @@ class SpanRing:
             self._materialize()
         self._rows.append(span)
 
-    def extend_columns(self, task: Any, start: Any, end: Any, cpu: Any, status: Any) -> None:
-        """Appends ``len(task)`` spans given as equal-length 1-d arrays (part 0)."""
+    def extend_columns(
+        self, task: Any, start: Any, end: Any, cpu: Any, status: Any, owned: bool = False
+    ) -> None:
+        """Appends ``len(task)`` spans given as equal-length 1-d arrays (part 0).
+
+        ``owned``: the arrays are the caller's own (fancy-indexed, say) and
+        nothing else refers to them, so they are kept as they are, not copied.
+        """
         n = len(task)
         if not n:
             return
@@ -58,8 +64,10 @@ class SpanRing:
             self._rows.clear()
             self._chunks.clear()
             self._chunked = 0
-        # Copies: a slice would keep the whole frame it came from alive.
-        self._chunks.append((task.copy(), start.copy(), end.copy(), cpu.copy(), status.copy()))
+        if owned:
+            self._chunks.append((task, start, end, cpu, status))
+        else:  # copies: a slice would keep the whole frame it came from alive
+            self._chunks.append((task.copy(), start.copy(), end.copy(), cpu.copy(), status.copy()))
         self._chunked += n
         if cap is None:
             return
