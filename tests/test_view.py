@@ -10,6 +10,7 @@ import pytest
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.engine.spans import SpanRing
+from concviz.engine.spec import RunSpec
 from concviz.tui.view import (
     DENSE_WALK,
     FAILED,
@@ -18,6 +19,7 @@ from concviz.tui.view import (
     bar,
     cores_view,
     header_view,
+    idle_header,
     queue_view,
     recent_events,
     spark,
@@ -187,8 +189,9 @@ def test_a_run_sized_in_iterations_says_so() -> None:
     """--iterations sizes the CPU workloads: the header must not claim --task-ms."""
     agg = run({"model": "threads", "workload": "cpu", "workers": 2, "tasks": 4, "iterations": 1500})
     head = header_view(agg, 0)
-    assert head.iterations == 1500
-    assert describe_size(head.workload, head.task_ms, head.iterations) == "1,500 iterations"
+    assert head.size == "1,500 iterations"
+    before = RunSpec(model="threads", workload="cpu", workers=2, tasks=4, iterations=1500)
+    assert idle_header(before).size == "1,500 iterations"
     assert agg.summary(0).iterations == 1500
     assert describe_size("cpu", 20, None) == "20 ms"
     assert describe_size("sleep", 20, 1500) == "20 ms"  # it ignores --iterations

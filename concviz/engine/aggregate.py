@@ -180,9 +180,10 @@ class Summary:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def _iterations(spec: dict[str, Any]) -> int | None:
+def spec_iterations(spec: dict[str, Any]) -> int | None:
+    """A run's --iterations, from its spec as the runner reported it (None: not set)."""
     value = spec.get("iterations")
-    return int(value) if isinstance(value, int) else None
+    return value if isinstance(value, int) else None
 
 
 def _reports_queue(model: object) -> bool:
@@ -703,7 +704,7 @@ class RunAggregate:
             dropped_events=self.dropped,
             start_method=meta.get("start_method"),
             task_ms=float(self.spec.get("task_ms", 0.0)),
-            iterations=_iterations(self.spec),
+            iterations=spec_iterations(self.spec),
             lanes=len(self.lane_list),
             errors=dict(self.errors.most_common(10)),
             run_error=run_error,

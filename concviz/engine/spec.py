@@ -14,6 +14,7 @@ from typing import Any
 
 from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
+from ..workloads import describe_size
 
 START_METHODS = ("fork", "spawn", "forkserver")
 RACE_FORMS = ("call", "inplace")
@@ -67,6 +68,11 @@ class RunSpec:
     task_kwargs: dict[str, Any] = field(default_factory=dict)
     #: custom workload: a folder to import it from (the current one by default).
     task_path: str | None = None
+
+    @property
+    def size(self) -> str:
+        """Each task's size as asked for: '20 ms', or '150 iterations' with --iterations."""
+        return describe_size(self.workload, self.task_ms, self.iterations)
 
     def validated(self) -> RunSpec:
         """Returns the spec with model-specific adjustments, or raises SpecError."""

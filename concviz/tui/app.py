@@ -36,7 +36,6 @@ from ..engine.spec import START_METHODS, RunSpec, SpecError
 from ..models import CATALOG as MODELS
 from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
-from ..workloads import describe_size
 from .controller import RunController
 from .view import (
     CoreRow,
@@ -761,12 +760,10 @@ class ConcvizApp(App[None]):
         if source is None:
             spec = self.spec
             header.show(idle_header(spec, self.python_label), self.state)
-            size = describe_size(spec.workload, spec.task_ms, spec.iterations)
             timeline.show(
                 None,
                 f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
-                f"{spec.workload} tasks of {size}."
-                f"\n\n{expectation(spec)}\n\n"
+                f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
                 "m / w change the model / workload, + / - the workers, o opens all settings, "
                 "? explains every panel.",
             )

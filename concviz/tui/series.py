@@ -38,7 +38,6 @@ from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
 from ..report_multi import compare_figures
 from ..workloads import CATALOG as WORKLOADS
-from ..workloads import describe_size
 from .view import timeline_view
 from .widgets import Explanation, Timeline
 
@@ -276,7 +275,7 @@ class CompareScreen(SeriesScreen):
                 )
         what = "variants" if self.preset else "models"
         yield Label(
-            f" [b]Compare[/b] {spec.workload}, {spec.tasks} tasks of {_size(spec)}, "
+            f" [b]Compare[/b] {spec.workload}, {spec.tasks} tasks of {spec.size}, "
             f"{spec.workers} workers: pick {what} (space), then r.",
             id="controls",
         )
@@ -414,7 +413,7 @@ class SweepScreen(SeriesScreen):
         with Vertical(id="controls"):
             yield Label(
                 f"[b]Sweep[/b] {spec.model} on {spec.workload}, {spec.tasks} tasks of "
-                f"{_size(spec)} (the dashboard's settings). Worker counts (tab to edit, "
+                f"{spec.size} (the dashboard's settings). Worker counts (tab to edit, "
                 "enter or r runs):"
             )
             yield Input(",".join(map(str, self.counts)), id="counts")
@@ -497,7 +496,3 @@ class SweepScreen(SeriesScreen):
 
 
 __all__ = ["CompareRow", "CompareScreen", "Series", "SweepScreen"]
-
-
-def _size(spec: RunSpec) -> str:
-    return describe_size(spec.workload, spec.task_ms, spec.iterations)

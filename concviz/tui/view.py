@@ -12,8 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from ..engine.aggregate import BIN_NS, BLOCK_SEALED_NS, Lane, RunAggregate
+from ..engine.aggregate import BIN_NS, BLOCK_SEALED_NS, Lane, RunAggregate, spec_iterations
 from ..engine.protocol import RECORD, Kind, Status
+from ..engine.spec import RunSpec
+from ..workloads import describe_size
 
 SPARKS = "▁▂▃▄▅▆▇█"
 #: On-CPU shading, from waiting (light) to computing (solid). Density carries
@@ -71,7 +73,8 @@ class HeaderView:
     workload: str
     workers: int
     tasks: int
-    task_ms: float
+    #: Each task's size as the run was asked for it ('20 ms', '150 iterations').
+    size: str
     python: str
     gil: str
     state: str
@@ -79,22 +82,20 @@ class HeaderView:
     done: int
     failed: int
     eta_s: float | None
-    #: Set when the run is sized in iterations rather than milliseconds.
-    iterations: int | None = None
 
     @property
     def fraction(self) -> float:
         return self.done / self.tasks if self.tasks else 0.0
 
 
-def idle_header(spec: object, python: str = "") -> HeaderView:
+def idle_header(spec: RunSpec, python: str = "") -> HeaderView:
     """The header before anything has run: the settings and the chosen interpreter."""
     return HeaderView(
-        model=str(getattr(spec, "model", "?")),
-        workload=str(getattr(spec, "workload", "?")),
-        workers=int(getattr(spec, "workers", 0)),
-        tasks=int(getattr(spec, "tasks", 0)),
-        task_ms=float(getattr(spec, "task_ms", 0.0)),
+        model=spec.model,
+        workload=spec.workload,
+        workers=spec.workers,
+        tasks=spec.tasks,
+        size=spec.size,
         python=python,
         gil="",
         state="idle",
@@ -102,7 +103,6 @@ def idle_header(spec: object, python: str = "") -> HeaderView:
         done=0,
         failed=0,
         eta_s=None,
-        iterations=getattr(spec, "iterations", None),
     )
 
 
@@ -121,7 +121,11 @@ def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
         workload=str(spec.get("workload", "?")),
         workers=int(spec.get("workers", 0)),
         tasks=tasks,
-        task_ms=float(spec.get("task_ms", 0.0)),
+        size=describe_size(
+            str(spec.get("workload", "?")),
+            float(spec.get("task_ms", 0.0)),
+            spec_iterations(spec),
+        ),
         python=str(meta.get("python", "")),
         gil="" if gil is None else ("GIL on" if gil else "GIL off"),
         state=agg.status,
@@ -129,7 +133,6 @@ def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
         done=finished,
         failed=agg.failed,
         eta_s=eta,
-        iterations=spec["iterations"] if isinstance(spec.get("iterations"), int) else None,
     )
 
 

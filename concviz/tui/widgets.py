@@ -27,7 +27,6 @@ from textual.widgets import Static
 
 from ..engine.aggregate import Summary
 from ..report import describe_result, fmt_bytes, fmt_seconds
-from ..workloads import describe_size
 from .view import CoreRow as CoreRowView
 from .view import (
     EventLine,
@@ -254,8 +253,7 @@ class RunHeader(Lines):
         self._last = key
         badge, badge_style = STATE_BADGE.get(state, (state, "$text"))
         what = f"{view.model} × {view.workers}"
-        work = f"{view.workload} {describe_size(view.workload, view.task_ms, view.iterations)}"
-        work += f" × {view.tasks}"
+        work = f"{view.workload} {view.size} × {view.tasks}"
         interp = (
             f"Python {view.python}" + (f" · {view.gil}" if view.gil else "") if view.python else ""
         )
