@@ -88,8 +88,7 @@ class Lines(Widget):
         keys = [(line.plain, tuple(line.spans)) for line in lines]
         if len(keys) != len(self._keys):
             self._lines, self._keys = lines, keys
-            self._strips.clear()
-            self._selected = None
+            self._forget()
             self.refresh(layout=True)
             return
         old_keys = self._keys
@@ -102,9 +101,13 @@ class Lines(Widget):
             self._strips.pop(y, None)
         self.refresh(*(Region(0, y, width, 1) for y in changed))
 
-    def on_resize(self) -> None:
+    def _forget(self) -> None:
+        """Drops every drawn line: a new width, theme or number of lines."""
         self._strips.clear()
         self._selected = None
+
+    def on_resize(self) -> None:
+        self._forget()
         self._layout()
         self.refresh()
 
@@ -114,10 +117,9 @@ class Lines(Widget):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if width != self._width:
+        if width != self._width:  # the compositor may draw before on_resize runs
             self._width = width
-            self._strips.clear()
-            self._selected = None
+            self._forget()
         style = self.visual_style
         pad = style.background_style.rich_style
         if self.text_selection is not None:
@@ -150,8 +152,7 @@ class Lines(Widget):
         self.refresh()
 
     def notify_style_update(self) -> None:
-        self._strips.clear()  # a new theme: the kept lines have the old colours
-        self._selected = None
+        self._forget()  # a new theme: the kept lines have the old colours
         super().notify_style_update()
 
 
