@@ -169,16 +169,13 @@ class EventServer:
         bad: Exception | None = None
         try:
             for ftype, payload in conn.decoder.feed(memoryview(self._buf)[:n]):
-                if ftype == FrameType.RECORDS:
+                if ftype in (FrameType.RECORDS, FrameType.TEXT):
+                    # A TEXT frame is parsed now: a bad one is refused at once.
+                    frame = payload if ftype == FrameType.RECORDS else json.loads(payload)
                     if self.tap is not None:
                         self.tap(ftype, payload)
-                    self._held.append((conn, payload))
+                    self._held.append((conn, frame))
                     self._held_bytes += len(payload)
-                elif ftype == FrameType.TEXT:  # parsed now: a bad one is refused at once
-                    obj = json.loads(payload)
-                    if self.tap is not None:
-                        self.tap(ftype, payload)
-                    self._held.append((conn, obj))
                 elif ftype == FrameType.HELLO:
                     hello = json.loads(payload)
                     if hello.get("version") != VERSION:
@@ -193,8 +190,7 @@ class EventServer:
             bad = exc
         self.busy_s += time.perf_counter() - began
         if bad is not None:
-            self._apply()  # what it sent before the bad frame counts
-            self._fail(conn, bad)
+            self._fail(conn, bad)  # what it sent before the bad frame still counts: see _drop
 
     def _apply(self) -> None:
         """Feeds every held frame to the aggregate, in arrival order, under one lock."""
