@@ -219,6 +219,11 @@ def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
         b += 1
 
 
+def _count_failure(lane: Lane, end: int) -> None:
+    """A failed span, in the bin of its finish (what the bulk path counts in bulk)."""
+    lane.fail_bins[end // BIN_NS] = lane.fail_bins.get(end // BIN_NS, 0) + 1
+
+
 class RunAggregate:
     def __init__(
         self,
@@ -362,8 +367,7 @@ class RunAggregate:
                     else:
                         _spread(span_lane, start, t, aux)
                     if flags == _ERROR:
-                        fb = span_lane.fail_bins
-                        fb[t // BIN_NS] = fb.get(t // BIN_NS, 0) + 1
+                        _count_failure(span_lane, t)
             elif kind == _QUEUED:
                 queued += 1
                 producer_wait += aux
@@ -442,7 +446,7 @@ class RunAggregate:
             if self.track_bins:
                 _spread(lane, start, t, aux)
                 if flags == _ERROR:
-                    lane.fail_bins[t // BIN_NS] = lane.fail_bins.get(t // BIN_NS, 0) + 1
+                    _count_failure(lane, t)
         elif kind == _RUN_START:
             self.run_start_ns = t
             self.status = "running"
