@@ -113,3 +113,30 @@ def test_a_bad_frame_loses_only_what_follows_it(served: Served) -> None:
     assert "runner pid 7" in agg.transport_errors[0]
     assert "its later events are lost" in agg.transport_errors[0]
     sock.close()
+
+
+def test_a_connection_not_yet_accepted_is_waited_for(tmp_path: Path) -> None:
+    """A short run can connect, send everything and exit before the reader accepts it.
+
+    Its connection is then only in the listen backlog: "all closed" must not be
+    answered before the reader has looked there (CI once saw such a run "crashed").
+    """
+    agg = RunAggregate()
+    server = EventServer(str(tmp_path / "events.sock"), agg, threading.Lock())
+    sock = connect(server)  # queued in the backlog: the reader is not running yet
+    sock.sendall(encode_frame(FrameType.RECORDS, records(0, 3)))
+    sock.close()
+    accept = server._accept
+
+    def slow_accept() -> None:  # a reader thread that gets the GIL late
+        time.sleep(0.3)
+        accept()
+
+    server._accept = slow_accept  # type: ignore[method-assign]
+    server.start()
+    try:
+        assert server.wait_all_closed(10)
+        assert server.accepted == 1
+        assert agg.events == 6
+    finally:
+        server.close()

@@ -35,6 +35,14 @@ async def wait_for(
         await pilot.pause(0.05)
 
 
+def why_not_done(app: ConcvizApp) -> str:
+    """What a run that did not finish said (CI shows it when a run crashes)."""
+    source = app.controller.source
+    if not isinstance(source, RunSession):
+        return f"no run session: {source!r}"
+    return f"run_error={source.aggregate.run_error!r} log={source.stderr_tail[-800:]!r}"
+
+
 def children() -> set[int]:
     return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
 
@@ -60,7 +68,7 @@ async def test_select_run_finish_shows_every_panel() -> None:
         await wait_for(pilot, lambda: app.state in FINAL)
         await pilot.pause(0.3)
 
-        assert app.state == "done"
+        assert app.state == "done", why_not_done(app)
         session = app.controller.source
         assert isinstance(session, RunSession)
         assert (session.spec.model, session.spec.workload, session.spec.workers) == (
@@ -178,7 +186,7 @@ async def test_a_real_run_renders_in_dark_and_light(theme: str) -> None:
         app.theme = theme
         await pilot.press("r")
         await wait_for(pilot, lambda: app.state in FINAL)
-        assert app.state == "done"
+        assert app.state == "done", why_not_done(app)
         timeline = app.query_one(Timeline)
 
         def final_picture() -> bool:  # the last events may land a refresh or two later

@@ -102,6 +102,7 @@ class EventServer:
         self.listener.setblocking(False)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a full wake buffer already wakes the reader
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ, "listen")
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -119,6 +120,8 @@ class EventServer:
         self._held: list[tuple[_Conn, bytes | dict[str, Any]]] = []
         self._held_bytes = 0
         self._applied_at = 0.0
+        #: Loop rounds finished; each round's select saw connections queued before it.
+        self._rounds = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -141,6 +144,9 @@ class EventServer:
                 or self._held_bytes >= APPLY_BYTES
             ):
                 self._apply()
+            with self._changed:
+                self._rounds += 1
+                self._changed.notify_all()
         self._apply()
 
     def _accept(self) -> None:
@@ -235,8 +241,22 @@ class EventServer:
         return len(self.conns)
 
     def wait_all_closed(self, timeout: float) -> bool:
+        """Waits until every peer that connected before this call has closed.
+
+        A short run can connect, send everything and exit before the reader
+        accepted it: its connection is still in the listen backlog. The second
+        round from now began its select after this call, so it saw the backlog.
+        """
         deadline = time.monotonic() + timeout
         with self._changed:
+            seen = self._rounds + 2
+            while self._rounds < seen and self._thread.is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                with contextlib.suppress(OSError):
+                    self._wake_w.send(b"x")
+                self._changed.wait(min(left, 0.05))
             while self.conns:
                 left = deadline - time.monotonic()
                 if left <= 0:
