@@ -21,8 +21,8 @@ run: $(VENV)/.app  ## install and open the dashboard
 	$(BIN)/concviz $(ARGS)
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check concviz tests benchmarks
-	$(BIN)/ruff format --check concviz tests benchmarks
+	$(BIN)/ruff check concviz tests benchmarks tools
+	$(BIN)/ruff format --check concviz tests benchmarks tools
 	$(BIN)/mypy
 
 test: lint  ## install the test extras, then lint, type-check and run the tests

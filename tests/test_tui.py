@@ -371,3 +371,17 @@ async def test_timeline_bars_follow_a_theme_change() -> None:
         light_bars = {seg.style for strip in timeline._build() for seg in strip}
         assert light in light_bars
         assert dark not in light_bars
+
+
+async def test_the_header_sits_beside_the_settings_not_above_them() -> None:
+    """Textual redraws the bounding box of a frame's changes: a full-width header
+    ticking with the timeline would redraw the settings sidebar's twenty widgets
+    at 10 Hz (~0.8 % of a core in benchmarks/README.md)."""
+    app = ConcvizApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        settings = app.query_one("#settings")
+        header = app.query_one(RunHeader)
+        assert settings.display
+        assert header.region.x >= settings.region.right
+        assert header.region.y == settings.region.y == 0

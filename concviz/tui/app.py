@@ -301,10 +301,10 @@ class ConcvizApp(App[None]):
         self.w_code = TextPanel("Code", id="code")
         self.w_events = TextPanel("Events (newest first)", id="events")
         self.w_explain = Explanation(id="explain")
-        yield self.w_header
         with Horizontal(id="body"):
             yield self.w_settings
             with Vertical(id="main"):
+                yield self.w_header
                 yield self.w_explain
                 with Vertical(id="timeline-box") as box:
                     box.border_title = "Timeline"
