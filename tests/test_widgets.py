@@ -11,7 +11,8 @@ from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widgets import Static
 
-from concviz.tui.widgets import Panel
+from concviz.tui.view import QueueView
+from concviz.tui.widgets import Panel, queue_content
 
 CSS = """
 Panel, Static {
@@ -133,3 +134,13 @@ async def test_selected_text_is_the_panels_text() -> None:
         got = panel.get_selection(Selection(Offset(5, 0), Offset(11, 1)))
         assert got is not None
         assert got[0] == "1.2 s\nparallelism"
+
+
+def test_the_queue_line_keeps_to_one_line_in_a_narrow_panel() -> None:
+    """At 80x24 the queue panel is ~21 cells wide: the peak goes before the line wraps."""
+    view = QueueView(depth=12, peak=16, history=[1.0, 4.0, 12.0], real_queue=False)
+    wide = queue_content(view, 40)[0]
+    narrow = queue_content(view, 21)[0]
+    assert wide.plain.endswith("waiting 12 peak 16") and wide.cell_length == 40
+    assert "waiting 12" in narrow.plain and "peak" not in narrow.plain
+    assert narrow.cell_length <= 21

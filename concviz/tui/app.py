@@ -157,7 +157,7 @@ class SettingsPanel(VerticalScroll):
         yield Input(f"{spec.task_ms:g}", type="number", id="set-task_ms")
         yield Label("Start method (processes)")
         yield Select(
-            [("interpreter default", "default")] + [(m, m) for m in START_METHODS],
+            [("default", "default")] + [(m, m) for m in START_METHODS],
             value=spec.start_method or "default",
             allow_blank=False,
             id="set-start_method",

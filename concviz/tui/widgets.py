@@ -501,6 +501,8 @@ def queue_content(view: QueueView, width: int) -> list[Content]:
     kind = "in queue" if view.real_queue else "waiting"
     text = f" {kind} {view.depth}"
     peak = f" peak {view.peak}"
+    if width < len(text) + len(peak) + 3:
+        peak = ""  # a narrow panel: one line, and the summary has the peak
     return [
         Content.assemble(
             (spark(view.history, max(3, width - len(text) - len(peak))), "$accent"),
@@ -531,12 +533,13 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Cont
         row("wall", fmt_seconds(s.wall_s), f" {s.throughput:,.0f}/s"),
         row("parallelism", f"{s.parallelism:.2f}", " cores"),
         row("on-CPU", f"{s.on_cpu_fraction:.0%}"),
-        row("peak queue", str(s.peak_queue_depth), f" · {s.peak_in_flight} in flight"),
+        row("peak queue", str(s.peak_queue_depth)),
+        row("in flight", str(s.peak_in_flight), " at most"),
     ]
     if s.producer_wait_s >= 0.001:
         lines.append(row("producer", fmt_seconds(s.producer_wait_s), " blocked"))
     if s.worker_startup_s is not None:
-        lines.append(row("start-up", fmt_seconds(s.worker_startup_s), " per process"))
+        lines.append(row("start-up", fmt_seconds(s.worker_startup_s), " each"))
     if s.result:
         lines.append(Content.styled(describe_result(s.result), "bold $accent"))
     if not compact:
