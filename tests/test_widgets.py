@@ -141,6 +141,8 @@ def test_the_queue_line_keeps_to_one_line_in_a_narrow_panel() -> None:
     view = QueueView(depth=12, peak=16, history=[1.0, 4.0, 12.0], real_queue=False)
     wide = queue_content(view, 40)[0]
     narrow = queue_content(view, 21)[0]
-    assert wide.plain.endswith("waiting 12 peak 16") and wide.cell_length == 40
-    assert "waiting 12" in narrow.plain and "peak" not in narrow.plain
+    assert wide.plain.endswith("waiting 12 peak 16")
+    assert wide.cell_length == 40
+    assert "waiting 12" in narrow.plain
+    assert "peak" not in narrow.plain
     assert narrow.cell_length <= 21
