@@ -76,6 +76,31 @@ def test_each_lane_is_a_row_and_on_cpu_share_sets_the_glyph() -> None:
     assert view.per_row == 1
 
 
+def tones(row: object) -> str:
+    return "".join(c.tone or "." for c in row.cells)  # type: ignore[attr-defined]
+
+
+def test_a_cell_takes_the_tone_of_the_task_that_covers_most_of_it() -> None:
+    """Consecutive tasks alternate tone where a task spans cells; where several
+    tasks share a cell, one neutral tone (alternating would be stripes of noise)."""
+    agg = run()
+    long_tasks = b"".join(  # 5 tasks of 100 ms: 2 cells of 50 ms each
+        rec(Kind.TASK_START, 100 * k, k, tid=11)
+        + rec(Kind.TASK_FINISH, 100 * k + 100, k, tid=11, aux=100 * MS)
+        for k in range(5)
+    )
+    short_tasks = b"".join(  # 50 tasks of 10 ms: 5 in each cell
+        rec(Kind.TASK_START, 10 * k, 100 + k, tid=12)
+        + rec(Kind.TASK_FINISH, 10 * k + 10, 100 + k, tid=12, aux=10 * MS)
+        for k in range(50)
+    )
+    agg.feed_records(long_tasks + short_tasks + rec(Kind.RUN_END, 1000))
+    view = timeline_view(agg, 1000 * MS, columns=20, max_rows=10, window_s=1.0)
+    first, second = tones(view.rows[0])[:10], tones(view.rows[1])[:10]
+    assert first in ("aabbaabbaa", "bbaabbaabb")  # each task's two cells, in turn
+    assert second == "a" * 10
+
+
 def test_failed_tasks_are_marked_by_a_glyph_not_only_a_colour() -> None:
     agg = run()
     agg.feed_records(rec(Kind.TASK_START, 0, 0) + rec(Kind.TASK_FINISH, 300, 0, flags=Status.ERROR))

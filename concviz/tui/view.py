@@ -142,7 +142,8 @@ def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
 @dataclass(frozen=True)
 class Cell:
     glyph: str
-    #: "a"/"b" alternate between consecutive tasks; "fail", "run" (in flight),
+    #: "a"/"b" alternate between consecutive tasks (a cell takes the tone of the
+    #: task covering most of it, else "a"); "fail", "run" (in flight),
     #: "group" (aggregated rows) or "" (idle).
     tone: str
 
@@ -266,6 +267,11 @@ def _accumulate(
     cpu = [0.0] * columns
     tone = [""] * columns
     unknown = [0.0] * columns
+    # The largest share of each cell that one task covers, and that task's tone.
+    # A cell takes a task's tone only if that task covers most of it: where
+    # several tasks share a cell, alternating tones would be stripes of noise.
+    widest = [0.0] * columns
+    widest_tone = [""] * columns
 
     def add(s: int, e: int, cpu_frac: float | None, mark: str) -> None:
         s = max(s, t0)
@@ -283,8 +289,12 @@ def _accumulate(
                 else:
                     busy[i] += hi - lo
                     cpu[i] += (hi - lo) * cpu_frac
-                if tone[i] != "fail":
-                    tone[i] = mark
+                if mark == "run":  # the task in flight shows wherever it is
+                    if tone[i] != "fail":
+                        tone[i] = mark
+                elif hi - lo > widest[i]:
+                    widest[i] = hi - lo
+                    widest_tone[i] = mark
 
     covered_from = t1
     budget = columns
@@ -314,8 +324,9 @@ def _accumulate(
             if e > s:
                 busy[cell] += e - s
                 cpu[cell] += (e - s) * min(c / wall, 1.0)
-                if tone[cell] != "fail":
-                    tone[cell] = mark
+                if e - s > widest[cell]:
+                    widest[cell] = e - s
+                    widest_tone[cell] = mark
         else:
             add(s, e, min(c / wall, 1.0), mark)
         if status == Status.ERROR and t0 <= e < t1:
@@ -323,6 +334,11 @@ def _accumulate(
     else:
         if lane.spans.maxlen is None or len(lane.spans) < lane.spans.maxlen:
             covered_from = t0  # the ring holds the lane's whole history: nothing older
+    half = dt / 2
+    for i in range(max(0, int((covered_from - t0) / dt)), columns):  # the cells walked
+        width = widest[i]
+        if width and tone[i] != "fail":
+            tone[i] = widest_tone[i] if width > half else "a"
     fixed = 0
     settled = cache.settled(lane) if cache is not None else None
     # What the spans walked did not reach: the bins (every finished span is in them).
