@@ -50,6 +50,9 @@ _START = int(Kind.TASK_START)
 _FINISH = int(Kind.TASK_FINISH)
 _OK = int(Status.OK)
 _ERROR = int(Status.ERROR)
+#: Bins within a frame are keyed (lane << _LANE_SHIFT | bin - first bin): a frame
+#: spans far fewer than 2**40 bins of 10 ms.
+_LANE_SHIFT = 40
 
 
 def feed(agg: RunAggregate, payload: bytes, loop: Callable[[bytes], None]) -> None:
@@ -215,8 +218,13 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
     agg.busy_ns += int(wall.sum())
     agg.cpu_ns += int(f_aux.sum())
 
-    # -- per lane: its finishes in order, and the task it is left running --------
+    # -- busy bins: every lane's finishes at once (few bins each, many lanes) -------
     binning = agg.track_bins
+    whole = np.flatnonzero(~f_parts)  # a task drawn in parts is binned by its parts
+    if binning and len(whole):
+        _bin(lanes, f_lane[whole], f_begin[whole], f_t[whole], f_aux[whole])
+
+    # -- per lane: its finishes in order, and the task it is left running --------
     for n, lane in enumerate(lanes):
         mine = f_lane == n
         rows = np.flatnonzero(mine)
@@ -235,7 +243,6 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
             # All fresh arrays (fancy indexing copies): the ring may keep them as they are.
             lane.spans.extend_columns(f_task[rows], begin, end, aux, flags, owned=True)
             if binning:
-                _bin(lane, begin, end, aux)
                 failed = flags == _ERROR
                 if failed.any():
                     bins, counts = np.unique(end[failed] // BIN_NS, return_counts=True)
@@ -255,29 +262,47 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
 
 
 def _bin(
-    lane: Lane, begin: np.ndarray[Any, Any], end: np.ndarray[Any, Any], cpu: np.ndarray[Any, Any]
+    lanes: list[Lane],
+    lane: np.ndarray[Any, Any],
+    begin: np.ndarray[Any, Any],
+    end: np.ndarray[Any, Any],
+    cpu: np.ndarray[Any, Any],
 ) -> None:
-    """Adds spans to the lane's busy-time bins: those inside one bin summed in bulk."""
+    """Adds spans to their lanes' busy-time bins: those inside one bin summed in bulk.
+
+    One pass for every lane (keyed by lane and bin): per-lane NumPy calls cost
+    more than the few bins a frame touches on each lane.
+    """
     b0 = begin // BIN_NS
     inside = b0 == end // BIN_NS
     if not inside.all():
-        for s, e, c in zip(
-            begin[~inside].tolist(), end[~inside].tolist(), cpu[~inside].tolist(), strict=True
+        cross = np.flatnonzero(~inside)
+        for n, s, e, c in zip(
+            lane[cross].tolist(),
+            begin[cross].tolist(),
+            end[cross].tolist(),
+            cpu[cross].tolist(),
+            strict=True,
         ):
-            _spread(lane, s, e, c)
-    if not inside.any():
-        return
-    bins = b0[inside]
-    wall = (end - begin)[inside]
-    cpu_in = cpu[inside]
-    order = np.argsort(bins, kind="stable")
-    bins = bins[order]
-    edges = np.flatnonzero(np.diff(bins)) + 1
-    starts = np.concatenate(([0], edges))
+            _spread(lanes[n], s, e, c)
+        if not inside.any():
+            return
+        b0 = b0[inside]
+        lane = lane[inside]
+        wall = (end - begin)[inside]
+        cpu = cpu[inside]
+    else:
+        wall = end - begin
+    base = int(b0.min())
+    key = lane.astype(np.int64) << _LANE_SHIFT | (b0 - base)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     busy_sums = np.add.reduceat(wall[order], starts).tolist()
-    cpu_sums = np.add.reduceat(cpu_in[order], starts).tolist()
-    busy_bins = lane.busy_bins
-    cpu_bins = lane.cpu_bins
-    for b, busy, c in zip(bins[starts].tolist(), busy_sums, cpu_sums, strict=True):
-        busy_bins[b] = busy_bins.get(b, 0) + busy
-        cpu_bins[b] = cpu_bins.get(b, 0) + c
+    cpu_sums = np.add.reduceat(cpu[order], starts).tolist()
+    mask = (1 << _LANE_SHIFT) - 1
+    for k, busy, c in zip(key[starts].tolist(), busy_sums, cpu_sums, strict=True):
+        target = lanes[k >> _LANE_SHIFT]
+        b = (k & mask) + base
+        target.busy_bins[b] = target.busy_bins.get(b, 0) + busy
+        target.cpu_bins[b] = target.cpu_bins.get(b, 0) + c
