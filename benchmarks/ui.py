@@ -24,7 +24,10 @@ Three measurements, each against the real code:
    same is measured with the dashboard idle and with a slow run, so the fixed
    cost of the 10 Hz refresh shows. The rate the dashboard really received is
    read off its own header (done/tasks) at both ends of the window. Every
-   process started is checked gone afterwards.
+   process started is checked gone afterwards. After each window, with the run
+   still going, "c" is pressed four times (each followed by "c" to hide it again)
+   and the time from the key to the code panel's title on screen is measured:
+   is the dashboard still responsive under the stream?
 
 3. **Per-panel cost.** The high-rate runs are recorded on the spot (``concviz
    run --record``) and loaded into :class:`concviz.engine.recording.Replay`;
@@ -105,6 +108,12 @@ SETTLE_S = 2.0
 TARGET_FIRST_FRAME_S = 0.5
 TARGET_UI_CPU_PCT = 10.0
 TARGET_EVENTS_S = 100_000
+#: Key to screen: a response under ~100 ms reads as instant.
+TARGET_KEY_MS = 100.0
+#: The key probed after each CPU window: it toggles the code panel, whose
+#: border title is then drawn. The first press also builds the highlighted
+#: source (cold); the rest toggle what is built (warm).
+KEY, KEY_MARK, KEY_PRESSES = b"c", "Code: ", 4
 REFRESH_HZ = 10
 #: The fast runs: each a few candidates, tried in order until one streams
 #: >= TARGET_EVENTS_S headless (what the dashboard then receives is measured, not
@@ -470,6 +479,9 @@ class CpuRun:
     #: This script's own CPU over the window (reading the pty, psutil), for context.
     bench_pct: float
     problems: list[str] = field(default_factory=list)
+    #: Key to screen after the window, ms: the first press (cold), then the others.
+    key_cold_ms: float | None = None
+    key_ms: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -498,6 +510,36 @@ def _main_thread_cpu(prog: PtyProgram) -> tuple[float, int]:
     threads = prog.ps.threads()
     main = next((t for t in threads if t.id == prog.proc.pid), None)
     return (main.user_time + main.system_time if main else float("nan")), len(threads)
+
+
+def key_to_screen(prog: PtyProgram) -> float | None:
+    """Sends KEY and returns the ms until KEY_MARK is drawn (None: not within 3 s)."""
+    prog.tail.clear()
+    sent = time.perf_counter()
+    with contextlib.suppress(OSError):
+        os.write(prog.master, KEY)
+
+    def drawn() -> bool:
+        return KEY_MARK in strip_ansi(bytes(prog.tail))
+
+    prog.pump(prog.elapsed() + 3.0, stop=drawn)
+    return (time.perf_counter() - sent) * 1e3 if drawn() else None
+
+
+def probe_keys(prog: PtyProgram, run: CpuRun) -> None:
+    """Toggles the code panel KEY_PRESSES times, timing each showing of it."""
+    for i in range(KEY_PRESSES):
+        ms = key_to_screen(prog)
+        if ms is None:
+            run.problems.append(f"key {KEY!r}: {KEY_MARK!r} not drawn within 3 s")
+            return
+        if i == 0:
+            run.key_cold_ms = ms
+        else:
+            run.key_ms.append(ms)
+        with contextlib.suppress(OSError):
+            os.write(prog.master, KEY)  # hides it again
+        prog.pump(prog.elapsed() + 0.4)
 
 
 def cpu_run(scenario: Scenario, window_s: float) -> CpuRun:
@@ -538,9 +580,7 @@ def cpu_run(scenario: Scenario, window_s: float) -> CpuRun:
                 problems.append("the run finished inside the window")
         elif scenario.tasks:
             problems.append("could not read the done count off the header")
-        quit_s, quit_problems = prog.quit()
-        problems += quit_problems
-        return CpuRun(
+        run = CpuRun(
             scenario.name,
             ui,
             main,
@@ -550,10 +590,14 @@ def cpu_run(scenario: Scenario, window_s: float) -> CpuRun:
             events_s,
             (bytes1 - bytes0) / dt,
             n_threads,
-            quit_s,
+            None,
             bench,
             problems,
         )
+        probe_keys(prog, run)  # after the window: toggling a panel costs CPU too
+        run.quit_s, quit_problems = prog.quit()
+        problems += quit_problems
+        return run
     finally:
         prog.close()
 
@@ -585,6 +629,7 @@ def measure_cpu(scenarios: list[Scenario], repeats: int, window_s: float) -> Non
                 f"{run.main_pct:5.1f}%  other threads {run.other_pct:5.1f}%  runner "
                 f"{run.children_pct:5.1f}%  this script {run.bench_pct:4.1f}%  tty "
                 f"{run.out_bytes_s / 1e3:4.0f} kB/s{rate}"
+                + (f"  key {med(run.key_ms):3.0f} ms" if run.key_ms else "")
                 + (f"  [{'; '.join(run.problems)}]" if run.problems else ""),
                 flush=True,
             )
@@ -897,6 +942,34 @@ def print_cpu(scenarios: list[Scenario], window_s: float) -> dict[str, str]:
     return verdicts
 
 
+def print_keys(scenarios: list[Scenario]) -> dict[str, str]:
+    """Key to screen per scenario; returns a verdict per fast scenario."""
+    print(
+        f"2b. Key to screen: {KEY.decode()!r} toggles the code panel, ms until its title "
+        f"({KEY_MARK.strip()!r}) is drawn,\n    after each CPU window, the run still going: "
+        "median (min-max)"
+    )
+    print(f"   {'scenario':<12} {'warm presses':>24} {'first press (cold)':>24}")
+    verdicts: dict[str, str] = {}
+    for sc in scenarios:
+        warm = [ms for run in sc.runs for ms in run.key_ms]
+        cold = [run.key_cold_ms for run in sc.runs if run.key_cold_ms is not None]
+        print(
+            f"   {sc.name:<12} {spread(warm, '5.0f') + f' n={len(warm)}':>24} "
+            f"{spread(cold, '5.0f') + f' n={len(cold)}':>24}"
+        )
+        if sc.events_per_task is not None:
+            verdicts[sc.name] = verdict(med(warm), TARGET_KEY_MS, warm)
+    for name, v in verdicts.items():
+        print(f"   target, {name}: warm key to screen <= {TARGET_KEY_MS:g} ms (median): {v}")
+    print(
+        "   cold: the first showing also highlights the model's source (Pygments); warm: "
+        "toggling\n   what is built. Each includes this script reading the pty (a terminal "
+        "would be as quick)."
+    )
+    return verdicts
+
+
 def _cell(t: Timing | None) -> str:
     if t is None:
         return f"{'-':>22} {'-':>5}"
@@ -1041,8 +1114,11 @@ def main(argv: list[str] | None = None) -> int:
     startup_v = print_startup(startup)
     print()
     cpu_verdicts: dict[str, str] = {}
+    key_verdicts: dict[str, str] = {}
     if fast_runs:
         cpu_verdicts = print_cpu(scenarios, args.window)
+        print()
+        key_verdicts = print_keys(scenarios)
     else:
         print("2. UI process CPU: no fast run could be calibrated: MISS")
         cpu_verdicts["fast run"] = "MISS (no fast run)"
@@ -1055,6 +1131,10 @@ def main(argv: list[str] | None = None) -> int:
         f"targets: first frame <= {TARGET_FIRST_FRAME_S:g} s: {startup_v}; "
         + "; ".join(
             f"UI CPU <= {TARGET_UI_CPU_PCT:g} % ({name}): {v}" for name, v in cpu_verdicts.items()
+        )
+        + "".join(
+            f"; key to screen <= {TARGET_KEY_MS:g} ms ({name}): {v}"
+            for name, v in key_verdicts.items()
         )
     )
 
@@ -1075,7 +1155,11 @@ def main(argv: list[str] | None = None) -> int:
             "recording_bytes": sizes,
             "leftovers": leftover,
             "problems": problems,
-            "verdicts": {"first_frame": startup_v, **cpu_verdicts},
+            "verdicts": {
+                "first_frame": startup_v,
+                **cpu_verdicts,
+                **{f"key {name}": v for name, v in key_verdicts.items()},
+            },
         }
         Path(args.json).write_text(json.dumps(data, indent=1))
         print(f"raw numbers written to {args.json}")
