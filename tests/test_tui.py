@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -385,3 +386,14 @@ async def test_the_header_sits_beside_the_settings_not_above_them() -> None:
         assert settings.display
         assert header.region.x >= settings.region.right
         assert header.region.y == settings.region.y == 0
+
+
+async def test_the_idle_header_says_whether_the_gil_is_on() -> None:
+    """Before the first run, the header already names the interpreter and its GIL."""
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    app = ConcvizApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = app.query_one(RunHeader).render().plain
+        assert f"Python {'.'.join(map(str, sys.version_info[:3]))}" in text
+        assert ("GIL on" if gil else "GIL off") in text

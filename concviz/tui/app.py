@@ -347,8 +347,9 @@ class ConcvizApp(App[None]):
     @property
     def python_label(self) -> str:
         """The chosen interpreter, as the idle header names it."""
-        if self.python is None:
-            return ".".join(map(str, sys.version_info[:3]))
+        if self.python is None:  # this interpreter: what the runner will find too
+            gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+            return f"{'.'.join(map(str, sys.version_info[:3]))} · {'GIL on' if gil else 'GIL off'}"
         interp = self.interpreters.get(self.python)
         if interp is None:
             return os.path.basename(self.python)
