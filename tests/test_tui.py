@@ -21,6 +21,7 @@ from concviz.tui.app import ConcvizApp
 from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
 from concviz.tui.series import CompareScreen, SweepScreen
+from concviz.tui.view import workers_view
 from concviz.tui.widgets import Panel, RunHeader, TextPanel, Timeline
 from tests.support import wait_pids_gone
 
@@ -397,3 +398,31 @@ async def test_the_idle_header_says_whether_the_gil_is_on() -> None:
         text = app.query_one(RunHeader).render().plain
         assert f"Python {'.'.join(map(str, sys.version_info[:3]))}" in text
         assert ("GIL on" if gil else "GIL off") in text
+
+
+async def test_the_first_figures_are_drawn_as_soon_as_they_are_sampled() -> None:
+    """The figure panels redraw at 2.5 Hz, but not while they still have nothing to show.
+
+    The app's own timer is paused and the tick set so that the 2.5 Hz rule would not
+    draw: the workers' first figures must appear at the next refresh all the same.
+    """
+    app = ConcvizApp(RunSpec(model="processes", workload="cpu", workers=2, tasks=40, task_ms=100))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        for timer in list(app._timers):
+            timer.pause()
+        app.refresh_view()  # drawn once with nothing sampled yet
+        assert "one row per worker" not in app.w_workers.render().plain
+
+        def sampled() -> bool:
+            session = app.controller.source
+            if not isinstance(session, RunSession):
+                return False
+            with session.lock:
+                return bool(workers_view(session.aggregate, 6, 60).rows)
+
+        await wait_for(pilot, sampled)
+        app._tick = 0  # the next refresh is not one of the 2.5 Hz ones
+        app.refresh_view()
+        assert "pid " in app.w_workers.render().plain, app.w_workers.render().plain
+        await pilot.press("s")

@@ -280,6 +280,10 @@ class ConcvizApp(App[None]):
         self._last_code: tuple[str, bool] | None = None
         self._last_key: tuple[object, ...] | None = None
         self._tick = 0
+        #: The run the figure panels were last drawn from, and its sample count then
+        #: if they had no figures to show yet (None once they had).
+        self._panels_for: object = None
+        self._panels_empty_at: int | None = None
         self._browser_focused = False
         self.interpreters: dict[str, Interpreter] = {}
         self._timeline_cache = TimelineCache()
@@ -816,13 +820,21 @@ class ConcvizApp(App[None]):
             self._tick += 1
             narrow = self.w_header.screen.has_class("narrow")
             panels = None
-            if finished or self._tick % PANELS_EVERY == 0:
+            # Until the panels have figures to show, each new sample is drawn at once
+            # (the workers' CPU needs two): at 2.5 Hz they could stay empty for 0.4 s.
+            if self._panels_for is not source:
+                self._panels_for, self._panels_empty_at = source, -1
+            empty_at = self._panels_empty_at
+            awaited = empty_at is not None and len(agg.samples) > empty_at
+            if finished or awaited or self._tick % PANELS_EVERY == 0:
                 panels = (
                     cores_view(agg, 60, smooth=PANELS_EVERY),
                     queue_view(agg, 60),
                     workers_view(agg, 4 if narrow else 6, 60, smooth=PANELS_EVERY),
                     agg.summary(source.now_ns()),
                 )
+                figures = bool(panels[0]) and bool(panels[2].rows)
+                self._panels_empty_at = None if figures else len(agg.samples)
             events_shown = self.w_events.has_class("-shown")
             events = (
                 recent_events(agg, 40) if events_shown and agg.events != self._last_events else None
