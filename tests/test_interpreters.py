@@ -13,7 +13,7 @@ from concviz.engine.interpreters import discover
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
 from concviz.models import CATALOG
-from tests.support import concviz, run_captured
+from tests.support import best_of, concviz, run_captured
 
 
 def test_discovery_finds_this_interpreter_and_only_usable_ones() -> None:
@@ -82,14 +82,21 @@ def run_json(*args: str) -> dict[str, Any]:
 def test_interpreters_model_runs_each_task_in_a_sub_interpreter(py314: str) -> None:
     """One GIL per interpreter: CPU tasks run all the time, where threads take turns."""
     size = ("-w", "cpu", "-n", "2", "-t", "12", "--task-ms", "40", "--python", py314)
-    interpreters = run_json("-m", "interpreters", *size)
-    threads = run_json("-m", "threads", *size)
+    runs: list[dict[str, Any]] = []
+
+    def on_cpu() -> float:
+        runs.append(run_json("-m", "interpreters", *size))
+        return float(runs[-1]["on_cpu_fraction"])
+
+    # The GIL picture per task: ~99 % on CPU in sub-interpreters, ~50 % for two
+    # threads sharing one GIL (measured here: 0.99 and 0.50). A busy neighbour can
+    # only lower the first (it takes a core away), so the best of three counts.
+    assert best_of(3, on_cpu, enough=0.75) >= 0.75
+    interpreters = runs[-1]
     assert interpreters["completed"] == 12
     assert interpreters["lanes"] == 2  # one lane per sub-interpreter's thread
     assert interpreters["python"].startswith("3.14")
-    # The GIL picture per task: ~99 % on CPU in sub-interpreters, ~50 % for two
-    # threads sharing one GIL (measured here: 0.99 and 0.50).
-    assert interpreters["on_cpu_fraction"] >= 0.75
+    threads = run_json("-m", "threads", *size)
     assert threads["on_cpu_fraction"] <= 0.7
 
 
