@@ -44,12 +44,9 @@ def _observer_lost() -> None:
     os._exit(70)
 
 
-def _emit(kind: Kind, flags: int = 0, aux: int = 0) -> None:
-    worker._append(
-        RECORD.pack(
-            kind, flags, 0, os.getpid(), 0, 0, time.monotonic_ns(), time.thread_time_ns(), aux
-        )
-    )
+def _emit(kind: Kind, flags: int = 0, aux: int = 0, t_ns: int | None = None) -> None:
+    t = time.monotonic_ns() if t_ns is None else t_ns
+    worker._append(RECORD.pack(kind, flags, 0, os.getpid(), 0, 0, t, time.thread_time_ns(), aux))
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:
@@ -146,17 +143,21 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             else:
                 module.run(job)
         except BaseException as exc:
+            ended_ns = time.monotonic_ns()
             status = Status.ERROR
             recorder.text(_failure(exc))
             if not isinstance(exc, Exception):
                 raise
+        else:
+            # The run's wall time ends here: the reports below are concviz's own work.
+            ended_ns = time.monotonic_ns()
         if status is Status.OK and worker.stopping():
             status = Status.STOPPED
         result = workload.result()
         if result:
             recorder.text({"type": "result", **result})
         recorder.text(_memory())
-        _emit(Kind.RUN_END, status)
+        _emit(Kind.RUN_END, status, t_ns=ended_ns)
     except Exception as exc:  # set-up failed (bad calibration cache, import error, ...)
         status = Status.ERROR
         recorder.text(_failure(exc))
