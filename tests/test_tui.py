@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from rich.syntax import Syntax
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, Select, SelectionList
@@ -162,12 +163,17 @@ async def test_help_explains_panels_and_closes() -> None:
 async def test_code_panel_shows_the_models_source() -> None:
     app = ConcvizApp(RunSpec(model="processes"))
     async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        for timer in list(app._timers):
+            timer.pause()  # no 10 Hz refresh: the key alone must fill the panel
         await pilot.press("c")
-        await pilot.pause(0.3)
+        await pilot.pause()
         code = app.query_one("#code", TextPanel)
         assert code.display
         assert code.border_title is not None
         assert "processes.py" in code.border_title
+        assert isinstance(code.content, Syntax)
+        assert "with ProcessPoolExecutor(" in code.content.code
 
 
 async def test_narrow_terminal_hides_settings_until_asked() -> None:

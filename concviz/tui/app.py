@@ -331,6 +331,7 @@ class ConcvizApp(App[None]):
         # Probing interpreters starts a few subprocesses: not before the first frame.
         if self.replay_path is None:
             self.set_timer(0.5, self._discover_interpreters)
+        self.set_timer(1.0, self._warm_code_panel)
         self.set_interval(1 / REFRESH_HZ, self.refresh_view)
         self.refresh_view()
         self.call_after_refresh(self._first_frame)
@@ -340,6 +341,15 @@ class ConcvizApp(App[None]):
             self.load_scenario(0)
         elif self.autorun:
             self.action_run()
+
+    @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
+    def _warm_code_panel(self) -> None:
+        """Highlights a line of Python once, off the main thread and after start-up.
+
+        The first showing of the code panel (a speaker's `c`) otherwise pays for
+        importing Pygments' lexer and style: ~50 ms between the key and the code.
+        """
+        code_renderable("x = 1", "").highlight("x = 1")
 
     @work(thread=True, exclusive=True, group="discover", exit_on_error=False)
     def _discover_interpreters(self) -> None:
@@ -554,7 +564,7 @@ class ConcvizApp(App[None]):
 
     def action_toggle_code(self) -> None:
         self.w_code.toggle_class("-shown")
-        self._last_code = None
+        self._refresh_code()  # in this frame, not at the next tick: c shows the code at once
 
     def action_toggle_events(self) -> None:
         self.w_events.toggle_class("-shown")
