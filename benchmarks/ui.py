@@ -111,8 +111,8 @@ TARGET_EVENTS_S = 100_000
 #: Key to screen: a response under ~100 ms reads as instant.
 TARGET_KEY_MS = 100.0
 #: The key probed after each CPU window: it toggles the code panel, whose
-#: border title is then drawn. The first press also builds the highlighted
-#: source (cold); the rest toggle what is built (warm).
+#: border title is then drawn. The first press lays out and fills the panel for
+#: the first time (cold); the rest toggle what is built (warm).
 KEY, KEY_MARK, KEY_PRESSES = b"c", "Code: ", 4
 REFRESH_HZ = 10
 #: The fast runs: each a few candidates, tried in order until one streams
@@ -963,9 +963,9 @@ def print_keys(scenarios: list[Scenario]) -> dict[str, str]:
     for name, v in verdicts.items():
         print(f"   target, {name}: warm key to screen <= {TARGET_KEY_MS:g} ms (median): {v}")
     print(
-        "   cold: the first showing also highlights the model's source (Pygments); warm: "
-        "toggling\n   what is built. Each includes this script reading the pty (a terminal "
-        "would be as quick)."
+        "   cold: the panel's first showing (its first layout, the source highlighted); "
+        "warm: toggling\n   what is built. Each includes this script reading the pty (a "
+        "terminal would be as quick)."
     )
     return verdicts
 
