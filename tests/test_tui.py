@@ -417,7 +417,9 @@ async def test_the_first_figures_are_drawn_as_soon_as_they_are_sampled() -> None
         await pilot.press("r")
         for timer in list(app._timers):
             timer.pause()
-        app.refresh_view()  # drawn once with nothing sampled yet
+        # The run starts in a worker thread: wait for its session, then draw once.
+        await wait_for(pilot, lambda: isinstance(app.controller.source, RunSession))
+        app.refresh_view()  # drawn from the run, with nothing (or little) sampled yet
         assert "one row per worker" not in app.w_workers.render().plain
 
         def sampled() -> bool:
