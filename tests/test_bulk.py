@@ -168,3 +168,21 @@ def test_frames_the_bulk_path_cannot_match_fall_back(tiny_segments: list[bool]) 
     with_bulk, with_loop = feed_both([start, finish, start, finish], [], real_queue=False)
     assert with_bulk == with_loop
     assert tiny_segments == [False]  # task 5 twice in one frame: the loop's job
+
+
+def test_several_failures_in_one_bin_are_counted_each(tiny_segments: list[bool]) -> None:
+    """Random streams seldom fail twice in one 10 ms bin of one lane; this one does."""
+    records: list[bytes] = []
+    t = 10**12
+    for task in range(40):  # two threads, tasks of 0.1 ms, every third one failing
+        tid = 1 + task % 2
+        status = Status.ERROR if task % 3 == 0 else Status.OK
+        records.append(RECORD.pack(Kind.TASK_START, 0, 0, RUNNER, tid, task, t, 0, 0))
+        t += 100_000
+        records.append(RECORD.pack(Kind.TASK_FINISH, status, 0, RUNNER, tid, task, t, 0, 50_000))
+    with_bulk, with_loop = feed_both(records, [], real_queue=False)
+    assert tiny_segments == [True]
+    assert with_bulk == with_loop
+    fail_counts = [n for lane in with_bulk["lanes"] for n in lane["fail_bins"].values()]
+    assert sum(fail_counts) == 14
+    assert max(fail_counts) > 1

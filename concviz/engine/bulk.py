@@ -53,6 +53,7 @@ _ERROR = int(Status.ERROR)
 #: Bins within a frame are keyed (lane << _LANE_SHIFT | bin - first bin): a frame
 #: spans far fewer than 2**40 bins of 10 ms.
 _LANE_SHIFT = 40
+_BIN_MASK = (1 << _LANE_SHIFT) - 1
 
 
 def feed(agg: RunAggregate, payload: bytes, loop: Callable[[bytes], None]) -> None:
@@ -218,11 +219,13 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
     agg.busy_ns += int(wall.sum())
     agg.cpu_ns += int(f_aux.sum())
 
-    # -- busy bins: every lane's finishes at once (few bins each, many lanes) -------
-    binning = agg.track_bins
+    # -- bins: every lane's finishes at once (few bins each, many lanes) -------------
     whole = np.flatnonzero(~f_parts)  # a task drawn in parts is binned by its parts
-    if binning and len(whole):
+    if agg.track_bins and len(whole):
         _bin(lanes, f_lane[whole], f_begin[whole], f_t[whole], f_aux[whole])
+        failed = whole[f_flags[whole] == _ERROR]
+        if len(failed):
+            _count_failures(lanes, f_lane[failed], f_t[failed])
 
     # -- per lane: its finishes in order, and the task it is left running --------
     for n, lane in enumerate(lanes):
@@ -239,16 +242,8 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
             begin = f_begin[rows]
             end = f_t[rows]
             aux = f_aux[rows]
-            flags = f_flags[rows]
             # All fresh arrays (fancy indexing copies): the ring may keep them as they are.
-            lane.spans.extend_columns(f_task[rows], begin, end, aux, flags, owned=True)
-            if binning:
-                failed = flags == _ERROR
-                if failed.any():
-                    bins, counts = np.unique(end[failed] // BIN_NS, return_counts=True)
-                    fail_bins = lane.fail_bins
-                    for b, n_failed in zip(bins.tolist(), counts.tolist(), strict=True):
-                        fail_bins[b] = fail_bins.get(b, 0) + n_failed
+            lane.spans.extend_columns(f_task[rows], begin, end, aux, f_flags[rows], owned=True)
         # The loop sets current_task at each start and clears it at that task's finish:
         # for the lane's last start here, the finish matched to it (ids are unique here).
         starts = np.flatnonzero(s_lane == n)
@@ -293,16 +288,30 @@ def _bin(
         cpu = cpu[inside]
     else:
         wall = end - begin
-    base = int(b0.min())
-    key = lane.astype(np.int64) << _LANE_SHIFT | (b0 - base)
+    key, base = _keys(lane, b0)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     busy_sums = np.add.reduceat(wall[order], starts).tolist()
     cpu_sums = np.add.reduceat(cpu[order], starts).tolist()
-    mask = (1 << _LANE_SHIFT) - 1
     for k, busy, c in zip(key[starts].tolist(), busy_sums, cpu_sums, strict=True):
-        target = lanes[k >> _LANE_SHIFT]
-        b = (k & mask) + base
+        target, b = lanes[k >> _LANE_SHIFT], (k & _BIN_MASK) + base
         target.busy_bins[b] = target.busy_bins.get(b, 0) + busy
         target.cpu_bins[b] = target.cpu_bins.get(b, 0) + c
+
+
+def _count_failures(
+    lanes: list[Lane], lane: np.ndarray[Any, Any], end: np.ndarray[Any, Any]
+) -> None:
+    """Counts failed spans in the bin of their finish, every lane at once (see _bin)."""
+    key, base = _keys(lane, end // BIN_NS)
+    keys, counts = np.unique(key, return_counts=True)
+    for k, n_failed in zip(keys.tolist(), counts.tolist(), strict=True):
+        target, b = lanes[k >> _LANE_SHIFT], (k & _BIN_MASK) + base
+        target.fail_bins[b] = target.fail_bins.get(b, 0) + n_failed
+
+
+def _keys(lane: np.ndarray[Any, Any], bins: np.ndarray[Any, Any]) -> tuple[Any, int]:
+    """One int64 key per (lane, bin), and the first bin they count from."""
+    base = int(bins.min())
+    return lane.astype(np.int64) << _LANE_SHIFT | (bins - base), base
