@@ -46,6 +46,12 @@ def why_not_done(app: ConcvizApp) -> str:
     return f"run_error={source.aggregate.run_error!r} log={source.stderr_tail[-800:]!r}"
 
 
+def stop_refreshing(app: ConcvizApp) -> None:
+    """Pauses the app's timers: only what a test calls redraws (no 10 Hz refresh_view)."""
+    for timer in list(app._timers):
+        timer.pause()
+
+
 def children() -> set[int]:
     return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
 
@@ -164,8 +170,7 @@ async def test_code_panel_shows_the_models_source() -> None:
     app = ConcvizApp(RunSpec(model="processes"))
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
-        for timer in list(app._timers):
-            timer.pause()  # no 10 Hz refresh: the key alone must fill the panel
+        stop_refreshing(app)  # the key alone must fill the panel
         await pilot.press("c")
         await pilot.pause()
         code = app.query_one("#code", TextPanel)
@@ -415,8 +420,7 @@ async def test_the_first_figures_are_drawn_as_soon_as_they_are_sampled() -> None
     app = ConcvizApp(RunSpec(model="processes", workload="cpu", workers=2, tasks=40, task_ms=100))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
-        for timer in list(app._timers):
-            timer.pause()
+        stop_refreshing(app)
         # The run starts in a worker thread: wait for its session, then draw once.
         await wait_for(pilot, lambda: isinstance(app.controller.source, RunSession))
         app.refresh_view()  # drawn from the run, with nothing (or little) sampled yet
