@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,9 @@ class Job:
     #: The whole run's settings (patterns read their options here: rate, timeout_ms...).
     spec: Any = None
     _watched: int = 0
+
+    def __post_init__(self) -> None:
+        self.awork = worker.arun_for_workload()
 
     # -- the tasks ------------------------------------------------------------
 
@@ -64,8 +67,9 @@ class Job:
 
     #: Runs one whole task (blocking). Picklable: process pools can submit it.
     work = staticmethod(worker.run_task)
-    #: Runs one whole task as a coroutine.
-    awork = staticmethod(worker.arun_task)
+    #: Runs one whole task as a coroutine (an instance attribute, set when the
+    #: Job is made: a call fewer per task than a method).
+    awork: Callable[[int], Awaitable[None]] = field(init=False, repr=False, compare=False)
     #: Like awork, but a task's exception propagates to the caller (failure semantics).
     awork_raising = staticmethod(worker.arun_task_raising)
     #: The I/O part of a task, awaited on the event loop (hybrid model).

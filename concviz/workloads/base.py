@@ -59,6 +59,8 @@ class Workload:
 
     def __init__(self, params: WorkloadParams) -> None:
         self.params = params
+        #: Whether any task is made to fail: callers on hot paths skip maybe_fail if not.
+        self.fails = bool(params.fail_rate) or params.fail_task >= 0
 
     # The parts ------------------------------------------------------------------
 
