@@ -136,3 +136,65 @@ def test_backlog_overflow_is_counted_and_reported(
                     received += 1
     assert reported == rec.dropped_total
     assert received + reported == sent
+
+
+def test_records_gathered_past_the_cap_are_shed_oldest_first_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Producers that outrun the flusher cost memory only up to MAX_QUEUED records."""
+    monkeypatch.setattr(recorder_mod, "MAX_QUEUED", 100)
+    server, path = _listener(tmp_path)
+    rec = Recorder(path, "worker", interval=3600)
+    conn, _ = server.accept()
+    for i in range(250):
+        rec.append(_rec(Kind.TASK_START, i))
+    rec._drain(allow_drop=True)  # what the flusher does at its next tick
+    frames = _close_while_reading(rec, conn)
+    tasks = []
+    reported = 0
+    for ftype, payload in frames[1:]:
+        assert ftype == FrameType.RECORDS
+        for r in RECORD.iter_unpack(payload):
+            if r[0] == Kind.DROPPED:
+                reported += r[8]
+            else:
+                tasks.append(r[5])
+    assert tasks == list(range(150, 250))  # the newest 100, in order
+    assert reported == rec.dropped_total == 150
+
+
+def test_many_threads_lose_nothing_and_texts_keep_their_place(tmp_path: Path) -> None:
+    """Threads append while the flusher drains: every record arrives once, and a
+    text follows every record its thread appended before it."""
+    server, path = _listener(tmp_path)
+    rec = Recorder(path, "worker", interval=0.001)
+    conn, _ = server.accept()
+    threads_n, per_thread = 4, 20_000
+
+    def produce(thread: int) -> None:
+        for i in range(per_thread):
+            rec.append(RECORD.pack(Kind.TASK_START, 0, 0, 1, thread, i, 0, 0, 0))
+            if i % 5000 == 4999:
+                rec.text({"thread": thread, "after": i})
+
+    reader: list[list[tuple[int, bytes]]] = []
+    read = threading.Thread(target=lambda: reader.append(_read_all(conn)))
+    read.start()
+    workers = [threading.Thread(target=produce, args=(t,)) for t in range(threads_n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    rec.close()
+    read.join()
+    last_seen = dict.fromkeys(range(threads_n), -1)
+    for ftype, payload in reader[0][1:]:
+        if ftype == FrameType.RECORDS:
+            for r in RECORD.iter_unpack(payload):
+                assert r[5] == last_seen[r[4]] + 1  # each thread's records, once, in order
+                last_seen[r[4]] = r[5]
+        else:
+            fact = json.loads(payload)
+            assert last_seen[fact["thread"]] == fact["after"]
+    assert last_seen == dict.fromkeys(range(threads_n), per_thread - 1)
+    assert rec.dropped_total == 0
