@@ -125,10 +125,18 @@ def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
     )
     o.add_argument("--lock", action="store_true", help="counter: guard the increment with a Lock")
     o.add_argument("--race", default="call", help="counter: 'call' or 'inplace' (counter += 1)")
+    o.add_argument(
+        "--lock-order",
+        default="opposite",
+        help="deadlock: 'opposite' (each transfer locks its source first) or 'fixed' (A first)",
+    )
     o.add_argument("--rate", type=_positive_float, default=10.0, help="token-bucket: starts/s")
     o.add_argument("--burst", type=int, default=5, help="token-bucket: the bucket's capacity")
     o.add_argument(
-        "--timeout-ms", type=_positive_float, default=150.0, help="timeout: each task's deadline"
+        "--timeout-ms",
+        type=_positive_float,
+        default=150.0,
+        help="timeout: each task's deadline; deadlock: the wait for the second lock (0: forever)",
     )
     o.add_argument("--attempts", type=int, default=4, help="retry: attempts per task")
     o.add_argument("--task", default=None, help="custom workload: your function, module:function")
@@ -182,6 +190,7 @@ def spec_from_args(
         flaky=args.flaky,
         lock=args.lock,
         race=args.race,
+        lock_order=args.lock_order,
         rate=args.rate,
         burst=args.burst,
         timeout_ms=args.timeout_ms,

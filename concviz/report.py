@@ -57,6 +57,12 @@ def describe_result(result: dict[str, Any]) -> str:
             f"gave up on {result['gave_up']} after {result['timeout_ms']:g} ms: "
             f"{ran_on} ran on anyway, {result['gave_up'] - ran_on} cancelled while queued"
         )
+    if "lock_timeouts" in result:
+        stuck = result["lock_timeouts"]
+        parts.append(
+            f"{result['lock_order']} order: "
+            + (f"{stuck} gave up on a lock" if stuck else "none stuck")
+        )
     if "failed_attempts" in result:
         parts.append(f"{result['failed_attempts']} failed attempts retried")
     if "signalled" in result:
@@ -85,6 +91,8 @@ def describe_result(result: dict[str, Any]) -> str:
         "timed_out",
         "timeout_ms",
         "gave_up",
+        "lock_order",
+        "lock_timeouts",
         "ran_on_after_timeout",
         "failed_attempts",
         "attempts_allowed",

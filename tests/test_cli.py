@@ -120,6 +120,10 @@ def test_failing_tasks_do_not_fail_the_command() -> None:
         (["--python", "/nonexistent/python"], "no such interpreter"),
         (["--python", "/bin/ls"], "not a working Python 3 interpreter"),
         (["--python", "/bin/echo"], "not a Python 3 interpreter"),
+        (
+            ["-w", "deadlock", "--lock-order", "sideways"],
+            "unknown lock order 'sideways' (choose from opposite, fixed)",
+        ),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )

@@ -44,6 +44,54 @@ def test_counter_workload_refuses_process_models() -> None:
         RunSpec(model="processes", workload="counter").validated()
 
 
+def test_opposite_lock_orders_deadlock_until_a_timeout_and_a_fixed_order_does_not() -> None:
+    base = RunSpec(
+        model="threads", workload="deadlock", workers=2, tasks=8, task_ms=80, timeout_ms=150
+    )
+    cap = run_captured(replace(base, lock_order="opposite"))
+    stuck = cap.summary
+    assert stuck.result == {"lock_order": "opposite", "lock_timeouts": stuck.failed}
+    assert stuck.failed > 0  # two threads, each holding the lock the other waits for
+    assert stuck.completed + stuck.failed == 8
+    assert f"opposite order: {stuck.failed} gave up on a lock" in describe_result(stuck.result)
+    errors = [t for t in cap.texts if t.get("type") == "task_error"]
+    assert {e["error"] for e in errors} == {"LockTimeout"}
+    assert all(" ms for " in e["message"] for e in errors)
+    # A stuck transfer waits: its bar is long and uses next to no CPU.
+    failed = [r for r in cap.of_kind(Kind.TASK_FINISH) if r[1] == Status.ERROR]
+    assert all(r[8] < 20_000_000 for r in failed)  # < 20 ms of CPU in a >= 190 ms task
+    fixed = run_captured(replace(base, lock_order="fixed")).summary
+    assert fixed.result == {"lock_order": "fixed", "lock_timeouts": 0}
+    assert (fixed.completed, fixed.failed) == (8, 0)
+    assert "fixed order: none stuck" in describe_result(fixed.result)
+    one_thread = run_captured(replace(base, model="sequential")).summary
+    assert (one_thread.completed, one_thread.failed) == (8, 0)  # one thread cannot deadlock
+
+
+def test_a_deadlock_without_a_timeout_hangs_until_stopped() -> None:
+    spec = RunSpec(
+        model="threads", workload="deadlock", workers=2, tasks=4, task_ms=40, timeout_ms=0
+    )
+    session = RunSession(spec).start()
+    try:
+        assert not session.wait(1.5)  # 4 tasks of 40 ms: stuck, not slow
+        assert session.summary().completed == 0
+        session.stop(grace=0.6)
+        assert session.wait(5)
+        assert session.summary().status == "stopped"
+    finally:
+        session.close()
+
+
+def test_deadlock_workload_checks_its_lock_order_and_refuses_processes() -> None:
+    with pytest.raises(
+        ValueError, match=r"unknown lock order 'sideways' \(choose from opposite, fixed\)"
+    ):
+        RunSpec(workload="deadlock", lock_order="sideways").validated()
+    with pytest.raises(ValueError, match="shares memory between threads"):
+        RunSpec(model="processes", workload="deadlock").validated()
+
+
 def test_semaphore_caps_tasks_in_flight() -> None:
     summary = run_captured(
         RunSpec(model="asyncio", workload="sleep", workers=3, tasks=12, task_ms=40)

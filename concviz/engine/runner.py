@@ -103,6 +103,8 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             flaky=spec.flaky,
             lock=spec.lock,
             race=spec.race,
+            lock_order=spec.lock_order,
+            timeout_ms=spec.timeout_ms,
             task=spec.task,
             task_args=spec.task_args,
             task_kwargs=spec.task_kwargs,

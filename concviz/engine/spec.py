@@ -18,6 +18,7 @@ from ..workloads import describe_size
 
 START_METHODS = ("fork", "spawn", "forkserver")
 RACE_FORMS = ("call", "inplace")
+LOCK_ORDERS = ("opposite", "fixed")
 MAX_TASKS = 10_000_000
 MAX_TASK_MS = 600_000.0
 MAX_PAYLOAD = 64 * 1024 * 1024
@@ -53,6 +54,8 @@ class RunSpec:
     lock: bool = False
     #: counter workload: "inplace" (counter += 1) or "call" (counter = plus_one(counter)).
     race: str = "call"
+    #: deadlock workload: "opposite" (the pitfall) or "fixed" (every thread locks A first).
+    lock_order: str = "opposite"
     #: token-bucket pattern: tokens per second, and the bucket's capacity.
     rate: float = 10.0
     burst: int = 5
@@ -100,6 +103,10 @@ class RunSpec:
         if self.race not in RACE_FORMS:
             raise SpecError(
                 f"unknown race form {self.race!r} (choose from {', '.join(RACE_FORMS)})"
+            )
+        if self.lock_order not in LOCK_ORDERS:
+            raise SpecError(
+                f"unknown lock order {self.lock_order!r} (choose from {', '.join(LOCK_ORDERS)})"
             )
         _number("rate", self.rate, 0.01, 1e6)
         _integer("burst", self.burst, 1, 1_000_000)

@@ -80,6 +80,13 @@ CATALOG: dict[str, WorkloadInfo] = {
             iterations_size="task",
         ),
         WorkloadInfo(
+            "deadlock",
+            "pitfall: transfers lock two accounts in opposite orders (--lock-order fixed fixes it)",
+            "io",
+            "concviz.workloads.deadlock:DeadlockWorkload",
+            threads_only=True,
+        ),
+        WorkloadInfo(
             "custom",
             "your own function as the task: --task module:function (--task-args JSON)",
             "custom",

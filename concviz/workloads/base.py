@@ -32,6 +32,10 @@ class WorkloadParams:
     flaky: float = 0.0
     lock: bool = False
     race: str = "call"
+    #: deadlock workload: "opposite" (each transfer locks its source first) or "fixed".
+    lock_order: str = "opposite"
+    #: deadlock workload: how long the second lock is waited for (0: forever).
+    timeout_ms: float = 150.0
     task: str | None = None
     task_args: list[Any] = field(default_factory=list)
     task_kwargs: dict[str, Any] = field(default_factory=dict)
