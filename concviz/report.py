@@ -156,6 +156,8 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         rows.append(("Run error", s.run_error, ""))
     for message, count in s.errors.items():
         rows.append(("Task error", message, f"x{count}"))
+    for message, count in s.warnings.items():
+        rows.append(("Warning", message, f"x{count}"))
     for message in s.transport_errors:
         rows.append(("Transport error", message, "figures incomplete"))
     return rows

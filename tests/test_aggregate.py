@@ -85,6 +85,26 @@ def test_failures_are_counted_and_their_messages_kept() -> None:
     assert agg.lane_list[0].failed == 1
 
 
+def test_warnings_are_counted_by_message_and_place_and_their_kinds_bounded() -> None:
+    agg = started_run()
+
+    def warn(message: str, where: str = "w.py:3") -> None:
+        agg.feed_text(
+            {"type": "warning", "category": "UserWarning", "message": message, "where": where}
+        )
+
+    warn("careful")
+    warn("careful")
+    warn("careful", where="w.py:9")
+    for i in range(agg_mod.ERRORS_KEPT + 5):  # a flood of distinct ones is not kept whole
+        warn(f"odd {i}")
+    warn("careful")  # known kinds keep counting after the cap
+    assert agg.warnings["UserWarning: careful (w.py:3)"] == 3
+    assert agg.warnings["UserWarning: careful (w.py:9)"] == 1
+    assert len(agg.warnings) == agg_mod.ERRORS_KEPT
+    assert next(iter(agg.summary().warnings)) == "UserWarning: careful (w.py:3)"
+
+
 def test_async_slots_are_lanes_and_share_one_thread() -> None:
     agg = started_run()
     stream = b"".join(

@@ -222,6 +222,22 @@ def test_start_up_cost_fork_vs_spawn_and_tiny_tasks() -> None:
     assert sequential.worker_startup_s is None
 
 
+def test_a_forgotten_await_skips_the_wait_and_its_warning_reaches_the_summary() -> None:
+    spec = RunSpec(
+        model="asyncio", workload="forgot-await", workers=12, tasks=12, task_ms=300, block_every=4
+    )
+    cap = run_captured(spec)
+    starts = {r[5]: r[6] for r in cap.of_kind(Kind.TASK_START)}
+    took_ms = {r[5]: (r[6] - starts[r[5]]) / 1e6 for r in cap.of_kind(Kind.TASK_FINISH)}
+    forgot = {t for t in took_ms if t % 4 == 0}
+    assert forgot == {0, 4, 8}
+    assert all(took_ms[t] < 100 for t in forgot)  # no wait at all, and no error either
+    assert all(took_ms[t] >= 250 for t in took_ms if t not in forgot)
+    assert cap.summary.completed == 12
+    (warning,) = cap.summary.warnings
+    assert warning.startswith("RuntimeWarning: coroutine 'sleep' was never awaited (sleep.py:")
+
+
 # -- your own code ------------------------------------------------------------------
 
 
@@ -239,9 +255,42 @@ def user_module(tmp_path: Path) -> Path:
             await asyncio.sleep(ms / 1000)
 
         not_picklable = lambda n: n
+
+        def careful(n):
+            import warnings
+            warnings.warn(f"deprecated size {n}", DeprecationWarning, stacklevel=1)
+
+        def careful_loud(n):
+            import warnings
+            warnings.warn(f"size {n} is large", UserWarning, stacklevel=1)
     """)
     )
     return tmp_path
+
+
+@pytest.mark.parametrize(("model", "start_method"), [("threads", None), ("processes", "spawn")])
+def test_warnings_your_code_raises_are_in_the_summary(
+    user_module: Path, model: str, start_method: str | None
+) -> None:
+    spec = RunSpec(  # spawn: a worker process that did not inherit the runner's set-up
+        model=model,
+        start_method=start_method,
+        workload="custom",
+        workers=2,
+        tasks=4,
+        task="userwork:careful",
+        task_args=[7],
+        task_path=str(user_module),
+    )
+    summary = run_captured(spec).summary
+    assert summary.completed == 4
+    # Python's default filters show a DeprecationWarning only when raised in __main__:
+    # concviz reports what Python shows, and no more.
+    assert summary.warnings == {}
+    noisy = run_captured(replace(spec, task="userwork:careful_loud")).summary
+    ((message, count),) = noisy.warnings.items()
+    assert message.startswith("UserWarning: size 7 is large (userwork.py:")
+    assert count >= 1  # once per process that showed it (Python's 'default' action)
 
 
 @pytest.mark.parametrize("model", ["threads", "processes", "asyncio"])

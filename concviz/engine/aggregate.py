@@ -173,6 +173,8 @@ class Summary:
     worker_startup_s: float | None = None
     #: What the workload or the pattern measured (the race's expected and actual count...).
     result: dict[str, Any] = field(default_factory=dict)
+    #: Warnings the run's code raised ("RuntimeWarning: ... (file.py:12)": times shown).
+    warnings: dict[str, int] = field(default_factory=dict)
     #: The task size in iterations, when the run was sized that way (--iterations).
     iterations: int | None = None
 
@@ -266,6 +268,7 @@ class RunAggregate:
         self.queue_sizes: dict[int, int] = {}
         self.errors: Counter[str] = Counter()
         self.error_total = 0
+        self.warnings: Counter[str] = Counter()
         self.transport_errors: list[str] = []
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -471,6 +474,10 @@ class RunAggregate:
             key = f"{obj.get('error')}: {obj.get('message')}"
             if key in self.errors or len(self.errors) < ERRORS_KEPT:
                 self.errors[key] += 1
+        elif kind == "warning":
+            key = f"{obj.get('category')}: {obj.get('message')} ({obj.get('where')})"
+            if key in self.warnings or len(self.warnings) < ERRORS_KEPT:
+                self.warnings[key] += 1
         elif kind == "run_error":
             self.run_error = obj
         elif kind == "result":
@@ -717,6 +724,7 @@ class RunAggregate:
             producer_wait_s=self.producer_wait_ns / 1e9,
             worker_startup_s=self._worker_startup_s(),
             result=dict(self.results),
+            warnings=dict(self.warnings.most_common(10)),
         )
 
     def _worker_startup_s(self) -> float | None:

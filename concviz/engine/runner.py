@@ -82,6 +82,7 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
     if spec.switch_interval is not None:
         sys.setswitchinterval(spec.switch_interval)
     recorder = worker.connect(connect_path, "runner", on_lost=_observer_lost)
+    worker.report_warnings()
     status = Status.OK
     try:
         model = MODELS[spec.model]

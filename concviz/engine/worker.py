@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
@@ -163,6 +164,7 @@ def init_process(path: str, params: dict[str, Any], switch_interval: float | Non
         sys.setswitchinterval(switch_interval)
     _interp_id = _subinterpreter_id()
     recorder = connect(path, "worker", on_lost=_worker_lost)
+    report_warnings()
     use_workload(params)
     _ident()  # WORKER_UP now, so the lane appears when the process does
     if _interp_id:
@@ -186,6 +188,32 @@ def _worker_exit() -> None:
 def report(obj: dict[str, Any]) -> None:
     if _recorder is not None:
         _recorder.text(obj)
+
+
+def report_warnings() -> None:
+    """Sends each warning Python shows (as its filters decide) to the observer too.
+
+    A warning printed on the runner's stderr is seen by nobody: the dashboard
+    and the summary show these (a forgotten ``await`` is a RuntimeWarning).
+    """
+    shown = warnings.showwarning
+
+    def showwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        text = str(message)
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 1] + "…"
+        where = f"{os.path.basename(filename)}:{lineno}"
+        report({"type": "warning", "category": category.__name__, "message": text, "where": where})
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = showwarning
 
 
 def _report_error(task_id: int, exc: BaseException) -> None:

@@ -558,6 +558,10 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Cont
         message, count = next(iter(s.errors.items()))
         more = f" (+{len(s.errors) - 1} kinds)" if len(s.errors) > 1 else ""
         lines.append(Content.styled(f"{count}× {message}{more}", "$error"))
+    if s.warnings:
+        message, count = next(iter(s.warnings.items()))
+        more = f" (+{len(s.warnings) - 1} kinds)" if len(s.warnings) > 1 else ""
+        lines.append(Content.styled(f"{count}× {message}{more}", "$warning"))
     return lines
 
 

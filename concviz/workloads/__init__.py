@@ -80,6 +80,12 @@ CATALOG: dict[str, WorkloadInfo] = {
             iterations_size="task",
         ),
         WorkloadInfo(
+            "forgot-await",
+            "pitfall: every Nth coroutine calls asyncio.sleep without await: no wait, a warning",
+            "io",
+            "concviz.workloads.sleep:ForgotAwaitWorkload",
+        ),
+        WorkloadInfo(
             "deadlock",
             "pitfall: transfers lock two accounts in opposite orders (--lock-order fixed fixes it)",
             "io",

@@ -33,3 +33,22 @@ class BlockingAsyncWorkload(Workload):
             time.sleep(self.seconds)  # blocks the whole event loop
         else:
             await asyncio.sleep(self.seconds)
+
+
+class ForgotAwaitWorkload(Workload):
+    """Another asyncio pitfall, on purpose: a coroutine called but never awaited.
+
+    Every ``block_every``-th task calls ``asyncio.sleep`` without ``await``. That
+    makes a coroutine object and drops it: nothing waits, the task ends at once,
+    and Python only warns (RuntimeWarning: coroutine 'sleep' was never awaited).
+    """
+
+    def run_io(self, task_id: int) -> None:
+        time.sleep(self.seconds)
+
+    async def fetch(self, task_id: int) -> None:
+        every = self.params.block_every
+        if every > 0 and task_id % every == 0:
+            asyncio.sleep(self.seconds)  # type: ignore[unused-coroutine]  # the pitfall: no await
+        else:
+            await asyncio.sleep(self.seconds)
