@@ -7,6 +7,7 @@ import textwrap
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,19 +269,26 @@ def user_module(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def custom(user_module: Path, task: str, **settings: Any) -> RunSpec:
+    """A run of one of ``user_module``'s functions as the task."""
+    return RunSpec(
+        workload="custom", task=f"userwork:{task}", task_path=str(user_module), **settings
+    )
+
+
 @pytest.mark.parametrize(("model", "start_method"), [("threads", None), ("processes", "spawn")])
 def test_warnings_your_code_raises_are_in_the_summary(
     user_module: Path, model: str, start_method: str | None
 ) -> None:
-    spec = RunSpec(  # spawn: a worker process that did not inherit the runner's set-up
+    # spawn: a worker process that did not inherit the runner's set-up
+    spec = custom(
+        user_module,
+        "careful",
         model=model,
         start_method=start_method,
-        workload="custom",
         workers=2,
         tasks=4,
-        task="userwork:careful",
         task_args=[7],
-        task_path=str(user_module),
     )
     summary = run_captured(spec).summary
     assert summary.completed == 4
@@ -295,15 +303,14 @@ def test_warnings_your_code_raises_are_in_the_summary(
 
 @pytest.mark.parametrize("model", ["threads", "processes", "asyncio"])
 def test_your_own_function_runs_in_any_model(user_module: Path, model: str) -> None:
-    spec = RunSpec(
+    spec = custom(
+        user_module,
+        "crunch",
         model=model,
-        workload="custom",
         workers=2,
         tasks=4,
-        task="userwork:crunch",
         task_args=[20_000],
         task_kwargs={"scale": 2},
-        task_path=str(user_module),
     )
     summary = run_captured(spec).summary
     assert summary.completed == 4
@@ -311,15 +318,7 @@ def test_your_own_function_runs_in_any_model(user_module: Path, model: str) -> N
 
 
 def test_an_async_function_is_awaited(user_module: Path) -> None:
-    spec = RunSpec(
-        model="asyncio",
-        workload="custom",
-        workers=8,
-        tasks=8,
-        task="userwork:wait",
-        task_args=[100],
-        task_path=str(user_module),
-    )
+    spec = custom(user_module, "wait", model="asyncio", workers=8, tasks=8, task_args=[100])
     summary = run_captured(spec).summary
     assert summary.completed == 8
     assert summary.wall_s < 0.5  # awaited together, not one after another
