@@ -103,7 +103,10 @@ def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
     )
     g.add_argument("--payload-bytes", type=int, default=0, help="http/mixed: response body size")
     g.add_argument(
-        "--block-every", type=int, default=5, help="blocking-async, forgot-await: every Nth task is the faulty one"
+        "--block-every",
+        type=int,
+        default=5,
+        help="blocking-async, forgot-await: every Nth task is the faulty one",
     )
     g.add_argument(
         "--fail-rate", type=_positive_float, default=0.0, help="fraction of tasks that raise (0-1)"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from rich.console import Group
 from rich.syntax import Syntax
 from textual import events
 from textual.pilot import Pilot
@@ -179,6 +180,26 @@ async def test_code_panel_shows_the_models_source() -> None:
         assert "processes.py" in code.border_title
         assert isinstance(code.content, Syntax)
         assert "with ProcessPoolExecutor(" in code.content.code
+
+
+async def test_code_panel_adds_the_workloads_source_when_that_is_the_lesson() -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="deadlock"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        code = app.query_one("#code", TextPanel)
+        assert code.border_title == "Code: threads.py + deadlock.py"
+        assert isinstance(code.content, Group)
+        model, _rule, workload = code.content.renderables
+        assert isinstance(model, Syntax)
+        assert isinstance(workload, Syntax)
+        assert "ThreadPoolExecutor(" in model.code
+        assert "acquire(timeout=" in workload.code
+        app.spec = RunSpec(model="threads", workload="cpu")  # plain work: the model alone
+        app._refresh_code()
+        assert code.border_title == "Code: threads.py"
+        assert isinstance(code.content, Syntax)
 
 
 async def test_narrow_terminal_hides_settings_until_asked() -> None:

@@ -19,6 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.console import Group
+from rich.rule import Rule
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -277,7 +279,7 @@ class ConcvizApp(App[None]):
         self.view_end_ns: int | None = None
         self.state = "idle"
         self._last_events = -1
-        self._last_code: tuple[str, bool] | None = None
+        self._last_code: tuple[str, str, bool] | None = None
         self._last_key: tuple[object, ...] | None = None
         self._tick = 0
         #: The run the figure panels were last drawn from, and its sample count then
@@ -741,7 +743,9 @@ class ConcvizApp(App[None]):
         yield SystemCommand(
             "Settings", "Show or hide the settings panel (o)", self.action_toggle_settings
         )
-        yield SystemCommand("Code", "Show or hide the model's source (c)", self.action_toggle_code)
+        yield SystemCommand(
+            "Code", "Show or hide the model's source, and a pitfall's (c)", self.action_toggle_code
+        )
         yield SystemCommand("Events", "Show or hide the event log (e)", self.action_toggle_events)
         yield SystemCommand(
             "Save run", "Save the last run's recording (ctrl+s)", self.action_save_recording
@@ -917,14 +921,25 @@ class ConcvizApp(App[None]):
         if not panel.has_class("-shown"):
             return
         source = self.controller.source
-        model = source.spec.model if isinstance(source, RunSession) else self.spec.model
-        key = (model, self.current_theme.dark if self.current_theme else True)
+        spec = source.spec if isinstance(source, RunSession) else self.spec
+        key = (spec.model, spec.workload, self.current_theme.dark if self.current_theme else True)
         if key == self._last_code:
             return
         self._last_code = key
-        info = MODELS[model]
-        panel.border_title = f"Code: {info.source_path.name}"
-        panel.update(code_renderable(info.source_path.read_text(), model))
+        path = MODELS[spec.model].source_path
+        code: Any = code_renderable(path.read_text(), spec.model)
+        title = f"Code: {path.name}"
+        lesson = WORKLOADS.get(spec.workload)
+        if lesson is not None and lesson.shows_code:  # the race or pitfall is in there
+            wpath = lesson.source_path
+            title += f" + {wpath.name}"
+            code = Group(
+                code,
+                Rule(f"the {spec.workload} workload: {wpath.name}", style="dim"),
+                code_renderable(wpath.read_text(), spec.workload),
+            )
+        panel.border_title = title
+        panel.update(code)
 
     # -- teardown ---------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ happened. Nothing is simulated: every bar and figure is measured.
 - **Queue depth**: tasks submitted but not started (or the queue's real size
   for the queue models) over time.
 - **Summary**: the same figures as `concviz run`, live, final at the end.
-- **Code** (`c`): the model's source: the idiom that produced the picture.
+- **Code** (`c`): the model's source: the idiom that produced the picture (and,
+  for a race or a pitfall, the workload's source, where the bug is).
 - **Events** (`e`): the latest events, newest first.
 
 ## Keys

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from .base import Workload, WorkloadParams
 
@@ -28,6 +29,15 @@ class WorkloadInfo:
     #: What --iterations sizes instead of --task-ms: "task" (all of it), "cpu part"
     #: (mixed: the fetch still takes --task-ms), or "" (nothing: it is ignored).
     iterations_size: str = ""
+    #: Its own code is the lesson (a race, a pitfall): the dashboard's code panel
+    #: shows it under the model's.
+    shows_code: bool = False
+
+    @property
+    def source_path(self) -> Path:
+        """The module that holds its code (read as text: nothing is imported)."""
+        module = self.target.partition(":")[0]
+        return Path(__file__).with_name(module.rsplit(".", 1)[1] + ".py")
 
 
 CATALOG: dict[str, WorkloadInfo] = {
@@ -78,12 +88,14 @@ CATALOG: dict[str, WorkloadInfo] = {
             "concviz.workloads.counter:CounterWorkload",
             threads_only=True,
             iterations_size="task",
+            shows_code=True,
         ),
         WorkloadInfo(
             "forgot-await",
             "pitfall: every Nth coroutine calls asyncio.sleep without await: no wait, a warning",
             "io",
             "concviz.workloads.sleep:ForgotAwaitWorkload",
+            shows_code=True,
         ),
         WorkloadInfo(
             "deadlock",
@@ -91,6 +103,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "io",
             "concviz.workloads.deadlock:DeadlockWorkload",
             threads_only=True,
+            shows_code=True,
         ),
         WorkloadInfo(
             "custom",
@@ -103,6 +116,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "pitfall: every Nth coroutine calls time.sleep and freezes the event loop",
             "io",
             "concviz.workloads.sleep:BlockingAsyncWorkload",
+            shows_code=True,
         ),
     )
 }
