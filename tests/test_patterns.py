@@ -93,6 +93,28 @@ def test_deadlock_workload_checks_its_lock_order_and_refuses_processes() -> None
         RunSpec(model="processes", workload="deadlock").validated()
 
 
+def test_processes_sharing_a_value_lose_updates_unless_they_hold_its_lock() -> None:
+    base = RunSpec(model="processes", workload="shared-counter", workers=2, tasks=4)
+    n = 100_000
+    for _attempt in range(3):  # the race needs both processes on a core at once
+        racy = run_captured(replace(base, iterations=n)).summary.result
+        if racy["lost_updates"] > 0:
+            break
+    assert racy["expected"] == 4 * n
+    assert racy["actual"] + racy["lost_updates"] == racy["expected"]
+    assert racy["lost_updates"] > 0
+    # spawn: the Value reaches the workers only as an initializer argument; the
+    # count is in the runner's copy, so it is exact only if they really share it.
+    locked = run_captured(replace(base, iterations=20_000, lock=True, start_method="spawn"))
+    assert locked.summary.result["actual"] == locked.summary.result["expected"] == 4 * 20_000
+    assert "lost" in describe_result(racy)
+
+
+def test_shared_counter_stays_out_of_sub_interpreters() -> None:
+    with pytest.raises(ValueError, match="cannot enter a sub-interpreter"):
+        RunSpec(model="interpreters", workload="shared-counter").validated()
+
+
 def test_semaphore_caps_tasks_in_flight() -> None:
     summary = run_captured(
         RunSpec(model="asyncio", workload="sleep", workers=3, tasks=12, task_ms=40)

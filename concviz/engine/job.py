@@ -119,7 +119,8 @@ class Job:
 
     @property
     def initargs(self) -> tuple[Any, ...]:
-        return (self.connect_path, self.workload_params, self.switch_interval)
+        shared = worker.shared_state(self.mp_context)  # e.g. a multiprocessing.Value
+        return (self.connect_path, self.workload_params, self.switch_interval, shared)
 
     # -- queues ---------------------------------------------------------------
 

@@ -133,6 +133,11 @@ class RunSpec:
                 f"the {self.workload} workload shares memory between threads; "
                 f"{self.model} runs tasks in separate processes (choose a thread or async model)"
             )
+        if workload.no_interpreters and self.model == "interpreters":
+            raise SpecError(
+                f"the {self.workload} workload shares a multiprocessing.Value, which cannot"
+                " enter a sub-interpreter (choose a thread or process model)"
+            )
         if self.switch_interval is not None:
             _number("switch-interval", self.switch_interval, 1e-6, 10.0)
             if self.switch_interval <= 0:

@@ -157,7 +157,14 @@ def _worker_lost() -> None:
     os._exit(70)  # the observer is gone: nobody will ever read our results
 
 
-def init_process(path: str, params: dict[str, Any], switch_interval: float | None) -> None:
+def shared_state(context: Any) -> Any:
+    """The loaded workload's state shared with worker processes (None: none)."""
+    return None if _workload is None else _workload.shared_state(context)
+
+
+def init_process(
+    path: str, params: dict[str, Any], switch_interval: float | None, shared: Any = None
+) -> None:
     """Pool initializer: connects this worker process (or sub-interpreter) to the observer."""
     global _interp_id
     if switch_interval is not None:
@@ -165,7 +172,9 @@ def init_process(path: str, params: dict[str, Any], switch_interval: float | Non
     _interp_id = _subinterpreter_id()
     recorder = connect(path, "worker", on_lost=_worker_lost)
     report_warnings()
-    use_workload(params)
+    workload = use_workload(params)
+    if shared is not None:
+        workload.adopt(shared)
     _ident()  # WORKER_UP now, so the lane appears when the process does
     if _interp_id:
         # A sub-interpreter's threading shutdown runs these newest first: the

@@ -26,6 +26,8 @@ class WorkloadInfo:
     calibrations: tuple[str, ...] = ()
     #: Its tasks share state in memory, so they need threads (or coroutines).
     threads_only: bool = False
+    #: Its tasks share a multiprocessing object, which cannot enter a sub-interpreter.
+    no_interpreters: bool = False
     #: What --iterations sizes instead of --task-ms: "task" (all of it), "cpu part"
     #: (mixed: the fetch still takes --task-ms), or "" (nothing: it is ignored).
     iterations_size: str = ""
@@ -103,6 +105,15 @@ CATALOG: dict[str, WorkloadInfo] = {
             "io",
             "concviz.workloads.deadlock:DeadlockWorkload",
             threads_only=True,
+            shows_code=True,
+        ),
+        WorkloadInfo(
+            "shared-counter",
+            "race across processes: a multiprocessing.Value counter (--lock: get_lock())",
+            "cpu",
+            "concviz.workloads.shared_counter:SharedCounterWorkload",
+            no_interpreters=True,
+            iterations_size="task",
             shows_code=True,
         ),
         WorkloadInfo(

@@ -93,6 +93,19 @@ class Workload:
     async def aclose(self) -> None:
         """Releases per-event-loop resources (HTTP sessions)."""
 
+    # Shared memory --------------------------------------------------------------
+
+    def shared_state(self, context: Any = None) -> Any:
+        """What worker processes must share with the runner (None: nothing).
+
+        Handed to each worker process at its start (pool initializer arguments)
+        and given to its copy of the workload with :meth:`adopt`.
+        """
+        return None
+
+    def adopt(self, shared: Any) -> None:
+        """Takes the runner's :meth:`shared_state` (in a worker process)."""
+
     # Helpers --------------------------------------------------------------------
 
     def maybe_fail(self, task_id: int) -> None:
