@@ -204,8 +204,12 @@ def report_warnings() -> None:
 
     A warning printed on the runner's stderr is seen by nobody: the dashboard
     and the summary show these (a forgotten ``await`` is a RuntimeWarning).
+    Installed once per process: a forked worker inherits the runner's (which
+    reports through whichever recorder this process has).
     """
     shown = warnings.showwarning
+    if getattr(shown, "concviz", False):
+        return
 
     def showwarning(
         message: Warning | str,
@@ -222,6 +226,7 @@ def report_warnings() -> None:
         report({"type": "warning", "category": category.__name__, "message": text, "where": where})
         shown(message, category, filename, lineno, file, line)
 
+    showwarning.concviz = True  # type: ignore[attr-defined]
     warnings.showwarning = showwarning
 
 
