@@ -126,7 +126,11 @@ def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
     o.add_argument(
         "--flaky", type=_positive_float, default=0.0, help="share of 503s from the local server"
     )
-    o.add_argument("--lock", action="store_true", help="counter: guard the increment with a Lock")
+    o.add_argument(
+        "--lock",
+        action="store_true",
+        help="counter, shared-counter: guard the increment with a lock",
+    )
     o.add_argument("--race", default="call", help="counter: 'call' or 'inplace' (counter += 1)")
     o.add_argument(
         "--lock-order",

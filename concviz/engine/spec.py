@@ -50,7 +50,7 @@ class RunSpec:
     fail_task: int = -1
     #: Share of the local server's answers that are 503s (retry pattern).
     flaky: float = 0.0
-    #: counter workload: guard the increment with a threading.Lock.
+    #: counter workload: guard the increment with a threading.Lock (shared-counter: get_lock()).
     lock: bool = False
     #: counter workload: "inplace" (counter += 1) or "call" (counter = plus_one(counter)).
     race: str = "call"

@@ -30,6 +30,7 @@ class WorkloadParams:
     jitter: float = 0.0
     fail_task: int = -1
     flaky: float = 0.0
+    #: counter, shared-counter: guard the increment with a lock.
     lock: bool = False
     race: str = "call"
     #: deadlock workload: "opposite" (each transfer locks its source first) or "fixed".
