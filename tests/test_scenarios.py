@@ -27,6 +27,10 @@ CURRICULUM = {
     "startup-cost",
     "gil",
     "io-threads-vs-async",
+    "deadlock",
+    "forgot-await",
+    "shared-memory",
+    "main-guard",
 }
 
 
@@ -72,6 +76,21 @@ def test_every_shipped_scenario_runs_to_completion(name: str, http_server: Local
         finished = summary.completed + summary.failed + summary.cancelled
         if scenario.stop_after_s is None:
             assert finished == spec.tasks, (name, spec.model)
+
+
+def test_main_guard_spawn_runs_the_modules_set_up_again_in_every_worker() -> None:
+    startup = {}
+    for variant in load("main-guard").variants:
+        with RunSession(variant.spec) as session:
+            assert session.wait(60)
+            summary = session.summary()
+        assert summary.completed == variant.spec.tasks, variant.label
+        assert summary.worker_startup_s is not None
+        startup[variant.label] = summary.worker_startup_s
+    # The set-up sleeps 0.4 s at import: a spawned worker that imports it cannot be up sooner.
+    assert startup["no guard, spawn"] >= 0.4
+    assert startup["no guard, fork"] < startup["no guard, spawn"]
+    assert startup["guard, spawn"] < startup["no guard, spawn"]
 
 
 def test_scenarios_command_lists_names_and_titles() -> None:
