@@ -670,7 +670,7 @@ def compare_entries(
         from .report_multi import compare_table  # noqa: PLC0415
 
         spec = entries[0][1]
-        title = f"concviz compare: {spec.workload}, {spec.tasks} tasks of {spec.task_ms:g} ms"
+        title = f"concviz compare: {spec.workload}, {spec.tasks} tasks of {spec.size}"
         Console(file=out).print(compare_table(rows, baseline, title))
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
@@ -783,10 +783,7 @@ def sweep_entries(
         from .workloads import CATALOG as WORKLOADS  # noqa: PLC0415
 
         spec = entries[0][1]
-        title = (
-            f"concviz sweep: {args.model} on {spec.workload}, "
-            f"{spec.tasks} tasks of {spec.task_ms:g} ms"
-        )
+        title = f"concviz sweep: {args.model} on {spec.workload}, {spec.tasks} tasks of {spec.size}"
         console = Console(file=out)
         cpu_bound = WORKLOADS[spec.workload].nature != "io"
         console.print(sweep_table(analysis, title, cpu_bound=cpu_bound))

@@ -117,7 +117,7 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         tasks += f", {s.cancelled} cancelled"
     tasks += f" of {s.tasks}"
     utilisation = "  ".join(f"{u:.0f}%" for u in s.core_utilisation) or "-"
-    size = describe_size(s.workload, s.task_ms, s.iterations)
+    size = describe_size(s.workload, s.task_ms, s.iterations, s.task)
     rows = [
         ("Model", s.model + (f" ({s.start_method})" if s.start_method else ""), ""),
         ("Workload", f"{s.workload}, {size} per task", ""),

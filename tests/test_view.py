@@ -223,6 +223,16 @@ def test_a_run_sized_in_iterations_says_so() -> None:
     assert describe_size("mixed", 20, 1500) == "20 ms, CPU part 1,500 iterations"
 
 
+def test_your_own_function_is_named_as_the_size_not_task_ms() -> None:
+    """--task-ms does not size a custom task: the header names the function instead."""
+    spec = {"model": "threads", "workload": "custom", "task": "mod:work", "task_ms": 100.0}
+    agg = run(spec)
+    assert header_view(agg, 0).size == "mod:work()"
+    assert agg.summary(0).task == "mod:work"
+    before = RunSpec(workload="custom", task="mod:work", task_ms=100.0)
+    assert idle_header(before).size == "mod:work()"
+
+
 def test_cores_workers_and_queue_from_samples() -> None:
     agg = run()
     agg.feed_records(rec(Kind.TASK_START, 0, 0, tid=11) + rec(Kind.TASK_START, 0, 1, tid=12))

@@ -177,6 +177,8 @@ class Summary:
     warnings: dict[str, int] = field(default_factory=dict)
     #: The task size in iterations, when the run was sized that way (--iterations).
     iterations: int | None = None
+    #: The custom workload's function, "module:function" (None for the others).
+    task: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -716,6 +718,7 @@ class RunAggregate:
             start_method=meta.get("start_method"),
             task_ms=float(self.spec.get("task_ms", 0.0)),
             iterations=spec_iterations(self.spec),
+            task=self.spec.get("task"),
             lanes=len(self.lane_list),
             errors=dict(self.errors.most_common(10)),
             run_error=run_error,

@@ -75,7 +75,7 @@ class RunSpec:
     @property
     def size(self) -> str:
         """Each task's size as asked for: '20 ms', or '150 iterations' with --iterations."""
-        return describe_size(self.workload, self.task_ms, self.iterations)
+        return describe_size(self.workload, self.task_ms, self.iterations, self.task)
 
     def validated(self) -> RunSpec:
         """Returns the spec with model-specific adjustments, or raises SpecError."""

@@ -125,6 +125,7 @@ def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
             str(spec.get("workload", "?")),
             float(spec.get("task_ms", 0.0)),
             spec_iterations(spec),
+            spec.get("task"),
         ),
         python=str(meta.get("python", "")),
         gil="" if gil is None else ("GIL on" if gil else "GIL off"),

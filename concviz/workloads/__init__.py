@@ -133,8 +133,15 @@ CATALOG: dict[str, WorkloadInfo] = {
 }
 
 
-def describe_size(workload: str, task_ms: float, iterations: int | None) -> str:
-    """A task's size as the run was asked for it: '20 ms', '150 iterations', ..."""
+def describe_size(
+    workload: str, task_ms: float, iterations: int | None, task: str | None = None
+) -> str:
+    """A task's size as the run was asked for it: '20 ms', '150 iterations', ...
+
+    Your own function (the custom workload) is as big as it is: it is named.
+    """
+    if workload == "custom" and task:
+        return f"{task}()"
     info = CATALOG.get(workload)
     kind = info.iterations_size if info is not None else ""
     if iterations is None or not kind:
