@@ -202,6 +202,22 @@ async def test_code_panel_adds_the_workloads_source_when_that_is_the_lesson() ->
         assert isinstance(code.content, Syntax)
 
 
+async def test_code_panel_shows_your_own_function_s_module(tmp_path: Path) -> None:
+    (tmp_path / "mywork.py").write_text("def crunch():\n    return sum(range(10))\n")
+    spec = RunSpec(workload="custom", task="mywork:crunch", task_path=str(tmp_path))
+    app = ConcvizApp(spec)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        code = app.query_one("#code", TextPanel)
+        assert code.border_title == "Code: threads.py + mywork.py"
+        assert isinstance(code.content, Group)
+        yours = code.content.renderables[2]
+        assert isinstance(yours, Syntax)
+        assert "def crunch():" in yours.code
+
+
 async def test_narrow_terminal_hides_settings_until_asked() -> None:
     app = ConcvizApp()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from itertools import islice
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,7 @@ from concviz.tui.view import (
     timeline_view,
     workers_view,
 )
-from concviz.workloads import describe_size
+from concviz.workloads import describe_size, task_source
 
 MS = 1_000_000
 RUNNER = 100
@@ -221,6 +222,19 @@ def test_a_run_sized_in_iterations_says_so() -> None:
     assert describe_size("cpu", 20, None) == "20 ms"
     assert describe_size("sleep", 20, 1500) == "20 ms"  # it ignores --iterations
     assert describe_size("mixed", 20, 1500) == "20 ms, CPU part 1,500 iterations"
+
+
+def test_your_own_functions_module_is_found_without_importing_it(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    (package / "work.py").write_text("raise RuntimeError('imported')\n")
+    (tmp_path / "flat.py").write_text("")
+    assert task_source("pkg.work:f", str(tmp_path)) == package / "work.py"
+    assert task_source("flat:f", str(tmp_path)) == tmp_path / "flat.py"
+    assert task_source("missing:f", str(tmp_path)) is None
+    assert task_source("pkg.missing:f", str(tmp_path)) is None
+    assert task_source(None, str(tmp_path)) is None
 
 
 def test_your_own_function_is_named_as_the_size_not_task_ms() -> None:

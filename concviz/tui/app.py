@@ -38,6 +38,7 @@ from ..engine.spec import START_METHODS, RunSpec, SpecError
 from ..models import CATALOG as MODELS
 from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
+from ..workloads import task_source
 from .controller import RunController
 from .view import (
     CoreRow,
@@ -279,7 +280,7 @@ class ConcvizApp(App[None]):
         self.view_end_ns: int | None = None
         self.state = "idle"
         self._last_events = -1
-        self._last_code: tuple[str, str, bool] | None = None
+        self._last_code: tuple[str, str, str | None, bool] | None = None
         self._last_key: tuple[object, ...] | None = None
         self._tick = 0
         #: The run the figure panels were last drawn from, and its sample count then
@@ -922,7 +923,8 @@ class ConcvizApp(App[None]):
             return
         source = self.controller.source
         spec = source.spec if isinstance(source, RunSession) else self.spec
-        key = (spec.model, spec.workload, self.current_theme.dark if self.current_theme else True)
+        dark = self.current_theme.dark if self.current_theme else True
+        key = (spec.model, spec.workload, spec.task, dark)
         if key == self._last_code:
             return
         self._last_code = key
@@ -930,14 +932,19 @@ class ConcvizApp(App[None]):
         code: Any = code_renderable(path.read_text(), spec.model)
         title = f"Code: {path.name}"
         lesson = WORKLOADS.get(spec.workload)
-        if lesson is not None and lesson.shows_code:  # the race or pitfall is in there
-            wpath = lesson.source_path
-            title += f" + {wpath.name}"
-            code = Group(
-                code,
-                Rule(f"the {spec.workload} workload: {wpath.name}", style="dim"),
-                code_renderable(wpath.read_text(), spec.workload),
-            )
+        below: tuple[Path, str] | None = None
+        if spec.workload == "custom":  # your own code: show it
+            found = task_source(spec.task, spec.task_path)
+            if found is not None:
+                below = (found, f"your task, {spec.task}: {found.name}")
+        elif lesson is not None and lesson.shows_code:  # the race or pitfall is in there
+            below = (lesson.source_path, f"the {spec.workload} workload: {lesson.source_path.name}")
+        if below is not None:
+            wpath, heading = below
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                workload_code = code_renderable(wpath.read_text(), spec.workload)
+                title += f" + {wpath.name}"
+                code = Group(code, Rule(heading, style="dim"), workload_code)
         panel.border_title = title
         panel.update(code)
 

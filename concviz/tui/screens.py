@@ -33,7 +33,8 @@ happened. Nothing is simulated: every bar and figure is measured.
   for the queue models) over time.
 - **Summary**: the same figures as `concviz run`, live, final at the end.
 - **Code** (`c`): the model's source: the idiom that produced the picture (and,
-  for a race or a pitfall, the workload's source, where the bug is).
+  for a race or a pitfall, the workload's source, where the bug is; for your own
+  function, its module).
 - **Events** (`e`): the latest events, newest first.
 
 ## Keys

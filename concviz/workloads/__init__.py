@@ -7,6 +7,8 @@ and one-line summaries); a workload's module is imported only where it runs.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,10 +153,37 @@ def describe_size(
     return f"{iterations:,} iterations"
 
 
+def task_source(task: str | None, task_path: str | None) -> Path | None:
+    """The file of your own function's module (--task), found without importing it.
+
+    Looked for in ``task_path`` (else the current folder), as the runner would
+    import it; None if it is not a plain ``.py`` file found there.
+    """
+    if not task:
+        return None
+    locations: list[str] | None = [task_path or os.getcwd()]
+    found = None
+    for part in task.partition(":")[0].split("."):
+        found = importlib.machinery.PathFinder.find_spec(part, locations)
+        if found is None:
+            return None
+        locations = list(found.submodule_search_locations or [])
+    origin = found.origin if found is not None else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
 def load(params: WorkloadParams) -> Workload:
     module_name, _, class_name = CATALOG[params.name].target.partition(":")
     cls: type[Workload] = getattr(importlib.import_module(module_name), class_name)
     return cls(params)
 
 
-__all__ = ["CATALOG", "Workload", "WorkloadInfo", "WorkloadParams", "describe_size", "load"]
+__all__ = [
+    "CATALOG",
+    "Workload",
+    "WorkloadInfo",
+    "WorkloadParams",
+    "describe_size",
+    "load",
+    "task_source",
+]
