@@ -182,40 +182,38 @@ async def test_code_panel_shows_the_models_source() -> None:
         assert "with ProcessPoolExecutor(" in code.content.code
 
 
-async def test_code_panel_adds_the_workloads_source_when_that_is_the_lesson() -> None:
-    app = ConcvizApp(RunSpec(model="threads", workload="deadlock"))
-    async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.pause()
-        await pilot.press("c")
-        await pilot.pause()
-        code = app.query_one("#code", TextPanel)
-        assert code.border_title == "Code: threads.py + deadlock.py"
-        assert isinstance(code.content, Group)
-        model, _rule, workload = code.content.renderables
-        assert isinstance(model, Syntax)
-        assert isinstance(workload, Syntax)
-        assert "ThreadPoolExecutor(" in model.code
-        assert "acquire(timeout=" in workload.code
-        app.spec = RunSpec(model="threads", workload="cpu")  # plain work: the model alone
-        app._refresh_code()
-        assert code.border_title == "Code: threads.py"
-        assert isinstance(code.content, Syntax)
-
-
-async def test_code_panel_shows_your_own_function_s_module(tmp_path: Path) -> None:
-    (tmp_path / "mywork.py").write_text("def crunch():\n    return sum(range(10))\n")
-    spec = RunSpec(workload="custom", task="mywork:crunch", task_path=str(tmp_path))
+async def code_below_the_model(spec: RunSpec) -> tuple[str | None, str]:
+    """Presses c on a dashboard set to ``spec``: the panel's title, and the second source."""
     app = ConcvizApp(spec)
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("c")
         await pilot.pause()
         code = app.query_one("#code", TextPanel)
-        assert code.border_title == "Code: threads.py + mywork.py"
         assert isinstance(code.content, Group)
-        yours = code.content.renderables[2]
-        assert isinstance(yours, Syntax)
-        assert "def crunch():" in yours.code
+        model, _rule, below = code.content.renderables
+        assert isinstance(model, Syntax)
+        assert isinstance(below, Syntax)
+        assert f"def {'run' if spec.model == 'threads' else 'main'}(job" in model.code
+        title = code.border_title
+        app.spec = RunSpec(model=spec.model, workload="cpu")  # plain work: the model alone
+        app._refresh_code()
+        assert isinstance(code.content, Syntax)
+        return title, below.code
+
+
+async def test_code_panel_adds_the_workloads_source_when_that_is_the_lesson() -> None:
+    title, below = await code_below_the_model(RunSpec(model="threads", workload="deadlock"))
+    assert title == "Code: threads.py + deadlock.py"
+    assert "acquire(timeout=" in below
+
+
+async def test_code_panel_shows_your_own_function_s_module(tmp_path: Path) -> None:
+    (tmp_path / "mywork.py").write_text("def crunch():\n    return sum(range(10))\n")
+    spec = RunSpec(workload="custom", task="mywork:crunch", task_path=str(tmp_path))
+    title, below = await code_below_the_model(spec)
+    assert title == "Code: threads.py + mywork.py"
+    assert "def crunch():" in below
 
 
 async def test_narrow_terminal_hides_settings_until_asked() -> None:
