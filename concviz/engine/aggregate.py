@@ -228,6 +228,12 @@ def _count_failure(lane: Lane, end: int) -> None:
     lane.fail_bins[end // BIN_NS] = lane.fail_bins.get(end // BIN_NS, 0) + 1
 
 
+def _count_kept(counts: Counter[str], key: str) -> None:
+    """Counts ``key``; a flood of distinct messages keeps only the first ERRORS_KEPT kinds."""
+    if key in counts or len(counts) < ERRORS_KEPT:
+        counts[key] += 1
+
+
 class RunAggregate:
     def __init__(
         self,
@@ -473,13 +479,10 @@ class RunAggregate:
             self.real_queue = _reports_queue(self.spec.get("model"))
         elif kind == "task_error":
             self.error_total += 1
-            key = f"{obj.get('error')}: {obj.get('message')}"
-            if key in self.errors or len(self.errors) < ERRORS_KEPT:
-                self.errors[key] += 1
+            _count_kept(self.errors, f"{obj.get('error')}: {obj.get('message')}")
         elif kind == "warning":
-            key = f"{obj.get('category')}: {obj.get('message')} ({obj.get('where')})"
-            if key in self.warnings or len(self.warnings) < ERRORS_KEPT:
-                self.warnings[key] += 1
+            where = obj.get("where")
+            _count_kept(self.warnings, f"{obj.get('category')}: {obj.get('message')} ({where})")
         elif kind == "run_error":
             self.run_error = obj
         elif kind == "result":

@@ -554,14 +554,11 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Cont
         lines.append(Content.styled(s.run_error, "$error"))
     for message in s.transport_errors[:1]:
         lines.append(Content.styled(message, "$error"))
-    if s.errors:
-        message, count = next(iter(s.errors.items()))
-        more = f" (+{len(s.errors) - 1} kinds)" if len(s.errors) > 1 else ""
-        lines.append(Content.styled(f"{count}× {message}{more}", "$error"))
-    if s.warnings:
-        message, count = next(iter(s.warnings.items()))
-        more = f" (+{len(s.warnings) - 1} kinds)" if len(s.warnings) > 1 else ""
-        lines.append(Content.styled(f"{count}× {message}{more}", "$warning"))
+    for counts, style in ((s.errors, "$error"), (s.warnings, "$warning")):
+        if counts:  # the most frequent, and how many other kinds there were
+            message, count = next(iter(counts.items()))
+            more = f" (+{len(counts) - 1} kinds)" if len(counts) > 1 else ""
+            lines.append(Content.styled(f"{count}× {message}{more}", style))
     return lines
 
 

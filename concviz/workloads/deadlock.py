@@ -56,10 +56,5 @@ class DeadlockWorkload(Workload):
             finally:
                 self.locks[second].release()
 
-    def run(self, task_id: int) -> None:
-        self.compute(task_id)
-        if self.fails:
-            self.maybe_fail(task_id)
-
     def result(self) -> dict[str, Any]:
         return {"lock_order": self.params.lock_order, "lock_timeouts": self.timeouts}

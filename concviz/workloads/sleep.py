@@ -16,7 +16,18 @@ class SleepWorkload(Workload):
         await asyncio.sleep(self.seconds_for(task_id))
 
 
-class BlockingAsyncWorkload(Workload):
+class _EveryNthTask(Workload):
+    """A pitfall in every ``block_every``-th coroutine; sync models just wait."""
+
+    def run_io(self, task_id: int) -> None:
+        time.sleep(self.seconds)
+
+    def faulty(self, task_id: int) -> bool:
+        every = self.params.block_every
+        return every > 0 and task_id % every == 0
+
+
+class BlockingAsyncWorkload(_EveryNthTask):
     """The classic asyncio pitfall, on purpose.
 
     Every ``block_every``-th task calls ``time.sleep`` inside its coroutine. The
@@ -24,18 +35,14 @@ class BlockingAsyncWorkload(Workload):
     stalls at the same moment.
     """
 
-    def run_io(self, task_id: int) -> None:
-        time.sleep(self.seconds)
-
     async def fetch(self, task_id: int) -> None:
-        every = self.params.block_every
-        if every > 0 and task_id % every == 0:
+        if self.faulty(task_id):
             time.sleep(self.seconds)  # blocks the whole event loop
         else:
             await asyncio.sleep(self.seconds)
 
 
-class ForgotAwaitWorkload(Workload):
+class ForgotAwaitWorkload(_EveryNthTask):
     """Another asyncio pitfall, on purpose: a coroutine called but never awaited.
 
     Every ``block_every``-th task calls ``asyncio.sleep`` without ``await``. That
@@ -43,12 +50,8 @@ class ForgotAwaitWorkload(Workload):
     and Python only warns (RuntimeWarning: coroutine 'sleep' was never awaited).
     """
 
-    def run_io(self, task_id: int) -> None:
-        time.sleep(self.seconds)
-
     async def fetch(self, task_id: int) -> None:
-        every = self.params.block_every
-        if every > 0 and task_id % every == 0:
+        if self.faulty(task_id):
             asyncio.sleep(self.seconds)  # type: ignore[unused-coroutine]  # the pitfall: no await
         else:
             await asyncio.sleep(self.seconds)
