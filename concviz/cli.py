@@ -670,8 +670,11 @@ def compare_entries(
         from .report_multi import compare_table  # noqa: PLC0415
 
         spec = entries[0][1]
-        title = f"concviz compare: {spec.workload}, {spec.tasks} tasks of {spec.size}"
-        Console(file=out).print(compare_table(rows, baseline, title))
+        counts = {entry[1].tasks for entry in entries}
+        tasks = f"{spec.tasks} tasks" if len(counts) == 1 else "tasks"  # variants may differ
+        title = f"concviz compare: {spec.workload}, {tasks} of {spec.size}"
+        console = Console(file=out)
+        console.print(compare_table(rows, baseline, title, console.width))
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 

@@ -30,6 +30,18 @@ def fmt_bytes(n: int) -> str:
     return f"{value:.1f} GiB"  # pragma: no cover
 
 
+def fmt_memory_per_task(s: Summary) -> str:
+    """What each task in flight added to the run's memory, signed ("+16.8 KiB")."""
+    per = s.memory_per_task
+    if per is None:
+        return "-"
+    text = fmt_bytes(round(abs(per)))
+    if len(text) > 7:  # "16.8 KiB": two figures are enough, and a narrow table fits
+        number, unit = text.split()
+        text = f"{float(number):.0f} {unit}"
+    return ("+" if per >= 0 else "-") + text
+
+
 def gil_label(gil_enabled: bool | None) -> str:
     if gil_enabled is None:
         return "?"
@@ -135,6 +147,16 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         ("Peak queue depth", str(s.peak_queue_depth), "tasks waiting for a worker"),
         ("Core utilisation", utilisation, f"mean per core over the run ({s.cores} cores)"),
         ("Peak RSS", fmt_bytes(s.peak_rss) if s.peak_rss else "-", "largest process"),
+        (
+            "Memory",
+            fmt_bytes(s.peak_memory) if s.peak_memory else "-",
+            f"peak {s.memory_measure or 'memory'}, runner and worker processes together",
+        ),
+        (
+            "Memory per task",
+            fmt_memory_per_task(s),
+            "(peak - runner's at start) / peak in flight: a thread, process, coroutine",
+        ),
         ("Interpreter", f"Python {s.python}", gil_label(s.gil_enabled)),
         ("Events", f"{s.events:,}", f"{s.dropped_events:,} dropped"),
     ]

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .experiments import CompareRow, SweepAnalysis
-from .report import describe_result, fmt_seconds
+from .report import describe_result, fmt_memory_per_task, fmt_seconds
 
 
 def speedup_bar(speedup: float, top: float, width: int = 16) -> str:
@@ -23,11 +23,15 @@ def compare_figures(row: CompareRow, top: float, bar_width: int) -> list[str | T
     s = row.summary
     return [
         fmt_seconds(s.wall_s),
-        Text.assemble(f"{row.speedup:5.2f}× ", (speedup_bar(row.speedup, top, bar_width), "cyan")),
+        Text.assemble(
+            f"{row.speedup:5.2f}×" + (" " if bar_width else ""),
+            (speedup_bar(row.speedup, top, bar_width), "cyan"),
+        ),
         f"{s.parallelism:.2f}",
         f"{s.on_cpu_fraction:.0%}",
         str(s.peak_queue_depth),
-        f"{s.peak_rss / 2**20:.0f} MiB" if s.peak_rss else "-",
+        f"{s.peak_memory / 2**20:.0f} MiB" if s.peak_memory else "-",
+        fmt_memory_per_task(s),
     ]
 
 
@@ -36,10 +40,22 @@ def _python(s: object) -> str:
     return f"{getattr(s, 'python', '?')} {'GIL' if gil else 'no GIL'}"
 
 
-def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: int = 120) -> Table:
+    """The comparison as a table for a terminal ``width`` columns wide.
+
+    Under 116 columns the speedup bars go; under 100 so does the peak memory
+    (what each task added stays), and long labels wrap: every figure keeps its
+    column whole, down to 80 columns.
+    """
+    bar_width = 6 if width >= 116 else 0
+    peak_memory = width >= 100
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+    )
     pythons = {_python(r.summary) for r in rows}
-    columns = ["model", "wall", "speedup", "parallel", "on-CPU", "queue", "RSS"]
+    columns = ["model", "wall", "speedup", "parallel", "on-CPU", "queue", "memory", "per task"]
+    if not peak_memory:
+        columns.remove("memory")
     startup = any(r.summary.worker_startup_s is not None for r in rows)
     if startup:
         columns.append("start")
@@ -50,8 +66,9 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
         justify = "left" if name in ("model", "speedup", "python") else "right"
         table.add_column(
             name,
+            min_width=12 if name == "model" else None,
             justify=justify,  # type: ignore[arg-type]
-            no_wrap=name != "result",
+            no_wrap=name not in ("result", "model"),
             overflow="fold",
         )
     top = max((r.speedup for r in rows), default=1.0)
@@ -63,7 +80,9 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
             label += f"@{version}{'' if s.gil_enabled else 't'}"
         if s.completed < s.tasks:
             label += f" ({s.completed}/{s.tasks} ok)"
-        cells = [label, *compare_figures(r, top, 6)]
+        cells = [label, *compare_figures(r, top, bar_width)]
+        if not peak_memory:
+            del cells[6]  # model, then compare_figures: wall ... queue, memory, per task
         if startup:
             up = s.worker_startup_s
             cells.append(fmt_seconds(up) if up is not None else "-")
@@ -72,7 +91,9 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str) -> Tabl
         table.add_row(*cells)
     table.caption = (
         f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "
-        f"queue = peak depth · RSS = peak · "
+        f"queue = peak depth · "
+        + ("memory = peak of all the run's processes · " if peak_memory else "")
+        + "per task = memory each task in flight added · "
         + ("start = median time to a worker process or sub-interpreter · " if startup else "")
         + f"Python {', '.join(sorted(pythons))}"
     )

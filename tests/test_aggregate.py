@@ -234,3 +234,32 @@ def test_settled_before_is_the_oldest_open_task_or_the_last_finish() -> None:
     assert settled[lanes[11]] == 4000 * MS  # its task may still finish and reach back
     assert settled[lanes[12]] == 7000 * MS  # its next task starts after its last finish
     assert settled[lanes[13]] == 6000 * MS  # nothing is taken to arrive over 3 s late
+
+
+def test_memory_per_task_is_the_growth_over_the_tasks_in_flight() -> None:
+    agg = started_run()
+    agg.feed_text(
+        {"type": "run_start", "pid": RUNNER, "memory_at_start": 20 << 20, "memory_measure": "PSS"}
+    )
+    for task in range(4):  # four tasks in flight at once, on four threads
+        agg.feed_records(rec(Kind.TASK_START, 1, task, tid=10 + task))
+    agg.add_sample(Sample(50 * MS, (0.0,), {}, {}, 0, memory=26 << 20), 0, [0.0], [0.1])
+    agg.add_sample(Sample(60 * MS, (0.0,), {}, {}, 0, memory=None), 50 * MS, [0.0], [0.1])
+    agg.add_sample(Sample(70 * MS, (0.0,), {}, {}, 0, memory=28 << 20), 60 * MS, [0.0], [0.1])
+    agg.add_sample(Sample(80 * MS, (0.0,), {}, {}, 0, memory=27 << 20), 70 * MS, [0.0], [0.1])
+    s = agg.summary()
+    assert s.peak_in_flight == 4
+    assert (s.peak_memory, s.memory_at_start, s.memory_measure) == (28 << 20, 20 << 20, "PSS")
+    assert s.memory_per_task == 2 << 20  # (28 - 20) MiB over 4 tasks
+
+
+def test_memory_per_task_is_not_worked_out_from_allocator_noise() -> None:
+    agg = started_run()
+    agg.feed_text({"type": "run_start", "pid": RUNNER, "memory_at_start": 20 << 20})
+    agg.feed_records(rec(Kind.TASK_START, 1, 0))
+    grown = (20 << 20) + agg_mod.MEMORY_RESOLUTION // 2
+    agg.add_sample(Sample(50 * MS, (0.0,), {}, {}, 0, memory=grown), 0, [0.0], [0.1])
+    s = agg.summary()
+    assert s.peak_memory == grown
+    assert s.memory_per_task is None  # half a MiB over one task says nothing about a task
+    assert RunAggregate({}).summary().memory_per_task is None  # nothing measured

@@ -49,7 +49,16 @@ def test_a_replay_rebuilds_the_recorded_run(tmp_path: Path) -> None:
     replay = Replay(rec).play_all()
     assert replay.done.is_set()
     summary = replay.aggregate.summary()
-    for key in ("completed", "failed", "events", "peak_queue_depth", "lanes", "python"):
+    for key in (
+        "completed",
+        "failed",
+        "events",
+        "peak_queue_depth",
+        "lanes",
+        "python",
+        "peak_memory",
+        "memory_at_start",
+    ):
         assert getattr(summary, key) == live[key], key
     assert summary.wall_s == pytest.approx(live["wall_s"])
     assert summary.cpu_s == pytest.approx(live["cpu_s"])

@@ -62,3 +62,23 @@ def test_threads_and_asyncio_overlap_io_waits() -> None:
     sequential = wall("sequential", 1)
     assert wall("asyncio", 40) < sequential / 4
     assert wall("threads", 40) < sequential / 4
+
+
+def test_a_thread_costs_more_memory_than_a_coroutine_and_a_process_far_more() -> None:
+    """The curriculum's memory per unit: every task waits, so all are in flight at once."""
+
+    def growth(model: str, workers: int) -> tuple[float, int]:
+        spec = RunSpec(model=model, workload="sleep", workers=workers, tasks=workers, task_ms=600)
+        s = run_captured(spec).summary
+        assert s.completed == workers
+        assert s.memory_at_start
+        assert s.peak_memory
+        return (s.peak_memory - s.memory_at_start) / s.peak_in_flight, s.peak_in_flight
+
+    thread, threads = growth("thread-per-task", 400)
+    coroutine, coroutines = growth("asyncio", 400)
+    process, processes = growth("processes", 2)
+    assert min(threads, coroutines) >= 300
+    assert processes == 2
+    assert thread > 2 * max(coroutine, 0)  # ~16 KiB of stack and state against a few KiB
+    assert process > 20 * thread  # a whole interpreter (~3 MiB forked) against a stack

@@ -118,6 +118,12 @@ class Lane:
         return (self.pid, self.tid, self.slot)
 
 
+#: Growth of a run's memory below which "per task" is not worked out: Python's
+#: allocator takes memory from the system in arenas (256 KiB; 1 MiB from 3.13),
+#: and a run of a few CPU tasks grows by a few of those whatever it does.
+MEMORY_RESOLUTION = 1 << 20
+
+
 @dataclass(slots=True)
 class Sample:
     """One tick of the sampler (all percentages are of one core)."""
@@ -129,6 +135,8 @@ class Sample:
     #: Resident set size of each observed process, keyed by pid.
     rss: dict[int, int]
     queue_depth: int
+    #: The observed processes' memory added up (PSS, see :mod:`.memory`); None: not read this tick.
+    memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,17 @@ class Summary:
     iterations: int | None = None
     #: The custom workload's function, "module:function" (None for the others).
     task: str | None = None
+    #: Most memory the run's processes (runner and worker processes) took at once,
+    #: sampled, in bytes (0: not measured); see :attr:`memory_measure`.
+    peak_memory: int = 0
+    #: The runner's own memory just before the model started (None: not measured).
+    memory_at_start: int | None = None
+    #: "PSS" (shared pages split between the processes that share them) or "RSS".
+    memory_measure: str = ""
+    #: What each task in flight cost: (peak_memory - memory_at_start) / peak_in_flight.
+    #: Threads' stacks, worker processes, coroutines... None: not measured, or the
+    #: run grew by less than :data:`MEMORY_RESOLUTION` (then it says nothing).
+    memory_per_task: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -284,6 +303,7 @@ class RunAggregate:
         self.results: dict[str, Any] = {}
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.peak_rss = 0
+        self.peak_memory = 0
         self._core_busy: list[float] = []
         self._core_total: list[float] = []
         self._down_lanes = 0
@@ -659,6 +679,8 @@ class RunAggregate:
         self.samples.append(sample)
         if sample.rss:
             self.peak_rss = max(self.peak_rss, *sample.rss.values())
+        if sample.memory is not None and sample.memory > self.peak_memory:
+            self.peak_memory = sample.memory
         start = self.run_start_ns
         if start is None or sample.t_ns <= since_ns:
             return
@@ -731,7 +753,25 @@ class RunAggregate:
             worker_startup_s=self._worker_startup_s(),
             result=dict(self.results),
             warnings=dict(self.warnings.most_common(10)),
+            **self._memory_figures(),
         )
+
+    def _memory_figures(self) -> dict[str, Any]:
+        at_start = self.meta.get("memory_at_start")
+        if not isinstance(at_start, int) or at_start <= 0:
+            at_start = None
+        measure = str(self.meta.get("memory_measure") or ("RSS" if self.peak_memory else ""))
+        per_task = None
+        if at_start is not None and self.peak_memory and self.peak_in_flight:
+            growth = self.peak_memory - at_start
+            if growth >= MEMORY_RESOLUTION:
+                per_task = growth / self.peak_in_flight
+        return {
+            "peak_memory": self.peak_memory,
+            "memory_at_start": at_start,
+            "memory_measure": measure,
+            "memory_per_task": per_task,
+        }
 
     def _worker_startup_s(self) -> float | None:
         start = self.run_start_ns

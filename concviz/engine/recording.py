@@ -81,6 +81,7 @@ class Recorder:
             "threads": [[pid, tid, pct] for (pid, tid), pct in sample.threads.items()],
             "rss": [[pid, rss] for pid, rss in sample.rss.items()],
             "depth": sample.queue_depth,
+            "memory": sample.memory,
             "busy": busy,
             "total": total,
         }
@@ -148,6 +149,7 @@ def apply(agg: RunAggregate, frame: Frame) -> None:
             threads={(pid, tid): pct for pid, tid, pct in body["threads"]},
             rss={pid: rss for pid, rss in body["rss"]},
             queue_depth=body["depth"],
+            memory=body.get("memory"),  # recordings made before concviz measured it have none
         )
         agg.add_sample(sample, body["since"], body["busy"], body["total"])
     elif frame.ftype == FileFrame.END:

@@ -28,6 +28,7 @@ from ..workloads import WorkloadParams
 from . import worker
 from .calibrate import calibration
 from .job import Job
+from .memory import MEASURE, footprint
 from .protocol import RECORD, VERSION, Kind, Status
 from .spec import RunSpec
 
@@ -138,6 +139,9 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             from ..workloads.http import async_client_name  # noqa: PLC0415
 
             meta["http_client"] = async_client_name()
+        # Last before the model: what the run's memory grows from (see memory.py).
+        meta["memory_at_start"] = footprint()
+        meta["memory_measure"] = MEASURE
         recorder.text(meta)
         _emit(Kind.RUN_START)
         try:

@@ -7,11 +7,13 @@ workload for its GIL (a sampler thread in a GIL-contended process overslept its
 Per-core CPU comes from psutil; per-thread CPU from
 ``/proc/<pid>/task/<tid>/schedstat`` (nanoseconds, where psutil's per-thread
 times are 10 ms ticks, too coarse at 10 Hz), falling back to psutil elsewhere;
-RSS from ``/proc/<pid>/statm``, or psutil.
+RSS from ``/proc/<pid>/statm``, or psutil; the run's total memory as the sum of
+its processes' PSS (:mod:`.memory`), read less often when that gets costly.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -20,12 +22,19 @@ from collections.abc import Callable
 import psutil
 
 from .aggregate import RunAggregate, Sample
+from .memory import MEASURE, footprint
 
 #: Sees each tick as it is recorded (a recording).
 SampleTap = Callable[[Sample, int, list[float], list[float]], None]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HAS_PROC = os.path.exists("/proc/self/task")
+#: Share of one core the total-memory reads may take: PSS costs ~0.1 ms a
+#: process, so with many worker processes it is read every few ticks instead,
+#: but at least every MEMORY_EVERY_MAX ticks (a peak lasts at least that long
+#: to be seen; one slow read on a busy machine must not blind it for seconds).
+MEMORY_BUDGET = 0.01
+MEMORY_EVERY_MAX = 5
 
 
 def thread_cpu_ns(pid: int, tid: int) -> int | None:
@@ -81,6 +90,7 @@ class Sampler:
         self.busy_s = 0.0
         self.ticks = 0
         self.late_ticks = 0
+        self._memory_every = 1
 
     def start(self) -> None:
         self._thread.start()
@@ -147,9 +157,28 @@ class Sampler:
             if value is not None:
                 rss[pid] = value
 
-        sample = Sample(now, tuple(percents), thread_pct, rss, depth)
+        memory = None
+        if self.ticks % self._memory_every == 0:
+            memory = self._total_memory(pids, rss)
+
+        sample = Sample(now, tuple(percents), thread_pct, rss, depth, memory)
         with self.lock:
             self.aggregate.add_sample(sample, since, busy, total)
         if self.on_sample is not None:
             self.on_sample(sample, since, busy, total)
         self.ticks += 1
+
+    def _total_memory(self, pids: list[int], rss: dict[int, int]) -> int | None:
+        """The PSS of the run's processes added up (their RSS where PSS is not offered)."""
+        if not MEASURE:  # pragma: no cover - no /proc: psutil's RSS, already read
+            return sum(rss.values()) or None
+        began = time.perf_counter()
+        total = 0
+        for pid in pids:
+            value = footprint(pid)
+            if value is not None:
+                total += value
+        cost = time.perf_counter() - began
+        every = math.ceil(cost / (MEMORY_BUDGET * self.interval))
+        self._memory_every = max(1, min(every, MEMORY_EVERY_MAX))
+        return total or None

@@ -274,9 +274,13 @@ class CompareScreen(SeriesScreen):
                     (f"threads@{interp.short} (free-threaded)", f"threads@{path}", False)
                 )
         what = "variants" if self.preset else "models"
+        specs = [entry.spec for entry in self.preset] or [spec]
+        spec = specs[0]  # a scenario's variants may each set their own counts
+        tasks = f"{spec.tasks} tasks" if len({s.tasks for s in specs}) == 1 else "tasks"
+        workers = f", {spec.workers} workers" if len({s.workers for s in specs}) == 1 else ""
         yield Label(
-            f" [b]Compare[/b] {spec.workload}, {spec.tasks} tasks of {spec.size}, "
-            f"{spec.workers} workers: pick {what} (space), then r.",
+            f" [b]Compare[/b] {spec.workload}, {tasks} of {spec.size}{workers}: "
+            f"pick {what} (space), then r.",
             id="controls",
         )
         with Horizontal(id="body"):
@@ -295,7 +299,16 @@ class CompareScreen(SeriesScreen):
     def _columns(self) -> None:
         table = self.query_one("#results", DataTable)
         table.clear(columns=True)
-        names = ["model", "wall", "speedup", "parallel", "on-CPU", "peak queue", "RSS"]
+        names = [
+            "model",
+            "wall",
+            "speedup",
+            "parallel",
+            "on-CPU",
+            "peak queue",
+            "memory",
+            "per task",
+        ]
         if self._result_column:
             names.insert(3, "result")  # what the pattern measured: the point of the demo
         for name in names:
@@ -333,7 +346,7 @@ class CompareScreen(SeriesScreen):
         base = baseline_index([r.label for r in rows]) if rows else 0
         top = max((r.speedup for r in rows), default=1.0)
         for row in rows:
-            cells = [row.label, *compare_figures(row, top, 10)]
+            cells = [row.label, *compare_figures(row, top, 6)]
             if self._result_column:
                 cells.insert(3, describe_result(row.summary.result))
             table.add_row(*cells)

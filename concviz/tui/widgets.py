@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ..engine.aggregate import Summary
-from ..report import describe_result, fmt_bytes, fmt_seconds
+from ..report import describe_result, fmt_bytes, fmt_memory_per_task, fmt_seconds
 from .view import CoreRow as CoreRowView
 from .view import (
     EventLine,
@@ -536,6 +536,10 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Cont
         row("peak queue", str(s.peak_queue_depth)),
         row("in flight", str(s.peak_in_flight), " at most"),
     ]
+    if s.peak_memory:
+        lines.append(row("memory", fmt_bytes(s.peak_memory), " at peak"))
+    if s.memory_per_task is not None:
+        lines.append(row("per task", fmt_memory_per_task(s), " in flight"))
     if s.producer_wait_s >= 0.001:
         lines.append(row("producer", fmt_seconds(s.producer_wait_s), " blocked"))
     if s.worker_startup_s is not None:
