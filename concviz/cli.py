@@ -13,6 +13,8 @@ import os
 import shlex
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from typing import IO, Any, NoReturn
 
@@ -340,8 +342,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     python = resolve_python(args.python)
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
-    ConcvizApp(python=python, playlist=playlist).run()
-    return EXIT_OK
+    return run_app(ConcvizApp(python=python, playlist=playlist))
 
 
 def cmd_interpreters(out: IO[str]) -> int:
@@ -389,8 +390,41 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     python = resolve_python(args.python)
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
-    ConcvizApp(spec, python=python, autorun=args.run).run()
-    return EXIT_OK
+    return run_app(ConcvizApp(spec, python=python, autorun=args.run))
+
+
+#: Seconds a dashboard gets to close after SIGTERM/SIGHUP before it is ended outright.
+HANGUP_GRACE_S = 3.0
+
+
+def run_app(app: Any) -> int:
+    """Runs a Textual app; SIGTERM/SIGHUP (its terminal closed) make it quit, not hang.
+
+    Raising SystemExit from the signal handler, as the other commands do, unwinds
+    through Textual's event loop without stopping its driver, whose input thread
+    (not a daemon) then spins on the hung-up terminal forever and holds the
+    interpreter's shutdown. So the app is asked to exit; if it has not within
+    HANGUP_GRACE_S, what concviz started is ended and the process leaves.
+    """
+
+    def hang_up(signum: int, _frame: Any) -> None:
+        def last_resort() -> None:
+            time.sleep(HANGUP_GRACE_S)
+            from .engine.session import close_all  # noqa: PLC0415
+
+            close_all()
+            os._exit(128 + signum)
+
+        threading.Thread(target=last_resort, name="concviz-hangup", daemon=True).start()
+        app.exit(return_code=128 + signum)
+
+    previous = {sig: signal.signal(sig, hang_up) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        app.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return int(app.return_code or EXIT_OK)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -404,8 +438,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
-    ConcvizApp(replay=args.file, replay_speed=args.speed).run()
-    return EXIT_OK
+    return run_app(ConcvizApp(replay=args.file, replay_speed=args.speed))
 
 
 def _open_trace(path: str | None) -> IO[str] | None:

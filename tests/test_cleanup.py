@@ -109,3 +109,97 @@ def test_killing_the_parent_takes_the_run_down(model: str) -> None:
     finally:
         proc.kill()
     assert wait_pids_gone(seen, timeout=5.0) == set()
+
+
+def _take_terminal() -> None:  # runs in the child, between fork and exec
+    import fcntl  # noqa: PLC0415
+    import termios  # noqa: PLC0415
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class _Terminal:
+    """The dashboard on a real pseudo-terminal, whose output is read and thrown away."""
+
+    def __init__(self, *args: str) -> None:
+        import fcntl  # noqa: PLC0415
+        import struct  # noqa: PLC0415
+        import termios  # noqa: PLC0415
+        import threading  # noqa: PLC0415
+
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "concviz", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,  # its own session: the pty is its controlling terminal
+            preexec_fn=_take_terminal,  # noqa: PLW1509
+            close_fds=True,
+        )
+        os.close(slave)
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.output and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert text.encode() in self.output, f"{text!r} never shown"
+
+    def hang_up(self) -> None:
+        """Closes the terminal as tmux's kill-session does: SIGHUP to the group, then EOF."""
+        os.killpg(self.proc.pid, signal.SIGHUP)
+        os.close(self.master)
+
+
+def _hang_up_and_expect_everything_gone(term: _Terminal, seen: set[int]) -> None:
+    term.hang_up()
+    try:
+        term.proc.wait(8)
+    except subprocess.TimeoutExpired:
+        cpu = psutil.Process(term.proc.pid).cpu_percent(0.5)
+        term.proc.kill()
+        pytest.fail(f"the dashboard outlived its terminal (using {cpu:.0f}% of a core)")
+    assert wait_pids_gone(seen | {term.proc.pid}, timeout=5.0) == set()
+
+
+def test_closing_the_terminal_mid_run_ends_the_dashboard_and_its_run() -> None:
+    term = _Terminal("-m", "processes", "-w", "sleep", "-n", "2", "-t", "8", "--task-ms", "10000")
+    try:
+        term.wait_for("Press r")
+        term.type("r")
+        seen = _wait_descendants(term.proc.pid, at_least=3)  # the runner and its 2 workers
+        _hang_up_and_expect_everything_gone(term, seen)
+    finally:
+        term.proc.kill()
+
+
+def test_closing_the_terminal_after_a_comparison_ends_the_dashboard() -> None:
+    """Seen hanging before run_app: Textual's input thread spun on the dead terminal."""
+    term = _Terminal("scenario", "memory-per-worker")  # many lanes: a busy screen
+    try:
+        time.sleep(4.0)  # the screen built (typed-ahead keys can be lost to start-up)
+        term.type("r")
+        term.wait_for("runs again", timeout=60)
+        time.sleep(1.0)
+        _hang_up_and_expect_everything_gone(term, _descendants(term.proc.pid))
+    finally:
+        term.proc.kill()

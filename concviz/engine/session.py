@@ -664,7 +664,7 @@ _LIVE: weakref.WeakSet[RunSession | LocalHttpServer] = weakref.WeakSet()
 
 
 @atexit.register
-def _close_all() -> None:
+def close_all() -> None:
     """However the observer leaves (short of SIGKILL), nothing it started stays."""
     for item in list(_LIVE):
         with contextlib.suppress(Exception):
