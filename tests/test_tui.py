@@ -20,6 +20,7 @@ from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
 from concviz.scenario import load
 from concviz.tui.app import ConcvizApp
+from concviz.tui.options import OPTIONS
 from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
 from concviz.tui.series import CompareScreen, SweepScreen
@@ -473,3 +474,47 @@ async def test_the_first_figures_are_drawn_as_soon_as_they_are_sampled() -> None
         app.refresh_view()
         assert "pid " in app.w_workers.render().plain, app.w_workers.render().plain
         await pilot.press("s")
+
+
+async def test_a_workloads_own_options_are_shown_set_and_used() -> None:
+    """The deadlock's lock order, set in the sidebar, is what the next run gets."""
+    app = ConcvizApp(RunSpec(model="threads", workload="deadlock", workers=2, tasks=4, task_ms=20))
+    async with app.run_test(size=(120, 60)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        order = app.query_one("#opt-lock_order", Select)
+        assert order.value == "opposite"
+        assert app.query_one("#opt-timeout_ms", Input).value == "150"
+        assert not app.query("#opt-lock")  # the counter's option is not offered here
+        order.value = "fixed"
+        app.query_one("#opt-timeout_ms", Input).value = "0"
+        await pilot.pause()
+        assert (app.spec.lock_order, app.spec.timeout_ms) == ("fixed", 0.0)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        source = app.controller.source
+        assert isinstance(source, RunSession)
+        assert source.spec.lock_order == "fixed"
+        summary = source.summary()
+        assert summary.completed == 4  # locks taken in one order: no transfer ever waits out
+
+        await pilot.press("w")  # the next workload: its options replace the deadlock's
+        await wait_for(pilot, lambda: not app.query("#opt-lock_order"))
+        app.query_one("#set-model", Select).value = "retry"  # as picked in the list
+        await wait_for(pilot, lambda: bool(app.query("#opt-attempts")))
+        assert app.query_one("#opt-attempts", Input).value == "4"
+
+
+async def test_a_bad_option_is_a_one_line_notification() -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="counter", workers=2, tasks=2))
+    async with app.run_test(size=(120, 60)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        app.query_one("#opt-iterations", Input).value = "many"
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.controller.source is None
+        assert any("increments per task" in str(n.message) for n in app._notifications)
+
+
+def test_every_option_label_fits_the_settings_panel() -> None:
+    assert all(len(option.label) <= 28 for option in OPTIONS)

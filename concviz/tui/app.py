@@ -40,6 +40,7 @@ from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
 from ..workloads import task_source
 from .controller import RunController
+from .options import Option, options_for
 from .view import (
     CoreRow,
     QueueView,
@@ -118,6 +119,7 @@ class SettingsPanel(VerticalScroll):
     SettingsPanel Label { margin-top: 1; color: $text-muted; }
     SettingsPanel Input.-invalid { border: tall $error; }
     SettingsPanel Button { width: 100%; margin-top: 1; }
+    SettingsPanel #options { height: auto; }
     """
 
     def __init__(self, spec: RunSpec, python: str | None, **kwargs: Any) -> None:
@@ -132,6 +134,8 @@ class SettingsPanel(VerticalScroll):
         self.ready = False
         self._interpreters: list[Interpreter] | None = None
         self._recorded_python: str | None = None
+        #: The model's and workload's own options on show, by RunSpec field.
+        self.option_fields: dict[str, tuple[Option, Input | Select[str]]] = {}
 
     async def fill(self) -> None:
         """Mounts the fields, then applies what changed while they were not there."""
@@ -158,6 +162,7 @@ class SettingsPanel(VerticalScroll):
         yield Input(str(spec.tasks), type="integer", id="set-tasks")
         yield Label("Task size, ms")
         yield Input(f"{spec.task_ms:g}", type="number", id="set-task_ms")
+        yield Vertical(*self._option_widgets(spec), id="options")
         yield Label("Start method (processes)")
         yield Select(
             [("default", "default")] + [(m, m) for m in START_METHODS],
@@ -176,6 +181,57 @@ class SettingsPanel(VerticalScroll):
         switch = "" if spec.switch_interval is None else f"{spec.switch_interval * 1000:g}"
         yield Input(switch, type="number", placeholder="5 (the default)", id="set-switch")
         yield Button("Run  (r)", id="run", variant="primary")
+
+    def _option_widgets(self, spec: RunSpec) -> Iterable[Widget]:
+        """A label and a field for each option of this model and workload."""
+        self.option_fields = {}
+        for option in options_for(spec):
+            field: Input | Select[str]
+            text = option.text(spec)
+            name = f"opt-{option.field}"
+            if option.kind in ("choice", "bool"):
+                values = option.choices if option.kind == "choice" else ("off", "on")
+                field = Select([(v, v) for v in values], value=text, allow_blank=False, id=name)
+            else:
+                field = Input(
+                    text,
+                    type="integer" if option.kind == "int" else "number",
+                    placeholder="default",
+                    id=name,
+                )
+            self.option_fields[option.field] = (option, field)
+            yield Label(option.label)
+            yield field
+
+    def option_values(self) -> dict[str, Any]:
+        """What the option fields say, as RunSpec fields (a bad value raises SpecError)."""
+        return {
+            name: option.parse(str(field.value))
+            for name, (option, field) in self.option_fields.items()
+        }
+
+    def sync_options(self, spec: RunSpec, values: bool = True) -> None:
+        """Shows the options of ``spec``'s model and workload (with its values: ``values``).
+
+        Not the values while the user types: "1.50" must not become "1.5" under the cursor.
+        """
+        if not self.ready:
+            return
+        wanted = [option.field for option in options_for(spec)]
+        if wanted != list(self.option_fields):
+            self.call_later(self._rebuild_options, spec)
+            return
+        if not values:
+            return
+        with self.prevent(Select.Changed, Input.Changed):
+            for option, field in self.option_fields.values():
+                if str(field.value) != option.text(spec):
+                    field.value = option.text(spec)
+
+    async def _rebuild_options(self, spec: RunSpec) -> None:
+        box = self.query_one("#options", Vertical)
+        await box.remove_children()
+        await box.mount_all(list(self._option_widgets(spec)))
 
     def show_recorded_python(self, label: str) -> None:
         self._recorded_python = label
@@ -218,6 +274,7 @@ class SettingsPanel(VerticalScroll):
             ms = self.query_one("#set-task_ms", Input)
             if ms.value != f"{spec.task_ms:g}":
                 ms.value = f"{spec.task_ms:g}"
+        self.sync_options(spec)
 
 
 class ConcvizApp(App[None]):
@@ -509,6 +566,7 @@ class ConcvizApp(App[None]):
             task_ms=task_ms,
             start_method=None if method == "default" else str(method),
             switch_interval=switch,
+            **panel.option_values(),
         )
 
     def _set_spec(self, spec: RunSpec) -> None:
@@ -523,6 +581,7 @@ class ConcvizApp(App[None]):
         except SpecError:
             return
         self._last_code = None
+        self.w_settings.sync_options(self.spec, values=False)  # a new model or workload
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#run")
