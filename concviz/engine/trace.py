@@ -2,7 +2,8 @@
 
 One track per lane (thread, worker process or async slot) grouped by process;
 tasks as complete ("X") slices whose args carry their CPU time and on-CPU
-fraction; per-core CPU, per-thread CPU and queue depth as counter ("C") tracks.
+fraction; per-core CPU, per-thread CPU, queue depth and the run's memory as
+counter ("C") tracks.
 Timestamps are microseconds since the run started.
 """
 
@@ -106,6 +107,17 @@ def trace_events(agg: RunAggregate) -> list[dict[str, Any]]:
                 "args": {"depth": sample.queue_depth},
             }
         )
+        if sample.memory is not None:  # the run's processes together (PSS), in MiB
+            events.append(
+                {
+                    "ph": "C",
+                    "name": "memory, MiB",
+                    "pid": runner,
+                    "tid": 0,
+                    "ts": ts,
+                    "args": {"memory": round(sample.memory / 2**20, 2)},
+                }
+            )
         for (pid, tid), pct in sample.threads.items():
             events.append(
                 {
