@@ -773,6 +773,7 @@ def sweep_entries(
                     "on_cpu_fraction",
                     "completed",
                     "failed",
+                    "peak_memory",
                 ]
             )
             for point, amdahl, r in zip(analysis.points, analysis.amdahl, results, strict=True):
@@ -788,6 +789,7 @@ def sweep_entries(
                         f"{r.summary.on_cpu_fraction:.4f}",
                         r.summary.completed,
                         r.summary.failed,
+                        r.summary.peak_memory,
                     ]
                 )
     finally:
@@ -822,7 +824,9 @@ def sweep_entries(
         title = f"concviz sweep: {args.model} on {spec.workload}, {spec.tasks} tasks of {spec.size}"
         console = Console(file=out)
         cpu_bound = WORKLOADS[spec.workload].nature != "io"
-        console.print(sweep_table(analysis, title, cpu_bound=cpu_bound))
+        memory = [r.summary.peak_memory for r in results]
+        table = sweep_table(analysis, title, cpu_bound, memory, console.width)
+        console.print(table)
         if not args.no_plot and len(done) > 1:
             plot = sweep_plot(analysis, title="speedup vs workers")
             print(plot if out.isatty() else strip_ansi(plot), file=out)

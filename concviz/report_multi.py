@@ -30,7 +30,7 @@ def compare_figures(row: CompareRow, top: float, bar_width: int) -> list[str | T
         f"{s.parallelism:.2f}",
         f"{s.on_cpu_fraction:.0%}",
         str(s.peak_queue_depth),
-        f"{s.peak_memory / 2**20:.0f} MiB" if s.peak_memory else "-",
+        fmt_memory(s.peak_memory),
         fmt_memory_per_task(s),
     ]
 
@@ -100,11 +100,31 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
     return table
 
 
-def sweep_table(analysis: SweepAnalysis, title: str, cpu_bound: bool = True) -> Table:
+def fmt_memory(peak: int) -> str:
+    """A run's peak memory, whole MiB ("-": not measured)."""
+    return f"{peak / 2**20:.0f} MiB" if peak else "-"
+
+
+def sweep_table(
+    analysis: SweepAnalysis,
+    title: str,
+    cpu_bound: bool = True,
+    memory: Sequence[int] = (),
+    width: int = 120,
+) -> Table:
+    """The sweep's points; ``memory``: each point's peak memory (a column if any was measured).
+
+    Under 90 columns the "ideal" column (N× for N workers) goes: the workers say it.
+    """
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("workers", "wall", "speedup", "ideal", "Amdahl", "efficiency", "parallel", ""):
+    names = ["workers", "wall", "speedup", "ideal", "Amdahl", "efficiency", "parallel"]
+    if width < 90:
+        names.remove("ideal")
+    if any(memory):
+        names.append("memory")
+    for name in [*names, ""]:
         table.add_column(name, justify="right" if name else "left", no_wrap=True)
-    for point, amdahl in zip(analysis.points, analysis.amdahl, strict=True):
+    for index, (point, amdahl) in enumerate(zip(analysis.points, analysis.amdahl, strict=True)):
         note = ""
         if analysis.knee is not None and point.workers > analysis.knee:
             note = "no faster" if point.stalled else ""
@@ -114,10 +134,11 @@ def sweep_table(analysis: SweepAnalysis, title: str, cpu_bound: bool = True) -> 
             str(point.workers),
             fmt_seconds(point.wall_s),
             f"{point.speedup:.2f}×",
-            f"{point.workers}×",
+            *([f"{point.workers}×"] if "ideal" in names else []),
             f"{amdahl:.2f}×",
             f"{point.efficiency:.0%}",
             f"{point.parallelism:.2f}",
+            *([fmt_memory(memory[index])] if "memory" in names else []),
             Text(note, style="yellow"),
         )
     knee = (

@@ -47,6 +47,29 @@ def test_sweep_analysis_finds_where_more_workers_stop_helping() -> None:
     assert 0.3 < analysis.serial_fraction < 0.8
 
 
+def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    from concviz.report_multi import sweep_table  # noqa: PLC0415
+
+    analysis = analyse_sweep([10, 100, 400], [12.0, 1.2, 0.35], [0.0, 0.01, 0.02], cores=2)
+
+    def render(width: int, memory: list[int]) -> str:
+        console = Console(width=width, record=True)
+        with console.capture() as captured:
+            console.print(sweep_table(analysis, "t", False, memory, width))
+        return captured.get()
+
+    wide = render(120, [20 << 20, 21 << 20, 26 << 20])
+    assert "memory" in wide
+    assert "26 MiB" in wide
+    assert "ideal" in wide
+    narrow = render(80, [20 << 20, 21 << 20, 26 << 20])
+    assert "ideal" not in narrow  # N× for N workers: the workers column says it
+    assert "…" not in narrow  # nothing cut short
+    assert "memory" not in render(120, [0, 0, 0])  # not measured: no column
+
+
 def test_ideal_scaling_has_no_knee() -> None:
     analysis = analyse_sweep([1, 2, 4], [4.0, 2.0, 1.0], [1.0, 2.0, 4.0], cores=4)
     assert analysis.knee is None
@@ -172,6 +195,7 @@ def test_sweep_reports_points_and_writes_csv(tmp_path: Path) -> None:
         "on_cpu_fraction",
         "completed",
         "failed",
+        "peak_memory",
     ]
     assert [r["workers"] for r in rows] == ["1", "2", "4"]
 

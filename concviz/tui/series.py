@@ -36,7 +36,7 @@ from ..experiments import (
 )
 from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
-from ..report_multi import compare_figures
+from ..report_multi import compare_figures, fmt_memory
 from ..workloads import CATALOG as WORKLOADS
 from .view import timeline_view
 from .widgets import Explanation, Timeline
@@ -439,7 +439,17 @@ class SweepScreen(SeriesScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#results", DataTable)
-        for name in ("workers", "wall", "speedup", "ideal", "Amdahl", "efficiency", "parallel"):
+        names = (
+            "workers",
+            "wall",
+            "speedup",
+            "ideal",
+            "Amdahl",
+            "efficiency",
+            "parallel",
+            "memory",
+        )
+        for name in names:
             table.add_column(name, key=name)
 
     def entries(self) -> list[Entry]:
@@ -472,7 +482,8 @@ class SweepScreen(SeriesScreen):
             [s.parallelism for s in summaries],
             cores=summaries[0].cores,
         )
-        for point, amdahl in zip(analysis.points, analysis.amdahl, strict=True):
+        rows = zip(analysis.points, analysis.amdahl, summaries, strict=True)
+        for point, amdahl, summary in rows:
             table.add_row(
                 str(point.workers),
                 fmt_seconds(point.wall_s),
@@ -481,6 +492,7 @@ class SweepScreen(SeriesScreen):
                 f"{amdahl:.2f}×",
                 f"{point.efficiency:.0%}",
                 f"{point.parallelism:.2f}",
+                fmt_memory(summary.peak_memory),
             )
         self._plot(analysis)
         knee = (
