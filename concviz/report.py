@@ -42,6 +42,15 @@ def fmt_memory_per_task(s: Summary) -> str:
     return ("+" if per >= 0 else "-") + text
 
 
+def task_time_split(s: Summary) -> str:
+    """Where the tasks' time went: on a CPU, waiting for a core, blocked (GIL, lock, I/O)."""
+    wait = s.core_wait_fraction
+    if wait is None or not s.completed:
+        return "-"
+    blocked = max(0.0, 1.0 - s.on_cpu_fraction - wait)
+    return f"{s.on_cpu_fraction:.0%} · {wait:.0%} · {blocked:.0%}"
+
+
 def gil_label(gil_enabled: bool | None) -> str:
     if gil_enabled is None:
         return "?"
@@ -144,29 +153,30 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
             f"{s.on_cpu_fraction:.0%}",
             "of each task's time spent running, not waiting",
         ),
+        ("Task time", task_time_split(s), "on CPU · no free core · blocked"),
         ("Peak queue depth", str(s.peak_queue_depth), "tasks waiting for a worker"),
         ("Core utilisation", utilisation, f"mean per core over the run ({s.cores} cores)"),
         ("Peak RSS", fmt_bytes(s.peak_rss) if s.peak_rss else "-", "largest process"),
         (
             "Memory",
             fmt_bytes(s.peak_memory) if s.peak_memory else "-",
-            f"peak {s.memory_measure or 'memory'}, runner and worker processes together",
+            f"peak {s.memory_measure or 'memory'} of all the run's processes",
         ),
         (
             "Memory per task",
             fmt_memory_per_task(s),
-            "(peak - runner's at start) / peak in flight: a thread, process, coroutine",
+            "its growth / peak in flight",
         ),
         ("Interpreter", f"Python {s.python}", gil_label(s.gil_enabled)),
         ("Events", f"{s.events:,}", f"{s.dropped_events:,} dropped"),
     ]
     if s.peak_in_flight:
         rows.insert(
-            9, ("Peak in flight", str(s.peak_in_flight), "tasks running at the same moment")
+            10, ("Peak in flight", str(s.peak_in_flight), "tasks running at the same moment")
         )
     if s.producer_wait_s >= 0.001:
         rows.insert(
-            10, ("Producer wait", fmt_seconds(s.producer_wait_s), "blocked handing tasks over")
+            11, ("Producer wait", fmt_seconds(s.producer_wait_s), "blocked handing tasks over")
         )
     if s.worker_startup_s is not None:
         rows.append(

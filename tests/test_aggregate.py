@@ -263,3 +263,23 @@ def test_memory_per_task_is_not_worked_out_from_allocator_noise() -> None:
     assert s.peak_memory == grown
     assert s.memory_per_task is None  # half a MiB over one task says nothing about a task
     assert RunAggregate({}).summary().memory_per_task is None  # nothing measured
+
+
+def test_core_wait_counts_within_the_run_against_the_tasks_time() -> None:
+    agg = started_run()  # RUN_START at 0
+    agg.feed_records(
+        rec(Kind.TASK_START, 0, 0, tid=10)
+        + rec(Kind.TASK_FINISH, 200, 0, tid=10)
+        + rec(Kind.TASK_START, 0, 1, tid=11)
+        + rec(Kind.TASK_FINISH, 200, 1, tid=11)
+    )
+    assert agg.summary().core_wait_fraction is None  # nothing measured yet
+    # -100..100 ms: half of it before the run, so half of its 80 ms of waiting counts.
+    agg.add_sample(
+        Sample(100 * MS, (0.0,), {}, {}, 0, core_wait_ns=80 * MS), -100 * MS, [0.0], [0.1]
+    )
+    agg.add_sample(
+        Sample(200 * MS, (0.0,), {}, {}, 0, core_wait_ns=60 * MS), 100 * MS, [0.0], [0.1]
+    )
+    s = agg.summary()
+    assert s.core_wait_fraction == pytest.approx((40 + 60) / 400)  # two tasks of 200 ms

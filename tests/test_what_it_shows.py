@@ -82,3 +82,21 @@ def test_a_thread_costs_more_memory_than_a_coroutine_and_a_process_far_more() ->
     assert processes == 2
     assert thread > 2 * max(coroutine, 0)  # ~16 KiB of stack and state against a few KiB
     assert process > 20 * thread  # a whole interpreter (~3 MiB forked) against a stack
+
+
+def test_too_many_processes_wait_for_a_core_and_gil_bound_threads_do_not() -> None:
+    """Both spend most of their time off the CPU, for different reasons the tool tells apart."""
+
+    def split(model: str, workers: int) -> tuple[float, float]:
+        spec = RunSpec(model=model, workload="cpu", workers=workers, tasks=12, task_ms=100)
+        s = run_captured(spec).summary
+        assert s.completed == 12
+        assert s.core_wait_fraction is not None
+        return s.on_cpu_fraction, s.core_wait_fraction
+
+    on_cpu, waiting = split("processes", 6)  # 6 processes, 2 cores
+    assert on_cpu <= 0.6
+    assert waiting >= 0.3  # runnable, but the cores are taken
+    on_cpu, waiting_threads = split("threads", 4)
+    assert on_cpu <= 0.6
+    assert waiting_threads <= waiting / 2  # asleep on the GIL, not queued for a core

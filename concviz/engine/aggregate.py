@@ -137,6 +137,9 @@ class Sample:
     queue_depth: int
     #: The observed processes' memory added up (PSS, see :mod:`.memory`); None: not read this tick.
     memory: int | None = None
+    #: ns the observed threads spent runnable with no core free since the last tick
+    #: (None: not measurable here).
+    core_wait_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,10 @@ class Summary:
     memory_at_start: int | None = None
     #: "PSS" (shared pages split between the processes that share them) or "RSS".
     memory_measure: str = ""
+    #: Of the tasks' time, the share their threads were runnable but had no core
+    #: (more workers than cores); None: not measurable. The rest of what is not
+    #: on-CPU is waiting for the GIL, a lock or I/O.
+    core_wait_fraction: float | None = None
     #: What each task in flight cost: (peak_memory - memory_at_start) / peak_in_flight.
     #: Threads' stacks, worker processes, coroutines... None: not measured, or the
     #: run grew by less than :data:`MEMORY_RESOLUTION` (then it says nothing).
@@ -304,6 +311,8 @@ class RunAggregate:
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.peak_rss = 0
         self.peak_memory = 0
+        #: Run-queue wait of the workers within the run (None until measured).
+        self.core_wait_ns: float | None = None
         self._core_busy: list[float] = []
         self._core_total: list[float] = []
         self._down_lanes = 0
@@ -658,6 +667,17 @@ class RunAggregate:
                 pids[lane.pid] = None
         return list(threads), list(pids)
 
+    def born_in_run(self) -> set[tuple[int, int]]:
+        """Worker threads that came up after the run started (a pool's, a worker process's).
+
+        Their counters started with the run, so their first reading counts whole;
+        the runner's own threads (the event loop's) had a life before it.
+        """
+        start = self.run_start_ns
+        if start is None:
+            return set()
+        return {(lane.pid, lane.tid) for lane in self.lane_list if lane.up_ns >= start}
+
     def queue_depth(self) -> int:
         """Real queue size for the queue models, otherwise submitted-but-not-started."""
         if self.queue_sizes:
@@ -689,6 +709,8 @@ class RunAggregate:
         if overlap <= 0:
             return
         weight = overlap / (sample.t_ns - since_ns)
+        if sample.core_wait_ns is not None:
+            self.core_wait_ns = (self.core_wait_ns or 0.0) + sample.core_wait_ns * weight
         if not self._core_busy:
             self._core_busy = [0.0] * len(core_busy)
             self._core_total = [0.0] * len(core_total)
@@ -753,6 +775,11 @@ class RunAggregate:
             worker_startup_s=self._worker_startup_s(),
             result=dict(self.results),
             warnings=dict(self.warnings.most_common(10)),
+            core_wait_fraction=(
+                min(1.0, self.core_wait_ns / self.busy_ns)
+                if self.core_wait_ns is not None and self.busy_ns > 0
+                else None
+            ),
             **self._memory_figures(),
         )
 

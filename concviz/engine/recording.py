@@ -82,6 +82,7 @@ class Recorder:
             "rss": [[pid, rss] for pid, rss in sample.rss.items()],
             "depth": sample.queue_depth,
             "memory": sample.memory,
+            "wait": sample.core_wait_ns,
             "busy": busy,
             "total": total,
         }
@@ -150,6 +151,7 @@ def apply(agg: RunAggregate, frame: Frame) -> None:
             rss={pid: rss for pid, rss in body["rss"]},
             queue_depth=body["depth"],
             memory=body.get("memory"),  # recordings made before concviz measured it have none
+            core_wait_ns=body.get("wait"),
         )
         agg.add_sample(sample, body["since"], body["busy"], body["total"])
     elif frame.ftype == FileFrame.END:

@@ -37,21 +37,34 @@ MEMORY_BUDGET = 0.01
 MEMORY_EVERY_MAX = 5
 
 
-def thread_cpu_ns(pid: int, tid: int) -> int | None:
-    """Total CPU time of one OS thread, or None once it has gone."""
+def thread_times(pid: int, tid: int) -> tuple[int, int | None] | None:
+    """One OS thread's CPU time and run-queue wait so far, in ns (None: it has gone).
+
+    The run-queue wait is the time the thread was runnable but no core ran it
+    (Linux's schedstat; None elsewhere). A thread waiting for the GIL, a lock
+    or I/O sleeps: that is not in it. So it tells "too many workers for the
+    cores" apart from "the GIL lets one run at a time".
+    """
     if _HAS_PROC:
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
-                return int(f.read().split()[0])
+                fields = f.read().split()
+            return int(fields[0]), int(fields[1])
         except (OSError, ValueError, IndexError):
             return None
     try:  # pragma: no cover - non-Linux fallback
         for thread in psutil.Process(pid).threads():
             if thread.id == tid:
-                return int((thread.user_time + thread.system_time) * 1e9)
+                return int((thread.user_time + thread.system_time) * 1e9), None
     except psutil.Error:
         pass
     return None  # pragma: no cover
+
+
+def thread_cpu_ns(pid: int, tid: int) -> int | None:
+    """Total CPU time of one OS thread, or None once it has gone."""
+    times = thread_times(pid, tid)
+    return None if times is None else times[0]
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -83,7 +96,7 @@ class Sampler:
         self.interval = 1.0 / hz
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="concviz-sampler", daemon=True)
-        self._last_threads: dict[tuple[int, int], int] = {}
+        self._last_threads: dict[tuple[int, int], tuple[int, int | None]] = {}
         self._last_cores = psutil.cpu_times(percpu=True)
         self._last_t = time.monotonic_ns()
         #: Seconds spent sampling, for the observer-overhead report.
@@ -117,6 +130,7 @@ class Sampler:
     def tick(self) -> None:
         with self.lock:
             threads, pids = self.aggregate.observed()
+            born = self.aggregate.born_in_run()
             depth = self.aggregate.queue_depth()
         now = time.monotonic_ns()
         since = self._last_t
@@ -140,15 +154,22 @@ class Sampler:
 
         thread_pct: dict[tuple[int, int], float] = {}
         last = self._last_threads
-        current: dict[tuple[int, int], int] = {}
+        current: dict[tuple[int, int], tuple[int, int | None]] = {}
+        core_wait: int | None = 0 if _HAS_PROC else None
         for pid, tid in threads:
-            ns = thread_cpu_ns(pid, tid)
-            if ns is None:
+            times = thread_times(pid, tid)
+            if times is None:
                 continue
-            current[(pid, tid)] = ns
+            current[(pid, tid)] = times
             previous = last.get((pid, tid))
             if previous is not None:
-                thread_pct[(pid, tid)] = 100.0 * (ns - previous) / dt
+                thread_pct[(pid, tid)] = 100.0 * (times[0] - previous[0]) / dt
+            if core_wait is None or times[1] is None:
+                continue
+            if previous is not None and previous[1] is not None:
+                core_wait += times[1] - previous[1]
+            elif previous is None and (pid, tid) in born:
+                core_wait += times[1]  # its whole wait so far fell within the run
         self._last_threads = current
 
         rss: dict[int, int] = {}
@@ -161,7 +182,7 @@ class Sampler:
         if self.ticks % self._memory_every == 0:
             memory = self._total_memory(pids, rss)
 
-        sample = Sample(now, tuple(percents), thread_pct, rss, depth, memory)
+        sample = Sample(now, tuple(percents), thread_pct, rss, depth, memory, core_wait)
         with self.lock:
             self.aggregate.add_sample(sample, since, busy, total)
         if self.on_sample is not None:

@@ -533,6 +533,11 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Cont
         row("wall", fmt_seconds(s.wall_s), f" {s.throughput:,.0f}/s"),
         row("parallelism", f"{s.parallelism:.2f}", " cores"),
         row("on-CPU", f"{s.on_cpu_fraction:.0%}"),
+        *(
+            [row("core wait", f"{s.core_wait_fraction:.0%}", " no core free")]
+            if s.core_wait_fraction is not None and s.completed
+            else []
+        ),
         row("peak queue", str(s.peak_queue_depth)),
         row("in flight", str(s.peak_in_flight), " at most"),
     ]
