@@ -134,16 +134,23 @@ async def test_model_and_workload_keys_cycle_through_the_catalogue() -> None:
         assert app.query_one("#set-workload", Select).value == "factorize"
 
 
-async def test_bad_settings_become_a_notification_not_a_crash() -> None:
-    app = ConcvizApp()
-    async with app.run_test(size=(120, 40)) as pilot:
+@pytest.mark.parametrize(
+    ("workload", "field", "named"),
+    [("cpu", "#set-workers", "workers"), ("counter", "#opt-iterations", "increments per task")],
+)
+async def test_bad_settings_become_a_notification_not_a_crash(
+    workload: str, field: str, named: str
+) -> None:
+    """The fixed fields and a workload's own options alike."""
+    app = ConcvizApp(RunSpec(workload=workload, workers=2, tasks=2))
+    async with app.run_test(size=(120, 60)) as pilot:
         await wait_for(pilot, lambda: app.w_settings.ready)
-        app.query_one("#set-workers", Input).value = "lots"
+        app.query_one(field, Input).value = "lots"
         await pilot.pause()
         await pilot.press("r")
         await pilot.pause()
         assert app.controller.source is None
-        assert any("workers" in str(n.message) for n in app._notifications)
+        assert any(named in str(n.message) for n in app._notifications)
 
 
 async def test_quitting_mid_run_leaves_no_child_process() -> None:
@@ -502,18 +509,6 @@ async def test_a_workloads_own_options_are_shown_set_and_used() -> None:
         app.query_one("#set-model", Select).value = "retry"  # as picked in the list
         await wait_for(pilot, lambda: bool(app.query("#opt-attempts")))
         assert app.query_one("#opt-attempts", Input).value == "4"
-
-
-async def test_a_bad_option_is_a_one_line_notification() -> None:
-    app = ConcvizApp(RunSpec(model="threads", workload="counter", workers=2, tasks=2))
-    async with app.run_test(size=(120, 60)) as pilot:
-        await wait_for(pilot, lambda: app.w_settings.ready)
-        app.query_one("#opt-iterations", Input).value = "many"
-        await pilot.pause()
-        await pilot.press("r")
-        await pilot.pause()
-        assert app.controller.source is None
-        assert any("increments per task" in str(n.message) for n in app._notifications)
 
 
 def test_every_option_label_fits_the_settings_panel() -> None:
