@@ -283,3 +283,11 @@ def test_core_wait_counts_within_the_run_against_the_tasks_time() -> None:
     )
     s = agg.summary()
     assert s.core_wait_fraction == pytest.approx((40 + 60) / 400)  # two tasks of 200 ms
+
+
+def test_core_wait_while_running_counts_the_running_tasks_time_so_far() -> None:
+    agg = started_run()
+    agg.feed_records(rec(Kind.TASK_START, 0, 0, tid=10) + rec(Kind.TASK_START, 0, 1, tid=11))
+    agg.add_sample(Sample(100 * MS, (0.0,), {}, {}, 0, core_wait_ns=100 * MS), 0, [0.0], [0.1])
+    # No task has finished, but 2 x 100 ms of task time have passed: half of it waiting.
+    assert agg.summary(now_ns=100 * MS).core_wait_fraction == pytest.approx(0.5)

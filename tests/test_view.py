@@ -24,6 +24,7 @@ from concviz.tui.view import (
     queue_view,
     recent_events,
     spark,
+    split_bar,
     timeline_view,
     workers_view,
 )
@@ -271,6 +272,32 @@ def test_cores_workers_and_queue_from_samples() -> None:
     assert workers.total == 100.0  # the GIL's picture: shares of one core
     queue = queue_view(agg, 10)
     assert queue.history == [3.0, 2.0, 1.0]
+
+
+def test_a_workers_wait_for_a_core_follows_its_cpu_on_its_bar() -> None:
+    agg = run()
+    agg.feed_records(rec(Kind.TASK_START, 0, 0, tid=11))
+    for k in range(2):
+        agg.add_sample(
+            Sample(
+                (k + 1) * 100 * MS,
+                (100.0, 100.0),
+                {(RUNNER, 11): 30.0 + 10 * k},
+                {},
+                0,
+                core_wait_ns=60 * MS,
+                waits={(RUNNER, 11): 60.0 + 10 * k},
+            ),
+            k * 100 * MS,
+            [0.1, 0.1],
+            [0.1, 0.1],
+        )
+    (row,) = workers_view(agg, 5, 10, smooth=2).rows
+    assert (row.percent, row.waiting) == (35.0, 65.0)  # means of the last two samples
+    cpu, waiting, rest = split_bar(0.35, 0.65, 10)
+    assert (cpu, waiting, rest) == ("███▌", "░░░░░░", "")  # 3.5 cells, then 6.5 rounded down
+    assert split_bar(0.0, 0.0, 4) == ("", "", "    ")
+    assert len("".join(split_bar(0.9, 0.9, 8))) == 8  # never wider than the bar
 
 
 def test_panels_drawn_every_nth_sample_show_the_mean_of_those_samples() -> None:

@@ -11,8 +11,8 @@ from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widgets import Static
 
-from concviz.tui.view import QueueView
-from concviz.tui.widgets import Panel, queue_content
+from concviz.tui.view import QueueView, WorkerRow, WorkersView
+from concviz.tui.widgets import Panel, queue_content, workers_content
 
 CSS = """
 Panel, Static {
@@ -146,3 +146,17 @@ def test_the_queue_line_keeps_to_one_line_in_a_narrow_panel() -> None:
     assert "waiting 12" in narrow.plain
     assert "peak" not in narrow.plain
     assert narrow.cell_length <= 21
+
+
+def test_a_worker_waiting_for_a_core_shows_it_after_its_cpu() -> None:
+    rows = [
+        WorkerRow("pid 1", "process", 33.0, None, [], waiting=66.0),
+        WorkerRow("tid 2", "thread", 25.0, None, []),  # on the GIL: no core wait
+    ]
+    lines = workers_content(WorkersView(rows, 58.0, [], 0), 40)
+    waiting, gil = (line.plain for line in lines[:2])
+    assert waiting.count("░") >= 15  # two thirds of a 25-cell bar
+    assert waiting.index("░") > waiting.index("█")
+    assert "░" not in gil
+    spans = {str(span.style) for span in lines[0].spans}
+    assert "$warning" in spans  # a colour as well as a glyph

@@ -140,6 +140,8 @@ class Sample:
     #: ns the observed threads spent runnable with no core free since the last tick
     #: (None: not measurable here).
     core_wait_ns: int | None = None
+    #: % of the interval each observed thread spent runnable with no core free.
+    waits: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -775,13 +777,23 @@ class RunAggregate:
             worker_startup_s=self._worker_startup_s(),
             result=dict(self.results),
             warnings=dict(self.warnings.most_common(10)),
-            core_wait_fraction=(
-                min(1.0, self.core_wait_ns / self.busy_ns)
-                if self.core_wait_ns is not None and self.busy_ns > 0
-                else None
-            ),
+            core_wait_fraction=self._core_wait_fraction(now_ns),
             **self._memory_figures(),
         )
+
+    def _core_wait_fraction(self, now_ns: int | None) -> float | None:
+        """Run-queue wait over the tasks' time, the running tasks' time so far included
+        (the wait already counts theirs)."""
+        if self.core_wait_ns is None:
+            return None
+        busy = self.busy_ns
+        if self.run_end_ns is None and now_ns is not None:
+            busy += sum(
+                max(0, now_ns - lane.current_start)
+                for lane in self.lane_list
+                if lane.current_task is not None
+            )
+        return min(1.0, self.core_wait_ns / busy) if busy > 0 else None
 
     def _memory_figures(self) -> dict[str, Any]:
         at_start = self.meta.get("memory_at_start")

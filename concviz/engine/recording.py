@@ -83,6 +83,7 @@ class Recorder:
             "depth": sample.queue_depth,
             "memory": sample.memory,
             "wait": sample.core_wait_ns,
+            "waits": [[pid, tid, pct] for (pid, tid), pct in sample.waits.items()],
             "busy": busy,
             "total": total,
         }
@@ -152,6 +153,7 @@ def apply(agg: RunAggregate, frame: Frame) -> None:
             queue_depth=body["depth"],
             memory=body.get("memory"),  # recordings made before concviz measured it have none
             core_wait_ns=body.get("wait"),
+            waits={(pid, tid): pct for pid, tid, pct in body.get("waits", [])},
         )
         agg.add_sample(sample, body["since"], body["busy"], body["total"])
     elif frame.ftype == FileFrame.END:

@@ -156,6 +156,7 @@ class Sampler:
         last = self._last_threads
         current: dict[tuple[int, int], tuple[int, int | None]] = {}
         core_wait: int | None = 0 if _HAS_PROC else None
+        waits: dict[tuple[int, int], float] = {}
         for pid, tid in threads:
             times = thread_times(pid, tid)
             if times is None:
@@ -168,6 +169,7 @@ class Sampler:
                 continue
             if previous is not None and previous[1] is not None:
                 core_wait += times[1] - previous[1]
+                waits[(pid, tid)] = 100.0 * (times[1] - previous[1]) / dt
             elif previous is None and (pid, tid) in born:
                 core_wait += times[1]  # its whole wait so far fell within the run
         self._last_threads = current
@@ -182,7 +184,7 @@ class Sampler:
         if self.ticks % self._memory_every == 0:
             memory = self._total_memory(pids, rss)
 
-        sample = Sample(now, tuple(percents), thread_pct, rss, depth, memory, core_wait)
+        sample = Sample(now, tuple(percents), thread_pct, rss, depth, memory, core_wait, waits)
         with self.lock:
             self.aggregate.add_sample(sample, since, busy, total)
         if self.on_sample is not None:

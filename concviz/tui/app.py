@@ -960,6 +960,10 @@ class ConcvizApp(App[None]):
         title = "Workers CPU · mean" if workers.averaged else "Workers CPU"
         if workers_panel.border_title != title:
             workers_panel.border_title = title
+        waiting = any(r.waiting >= 1.0 for r in workers.rows)
+        legend = "│ = one core · ░ = no free core" if waiting else "│ = one core"
+        if workers_panel.border_subtitle != legend:
+            workers_panel.border_subtitle = legend
         workers_panel.show(
             (workers, workers_panel.size.width),
             lambda: workers_content(workers, workers_panel.size.width - 4),

@@ -29,6 +29,8 @@ happened. Nothing is simulated: every bar and figure is measured.
 - **Cores**: each core's CPU use now, and its recent history.
 - **Workers**: the CPU use of each worker thread or process, and their sum
   against the `│` one-core mark: GIL-bound threads add up to one core at most.
+  `░` after a worker's bar is time it was ready to run but every core was taken
+  (more workers than cores); a thread waiting for the GIL shows none.
 - **Queue depth**: tasks submitted but not started (or the queue's real size
   for the queue models) over time.
 - **Summary**: the same figures as `concviz run`, live, final at the end.

@@ -52,6 +52,14 @@ def bar(fraction: float, width: int) -> str:
     return ("█" * full + partial).ljust(width)
 
 
+def split_bar(first: float, second: float, width: int) -> tuple[str, str, str]:
+    """Two shares of one bar: the first with eighth-cell resolution, then the second
+    in whole cells (it starts in the first's partial cell's wake), then the blank rest."""
+    head = bar(first, width).rstrip()
+    cells = min(width - len(head), round(min(max(second, 0.0), 1.0) * width))
+    return head, "░" * cells, " " * (width - len(head) - cells)
+
+
 def fmt_duration(s: float) -> str:
     if s <= 0:
         return "0s"
@@ -614,6 +622,8 @@ class WorkerRow:
     percent: float
     rss: int | None
     history: list[float]
+    #: % of the time it was runnable but no core was free (more workers than cores).
+    waiting: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -658,7 +668,12 @@ def workers_view(agg: RunAggregate, max_rows: int, history: int, smooth: int = 1
         # Only the samples it was alive in: a thread that just started is not averaged down.
         alive = [s.threads[key] for s in samples[-max(1, smooth) :] if key in s.threads]
         rss = latest.rss.get(key[0]) if latest and kind == "process" else None
-        rows.append(WorkerRow(label, kind, _mean_of_last(alive, smooth), rss, hist))
+        waits = [s.waits[key] for s in samples[-max(1, smooth) :] if key in s.waits]
+        rows.append(
+            WorkerRow(
+                label, kind, _mean_of_last(alive, smooth), rss, hist, _mean_of_last(waits, smooth)
+            )
+        )
     rows.sort(key=lambda r: (-r.percent, r.label))
     totals = [sum(s.threads.values()) for s in samples]
     shown = rows[:max_rows]

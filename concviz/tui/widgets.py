@@ -37,6 +37,7 @@ from .view import (
     bar,
     fmt_duration,
     spark,
+    split_bar,
 )
 
 STATE_BADGE = {
@@ -471,10 +472,17 @@ def workers_content(view: WorkersView, width: int) -> list[Content]:
     bar_w = max(3, width - label_w - 5 - rss_w)
     lines = []
     for r in view.rows:
+        # CPU, then (░) the time it was ready to run but every core was taken.
+        cpu, waiting, rest = split_bar(r.percent / 100.0, r.waiting / 100.0, bar_w)
+        drawn: list[tuple[str, str]] = (
+            [(cpu, "$accent"), (waiting, "$warning"), (rest, "")]
+            if waiting
+            else [(bar(r.percent / 100.0, bar_w), "$accent")]
+        )
         lines.append(
             Content.assemble(
                 (f"{r.label[: label_w - 1]:<{label_w}}", "$text-muted"),
-                (bar(r.percent / 100.0, bar_w), "$accent"),
+                *drawn,
                 f"{r.percent:4.0f}%",
                 (f" {fmt_bytes(r.rss):>8}" if r.rss else " " * rss_w, "$text-muted"),
             )
