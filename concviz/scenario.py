@@ -22,6 +22,7 @@ command line and the dashboard both load them here.
     [[variant]]                   # optional: compare these, one after another
     label = "no lock"
     lock = false
+    # workers and tasks may also be "cores" or "4 * cores": this machine's cores
 
     [sweep]                       # optional: run at each of these worker counts
     workers = [1, 2, 4, 8]
@@ -33,6 +34,8 @@ command line and the dashboard both load them here.
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
@@ -226,7 +229,37 @@ _EXPECTED = {
 }
 
 
+#: Fields that may be given in cores ("cores", "4 * cores"): a demonstration of
+#: oversubscription must mean the same on 2 cores and on 16.
+PER_CORE_FIELDS = ("workers", "tasks")
+_PER_CORE = re.compile(r"^\s*(?:(\d+)\s*\*\s*)?cores\s*$")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (an affinity mask or a container can allow fewer)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _per_core(values: dict[str, Any], where: str, section: str) -> dict[str, Any]:
+    resolved = dict(values)
+    for key in PER_CORE_FIELDS:
+        value = values.get(key)
+        if isinstance(value, str):
+            match = _PER_CORE.match(value)
+            if match is None:
+                raise ScenarioError(
+                    f"{where}: {section} {key} must be a whole number, 'cores' or "
+                    f"'N * cores', got {value!r}"
+                )
+            resolved[key] = int(match.group(1) or 1) * usable_cores()
+    return resolved
+
+
 def _spec(base: RunSpec, values: dict[str, Any], where: str, section: str) -> RunSpec:
+    values = _per_core(values, where, section)
     for key, value in values.items():
         kind = RUN_FIELDS.get(key)
         if kind is None:

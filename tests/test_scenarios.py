@@ -12,7 +12,7 @@ import pytest
 
 from concviz.engine.session import LocalHttpServer, RunSession
 from concviz.engine.spec import RunSpec
-from concviz.scenario import Scenario, ScenarioError, load, shipped
+from concviz.scenario import Scenario, ScenarioError, load, shipped, usable_cores
 
 CURRICULUM = {
     "race",
@@ -31,6 +31,8 @@ CURRICULUM = {
     "forgot-await",
     "shared-memory",
     "main-guard",
+    "memory-per-worker",
+    "oversubscribed",
 }
 
 
@@ -76,6 +78,20 @@ def test_every_shipped_scenario_runs_to_completion(name: str, http_server: Local
         finished = summary.completed + summary.failed + summary.cancelled
         if scenario.stop_after_s is None:
             assert finished == spec.tasks, (name, spec.model)
+
+
+def test_worker_counts_can_be_given_in_this_machines_cores(tmp_path: Path) -> None:
+    path = tmp_path / "per-core.toml"
+    path.write_text(
+        "[scenario]\ntitle='t'\nexplanation='e'\n"
+        "[run]\nmodel='processes'\ntasks='4 * cores'\n"
+        "[[variant]]\nlabel='one each'\nworkers='cores'\n"
+        "[[variant]]\nlabel='four each'\nworkers='4*cores'\n"
+    )
+    scenario = load(str(path))
+    cores = usable_cores()
+    assert [v.spec.workers for v in scenario.variants] == [cores, 4 * cores]
+    assert {v.spec.tasks for v in scenario.variants} == {4 * cores}
 
 
 def test_main_guard_spawn_runs_the_modules_set_up_again_in_every_worker() -> None:
@@ -150,7 +166,7 @@ BAD = [
     ("[run]\nmodel = 'threads'\n", "missing the [scenario] table"),
     (
         "[scenario]\ntitle='t'\nexplanation='e'\n[run]\nworkers = 'four'\n",
-        "[run] workers must be a whole number, got 'four'",
+        "[run] workers must be a whole number, 'cores' or 'N * cores', got 'four'",
     ),
     (
         "[scenario]\ntitle='t'\nexplanation='e'\n[run]\nmodle = 'threads'\n",
@@ -170,6 +186,10 @@ BAD = [
         "[task] function must be 'module:function'",
     ),
     ("[scenario\n", "not valid TOML"),
+    (
+        "[scenario]\ntitle='t'\nexplanation='e'\n[run]\ntasks = 'lots of cores'\n",
+        "[run] tasks must be a whole number, 'cores' or 'N * cores', got 'lots of cores'",
+    ),
 ]
 
 
