@@ -18,9 +18,14 @@ def speedup_bar(speedup: float, top: float, width: int = 16) -> str:
     return "█" * filled + "·" * (width - filled)
 
 
+#: The columns :func:`compare_figures` fills, in order.
+FIGURES = ("wall", "speedup", "parallel", "on-CPU", "wait", "queue", "memory", "per task")
+
+
 def compare_figures(row: CompareRow, top: float, bar_width: int) -> list[str | Text]:
-    """A compared run's figures, as the CLI's table and the dashboard's both show them."""
+    """A compared run's :data:`FIGURES`, as the CLI's table and the dashboard's both show them."""
     s = row.summary
+    wait = s.core_wait_fraction
     return [
         fmt_seconds(s.wall_s),
         Text.assemble(
@@ -29,6 +34,7 @@ def compare_figures(row: CompareRow, top: float, bar_width: int) -> list[str | T
         ),
         f"{s.parallelism:.2f}",
         f"{s.on_cpu_fraction:.0%}",
+        "-" if wait is None else f"{wait:.0%}",
         str(s.peak_queue_depth),
         fmt_memory(s.peak_memory),
         fmt_memory_per_task(s),
@@ -43,19 +49,18 @@ def _python(s: object) -> str:
 def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: int = 120) -> Table:
     """The comparison as a table for a terminal ``width`` columns wide.
 
-    Under 116 columns the speedup bars go; under 100 so does the peak memory
-    (what each task added stays), and long labels wrap: every figure keeps its
-    column whole, down to 80 columns.
+    Under 116 columns the speedup bars go; under 100 so do the wait for a core
+    and the peak memory (what each task added stays), and long labels wrap:
+    every figure keeps its column whole, down to 80 columns.
     """
     bar_width = 6 if width >= 116 else 0
-    peak_memory = width >= 100
+    wide = width >= 100
     table = Table(
         title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
     )
     pythons = {_python(r.summary) for r in rows}
-    columns = ["model", "wall", "speedup", "parallel", "on-CPU", "queue", "memory", "per task"]
-    if not peak_memory:
-        columns.remove("memory")
+    shown = [name for name in FIGURES if wide or name not in ("wait", "memory")]
+    columns = ["model", *shown]
     startup = any(r.summary.worker_startup_s is not None for r in rows)
     if startup:
         columns.append("start")
@@ -80,9 +85,8 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
             label += f"@{version}{'' if s.gil_enabled else 't'}"
         if s.completed < s.tasks:
             label += f" ({s.completed}/{s.tasks} ok)"
-        cells = [label, *compare_figures(r, top, bar_width)]
-        if not peak_memory:
-            del cells[6]  # model, then compare_figures: wall ... queue, memory, per task
+        figures = dict(zip(FIGURES, compare_figures(r, top, bar_width), strict=True))
+        cells: list[str | Text] = [label, *(figures[name] for name in shown)]
         if startup:
             up = s.worker_startup_s
             cells.append(fmt_seconds(up) if up is not None else "-")
@@ -91,8 +95,9 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
         table.add_row(*cells)
     table.caption = (
         f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "
-        f"queue = peak depth · "
-        + ("memory = peak of all the run's processes · " if peak_memory else "")
+        + ("wait = of the tasks' time, ready to run but no core free · " if wide else "")
+        + "queue = peak depth · "
+        + ("memory = peak of all the run's processes · " if wide else "")
         + "per task = memory each task in flight added · "
         + ("start = median time to a worker process or sub-interpreter · " if startup else "")
         + f"Python {', '.join(sorted(pythons))}"

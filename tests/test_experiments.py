@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,44 @@ def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> N
     assert "ideal" not in narrow  # N× for N workers: the workers column says it
     assert "…" not in narrow  # nothing cut short
     assert "memory" not in render(120, [0, 0, 0])  # not measured: no column
+
+
+def test_compare_table_shows_the_wait_for_a_core_when_wide_and_fits_80_columns() -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    from concviz.engine.aggregate import RunAggregate  # noqa: PLC0415
+    from concviz.experiments import CompareRow  # noqa: PLC0415
+    from concviz.report_multi import compare_table  # noqa: PLC0415
+
+    def row(label: str, wait: float, speedup: float) -> CompareRow:
+        summary = replace(
+            RunAggregate({"model": "processes", "workload": "cpu"}).summary(),
+            completed=8,
+            tasks=8,
+            wall_s=0.95,
+            on_cpu_fraction=1 - wait,
+            core_wait_fraction=wait,
+            peak_memory=42 << 20,
+            memory_per_task=2.8 * 2**20,
+        )
+        return CompareRow(label, summary, speedup)
+
+    rows = [row("one per core", 0.02, 1.0), row("four per core", 0.75, 0.97)]
+
+    def render(width: int) -> list[str]:
+        console = Console(width=width, record=True)
+        with console.capture() as captured:
+            console.print(compare_table(rows, "one per core", "t", width))
+        return captured.get().splitlines()
+
+    wide = "\n".join(render(120))
+    assert " wait " in wide
+    assert "75%" in wide
+    assert "42 MiB" in wide
+    narrow = render(80)
+    assert all(len(line) <= 80 for line in narrow)
+    assert "75%" not in "\n".join(narrow)  # the wait goes first, then the peak memory
+    assert "+2.8 MiB" in "\n".join(narrow)  # what each task added stays
 
 
 def test_ideal_scaling_has_no_knee() -> None:

@@ -305,6 +305,7 @@ class CompareScreen(SeriesScreen):
             "speedup",
             "parallel",
             "on-CPU",
+            "core wait",
             "peak queue",
             "memory",
             "per task",
