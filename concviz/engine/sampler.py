@@ -22,12 +22,11 @@ from collections.abc import Callable
 import psutil
 
 from .aggregate import RunAggregate, Sample
-from .memory import MEASURE, footprint
+from .memory import MEASURE, footprint, statm_rss
 
 #: Sees each tick as it is recorded (a recording).
 SampleTap = Callable[[Sample, int, list[float], list[float]], None]
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _HAS_PROC = os.path.exists("/proc/self/task")
 #: Share of one core the total-memory reads may take: PSS costs ~0.1 ms a
 #: process, so with many worker processes it is read every few ticks instead,
@@ -61,19 +60,9 @@ def thread_times(pid: int, tid: int) -> tuple[int, int | None] | None:
     return None  # pragma: no cover
 
 
-def thread_cpu_ns(pid: int, tid: int) -> int | None:
-    """Total CPU time of one OS thread, or None once it has gone."""
-    times = thread_times(pid, tid)
-    return None if times is None else times[0]
-
-
 def rss_bytes(pid: int) -> int | None:
     if _HAS_PROC:
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as f:
-                return int(f.read().split()[1]) * _PAGE
-        except (OSError, ValueError, IndexError):
-            return None
+        return statm_rss(pid)
     try:  # pragma: no cover
         return int(psutil.Process(pid).memory_info().rss)
     except psutil.Error:  # pragma: no cover

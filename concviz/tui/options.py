@@ -25,6 +25,8 @@ class Option:
     workloads: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
+    #: An empty box means the workload's own default (the field's None).
+    blank_is_default: bool = False
 
     def applies(self, spec: RunSpec) -> bool:
         return spec.workload in self.workloads or spec.model in self.models
@@ -43,8 +45,8 @@ class Option:
         text = text.strip()
         if self.kind in ("choice", "bool"):
             return text == "on" if self.kind == "bool" else text
-        if not text and self.field == "iterations":
-            return None  # the workload's own default
+        if not text and self.blank_is_default:
+            return None
         try:
             return int(text) if self.kind == "int" else float(text)
         except ValueError:
@@ -55,7 +57,13 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("lock", "Lock around the increment", "bool", ("counter", "shared-counter")),
     Option("race", "Increment written as", "choice", ("counter",), choices=RACE_FORMS),
-    Option("iterations", "Increments per task", "int", ("counter", "shared-counter")),
+    Option(
+        "iterations",
+        "Increments per task",
+        "int",
+        ("counter", "shared-counter"),
+        blank_is_default=True,
+    ),
     Option("lock_order", "Lock order", "choice", ("deadlock",), choices=LOCK_ORDERS),
     Option(
         "timeout_ms",

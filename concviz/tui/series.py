@@ -36,7 +36,7 @@ from ..experiments import (
 )
 from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
-from ..report_multi import compare_figures, fmt_memory
+from ..report_multi import FIGURES, compare_figures, fmt_memory
 from ..workloads import CATALOG as WORKLOADS
 from .view import timeline_view
 from .widgets import Explanation, Timeline
@@ -299,17 +299,8 @@ class CompareScreen(SeriesScreen):
     def _columns(self) -> None:
         table = self.query_one("#results", DataTable)
         table.clear(columns=True)
-        names = [
-            "model",
-            "wall",
-            "speedup",
-            "parallel",
-            "on-CPU",
-            "core wait",
-            "peak queue",
-            "memory",
-            "per task",
-        ]
+        longer = {"wait": "core wait", "queue": "peak queue"}  # room for whole words here
+        names = ["model", *(longer.get(name, name) for name in FIGURES)]
         if self._result_column:
             names.insert(3, "result")  # what the pattern measured: the point of the demo
         for name in names:

@@ -477,7 +477,7 @@ def workers_content(view: WorkersView, width: int) -> list[Content]:
         drawn: list[tuple[str, str]] = (
             [(cpu, "$accent"), (waiting, "$warning"), (rest, "")]
             if waiting
-            else [(bar(r.percent / 100.0, bar_w), "$accent")]
+            else [(cpu + rest, "$accent")]  # one span, as the bar was drawn before
         )
         lines.append(
             Content.assemble(
