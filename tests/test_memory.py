@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from concviz.engine import memory
+from concviz.engine.session import RunSession
+from concviz.engine.spec import RunSpec
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PSS is Linux's")
@@ -27,3 +29,17 @@ def test_a_process_that_has_gone_has_no_footprint() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert memory.footprint(child.pid) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
+def test_a_runs_peak_rss_is_its_own_not_the_process_that_started_it() -> None:
+    # Linux carries getrusage's ru_maxrss across exec: a runner started by a big
+    # dashboard once reported the dashboard's peak as its own.
+    big = bytearray(256 << 20)  # zero-filled: every page written, so resident
+    spec = RunSpec(model="sequential", workload="sleep", workers=1, tasks=1, task_ms=10)
+    with RunSession(spec) as session:
+        assert session.wait(60)
+        summary = session.summary()
+    del big
+    assert summary.status == "done"
+    assert 5 << 20 < summary.peak_rss < 160 << 20  # a lean runner: tens of MiB, not 256+

@@ -37,6 +37,23 @@ def statm_rss(pid: int | str) -> int | None:
         return None
 
 
+def high_water_rss() -> int | None:
+    """This process's peak RSS since it started its program (``VmHWM``; None: not Linux).
+
+    Not ``getrusage().ru_maxrss``: Linux carries that across ``execve``, so a
+    runner started by a 300 MiB dashboard reports 300 MiB from its first line.
+    ``VmHWM`` belongs to the process's own address space, made by the exec.
+    """
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB (KiB)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 #: What :func:`footprint` measures here: "PSS" where the kernel offers
 #: ``smaps_rollup`` (Linux 4.14+), "RSS" where only ``statm`` is there, "" elsewhere.
 MEASURE = "PSS" if _pss("self") is not None else "RSS" if statm_rss("self") is not None else ""

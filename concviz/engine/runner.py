@@ -28,7 +28,7 @@ from ..workloads import WorkloadParams
 from . import worker
 from .calibrate import calibration
 from .job import Job
-from .memory import MEASURE, footprint
+from .memory import MEASURE, footprint, high_water_rss
 from .protocol import RECORD, VERSION, Kind, Status
 from .spec import RunSpec
 
@@ -179,16 +179,21 @@ def _memory() -> dict[str, Any]:
 
     A sampler ten times a second can miss a run shorter than its tick, and a
     peak between two ticks; the kernel keeps the exact maximum. Children count
-    once waited for: a pool's worker processes, by the time the run ends.
+    once waited for: a pool's worker processes, by the time the run ends. (A
+    child inherits its parent's peak, through fork and exec alike; here that
+    parent is this runner, whose own true peak is in the maximum anyway.)
     """
     try:
         import resource  # noqa: PLC0415  (Unix only; the runner needs AF_UNIX anyway)
     except ImportError:  # pragma: no cover
         return {"type": "memory"}
     unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    own = high_water_rss()
+    if own is None:  # pragma: no cover  (not Linux: the best there is)
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
     return {
         "type": "memory",
-        "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit,
+        "maxrss": own,
         "children_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit,
     }
 
