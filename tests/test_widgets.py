@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.style import Style as RichStyle
 from textual.app import App, ComposeResult
 from textual.content import Content
@@ -11,8 +13,9 @@ from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widgets import Static
 
+from concviz.engine.aggregate import RunAggregate
 from concviz.tui.view import QueueView, WorkerRow, WorkersView
-from concviz.tui.widgets import Panel, queue_content, workers_content
+from concviz.tui.widgets import Panel, queue_content, summary_content, workers_content
 
 CSS = """
 Panel, Static {
@@ -160,3 +163,29 @@ def test_a_worker_waiting_for_a_core_shows_it_after_its_cpu() -> None:
     assert "░" not in gil
     spans = {str(span.style) for span in lines[0].spans}
     assert "$warning" in spans  # a colour as well as a glyph
+
+
+def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
+    """Beside the settings panel the summary is ~24 cells wide: a row must not wrap."""
+    summary = replace(
+        RunAggregate(
+            {"model": "processes", "workload": "cpu", "workers": 2, "tasks": 20}
+        ).summary(),
+        completed=20,
+        wall_s=1.36,
+        throughput=15.0,
+        core_wait_fraction=0.22,
+        peak_memory=26_109_542,
+        events=60,
+        dropped_events=3,
+    )
+    wide = {line.plain.split()[0]: line.plain for line in summary_content(summary, True, width=40)}
+    narrow = [line.plain for line in summary_content(summary, True, width=24)]
+    assert wide["core"].endswith("22% no core free")
+    assert wide["memory"].endswith("at peak")
+    by_label = {line.split()[0]: line for line in narrow}
+    assert by_label["core"].rstrip().endswith("22%")
+    assert by_label["memory"].rstrip().endswith("MiB")
+    assert all(len(line) <= 24 for line in narrow if not line.startswith(("wall", "events")))
+    assert by_label["events"].endswith("3 lost")  # a figure: kept, even if it wraps
+    assert by_label["wall"].endswith("15/s")

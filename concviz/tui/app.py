@@ -969,8 +969,12 @@ class ConcvizApp(App[None]):
             lambda: workers_content(workers, workers_panel.size.width - 4),
         )
         final = state in ("done", "stopped", "error", "crashed")
-        self.w_summary.show(
-            (summary, final, narrow), lambda: summary_content(summary, final, compact=narrow)
+        summary_panel = self.w_summary
+        summary_panel.show(
+            (summary, final, narrow, summary_panel.size.width),
+            lambda: summary_content(
+                summary, final, compact=narrow, width=summary_panel.size.width - 4
+            ),
         )
 
     def _spec_differs(self, source: Any) -> bool:

@@ -520,8 +520,17 @@ def queue_content(view: QueueView, width: int) -> list[Content]:
     ]
 
 
-def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Content]:
-    def row(label: str, value: str, hint: str = "") -> Content:
+def summary_content(
+    s: Summary, final: bool, compact: bool = False, width: int | None = None
+) -> list[Content]:
+    """The summary's rows; in a panel narrower than a row, its words after the figure go.
+
+    A hint that is a figure itself (throughput, events lost) stays and may wrap.
+    """
+
+    def row(label: str, value: str, hint: str = "", keep: bool = False) -> Content:
+        if not keep and width is not None and 12 + len(value) + len(hint) > width:
+            hint = ""
         return Content.assemble(
             (f"{label:<12}", "$text-muted"), (value, "bold"), (hint, "$text-muted")
         )
@@ -538,7 +547,7 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Cont
     if s.cancelled:
         lines.append(row("cancelled", str(s.cancelled)))
     lines += [
-        row("wall", fmt_seconds(s.wall_s), f" {s.throughput:,.0f}/s"),
+        row("wall", fmt_seconds(s.wall_s), f" {s.throughput:,.0f}/s", keep=True),
         row("parallelism", f"{s.parallelism:.2f}", " cores"),
         row("on-CPU", f"{s.on_cpu_fraction:.0%}"),
         *(
@@ -563,7 +572,7 @@ def summary_content(s: Summary, final: bool, compact: bool = False) -> list[Cont
         lines += [
             row("worker CPU", fmt_seconds(s.cpu_s)),
             row("peak RSS", fmt_bytes(s.peak_rss) if s.peak_rss else "-"),
-            row("events", f"{s.events:,}", f" {s.dropped_events} lost"),
+            row("events", f"{s.events:,}", f" {s.dropped_events} lost", keep=True),
         ]
         if s.core_utilisation and final:
             lines.append(row("cores", " ".join(f"{u:.0f}%" for u in s.core_utilisation)))
