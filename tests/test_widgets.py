@@ -15,7 +15,15 @@ from textual.widgets import Static
 
 from concviz.engine.aggregate import RunAggregate
 from concviz.tui.view import QueueView, WorkerRow, WorkersView
-from concviz.tui.widgets import Panel, queue_content, summary_content, workers_content
+from concviz.tui.widgets import (
+    LEGEND,
+    SHORT_LEGEND,
+    Panel,
+    legend_line,
+    queue_content,
+    summary_content,
+    workers_content,
+)
 
 CSS = """
 Panel, Static {
@@ -189,3 +197,13 @@ def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
     assert all(len(line) <= 24 for line in narrow if not line.startswith(("wall", "events")))
     assert by_label["events"].endswith("3 lost")  # a figure: kept, even if it wraps
     assert by_label["wall"].endswith("15/s")
+
+
+def test_the_timeline_legend_shrinks_before_its_note_is_cut() -> None:
+    note = "1000 lanes, 67 per row: bar height = share of them busy"
+    assert legend_line(note, 120) == f"{note} · {LEGEND}"
+    assert legend_line(note, 86) == f"{note} · {SHORT_LEGEND}"
+    assert legend_line(note, 60) == note  # the legend goes; the note says how to read the rows
+    assert legend_line(note, 30) == note[:30]
+    assert legend_line("", 80) == LEGEND
+    assert len(legend_line("", 20)) <= 20

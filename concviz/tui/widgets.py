@@ -422,9 +422,7 @@ class Timeline(Widget):
             ).adjust_cell_length(width, st[""])
         )
         if self.legend:
-            legend = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
-            note = f"{view.note} · {legend}" if view.note else legend
-            strip = Strip([Segment(note[:width], st["note"])])
+            strip = Strip([Segment(legend_line(view.note, width), st["note"])])
             strips.append(strip.adjust_cell_length(width, st[""]))
         return strips
 
@@ -437,6 +435,21 @@ class Timeline(Widget):
 
     def on_resize(self) -> None:
         self._strips = []
+
+
+LEGEND = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
+SHORT_LEGEND = "█ CPU ▓▒░ waiting ✗ failed"
+
+
+def legend_line(note: str, width: int) -> str:
+    """The note and the glyph legend on one line: the legend shrinks before the note is cut."""
+    if not note:
+        return LEGEND if len(LEGEND) <= width else SHORT_LEGEND[:width]
+    for legend in (LEGEND, SHORT_LEGEND):
+        line = f"{note} · {legend}"
+        if len(line) <= width:
+            return line
+    return note[:width]
 
 
 # -- cores, workers, queue ------------------------------------------------------------
