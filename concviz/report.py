@@ -170,6 +170,14 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         ("Interpreter", f"Python {s.python}", gil_label(s.gil_enabled)),
         ("Events", f"{s.events:,}", f"{s.dropped_events:,} dropped"),
     ]
+    if s.observer_cpu is not None:
+        rows.append(
+            (
+                "concviz itself",
+                f"{s.observer_cpu:.0%} of a core",
+                "its progress bar, events, sampler",
+            )
+        )
     if s.peak_in_flight:
         rows.insert(
             10, ("Peak in flight", str(s.peak_in_flight), "tasks running at the same moment")

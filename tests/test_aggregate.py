@@ -291,3 +291,16 @@ def test_core_wait_while_running_counts_the_running_tasks_time_so_far() -> None:
     agg.add_sample(Sample(100 * MS, (0.0,), {}, {}, 0, core_wait_ns=100 * MS), 0, [0.0], [0.1])
     # No task has finished, but 2 x 100 ms of task time have passed: half of it waiting.
     assert agg.summary(now_ns=100 * MS).core_wait_fraction == pytest.approx(0.5)
+
+
+def test_the_observers_own_cpu_counts_within_the_run_as_cores() -> None:
+    agg = started_run()  # RUN_START at 0
+    assert agg.summary().observer_cpu is None  # nothing sampled yet
+    # -100..100 ms: half of it before the run, so half of its 40 ms counts, over 100 ms.
+    agg.add_sample(
+        Sample(100 * MS, (0.0,), {}, {}, 0, observer_ns=40 * MS), -100 * MS, [0.0], [0.1]
+    )
+    agg.add_sample(Sample(200 * MS, (0.0,), {}, {}, 0, observer_ns=10 * MS), 100 * MS, [0.0], [0.1])
+    assert agg.summary().observer_cpu == pytest.approx((20 + 10) / 200)
+    agg.add_sample(Sample(300 * MS, (0.0,), {}, {}, 0), 200 * MS, [0.0], [0.1])  # not measured
+    assert agg.summary().observer_cpu == pytest.approx((20 + 10) / 200)

@@ -62,6 +62,7 @@ def test_a_replay_rebuilds_the_recorded_run(tmp_path: Path) -> None:
         assert getattr(summary, key) == live[key], key
     assert summary.wall_s == pytest.approx(live["wall_s"])
     assert summary.cpu_s == pytest.approx(live["cpu_s"])
+    assert summary.observer_cpu == pytest.approx(live["observer_cpu"])
     assert summary.status == "done"
     assert replay.aggregate.samples  # the sampler's readings came back too
 

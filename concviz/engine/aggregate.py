@@ -142,6 +142,9 @@ class Sample:
     core_wait_ns: int | None = None
     #: % of the interval each observed thread spent runnable with no core free.
     waits: dict[tuple[int, int], float] = field(default_factory=dict)
+    #: CPU ns the observing process itself (UI, event reader, sampler) used since
+    #: the last tick (None: not measured, e.g. a recording made before it was).
+    observer_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,10 @@ class Summary:
     #: Threads' stacks, worker processes, coroutines... None: not measured, or the
     #: run grew by less than :data:`MEMORY_RESOLUTION` (then it says nothing).
     memory_per_task: float | None = None
+    #: Cores of CPU concviz's own process (the dashboard or ``concviz run``: its
+    #: drawing, event reader and sampler) used during the run, from its CPU clock.
+    #: The core figures are system-wide and include it. None: not measured.
+    observer_cpu: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -315,6 +322,9 @@ class RunAggregate:
         self.peak_memory = 0
         #: Run-queue wait of the workers within the run (None until measured).
         self.core_wait_ns: float | None = None
+        #: The observer's own CPU within the run, and the sampled time it covers.
+        self.observer_ns = 0.0
+        self.observer_span_ns = 0.0
         self._core_busy: list[float] = []
         self._core_total: list[float] = []
         self._down_lanes = 0
@@ -713,6 +723,9 @@ class RunAggregate:
         weight = overlap / (sample.t_ns - since_ns)
         if sample.core_wait_ns is not None:
             self.core_wait_ns = (self.core_wait_ns or 0.0) + sample.core_wait_ns * weight
+        if sample.observer_ns is not None:
+            self.observer_ns += sample.observer_ns * weight
+            self.observer_span_ns += overlap
         if not self._core_busy:
             self._core_busy = [0.0] * len(core_busy)
             self._core_total = [0.0] * len(core_total)
@@ -778,6 +791,9 @@ class RunAggregate:
             result=dict(self.results),
             warnings=dict(self.warnings.most_common(10)),
             core_wait_fraction=self._core_wait_fraction(now_ns),
+            observer_cpu=(
+                self.observer_ns / self.observer_span_ns if self.observer_span_ns > 0 else None
+            ),
             **self._memory_figures(),
         )
 

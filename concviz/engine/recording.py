@@ -84,6 +84,7 @@ class Recorder:
             "memory": sample.memory,
             "wait": sample.core_wait_ns,
             "waits": [[pid, tid, pct] for (pid, tid), pct in sample.waits.items()],
+            "observer": sample.observer_ns,
             "busy": busy,
             "total": total,
         }
@@ -154,6 +155,7 @@ def apply(agg: RunAggregate, frame: Frame) -> None:
             memory=body.get("memory"),  # recordings made before concviz measured it have none
             core_wait_ns=body.get("wait"),
             waits={(pid, tid): pct for pid, tid, pct in body.get("waits", [])},
+            observer_ns=body.get("observer"),
         )
         agg.add_sample(sample, body["since"], body["busy"], body["total"])
     elif frame.ftype == FileFrame.END:

@@ -88,6 +88,7 @@ class Sampler:
         self._last_threads: dict[tuple[int, int], tuple[int, int | None]] = {}
         self._last_cores = psutil.cpu_times(percpu=True)
         self._last_t = time.monotonic_ns()
+        self._last_own = time.process_time_ns()
         #: Seconds spent sampling, for the observer-overhead report.
         self.busy_s = 0.0
         self.ticks = 0
@@ -173,7 +174,14 @@ class Sampler:
         if self.ticks % self._memory_every == 0:
             memory = self._total_memory(pids, rss)
 
-        sample = Sample(now, tuple(percents), thread_pct, rss, depth, memory, core_wait, waits)
+        # This process's own CPU, every thread of it: what watching the run costs.
+        own = time.process_time_ns()
+        observer_ns = own - self._last_own
+        self._last_own = own
+
+        sample = Sample(
+            now, tuple(percents), thread_pct, rss, depth, memory, core_wait, waits, observer_ns
+        )
         with self.lock:
             self.aggregate.add_sample(sample, since, busy, total)
         if self.on_sample is not None:

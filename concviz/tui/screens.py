@@ -26,7 +26,9 @@ happened. Nothing is simulated: every bar and figure is measured.
   (for the GIL, for I/O); `✗` is a failed task, `·` a lane busy only briefly.
   With more lanes than rows, rows stand for groups and the bar height is the
   share of the group that was busy.
-- **Cores**: each core's CPU use now, and its recent history.
+- **Cores**: each core's CPU use now, and its recent history: everything on
+  the machine, this dashboard included (the summary's `concviz` row is its own
+  share).
 - **Workers**: the CPU use of each worker thread or process, and their sum
   against the `│` one-core mark: GIL-bound threads add up to one core at most.
   `░` after a worker's bar is time it was ready to run but every core was taken

@@ -587,6 +587,8 @@ def summary_content(
             row("peak RSS", fmt_bytes(s.peak_rss) if s.peak_rss else "-"),
             row("events", f"{s.events:,}", f" {s.dropped_events} lost", keep=True),
         ]
+        if s.observer_cpu is not None:
+            lines.append(row("concviz", f"{s.observer_cpu:.0%}", " of a core"))
         if s.core_utilisation and final:
             lines.append(row("cores", " ".join(f"{u:.0f}%" for u in s.core_utilisation)))
     if s.run_error:
