@@ -513,3 +513,19 @@ async def test_a_workloads_own_options_are_shown_set_and_used() -> None:
 
 def test_every_option_label_fits_the_settings_panel() -> None:
     assert all(len(option.label) <= 28 for option in OPTIONS)
+
+
+async def test_the_timeline_keeps_its_height_through_a_run() -> None:
+    """Figures appearing in the panels below must not take rows from the timeline."""
+    app = ConcvizApp(RunSpec(model="processes", workload="cpu", workers=2, tasks=4, task_ms=20))
+    async with app.run_test(size=(140, 42)) as pilot:
+        await pilot.pause()
+        box = app.query_one("#timeline-box")
+        idle = box.size.height
+        summary_idle = len(panel_text(app, "#summary").splitlines())
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        await pilot.pause(0.3)
+        assert app.state == "done", why_not_done(app)
+        assert len(panel_text(app, "#summary").splitlines()) > summary_idle + 5
+        assert box.size.height == idle

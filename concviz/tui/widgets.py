@@ -90,7 +90,10 @@ class Lines(Widget):
         if len(keys) != len(self._keys):
             self._lines, self._keys = lines, keys
             self._forget()
-            self.refresh(layout=True)
+            # A panel whose height does not follow its lines only needs a repaint:
+            # a layout is the whole screen's, and costs more than all the drawing.
+            height = self.styles.height
+            self.refresh(layout=height is None or height.is_auto)
             return
         old_keys = self._keys
         changed = [y for y, key in enumerate(keys) if key != old_keys[y]]
