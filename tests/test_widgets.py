@@ -186,6 +186,7 @@ def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
         peak_memory=26_109_542,
         events=60,
         dropped_events=3,
+        observer_cpu=0.19,
     )
     wide = {line.plain.split()[0]: line.plain for line in summary_content(summary, True, width=40)}
     narrow = [line.plain for line in summary_content(summary, True, width=24)]
@@ -194,6 +195,8 @@ def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
     by_label = {line.split()[0]: line for line in narrow}
     assert by_label["core"].rstrip().endswith("22%")
     assert by_label["memory"].rstrip().endswith("MiB")
+    assert wide["concviz"].endswith("19% of a core")
+    assert by_label["concviz"].rstrip().endswith("19% CPU")  # a short word rather than none
     assert all(len(line) <= 24 for line in narrow if not line.startswith(("wall", "events")))
     assert by_label["events"].endswith("3 lost")  # a figure: kept, even if it wraps
     assert by_label["wall"].endswith("15/s")

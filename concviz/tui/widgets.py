@@ -544,9 +544,9 @@ def summary_content(
     A hint that is a figure itself (throughput, events lost) stays and may wrap.
     """
 
-    def row(label: str, value: str, hint: str = "", keep: bool = False) -> Content:
+    def row(label: str, value: str, hint: str = "", keep: bool = False, short: str = "") -> Content:
         if not keep and width is not None and 12 + len(value) + len(hint) > width:
-            hint = ""
+            hint = short if 12 + len(value) + len(short) <= width else ""
         return Content.assemble(
             (f"{label:<12}", "$text-muted"), (value, "bold"), (hint, "$text-muted")
         )
@@ -584,16 +584,7 @@ def summary_content(
         lines.append(row("start-up", fmt_seconds(s.worker_startup_s), " each"))
     if s.result:
         lines.append(Content.styled(describe_result(s.result), "bold $accent"))
-    if not compact:
-        lines += [
-            row("worker CPU", fmt_seconds(s.cpu_s)),
-            row("peak RSS", fmt_bytes(s.peak_rss) if s.peak_rss else "-"),
-            row("events", f"{s.events:,}", f" {s.dropped_events} lost", keep=True),
-        ]
-        if s.observer_cpu is not None:
-            lines.append(row("concviz", f"{s.observer_cpu:.0%}", " of a core"))
-        if s.core_utilisation and final:
-            lines.append(row("cores", " ".join(f"{u:.0f}%" for u in s.core_utilisation)))
+    # What went wrong before the details: a panel of fixed height cuts its last rows.
     if s.run_error:
         lines.append(Content.styled(s.run_error, "$error"))
     for message in s.transport_errors[:1]:
@@ -603,6 +594,15 @@ def summary_content(
             message, count = next(iter(counts.items()))
             more = f" (+{len(counts) - 1} kinds)" if len(counts) > 1 else ""
             lines.append(Content.styled(f"{count}× {message}{more}", style))
+    if not compact:
+        if s.observer_cpu is not None:  # how much of the Cores panel is the dashboard
+            lines.append(row("concviz", f"{s.observer_cpu:.0%}", " of a core", short=" CPU"))
+        lines += [
+            row("worker CPU", fmt_seconds(s.cpu_s)),
+            row("events", f"{s.events:,}", f" {s.dropped_events} lost", keep=True),
+        ]
+        if s.core_utilisation and final:
+            lines.append(row("cores", " ".join(f"{u:.0f}%" for u in s.core_utilisation)))
     return lines
 
 
