@@ -16,9 +16,10 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, Select, SelectionList
 
-from concviz.engine.session import RunSession
+from concviz.engine.session import RunSession, run_in_progress
 from concviz.engine.spec import RunSpec
 from concviz.scenario import load
+from concviz.tui import app as app_module
 from concviz.tui.app import ConcvizApp
 from concviz.tui.options import OPTIONS
 from concviz.tui.picker import ScenarioPicker
@@ -529,3 +530,24 @@ async def test_the_timeline_keeps_its_height_through_a_run() -> None:
         assert app.state == "done", why_not_done(app)
         assert len(panel_text(app, "#summary").splitlines()) > summary_idle + 5
         assert box.size.height == idle
+
+
+async def test_start_up_chores_wait_until_no_run_is_measured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Probing interpreters starts subprocesses: never while a run's CPU is being measured."""
+    probes: list[bool] = []
+
+    def probe() -> list[object]:
+        probes.append(run_in_progress())
+        return []
+
+    monkeypatch.setattr(app_module, "discover", probe)
+    spec = RunSpec(model="sequential", workload="sleep", workers=1, tasks=1, task_ms=1500)
+    app = ConcvizApp(spec, autorun=True)  # concviz --run
+    async with app.run_test(size=(140, 42)) as pilot:
+        await wait_for(pilot, lambda: app.state in FINAL)
+        assert app.state == "done", why_not_done(app)
+        assert app.w_settings.ready  # the run waited for the settings' fields
+        await wait_for(pilot, lambda: bool(probes), timeout=5)
+    assert probes == [False]  # probed once, after the run

@@ -663,6 +663,14 @@ def _chain(*taps: Tap | None) -> Tap | None:
 _LIVE: weakref.WeakSet[RunSession | LocalHttpServer] = weakref.WeakSet()
 
 
+def run_in_progress() -> bool:
+    """Whether a run of this process is being measured (its runner started, not done)."""
+    return any(
+        isinstance(item, RunSession) and item._runner is not None and not item.done.is_set()
+        for item in list(_LIVE)
+    )
+
+
 @atexit.register
 def close_all() -> None:
     """However the observer leaves (short of SIGKILL), nothing it started stays."""

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -33,7 +33,7 @@ from textual.widgets import Button, Footer, Input, Label, Select
 from ..engine.aggregate import Summary
 from ..engine.interpreters import Interpreter, discover
 from ..engine.recording import RecordingError, Replay
-from ..engine.session import RunSession, SessionError
+from ..engine.session import RunSession, SessionError, run_in_progress
 from ..engine.spec import START_METHODS, RunSpec, SpecError
 from ..models import CATALOG as MODELS
 from ..scenario import Scenario
@@ -388,10 +388,11 @@ class ConcvizApp(App[None]):
         served_by = os.environ.get("CONCVIZ_SERVED_BY", "")
         if served_by.isdigit():
             threading.Thread(target=self._watch_server, args=(int(served_by),), daemon=True).start()
-        # Probing interpreters starts a few subprocesses: not before the first frame.
+        # Probing interpreters starts a few subprocesses: not before the first frame,
+        # and like warming the code panel, not while a run is measured.
         if self.replay_path is None:
-            self.set_timer(0.5, self._discover_interpreters)
-        self.set_timer(1.0, self._warm_code_panel)
+            self.set_timer(0.5, lambda: self._when_no_run(self._discover_interpreters))
+        self.set_timer(1.0, lambda: self._when_no_run(self._warm_code_panel))
         self.set_interval(1 / REFRESH_HZ, self.refresh_view)
         self.refresh_view()
         self.call_after_refresh(self._first_frame)
@@ -399,8 +400,13 @@ class ConcvizApp(App[None]):
             self.start_replay()
         elif self.playlist:
             self.load_scenario(0)
-        elif self.autorun:
-            self.action_run()
+
+    def _when_no_run(self, chore: Callable[[], object]) -> None:
+        """Does a start-up chore now, or once no run is measured: it would take CPU from it."""
+        if run_in_progress():
+            self.set_timer(0.5, lambda: self._when_no_run(chore))
+        else:
+            chore()
 
     @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
     def _warm_code_panel(self) -> None:
@@ -457,7 +463,14 @@ class ConcvizApp(App[None]):
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.perf_counter()
-        self.run_worker(self.w_settings.fill(), exclusive=True, group="settings")
+        self.run_worker(self._fill_settings(), exclusive=True, group="settings")
+
+    async def _fill_settings(self) -> None:
+        """Mounts the settings' fields; ``--run`` starts after that, not during it."""
+        await self.w_settings.fill()
+        if self.autorun and self.replay_path is None and not self.playlist:
+            self.autorun = False
+            self.action_run()
 
     def on_resize(self) -> None:
         self._apply_size(self.size.width, self.size.height)
