@@ -7,6 +7,7 @@ import pytest
 from concviz.engine import aggregate as agg_mod
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
+from concviz.engine.trace import trace_events
 
 RUNNER = 100
 MS = 1_000_000
@@ -304,3 +305,16 @@ def test_the_observers_own_cpu_counts_within_the_run_as_cores() -> None:
     assert agg.summary().observer_cpu == pytest.approx((20 + 10) / 200)
     agg.add_sample(Sample(300 * MS, (0.0,), {}, {}, 0), 200 * MS, [0.0], [0.1])  # not measured
     assert agg.summary().observer_cpu == pytest.approx((20 + 10) / 200)
+
+
+def test_a_trace_starts_its_memory_track_with_the_runners_memory_at_start() -> None:
+    """A run shorter than a sampler tick still has a memory reading: the one it began with."""
+    agg = RunAggregate({"model": "threads", "workload": "cpu", "workers": 2, "tasks": 1})
+    agg.feed_text({"type": "run_start", "pid": RUNNER, "memory_at_start": 24 << 20})
+    agg.feed_records(
+        rec(Kind.RUN_START, 5)
+        + rec(Kind.TASK_START, 5, 0, tid=11)
+        + rec(Kind.TASK_FINISH, 30, 0, tid=11)
+    )
+    memory = [e for e in trace_events(agg) if e["name"] == "memory, MiB"]
+    assert [(e["ts"], e["args"]["memory"]) for e in memory] == [(0.0, 24.0)]  # ts: from run start

@@ -84,6 +84,20 @@ def trace_events(agg: RunAggregate) -> list[dict[str, Any]]:
             }
         )
 
+    at_start = agg.meta.get("memory_at_start")
+    if agg.run_start_ns is not None and isinstance(at_start, int) and at_start > 0:
+        # The runner's own memory just before the model: all the run's memory then
+        # (no worker exists yet), and a reading even for a run shorter than a tick.
+        events.append(
+            {
+                "ph": "C",
+                "name": "memory, MiB",
+                "pid": runner,
+                "tid": 0,
+                "ts": us(agg.run_start_ns),
+                "args": {"memory": round(at_start / 2**20, 2)},
+            }
+        )
     for sample in agg.samples:
         ts = us(sample.t_ns)
         if sample.cores:
