@@ -49,19 +49,24 @@ def _python(s: object) -> str:
 def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: int = 120) -> Table:
     """The comparison as a table for a terminal ``width`` columns wide.
 
-    Under 116 columns the speedup bars go; under 100 so do the wait for a core
-    and the peak memory (what each task added stays), and long labels wrap:
-    every figure keeps its column whole, down to 80 columns.
+    Under 116 columns the speedup bars go. Under 100, while the table is too
+    wide, figures go: first those that are the same in every run (they tell the
+    runs apart in nothing), then the peak memory (what each task added stays),
+    the wait for a core and the queue. Long labels wrap: every figure kept keeps
+    its column whole, down to 80 columns.
     """
     bar_width = 6 if width >= 116 else 0
-    wide = width >= 100
     table = Table(
         title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
     )
     pythons = {_python(r.summary) for r in rows}
-    shown = [name for name in FIGURES if wide or name not in ("wait", "memory")]
-    columns = ["model", *shown]
+    top = max((r.speedup for r in rows), default=1.0)
+    cells_of = [dict(zip(FIGURES, compare_figures(r, top, bar_width), strict=True)) for r in rows]
     startup = any(r.summary.worker_startup_s is not None for r in rows)
+    shown = list(FIGURES)
+    if width < 100:
+        shown = _fitting(shown, cells_of, width - (8 if startup else 0))
+    columns = ["model", *shown]
     if startup:
         columns.append("start")
     results = any(r.summary.result for r in rows)
@@ -76,8 +81,7 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
             no_wrap=name not in ("result", "model"),
             overflow="fold",
         )
-    top = max((r.speedup for r in rows), default=1.0)
-    for r in rows:
+    for r, figures in zip(rows, cells_of, strict=True):
         s = r.summary
         label = r.label
         if len(pythons) > 1 and "@" not in label:
@@ -85,7 +89,6 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
             label += f"@{version}{'' if s.gil_enabled else 't'}"
         if s.completed < s.tasks:
             label += f" ({s.completed}/{s.tasks} ok)"
-        figures = dict(zip(FIGURES, compare_figures(r, top, bar_width), strict=True))
         cells: list[str | Text] = [label, *(figures[name] for name in shown)]
         if startup:
             up = s.worker_startup_s
@@ -95,14 +98,40 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
         table.add_row(*cells)
     table.caption = (
         f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "
-        + ("wait = of the tasks' time, ready to run but no core free · " if wide else "")
-        + "queue = peak depth · "
-        + ("memory = peak of all the run's processes · " if wide else "")
-        + "per task = memory each task in flight added · "
+        + ("wait = of the tasks' time, ready to run but no core free · " if "wait" in shown else "")
+        + ("queue = peak depth · " if "queue" in shown else "")
+        + ("memory = peak of all the run's processes · " if "memory" in shown else "")
+        + ("per task = memory each task in flight added · " if "per task" in shown else "")
         + ("start = median time to a worker process or sub-interpreter · " if startup else "")
         + f"Python {', '.join(sorted(pythons))}"
     )
     return table
+
+
+#: Dropped in this order while a narrow table is too wide: first those that are
+#: the same in every run, then these whatever they are.
+_SAME_DROPS = ("queue", "memory", "parallel", "on-CPU", "per task", "wait")
+_NARROW_DROPS = ("memory", "wait", "queue")
+
+
+def _fitting(shown: list[str], cells_of: list[dict[str, str | Text]], width: int) -> list[str]:
+    """The figures a ``width``-column table keeps: see :func:`compare_table`."""
+
+    def plain(cell: str | Text) -> str:
+        return cell.plain if isinstance(cell, Text) else cell
+
+    def needed() -> int:  # each column's widest cell; 3 cells between columns
+        widths = [12] + [max(len(name), *(len(plain(c[name])) for c in cells_of)) for name in shown]
+        return sum(widths) + 3 * (len(widths) - 1)
+
+    same = [n for n in _SAME_DROPS if len({plain(c[n]) for c in cells_of}) == 1]
+    drops = same if len(cells_of) > 1 else []
+    for name in [*drops, *_NARROW_DROPS]:
+        if needed() <= width:
+            break
+        if name in shown:
+            shown.remove(name)
+    return shown
 
 
 def fmt_memory(peak: int) -> str:

@@ -71,23 +71,27 @@ def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> N
     assert "memory" not in render(120, [0, 0, 0])  # not measured: no column
 
 
-def test_compare_table_shows_the_wait_for_a_core_when_wide_and_fits_80_columns() -> None:
+def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least() -> None:
     from rich.console import Console  # noqa: PLC0415
 
     from concviz.engine.aggregate import RunAggregate  # noqa: PLC0415
     from concviz.experiments import CompareRow  # noqa: PLC0415
     from concviz.report_multi import compare_table  # noqa: PLC0415
 
-    def row(label: str, wait: float, speedup: float) -> CompareRow:
+    def row(
+        label: str, wait: float, speedup: float, queue: int = 0, mib: int = 42, each: float = 2.8
+    ) -> CompareRow:
         summary = replace(
             RunAggregate({"model": "processes", "workload": "cpu"}).summary(),
             completed=8,
             tasks=8,
             wall_s=0.95,
+            parallelism=1.9 * speedup,
             on_cpu_fraction=1 - wait,
             core_wait_fraction=wait,
-            peak_memory=42 << 20,
-            memory_per_task=2.8 * 2**20,
+            peak_queue_depth=queue,
+            peak_memory=mib << 20,
+            memory_per_task=each * 2**20,
         )
         return CompareRow(label, summary, speedup)
 
@@ -105,8 +109,17 @@ def test_compare_table_shows_the_wait_for_a_core_when_wide_and_fits_80_columns()
     assert "42 MiB" in wide
     narrow = render(80)
     assert all(len(line) <= 80 for line in narrow)
-    assert "75%" not in "\n".join(narrow)  # the wait goes first, then the peak memory
-    assert "+2.8 MiB" in "\n".join(narrow)  # what each task added stays
+    header = narrow[1].split()
+    assert "queue" not in header  # 0 in both runs: it goes first
+    assert "75%" in "\n".join(narrow)  # so the wait, the point here, stays
+    assert "+2.8 MiB" in "\n".join(narrow)
+    # Every figure differs: the peak memory goes, then the wait; what each task added stays.
+    rows = [row("one per core", 0.02, 1.0, 8, 27, 3.6), row("four per core", 0.75, 0.97, 9, 42)]
+    tight = render(80)
+    assert all(len(line) <= 80 for line in tight)
+    assert "memory" not in tight[1].split()
+    assert "75%" in "\n".join(tight)  # that was enough: the wait stays
+    assert "+2.8 MiB" in "\n".join(tight)
 
 
 def test_ideal_scaling_has_no_knee() -> None:
