@@ -42,6 +42,26 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+#: Most runs of each variant ``--repeat`` asks for (each is a whole run).
+MAX_REPEAT = 50
+
+
+def _repeat_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_REPEAT:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_REPEAT}, got {value}")
+    return value
+
+
+REPEAT_HELP = (
+    "run each variant N times, interleaved, and show its median run with the spread of "
+    "the wall times (a noisy machine moves single runs by several %%)"
+)
+
+
 def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
     """The options that describe one run (``run`` and the dashboard share them).
 
@@ -232,6 +252,7 @@ def add_series_output(p: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print JSON on stdout instead of a table")
     out.add_argument("--trace-dir", metavar="DIR", default=None, help="a Chrome trace per run here")
     out.add_argument("--quiet", action="store_true", help="no progress display")
+    out.add_argument("--repeat", metavar="N", type=_repeat_count, default=1, help=REPEAT_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="run a named scenario (see 'concviz scenarios') or a .toml file; "
         "its settings replace the run options (--python still applies)",
+    )
+    run.add_argument(
+        "--repeat",
+        metavar="N",
+        type=_repeat_count,
+        default=1,
+        help="with a compare or sweep scenario: " + REPEAT_HELP,
     )
     run.add_argument("--csv", default=None, help=argparse.SUPPRESS)
     run.add_argument("--no-plot", action="store_true", help=argparse.SUPPRESS)
@@ -453,6 +481,8 @@ def _open_trace(path: str | None) -> IO[str] | None:
 def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     if args.scenario:
         return cmd_run_scenario(args, out)
+    if args.repeat > 1:
+        raise UsageError("--repeat is for compare and sweep (or such a --scenario)")
     return run_single(spec_from_args(args), resolve_python(args.python), args, out)
 
 
@@ -470,6 +500,10 @@ def cmd_run_scenario(args: argparse.Namespace, out: IO[str]) -> int:
     from rich.console import Console  # noqa: PLC0415
 
     scenario = load_scenario(args.scenario)
+    if scenario.kind == "run" and args.repeat > 1:
+        raise UsageError(
+            f"--repeat is for compare and sweep scenarios; {args.scenario!r} is a single run"
+        )
     python = resolve_python(args.python or scenario.python)
     if not args.json:
         err = Console(stderr=True)
@@ -484,7 +518,7 @@ def cmd_run_scenario(args: argparse.Namespace, out: IO[str]) -> int:
             (v.label, v.spec, resolve_python(args.python or v.python) or python)
             for v in scenario.variants
         ]
-        return compare_entries(entries, args, out)
+        return compare_entries(entries, args, out, keep=scenario.focus)
     from dataclasses import replace  # noqa: PLC0415
 
     args.model = scenario.spec.model
@@ -591,7 +625,11 @@ def run_series(
 ) -> tuple[list[Any], bool]:
     """Runs (label, spec, python) entries one after another with a two-level progress display.
 
-    Returns the results so far and whether Ctrl+C cut the series short.
+    With ``--repeat N`` every entry runs N times, in rounds that alternate their
+    order (drift on a noisy machine then hits every entry alike), and each
+    entry's result is its median run (see :func:`experiments.median_run`).
+    Returns the results so far, one per entry run at least once, and whether
+    Ctrl+C cut the series short.
     """
     import os  # noqa: PLC0415
 
@@ -606,7 +644,7 @@ def run_series(
 
     from .engine.session import LocalHttpServer, RunSession, SessionError  # noqa: PLC0415
     from .engine.trace import write_trace  # noqa: PLC0415
-    from .experiments import RunResult, needs_server  # noqa: PLC0415
+    from .experiments import RunResult, median_run, needs_server, run_order  # noqa: PLC0415
 
     console = Console(stderr=True)
     progress = Progress(
@@ -618,16 +656,20 @@ def run_series(
         disable=args.quiet,
         refresh_per_second=10,
     )
-    results: list[Any] = []
+    repeats = getattr(args, "repeat", 1)
+    runs: list[list[Any]] = [[] for _ in entries]
+    order = run_order(len(entries), repeats)
     http = LocalHttpServer() if needs_server(args.workload) else None
     interrupted = False
     try:
         with progress:
-            overall = progress.add_task(f"{title}: runs", total=len(entries))
+            overall = progress.add_task(f"{title}: runs", total=len(order))
             current = progress.add_task("", total=1, visible=False)
-            for i, (label, spec, python) in enumerate(entries):
+            for r, i in order:
+                label, spec, python = entries[i]
+                shown = label if repeats == 1 else f"{label} ({r + 1}/{repeats})"
                 progress.update(
-                    current, description=label, completed=0, total=spec.tasks, visible=True
+                    current, description=shown, completed=0, total=spec.tasks, visible=True
                 )
                 session = RunSession(
                     spec, python=python, http=http, keep_all_spans=bool(args.trace_dir)
@@ -646,21 +688,23 @@ def run_series(
                     summary = session.summary()
                     if args.trace_dir and not interrupted:
                         safe = label.replace("/", "_").replace("@", "-at-")
+                        run_no = f"-run{r + 1}" if repeats > 1 else ""
                         with session.lock:
                             write_trace(
                                 session.aggregate,
-                                os.path.join(args.trace_dir, f"{i:02d}-{safe}.json"),
+                                os.path.join(args.trace_dir, f"{i:02d}-{safe}{run_no}.json"),
                             )
                     session.close()
                 progress.update(current, completed=summary.completed + summary.failed)
-                results.append(RunResult(label, python, summary))
+                if not (interrupted and runs[i]):  # a cut-short run only if it is all there is
+                    runs[i].append(RunResult(label, python, summary))
                 progress.advance(overall)
                 if interrupted:
                     break
     finally:
         if http is not None:
             http.close()
-    return results, interrupted
+    return [median_run(each) for each in runs if each], interrupted
 
 
 def _with_start_method(spec: Any, method: str | None) -> Any:
@@ -686,7 +730,10 @@ def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def compare_entries(
-    entries: list[tuple[str, Any, str | None]], args: argparse.Namespace, out: IO[str]
+    entries: list[tuple[str, Any, str | None]],
+    args: argparse.Namespace,
+    out: IO[str],
+    keep: tuple[str, ...] = (),
 ) -> int:
     from .experiments import baseline_index, speedups  # noqa: PLC0415
 
@@ -695,7 +742,16 @@ def compare_entries(
     rows = speedups(results)
     baseline = results[baseline_index([r.label for r in results])].label if results else "-"
     if args.json:
-        data = [{**r.summary.as_dict(), "label": r.label, "speedup": r.speedup} for r in rows]
+        data = [
+            {
+                **r.summary.as_dict(),
+                "label": r.label,
+                "speedup": r.speedup,
+                "walls": list(r.walls) or [r.summary.wall_s],  # every run's, in run order
+                "spread": r.spread,
+            }
+            for r in rows
+        ]
         print(json.dumps(data), file=out)
     else:
         from rich.console import Console  # noqa: PLC0415
@@ -707,7 +763,7 @@ def compare_entries(
         tasks = f"{spec.tasks} tasks" if len(counts) == 1 else "tasks"  # variants may differ
         title = f"concviz compare: {spec.workload}, {tasks} of {spec.size}"
         console = Console(file=out)
-        console.print(compare_table(rows, baseline, title, console.width))
+        console.print(compare_table(rows, baseline, title, console.width, keep))
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
@@ -774,6 +830,8 @@ def sweep_entries(
                     "completed",
                     "failed",
                     "peak_memory",
+                    "wall_min_s",
+                    "wall_max_s",
                 ]
             )
             for point, amdahl, r in zip(analysis.points, analysis.amdahl, results, strict=True):
@@ -790,6 +848,8 @@ def sweep_entries(
                         r.summary.completed,
                         r.summary.failed,
                         r.summary.peak_memory,
+                        f"{min(r.walls or [point.wall_s]):.6f}",
+                        f"{max(r.walls or [point.wall_s]):.6f}",
                     ]
                 )
     finally:
@@ -809,6 +869,8 @@ def sweep_entries(
                     "efficiency": p.efficiency,
                     "amdahl": a,
                     "stalled": p.stalled,
+                    "walls": r.walls or [r.summary.wall_s],
+                    "spread": r.spread,
                 }
                 for p, a, r in zip(analysis.points, analysis.amdahl, results, strict=True)
             ],

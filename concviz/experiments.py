@@ -13,7 +13,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .engine.aggregate import RunAggregate, Summary
@@ -101,9 +101,42 @@ class RunResult:
     summary: Summary
     #: The run's aggregate, kept for drawing (timelines stacked on one scale).
     aggregate: RunAggregate | None = None
+    #: Every run's wall time when the entry ran several times (``--repeat``), in
+    #: the order they ran; ``summary`` is then the median run's.
+    walls: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"label": self.label, **self.summary.as_dict()}
+
+    @property
+    def spread(self) -> float | None:
+        """Half the range of the wall times, over the median's ("±3 %"); None: one run."""
+        if len(self.walls) < 2 or self.summary.wall_s <= 0:
+            return None
+        return (max(self.walls) - min(self.walls)) / 2 / self.summary.wall_s
+
+
+def run_order(entries: int, repeats: int) -> list[tuple[int, int]]:
+    """(round, entry) in the order a repeated series runs them: rounds alternate direction.
+
+    A machine that drifts (a neighbour starts, the CPU warms) then slows the
+    first and the last entries alike instead of always the same one.
+    """
+    forward = list(range(entries))
+    return [(r, i) for r in range(repeats) for i in (forward if r % 2 == 0 else forward[::-1])]
+
+
+def median_run(runs: Sequence[RunResult]) -> RunResult:
+    """The run of median wall time (the lower of the two middle ones for an even count).
+
+    A real run rather than averaged figures: every figure shown then comes from
+    one and the same run, and the spread says how far the others were.
+    """
+    if len(runs) == 1:
+        return runs[0]
+    ranked = sorted(runs, key=lambda r: r.summary.wall_s)
+    middle = ranked[(len(ranked) - 1) // 2]
+    return replace(middle, walls=[r.summary.wall_s for r in runs])
 
 
 def needs_server(workload: str) -> bool:
@@ -112,12 +145,22 @@ def needs_server(workload: str) -> bool:
 
 # -- compare ------------------------------------------------------------------------
 
+#: A comparison's figures per run, in the order the tables show them.
+FIGURES = ("wall", "speedup", "parallel", "on-CPU", "wait", "queue", "memory", "per task")
+#: Every column a comparison can have beside the model's: what a scenario's
+#: ``focus`` may name ("start": the worker processes' start-up).
+COLUMNS = (*FIGURES, "start")
+
 
 @dataclass(frozen=True)
 class CompareRow:
     label: str
     summary: Summary
     speedup: float
+    #: See :attr:`RunResult.spread` (None: one run).
+    spread: float | None = None
+    #: Every run's wall time (``--repeat``; empty: one run).
+    walls: tuple[float, ...] = ()
 
 
 def baseline_index(labels: Sequence[str]) -> int:
@@ -133,7 +176,13 @@ def speedups(results: Sequence[RunResult]) -> list[CompareRow]:
         return []
     base = results[baseline_index([r.label for r in results])].summary.wall_s
     return [
-        CompareRow(r.label, r.summary, base / r.summary.wall_s if r.summary.wall_s > 0 else 0.0)
+        CompareRow(
+            r.label,
+            r.summary,
+            base / r.summary.wall_s if r.summary.wall_s > 0 else 0.0,
+            r.spread,
+            tuple(r.walls),
+        )
         for r in results
     ]
 

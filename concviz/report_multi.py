@@ -9,17 +9,13 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .experiments import CompareRow, SweepAnalysis
+from .experiments import FIGURES, CompareRow, SweepAnalysis
 from .report import describe_result, fmt_memory_per_task, fmt_seconds
 
 
 def speedup_bar(speedup: float, top: float, width: int = 16) -> str:
     filled = 0 if top <= 0 else round(min(speedup / top, 1.0) * width)
     return "█" * filled + "·" * (width - filled)
-
-
-#: The columns :func:`compare_figures` fills, in order.
-FIGURES = ("wall", "speedup", "parallel", "on-CPU", "wait", "queue", "memory", "per task")
 
 
 def compare_figures(row: CompareRow, top: float, bar_width: int) -> list[str | Text]:
@@ -46,14 +42,21 @@ def _python(s: object) -> str:
     return f"{getattr(s, 'python', '?')} {'GIL' if gil else 'no GIL'}"
 
 
-def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: int = 120) -> Table:
+def compare_table(
+    rows: Sequence[CompareRow],
+    baseline: str,
+    title: str,
+    width: int = 120,
+    keep: Sequence[str] = (),
+) -> Table:
     """The comparison as a table for a terminal ``width`` columns wide.
 
     Under 116 columns the speedup bars go. Under 100, while the table is too
     wide, figures go: first those that are the same in every run (they tell the
     runs apart in nothing), then the peak memory (what each task added stays),
-    the wait for a core and the queue. Long labels wrap: every figure kept keeps
-    its column whole, down to 80 columns.
+    the workers' start-up, the wait for a core and the queue; never those in
+    ``keep`` (a scenario's focus: what its lesson rests on). Long labels wrap:
+    every figure kept keeps its column whole, down to 80 columns.
     """
     bar_width = 6 if width >= 116 else 0
     table = Table(
@@ -63,12 +66,18 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
     top = max((r.speedup for r in rows), default=1.0)
     cells_of = [dict(zip(FIGURES, compare_figures(r, top, bar_width), strict=True)) for r in rows]
     startup = any(r.summary.worker_startup_s is not None for r in rows)
-    shown = list(FIGURES)
-    if width < 100:
-        shown = _fitting(shown, cells_of, width - (8 if startup else 0))
-    columns = ["model", *shown]
+    repeats = max((len(r.walls) for r in rows), default=1)
+    for r, figures in zip(rows, cells_of, strict=True):
+        if repeats > 1:  # the wall time's spread over the repeats, beside it
+            figures["±"] = "-" if r.spread is None else f"±{r.spread:.0%}"
+        up = r.summary.worker_startup_s
+        figures["start"] = fmt_seconds(up) if up is not None else "-"
+    shown = list(FIGURES) if repeats < 2 else ["wall", "±", *FIGURES[1:]]
     if startup:
-        columns.append("start")
+        shown.append("start")
+    if width < 100:
+        shown = _fitting(shown, cells_of, width, keep)
+    columns = ["model", *shown]
     results = any(r.summary.result for r in rows)
     if results:
         columns.append("result")
@@ -90,19 +99,26 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
         if s.completed < s.tasks:
             label += f" ({s.completed}/{s.tasks} ok)"
         cells: list[str | Text] = [label, *(figures[name] for name in shown)]
-        if startup:
-            up = s.worker_startup_s
-            cells.append(fmt_seconds(up) if up is not None else "-")
         if results:
             cells.append(describe_result(s.result))
         table.add_row(*cells)
     table.caption = (
-        f"speedup = wall of {baseline} / wall of each · parallel = worker CPU / wall · "
+        (
+            f"each the median of {repeats} runs · ± = half the range of their wall times · "
+            if repeats > 1
+            else ""
+        )
+        + f"speedup = wall of {baseline} / wall of each · "
+        + ("parallel = worker CPU / wall · " if "parallel" in shown else "")
         + ("wait = of the tasks' time, ready to run but no core free · " if "wait" in shown else "")
         + ("queue = peak depth · " if "queue" in shown else "")
         + ("memory = peak of all the run's processes · " if "memory" in shown else "")
         + ("per task = memory each task in flight added · " if "per task" in shown else "")
-        + ("start = median time to a worker process or sub-interpreter · " if startup else "")
+        + (
+            "start = median time to a worker process or sub-interpreter · "
+            if "start" in shown
+            else ""
+        )
         + f"Python {', '.join(sorted(pythons))}"
     )
     return table
@@ -110,11 +126,13 @@ def compare_table(rows: Sequence[CompareRow], baseline: str, title: str, width: 
 
 #: Dropped in this order while a narrow table is too wide: first those that are
 #: the same in every run, then these whatever they are.
-_SAME_DROPS = ("queue", "memory", "parallel", "on-CPU", "per task", "wait")
-_NARROW_DROPS = ("memory", "wait", "queue")
+_SAME_DROPS = ("queue", "memory", "start", "parallel", "on-CPU", "per task", "wait")
+_NARROW_DROPS = ("memory", "start", "wait", "queue")
 
 
-def _fitting(shown: list[str], cells_of: list[dict[str, str | Text]], width: int) -> list[str]:
+def _fitting(
+    shown: list[str], cells_of: list[dict[str, str | Text]], width: int, keep: Sequence[str]
+) -> list[str]:
     """The figures a ``width``-column table keeps: see :func:`compare_table`."""
 
     def plain(cell: str | Text) -> str:
@@ -129,7 +147,7 @@ def _fitting(shown: list[str], cells_of: list[dict[str, str | Text]], width: int
     for name in [*drops, *_NARROW_DROPS]:
         if needed() <= width:
             break
-        if name in shown:
+        if name in shown and name not in keep:
             shown.remove(name)
     return shown
 

@@ -13,6 +13,8 @@ command line and the dashboard both load them here.
     explanation = "..."
     stop_after_s = 2.0            # optional: stop the run (a real SIGINT for
                                   # graceful-shutdown) after this long
+    focus = ["wait"]              # optional: the compared figures the lesson rests
+                                  # on (a narrow table keeps them)
 
     [run]                         # any `concviz run` setting, by its name
     model = "threads"
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine.spec import RunSpec, SpecError
+from .experiments import COLUMNS
 
 #: Settings a [run] table or a [[variant]] may set, with their types.
 RUN_FIELDS: dict[str, type] = {f.name: f.type for f in fields(RunSpec)}  # type: ignore[misc]
@@ -71,6 +74,8 @@ class Scenario:
     sweep: list[int] = field(default_factory=list)
     stop_after_s: float | None = None
     python: str | None = None
+    #: The comparison's columns the lesson rests on: a narrow table keeps them.
+    focus: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -132,11 +137,16 @@ def parse(data: dict[str, Any], path: Path) -> Scenario:
         raise ScenarioError(
             f"{where}: [scenario] stop_after_s must be a positive number of seconds"
         )
-    extra = set(head) - {"title", "explanation", "stop_after_s"}
+    extra = set(head) - {"title", "explanation", "stop_after_s", "focus"}
     if extra:
         raise ScenarioError(
             f"{where}: [scenario] has an unknown field {sorted(extra)[0]!r} "
-            "(expected title, explanation, stop_after_s)"
+            "(expected title, explanation, stop_after_s, focus)"
+        )
+    focus = head.get("focus", [])
+    if not isinstance(focus, list) or not all(name in COLUMNS for name in focus):
+        raise ScenarioError(
+            f"{where}: [scenario] focus must be a list of figures from {', '.join(COLUMNS)}"
         )
 
     run = _table(data, "run", where)
@@ -189,6 +199,7 @@ def parse(data: dict[str, Any], path: Path) -> Scenario:
         sweep=sweep,
         stop_after_s=float(stop_after) if stop_after is not None else None,
         python=python,
+        focus=tuple(focus),
     )
 
 

@@ -97,10 +97,10 @@ def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least(
 
     rows = [row("one per core", 0.02, 1.0), row("four per core", 0.75, 0.97)]
 
-    def render(width: int) -> list[str]:
+    def render(width: int, keep: tuple[str, ...] = ()) -> list[str]:
         console = Console(width=width, record=True)
         with console.capture() as captured:
-            console.print(compare_table(rows, "one per core", "t", width))
+            console.print(compare_table(rows, "one per core", "t", width, keep))
         return captured.get().splitlines()
 
     wide = "\n".join(render(120))
@@ -120,6 +120,11 @@ def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least(
     assert "memory" not in tight[1].split()
     assert "75%" in "\n".join(tight)  # that was enough: the wait stays
     assert "+2.8 MiB" in "\n".join(tight)
+    # A scenario's focus is never dropped: keeping the memory costs the wait instead.
+    focused = render(80, keep=("memory",))
+    assert all(len(line) <= 80 for line in focused)
+    assert "memory" in focused[1].split()
+    assert "wait" not in focused[1].split()
 
 
 def test_ideal_scaling_has_no_knee() -> None:
@@ -226,10 +231,18 @@ def test_sweep_reports_points_and_writes_csv(tmp_path: Path) -> None:
         "--quiet",
         "--csv",
         str(table),
+        "--repeat",
+        "3",
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert [p["workers"] for p in data["points"]] == [1, 2, 4]
+    for point in data["points"]:  # each point is its median run of three
+        assert len(point["walls"]) == 3
+        assert point["wall_s"] == sorted(point["walls"])[1]
+        assert point["spread"] == pytest.approx(
+            (max(point["walls"]) - min(point["walls"])) / 2 / point["wall_s"]
+        )
     speedups = [p["speedup"] for p in data["points"]]
     assert speedups[0] == 1.0
     assert speedups[2] > 2.5  # waits overlap: four threads, nearly four times faster
@@ -248,8 +261,11 @@ def test_sweep_reports_points_and_writes_csv(tmp_path: Path) -> None:
         "completed",
         "failed",
         "peak_memory",
+        "wall_min_s",
+        "wall_max_s",
     ]
     assert [r["workers"] for r in rows] == ["1", "2", "4"]
+    assert all(float(r["wall_min_s"]) <= float(r["wall_s"]) <= float(r["wall_max_s"]) for r in rows)
 
 
 def test_sweep_prints_table_and_plot() -> None:
@@ -283,6 +299,10 @@ def test_sweep_prints_table_and_plot() -> None:
         (["sweep", "-m", "threads", "-n", "0"], "at least 1"),
         (["sweep", "-m", "threads", "--csv", "/no/dir/x.csv"], "cannot write"),
         (["compare", "--models", "threads", "--trace-dir", "/proc/nope"], "cannot write traces"),
+        (["compare", "--models", "threads", "--repeat", "0"], "--repeat: must be 1 to 50, got 0"),
+        (["sweep", "-m", "threads", "--repeat", "two"], "--repeat: not a whole number"),
+        (["run", "--repeat", "2"], "--repeat is for compare and sweep"),
+        (["run", "--scenario", "semaphore", "--repeat", "2"], "'semaphore' is a single run"),
     ],
 )
 def test_bad_input_one_line(args: list[str], needle: str) -> None:
@@ -368,3 +388,35 @@ def test_too_old_an_interpreter_is_refused() -> None:
     out = concviz("run", "--python", str(PYENV / "3.9.18/bin/python3.9"))
     assert out.returncode == 2
     assert "Python 3.9.18 is too old; concviz needs CPython >= 3.11" in out.stderr
+
+
+def test_repeated_series_alternate_their_order_and_keep_the_median_run() -> None:
+    from concviz.engine.aggregate import RunAggregate  # noqa: PLC0415
+    from concviz.experiments import RunResult, median_run, run_order  # noqa: PLC0415
+
+    assert run_order(3, 1) == [(0, 0), (0, 1), (0, 2)]
+    assert run_order(3, 2) == [(0, 0), (0, 1), (0, 2), (1, 2), (1, 1), (1, 0)]
+
+    def result(wall: float, completed: int) -> RunResult:
+        summary = replace(RunAggregate({}).summary(), wall_s=wall, completed=completed)
+        return RunResult("threads", None, summary)
+
+    runs = [result(1.10, 1), result(0.90, 2), result(1.00, 3), result(1.30, 4)]
+    median = median_run(runs)
+    assert median.summary.completed == 3  # a real run's figures, all of them: the 1.00 s one
+    assert median.walls == [1.10, 0.90, 1.00, 1.30]  # in the order they ran
+    assert median.spread == pytest.approx((1.30 - 0.90) / 2 / 1.00)
+    assert median_run(runs[:1]).spread is None
+
+
+def test_compare_repeat_reports_every_runs_wall_and_the_spread() -> None:
+    rows = compare(
+        "sequential,threads", "sleep", "-n", "2", "-t", "2", "--task-ms", "20", "--repeat", "3"
+    )
+    for row in rows.values():
+        walls = row["walls"]
+        assert isinstance(walls, list)
+        assert len(walls) == 3
+        assert row["wall_s"] == sorted(walls)[1]
+        assert isinstance(row["spread"], float)
+        assert row["spread"] >= 0

@@ -190,6 +190,10 @@ BAD = [
         "[scenario]\ntitle='t'\nexplanation='e'\n[run]\ntasks = 'lots of cores'\n",
         "[run] tasks must be a whole number, 'cores' or 'N * cores', got 'lots of cores'",
     ),
+    (
+        "[scenario]\ntitle='t'\nexplanation='e'\nfocus = ['waiting']\n",
+        "[scenario] focus must be a list of figures from wall, speedup",
+    ),
 ]
 
 

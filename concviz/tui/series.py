@@ -25,6 +25,7 @@ from ..engine.interpreters import Interpreter
 from ..engine.session import LocalHttpServer, RunSession, SessionError
 from ..engine.spec import RunSpec, SpecError
 from ..experiments import (
+    FIGURES,
     CompareRow,
     RunResult,
     SweepAnalysis,
@@ -36,7 +37,7 @@ from ..experiments import (
 )
 from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
-from ..report_multi import FIGURES, compare_figures, fmt_memory
+from ..report_multi import compare_figures, fmt_memory
 from ..workloads import CATALOG as WORKLOADS
 from .view import timeline_view
 from .widgets import Explanation, Timeline
