@@ -551,3 +551,19 @@ async def test_start_up_chores_wait_until_no_run_is_measured(
         assert app.w_settings.ready  # the run waited for the settings' fields
         await wait_for(pilot, lambda: bool(probes), timeout=5)
     assert probes == [False]  # probed once, after the run
+
+
+@pytest.mark.parametrize(("rows", "panels"), [(42, 14), (50, 18), (24, 10)])
+async def test_the_figure_panels_take_more_rows_on_a_tall_screen(rows: int, panels: int) -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(160, rows)) as pilot:
+        await wait_for(pilot, lambda: app.state in FINAL)
+        app.refresh_view()
+        await pilot.pause()
+        assert app.query_one("#panels").size.height == panels
+        summary = app.query_one("#summary", Panel)
+        lines = panel_text(app, "#summary").splitlines()
+        if rows >= 44:  # every row of the summary in view, the last ones included
+            assert len(lines) <= summary.size.height - 2
+            assert lines[-1].startswith("cores")

@@ -80,6 +80,8 @@ ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
 #: Fewer rows than this (a big font on a projector): the explanation strip shrinks.
 SHORT = 30
+#: From this many rows the figure panels are tall enough for every summary row.
+TALL = 44
 #: Served in a browser: how often the app checks that its server is still there,
 #: and how long it then has to exit cleanly before it ends itself.
 SERVER_POLL_S = 0.5
@@ -479,6 +481,7 @@ class ConcvizApp(App[None]):
         narrow = width < NARROW
         screen = self.w_header.screen
         self.set_class(height < SHORT, "-short")  # a big font on a projector
+        self.set_class(height >= TALL, "-tall")  # room for the whole summary
         if force or narrow != screen.has_class("narrow"):
             screen.set_class(narrow, "narrow")
             self.w_settings.set_class(not narrow, "-shown")
