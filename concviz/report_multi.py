@@ -104,7 +104,8 @@ def compare_table(
         table.add_row(*cells)
     table.caption = (
         (
-            f"each the median of {repeats} runs · ± = half the range of their wall times · "
+            f"each the median of {'' if len({len(r.walls) for r in rows}) == 1 else 'up to '}"
+            f"{repeats} runs · ± = half the range of their wall times · "
             if repeats > 1
             else ""
         )

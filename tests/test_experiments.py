@@ -114,12 +114,26 @@ def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least(
     assert "75%" in "\n".join(narrow)  # so the wait, the point here, stays
     assert "+2.8 MiB" in "\n".join(narrow)
     # Every figure differs: the peak memory goes, then the wait; what each task added stays.
-    rows = [row("one per core", 0.02, 1.0, 8, 27, 3.6), row("four per core", 0.75, 0.97, 9, 42)]
+    tight_rows = [
+        row("one per core", 0.02, 1.0, 8, 27, 3.6),
+        row("four per core", 0.75, 0.97, 9, 42),
+    ]
+    rows = tight_rows
     tight = render(80)
     assert all(len(line) <= 80 for line in tight)
     assert "memory" not in tight[1].split()
     assert "75%" in "\n".join(tight)  # that was enough: the wait stays
     assert "+2.8 MiB" in "\n".join(tight)
+    # Repeated runs: a ± column beside the wall; a series cut short says "up to".
+    rows = [
+        replace(row("one per core", 0.02, 1.0), walls=(0.95, 0.97, 0.93), spread=0.021),
+        replace(row("four per core", 0.75, 0.97), walls=(0.98,)),
+    ]
+    repeated = render(120)
+    assert repeated[1].split()[:3] == ["model", "wall", "±"]
+    assert "±2%" in repeated[3]
+    assert "the median of up to 3 runs" in " ".join(repeated)
+    rows = tight_rows
     # A scenario's focus is never dropped: keeping the memory costs the wait instead.
     focused = render(80, keep=("memory",))
     assert all(len(line) <= 80 for line in focused)
