@@ -887,7 +887,8 @@ def sweep_entries(
         console = Console(file=out)
         cpu_bound = WORKLOADS[spec.workload].nature != "io"
         memory = [r.summary.peak_memory for r in results]
-        table = sweep_table(analysis, title, cpu_bound, memory, console.width)
+        spreads = [r.spread for r in results]
+        table = sweep_table(analysis, title, cpu_bound, memory, console.width, spreads)
         console.print(table)
         if not args.no_plot and len(done) > 1:
             plot = sweep_plot(analysis, title="speedup vs workers")

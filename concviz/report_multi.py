@@ -164,13 +164,17 @@ def sweep_table(
     cpu_bound: bool = True,
     memory: Sequence[int] = (),
     width: int = 120,
+    spreads: Sequence[float | None] = (),
 ) -> Table:
     """The sweep's points; ``memory``: each point's peak memory (a column if any was measured).
 
-    Under 90 columns the "ideal" column (N× for N workers) goes: the workers say it.
+    ``spreads``: each point's ± over its repeated runs (a column if any). Under
+    90 columns the "ideal" column (N× for N workers) goes: the workers say it.
     """
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     names = ["workers", "wall", "speedup", "ideal", "Amdahl", "efficiency", "parallel"]
+    if any(s is not None for s in spreads):
+        names.insert(2, "±")
     if width < 90:
         names.remove("ideal")
     if any(memory):
@@ -186,6 +190,7 @@ def sweep_table(
         table.add_row(
             str(point.workers),
             fmt_seconds(point.wall_s),
+            *([_spread(spreads[index])] if "±" in names else []),
             f"{point.speedup:.2f}×",
             *([f"{point.workers}×"] if "ideal" in names else []),
             f"{amdahl:.2f}×",
@@ -200,10 +205,19 @@ def sweep_table(
         else "every step added speed"
     )
     table.caption = (
-        f"Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%}; {knee}; "
+        (
+            "each point the median of its runs, ± half the range of their wall times; "
+            if "±" in names
+            else ""
+        )
+        + f"Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%}; {knee}; "
         f"{analysis.cores} cores here"
     )
     return table
+
+
+def _spread(spread: float | None) -> str:
+    return "-" if spread is None else f"±{spread:.0%}"
 
 
 def sweep_plot(analysis: SweepAnalysis, width: int = 70, height: int = 18, title: str = "") -> str:

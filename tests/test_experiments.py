@@ -55,10 +55,10 @@ def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> N
 
     analysis = analyse_sweep([10, 100, 400], [12.0, 1.2, 0.35], [0.0, 0.01, 0.02], cores=2)
 
-    def render(width: int, memory: list[int]) -> str:
+    def render(width: int, memory: list[int], spreads: tuple[float | None, ...] = ()) -> str:
         console = Console(width=width, record=True)
         with console.capture() as captured:
-            console.print(sweep_table(analysis, "t", False, memory, width))
+            console.print(sweep_table(analysis, "t", False, memory, width, spreads))
         return captured.get()
 
     wide = render(120, [20 << 20, 21 << 20, 26 << 20])
@@ -69,6 +69,11 @@ def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> N
     assert "ideal" not in narrow  # N× for N workers: the workers column says it
     assert "…" not in narrow  # nothing cut short
     assert "memory" not in render(120, [0, 0, 0])  # not measured: no column
+    assert "±" not in wide  # one run per point: no spread
+    repeated = render(80, [20 << 20, 21 << 20, 26 << 20], (0.012, 0.034, None))
+    assert "±3%" in repeated
+    assert "the median of its runs" in repeated
+    assert "…" not in repeated
 
 
 def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least() -> None:
