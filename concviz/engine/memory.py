@@ -17,15 +17,20 @@ import os
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _pss(pid: int | str) -> int | None:
+def _kib_field(path: str, key: bytes) -> int | None:
+    """The ``key:`` line of a /proc file that lists sizes in kB, in bytes (None: not there)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+        with open(path, "rb") as f:
             for line in f:
-                if line.startswith(b"Pss:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024  # the kernel writes kB (KiB)
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _pss(pid: int | str) -> int | None:
+    return _kib_field(f"/proc/{pid}/smaps_rollup", b"Pss:")
 
 
 def statm_rss(pid: int | str) -> int | None:
@@ -44,14 +49,7 @@ def high_water_rss() -> int | None:
     runner started by a 300 MiB dashboard reports 300 MiB from its first line.
     ``VmHWM`` belongs to the process's own address space, made by the exec.
     """
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024  # kB (KiB)
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return _kib_field("/proc/self/status", b"VmHWM:")
 
 
 #: What :func:`footprint` measures here: "PSS" where the kernel offers
