@@ -747,7 +747,7 @@ def compare_entries(
                 **r.summary.as_dict(),
                 "label": r.label,
                 "speedup": r.speedup,
-                "walls": list(r.walls) or [r.summary.wall_s],  # every run's, in run order
+                "walls": list(r.walls),  # every run's, in run order
                 "spread": r.spread,
             }
             for r in rows
@@ -848,8 +848,8 @@ def sweep_entries(
                         r.summary.completed,
                         r.summary.failed,
                         r.summary.peak_memory,
-                        f"{min(r.walls or [point.wall_s]):.6f}",
-                        f"{max(r.walls or [point.wall_s]):.6f}",
+                        f"{min(r.walls):.6f}",
+                        f"{max(r.walls):.6f}",
                     ]
                 )
     finally:
@@ -869,7 +869,7 @@ def sweep_entries(
                     "efficiency": p.efficiency,
                     "amdahl": a,
                     "stalled": p.stalled,
-                    "walls": r.walls or [r.summary.wall_s],
+                    "walls": r.walls,
                     "spread": r.spread,
                 }
                 for p, a, r in zip(analysis.points, analysis.amdahl, results, strict=True)

@@ -101,8 +101,8 @@ class RunResult:
     summary: Summary
     #: The run's aggregate, kept for drawing (timelines stacked on one scale).
     aggregate: RunAggregate | None = None
-    #: Every run's wall time when the entry ran several times (``--repeat``), in
-    #: the order they ran; ``summary`` is then the median run's.
+    #: Every run's wall time, in the order they ran (``--repeat``: ``summary`` is
+    #: the median run's); empty for a run not gathered by :func:`median_run`.
     walls: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,10 +110,14 @@ class RunResult:
 
     @property
     def spread(self) -> float | None:
-        """Half the range of the wall times, over the median's ("±3 %"); None: one run."""
-        if len(self.walls) < 2 or self.summary.wall_s <= 0:
-            return None
-        return (max(self.walls) - min(self.walls)) / 2 / self.summary.wall_s
+        return wall_spread(self.walls, self.summary.wall_s)
+
+
+def wall_spread(walls: Sequence[float], median: float) -> float | None:
+    """Half the range of the wall times, over the median's ("±3 %"); None: one run."""
+    if len(walls) < 2 or median <= 0:
+        return None
+    return (max(walls) - min(walls)) / 2 / median
 
 
 def run_order(entries: int, repeats: int) -> list[tuple[int, int]]:
@@ -132,8 +136,6 @@ def median_run(runs: Sequence[RunResult]) -> RunResult:
     A real run rather than averaged figures: every figure shown then comes from
     one and the same run, and the spread says how far the others were.
     """
-    if len(runs) == 1:
-        return runs[0]
     ranked = sorted(runs, key=lambda r: r.summary.wall_s)
     middle = ranked[(len(ranked) - 1) // 2]
     return replace(middle, walls=[r.summary.wall_s for r in runs])
@@ -157,10 +159,12 @@ class CompareRow:
     label: str
     summary: Summary
     speedup: float
-    #: See :attr:`RunResult.spread` (None: one run).
-    spread: float | None = None
-    #: Every run's wall time (``--repeat``; empty: one run).
+    #: See :attr:`RunResult.walls`.
     walls: tuple[float, ...] = ()
+
+    @property
+    def spread(self) -> float | None:
+        return wall_spread(self.walls, self.summary.wall_s)
 
 
 def baseline_index(labels: Sequence[str]) -> int:
@@ -180,7 +184,6 @@ def speedups(results: Sequence[RunResult]) -> list[CompareRow]:
             r.label,
             r.summary,
             base / r.summary.wall_s if r.summary.wall_s > 0 else 0.0,
-            r.spread,
             tuple(r.walls),
         )
         for r in results

@@ -69,7 +69,7 @@ def compare_table(
     repeats = max((len(r.walls) for r in rows), default=1)
     for r, figures in zip(rows, cells_of, strict=True):
         if repeats > 1:  # the wall time's spread over the repeats, beside it
-            figures["±"] = "-" if r.spread is None else f"±{r.spread:.0%}"
+            figures["±"] = fmt_spread(r.spread)
         up = r.summary.worker_startup_s
         figures["start"] = fmt_seconds(up) if up is not None else "-"
     shown = list(FIGURES) if repeats < 2 else ["wall", "±", *FIGURES[1:]]
@@ -190,7 +190,7 @@ def sweep_table(
         table.add_row(
             str(point.workers),
             fmt_seconds(point.wall_s),
-            *([_spread(spreads[index])] if "±" in names else []),
+            *([fmt_spread(spreads[index])] if "±" in names else []),
             f"{point.speedup:.2f}×",
             *([f"{point.workers}×"] if "ideal" in names else []),
             f"{amdahl:.2f}×",
@@ -216,7 +216,8 @@ def sweep_table(
     return table
 
 
-def _spread(spread: float | None) -> str:
+def fmt_spread(spread: float | None) -> str:
+    """A wall time's ± over repeated runs ("-": one run)."""
     return "-" if spread is None else f"±{spread:.0%}"
 
 

@@ -131,7 +131,7 @@ def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least(
     assert "+2.8 MiB" in "\n".join(tight)
     # Repeated runs: a ± column beside the wall; a series cut short says "up to".
     rows = [
-        replace(row("one per core", 0.02, 1.0), walls=(0.95, 0.97, 0.93), spread=0.021),
+        replace(row("one per core", 0.02, 1.0), walls=(0.95, 0.97, 0.93)),
         replace(row("four per core", 0.75, 0.97), walls=(0.98,)),
     ]
     repeated = render(120)
