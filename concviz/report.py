@@ -42,6 +42,15 @@ def fmt_memory_per_task(s: Summary) -> str:
     return ("+" if per >= 0 else "-") + text
 
 
+def memory_per_task_basis(s: Summary) -> str:
+    """What the growth was divided by: a pool's workers are its cost, a TaskGroup's tasks are."""
+    if not s.memory_tasks:
+        return "its growth / the most tasks in flight at once"
+    if s.memory_tasks_basis == "alive":
+        return f"its growth / {s.memory_tasks:,} tasks alive at once, waiting ones too"
+    return f"its growth / {s.memory_tasks:,} tasks in flight at once"
+
+
 def task_time_split(s: Summary) -> str:
     """Where the tasks' time went: on a CPU, waiting for a core, blocked (GIL, lock, I/O)."""
     wait = s.core_wait_fraction
@@ -165,7 +174,7 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         (
             "Memory per task",
             fmt_memory_per_task(s),
-            "its growth / peak in flight",
+            memory_per_task_basis(s),
         ),
         ("Interpreter", f"Python {s.python}", gil_label(s.gil_enabled)),
         ("Events", f"{s.events:,}", f"{s.dropped_events:,} dropped"),

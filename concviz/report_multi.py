@@ -33,7 +33,7 @@ def compare_figures(row: CompareRow, top: float, bar_width: int) -> list[str | T
         "-" if wait is None else f"{wait:.0%}",
         str(s.peak_queue_depth),
         fmt_memory(s.peak_memory),
-        fmt_memory_per_task(s),
+        fmt_memory_per_task(s) + ("*" if s.memory_tasks_basis == "alive" else ""),
     ]
 
 
@@ -114,7 +114,11 @@ def compare_table(
         + ("wait = of the tasks' time, ready to run but no core free · " if "wait" in shown else "")
         + ("queue = peak depth · " if "queue" in shown else "")
         + ("memory = peak of all the run's processes · " if "memory" in shown else "")
-        + ("per task = memory each task in flight added · " if "per task" in shown else "")
+        + (
+            "per task = memory growth / most tasks in flight (* alive: waiting ones too) · "
+            if "per task" in shown
+            else ""
+        )
         + (
             "start = median time to a worker process or sub-interpreter · "
             if "start" in shown

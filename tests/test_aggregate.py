@@ -254,6 +254,49 @@ def test_memory_per_task_is_the_growth_over_the_tasks_in_flight() -> None:
     assert s.memory_per_task == 2 << 20  # (28 - 20) MiB over 4 tasks
 
 
+def test_memory_per_task_counts_waiting_tasks_where_the_model_made_them_all_first() -> None:
+    """asyncio's TaskGroup: 40 Tasks exist, 4 run; a pool's 36 waiting items cost little."""
+
+    def per_task(upfront: bool) -> tuple[float | None, int, str]:
+        agg = started_run()
+        model = "asyncio" if upfront else "threads"
+        agg.feed_text(
+            {
+                "type": "run_start",
+                "pid": RUNNER,
+                "memory_at_start": 20 << 20,
+                "spec": {"model": model, "workload": "sleep", "workers": 4, "tasks": 40},
+            }
+        )
+        agg.feed_records(b"".join(rec(Kind.TASK_QUEUED, 0, task) for task in range(40)))
+        for task in range(4):
+            agg.feed_records(rec(Kind.TASK_START, 1, task, tid=10 + task))
+        agg.add_sample(Sample(50 * MS, (0.0,), {}, {}, 0, memory=30 << 20), 0, [0.0], [0.1])
+        s = agg.summary()
+        assert s.peak_in_flight == 4
+        return s.memory_per_task, s.memory_tasks, s.memory_tasks_basis
+
+    assert per_task(upfront=False) == (10 / 4 * 2**20, 4, "in flight")
+    assert per_task(upfront=True) == (10 / 40 * 2**20, 40, "alive")
+
+
+def test_tasks_alive_go_down_as_they_finish_or_are_cancelled() -> None:
+    agg = started_run()
+    agg.feed_records(
+        b"".join(rec(Kind.TASK_QUEUED, 0, task) for task in range(3))  # 3 alive
+        + rec(Kind.TASK_START, 1, 0)
+        + rec(Kind.TASK_FINISH, 2, 0)  # 2
+        + rec(Kind.TASK_CANCELLED, 3, 1)  # 1
+        + rec(Kind.TASK_QUEUED, 4, 3)  # 2
+        + rec(Kind.TASK_QUEUED, 5, 4)  # 3
+        + rec(Kind.TASK_QUEUED, 6, 5)  # 4: the most
+        + rec(Kind.TASK_START, 7, 2)
+        + rec(Kind.TASK_FINISH, 8, 2, flags=Status.ERROR)  # 3
+        + rec(Kind.TASK_QUEUED, 9, 6)  # 4
+    )
+    assert agg.peak_alive == 4
+
+
 def test_memory_per_task_is_not_worked_out_from_allocator_noise() -> None:
     agg = started_run()
     agg.feed_text({"type": "run_start", "pid": RUNNER, "memory_at_start": 20 << 20})

@@ -84,6 +84,18 @@ def test_a_thread_costs_more_memory_than_a_coroutine_and_a_process_far_more() ->
     assert process > 20 * thread  # a whole interpreter (~3 MiB forked) against a stack
 
 
+def test_a_coroutine_costs_a_few_kib_however_many_wait_their_turn() -> None:
+    """A TaskGroup makes all 2000 Tasks first: dividing by the 200 running would say ~20 KiB."""
+    spec = RunSpec(model="asyncio", workload="sleep", workers=200, tasks=2000, task_ms=100)
+    s = run_captured(spec).summary
+    assert s.completed == 2000
+    assert s.peak_in_flight == 200
+    assert s.memory_tasks_basis == "alive"
+    assert s.memory_tasks >= 1800  # all made before the first one ran
+    assert s.memory_per_task is not None
+    assert 0 < s.memory_per_task < 8 * 1024  # a thread's stack alone is ~16 KiB
+
+
 def test_too_many_processes_wait_for_a_core_and_gil_bound_threads_do_not() -> None:
     """Both spend most of their time off the CPU, for different reasons the tool tells apart."""
 

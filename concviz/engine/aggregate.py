@@ -13,10 +13,13 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
 from .spans import Span, SpanRing
+
+if TYPE_CHECKING:
+    from ..models import ModelInfo
 
 #: Spans kept per lane for drawing (the full run only with ``keep_all_spans``).
 SPANS_PER_LANE = 2048
@@ -206,10 +209,16 @@ class Summary:
     #: (more workers than cores); None: not measurable. The rest of what is not
     #: on-CPU is waiting for the GIL, a lock or I/O.
     core_wait_fraction: float | None = None
-    #: What each task in flight cost: (peak_memory - memory_at_start) / peak_in_flight.
+    #: What each task cost: (peak_memory - memory_at_start) / memory_tasks.
     #: Threads' stacks, worker processes, coroutines... None: not measured, or the
     #: run grew by less than :data:`MEMORY_RESOLUTION` (then it says nothing).
     memory_per_task: float | None = None
+    #: The tasks that growth is divided among: the most in flight at once, or, where
+    #: the model creates every task before any runs (asyncio's TaskGroup, gather),
+    #: the most alive at once, waiting ones included (:attr:`memory_tasks_basis`).
+    memory_tasks: int = 0
+    #: "in flight" or "alive" ("" when there is no per-task figure).
+    memory_tasks_basis: str = ""
     #: Cores of CPU concviz's own process (the dashboard or ``concviz run``: its
     #: drawing, event reader and sampler) used during the run, from its CPU clock.
     #: The core figures are system-wide and include it. None: not measured.
@@ -225,11 +234,10 @@ def spec_iterations(spec: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _reports_queue(model: object) -> bool:
+def _model_info(model: object) -> ModelInfo | None:
     from ..models import CATALOG  # noqa: PLC0415  (the catalogue is plain data)
 
-    info = CATALOG.get(str(model))
-    return bool(info and info.queue)
+    return CATALOG.get(str(model))
 
 
 def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
@@ -281,8 +289,11 @@ class RunAggregate:
         #: Long RECORDS frames go through :mod:`concviz.engine.bulk` (False: always the loop).
         self.bulk = bulk
         self.track_bins = track_bins
+        info = _model_info(self.spec.get("model"))
         #: The model reports its queue's real size: depth comes from that alone.
-        self.real_queue = _reports_queue(self.spec.get("model"))
+        self.real_queue = bool(info and info.queue)
+        #: The model makes every task before any runs (see ModelInfo.tasks_upfront).
+        self.tasks_upfront = bool(info and info.tasks_upfront)
         self.recent_frames: deque[bytes] = deque(maxlen=RECENT_FRAMES)
         self._pruned_at = 0
         self.meta: dict[str, Any] = {}
@@ -315,6 +326,8 @@ class RunAggregate:
         self.transport_errors: list[str] = []
         self.in_flight = 0
         self.peak_in_flight = 0
+        #: Most tasks handed out and not yet done at once (waiting or running).
+        self.peak_alive = 0
         self.producer_wait_ns = 0
         self.results: dict[str, Any] = {}
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
@@ -426,6 +439,9 @@ class RunAggregate:
                 depth = queued - started - self.cancelled
                 if depth > self.peak_queue_depth and not self.real_queue:
                     self.peak_queue_depth = depth
+                alive = queued - completed - failed - self.stopped - self.cancelled
+                if alive > self.peak_alive:  # noqa: PLR1730  (max() costs a call per task)
+                    self.peak_alive = alive
             else:
                 self.queued, self.started, self.completed, self.failed = (
                     queued,
@@ -517,7 +533,9 @@ class RunAggregate:
         if kind == "run_start":
             self.meta = obj
             self.spec = dict(obj.get("spec", self.spec))
-            self.real_queue = _reports_queue(self.spec.get("model"))
+            info = _model_info(self.spec.get("model"))
+            self.real_queue = bool(info and info.queue)
+            self.tasks_upfront = bool(info and info.tasks_upfront)
         elif kind == "task_error":
             self.error_total += 1
             _count_kept(self.errors, f"{obj.get('error')}: {obj.get('message')}")
@@ -816,16 +834,23 @@ class RunAggregate:
         if not isinstance(at_start, int) or at_start <= 0:
             at_start = None
         measure = str(self.meta.get("memory_measure") or ("RSS" if self.peak_memory else ""))
+        # A TaskGroup's waiting tasks are Tasks and coroutines already; a pool's are
+        # small work items while its workers (stacks, processes) are the cost.
+        basis, tasks = "in flight", self.peak_in_flight
+        if self.tasks_upfront and self.peak_alive > tasks:
+            basis, tasks = "alive", self.peak_alive
         per_task = None
-        if at_start is not None and self.peak_memory and self.peak_in_flight:
+        if at_start is not None and self.peak_memory and tasks:
             growth = self.peak_memory - at_start
             if growth >= MEMORY_RESOLUTION:
-                per_task = growth / self.peak_in_flight
+                per_task = growth / tasks
         return {
             "peak_memory": self.peak_memory,
             "memory_at_start": at_start,
             "memory_measure": measure,
             "memory_per_task": per_task,
+            "memory_tasks": tasks if per_task is not None else 0,
+            "memory_tasks_basis": basis if per_task is not None else "",
         }
 
     def _worker_startup_s(self) -> float | None:

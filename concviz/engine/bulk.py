@@ -137,6 +137,10 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
         if not agg.real_queue and depth0 + n_queued > agg.peak_queue_depth:
             depth = np.cumsum(is_queued.astype(np.int64) - is_start) + depth0
             agg.peak_queue_depth = max(agg.peak_queue_depth, int(depth[is_queued].max()))
+        alive0 = agg.queued - agg.completed - agg.failed - agg.stopped - agg.cancelled
+        if alive0 + n_queued > agg.peak_alive:  # handed out and not done: waiting or running
+            alive = np.cumsum(is_queued.astype(np.int64) - is_finish) + alive0
+            agg.peak_alive = max(agg.peak_alive, int(alive[is_queued].max()))
         agg.queued += n_queued
 
     # -- lanes, in the order the loop would create them -------------------------

@@ -39,6 +39,10 @@ class ModelInfo:
     pattern: bool = False
     #: Asked to stop with a real SIGINT (the model handles it), not a stop command.
     stops_by_signal: bool = False
+    #: Creates every task (an asyncio Task and its coroutine) before any runs, so
+    #: a task waiting its turn holds memory as a running one does: the memory per
+    #: task is divided among the tasks alive, not only those in flight.
+    tasks_upfront: bool = False
 
     def unavailable(self, version: tuple[int, ...]) -> str | None:
         """Why this model cannot run on a Python of ``version``, or None if it can."""
@@ -106,6 +110,7 @@ CATALOG: dict[str, ModelInfo] = {
             "asyncio tasks in a TaskGroup, capped by Semaphore(N)",
             "concviz.models.asyncio_tasks",
             "async",
+            tasks_upfront=True,
             max_workers=MAX_COROUTINES,
         ),
         ModelInfo(
@@ -121,12 +126,14 @@ CATALOG: dict[str, ModelInfo] = {
             "coroutines that await asyncio.to_thread(task) on N threads",
             "concviz.models.to_thread",
             "async",
+            tasks_upfront=True,
         ),
         ModelInfo(
             "hybrid",
             "asyncio for I/O, CPU part in ProcessPoolExecutor(N) via run_in_executor",
             "concviz.models.hybrid",
             "async",
+            tasks_upfront=True,
             processes=True,
             max_workers=MAX_PROCESSES,
         ),
@@ -143,6 +150,7 @@ CATALOG: dict[str, ModelInfo] = {
             "asyncio tasks that start no faster than --rate per second, after a --burst",
             "concviz.models.token_bucket",
             "async",
+            tasks_upfront=True,
             max_workers=MAX_COROUTINES,
             pattern=True,
         ),
@@ -151,6 +159,7 @@ CATALOG: dict[str, ModelInfo] = {
             "asyncio GETs retried --attempts times with exponential back-off and jitter",
             "concviz.models.retry",
             "async",
+            tasks_upfront=True,
             max_workers=MAX_COROUTINES,
             pattern=True,
         ),
@@ -159,6 +168,7 @@ CATALOG: dict[str, ModelInfo] = {
             "asyncio.wait_for(task, --timeout-ms): slow tasks are cancelled",
             "concviz.models.timeout",
             "async",
+            tasks_upfront=True,
             max_workers=MAX_COROUTINES,
             pattern=True,
         ),
@@ -174,6 +184,7 @@ CATALOG: dict[str, ModelInfo] = {
             "asyncio.TaskGroup: one failure cancels the siblings, raises an ExceptionGroup",
             "concviz.models.taskgroup",
             "async",
+            tasks_upfront=True,
             max_workers=MAX_COROUTINES,
             pattern=True,
         ),
@@ -182,6 +193,7 @@ CATALOG: dict[str, ModelInfo] = {
             "asyncio.gather: the first error propagates, the other tasks run on",
             "concviz.models.gather",
             "async",
+            tasks_upfront=True,
             max_workers=MAX_COROUTINES,
             pattern=True,
         ),
@@ -190,6 +202,7 @@ CATALOG: dict[str, ModelInfo] = {
             "asyncio.gather(return_exceptions=True): every task runs, errors are values",
             "concviz.models.gather_results",
             "async",
+            tasks_upfront=True,
             max_workers=MAX_COROUTINES,
             pattern=True,
         ),

@@ -344,7 +344,9 @@ class CompareScreen(SeriesScreen):
                 cells.insert(3, describe_result(row.summary.result))
             table.add_row(*cells)
         if rows:
-            table.border_subtitle = f"speedup vs {rows[base].label}"
+            alive = any(r.summary.memory_tasks_basis == "alive" for r in rows)
+            note = " · per task*: over tasks alive, waiting ones too" if alive else ""
+            table.border_subtitle = f"speedup vs {rows[base].label}{note}"
         self._ensure_timelines(series)
 
     def _ensure_timelines(self, series: Series) -> None:

@@ -577,7 +577,10 @@ def summary_content(
     if s.peak_memory:
         lines.append(row("memory", fmt_bytes(s.peak_memory), " at peak"))
     if s.memory_per_task is not None:
-        lines.append(row("per task", fmt_memory_per_task(s), " in flight"))
+        times = f" × {s.memory_tasks:,}"  # per task × tasks = the growth
+        lines.append(
+            row("per task", fmt_memory_per_task(s), f"{times} {s.memory_tasks_basis}", short=times)
+        )
     if s.producer_wait_s >= 0.001:
         lines.append(row("producer", fmt_seconds(s.producer_wait_s), " blocked"))
     if s.worker_startup_s is not None:
