@@ -34,12 +34,14 @@ def lane_state(lane: Lane) -> dict[str, Any]:
 
 def state(agg: RunAggregate) -> dict[str, Any]:
     skip = {"lanes", "lane_list", "_inflight", "_span_inflight", "recent_frames", "bulk"}
+    skip.add("_live_threads")
     out = {k: v for k, v in vars(agg).items() if k not in skip}
     out["lanes"] = [lane_state(lane) for lane in agg.lane_list]
     out["lane_keys"] = sorted((key, lane.index) for key, lane in agg.lanes.items())
     out["inflight"] = {k: (v[0].index, v[1], v[2]) for k, v in agg._inflight.items()}
     out["span_inflight"] = {k: (v[0].index, v[1], v[2]) for k, v in agg._span_inflight.items()}
     out["recent_frames"] = list(agg.recent_frames)
+    out["live_threads"] = {k: [lane.index for lane in v] for k, v in agg._live_threads.items()}
     return out
 
 

@@ -10,7 +10,7 @@ summary, and capped lane and error tables.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -341,6 +341,9 @@ class RunAggregate:
         self._core_busy: list[float] = []
         self._core_total: list[float] = []
         self._down_lanes = 0
+        #: Lanes not yet down, by OS thread: a WORKER_DOWN ends them all (a scan of
+        #: every lane per thread was quadratic in thread-per-task's thousands).
+        self._live_threads: dict[tuple[int, int], list[Lane]] = {}
 
     # -- the event stream -----------------------------------------------------
 
@@ -475,7 +478,7 @@ class RunAggregate:
             if aux:  # a thread running its own sub-interpreter (aux: its id)
                 lane.interpreter = aux
         elif kind == _DOWN:
-            for lane in self._lanes_of(pid, tid):
+            for lane in self._live_threads.pop((pid, tid), ()):
                 if lane.down_ns is None:
                     lane.down_ns = t
                     self._down_lanes += 1
@@ -524,6 +527,7 @@ class RunAggregate:
             for lane in self.lane_list:
                 if lane.down_ns is None:
                     lane.down_ns = t
+            self._live_threads.clear()
         elif kind == _DROPPED:
             self.dropped += aux
 
@@ -560,6 +564,7 @@ class RunAggregate:
         lane = Lane(len(self.lane_list), pid, tid, slot, t)
         self.lanes[(pid, tid, slot)] = lane
         self.lane_list.append(lane)
+        self._live_threads.setdefault((pid, tid), []).append(lane)
         return lane
 
     def lane_kind(self, lane: Lane) -> str:
@@ -582,11 +587,6 @@ class RunAggregate:
         if kind == "interpreter":
             return f"interp {lane.interpreter}"
         return f"tid {lane.tid}"
-
-    def _lanes_of(self, pid: int, tid: int) -> Iterator[Lane]:
-        for lane in self.lane_list:
-            if lane.pid == pid and lane.tid == tid:
-                yield lane
 
     def _forget_down_lanes(self) -> None:
         """Keeps the newest down lanes only; totals live on in the run's sums."""
@@ -654,8 +654,16 @@ class RunAggregate:
         last moments stay open, and a timeline recomputes just those cells.
         """
         floor = now_ns - BLOCK_SEALED_NS
+        # A lane that went down mid-run sent its WORKER_DOWN after all its records
+        # (one connection, in order): nothing of it can change any more. (At the
+        # run's end every lane is marked down, worker processes' records possibly
+        # still on their way: then the floor holds.)
+        gone = now_ns if self.run_end_ns is None else None
         settled = {
-            lane.index: max(floor, min(lane.last_finish_ns, now_ns)) for lane in self.lane_list
+            lane.index: gone
+            if gone is not None and lane.down_ns is not None
+            else max(floor, min(lane.last_finish_ns, now_ns))
+            for lane in self.lane_list
         }
         open_since: dict[int, int] = {}
         for table in (self._inflight, self._span_inflight):
