@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from ..engine.aggregate import BIN_NS, BLOCK_SEALED_NS, Lane, RunAggregate, spec_iterations
+from ..engine.aggregate import (
+    BIN_NS,
+    BLOCK_NS,
+    BLOCK_SEALED_NS,
+    Lane,
+    RunAggregate,
+    spec_iterations,
+)
 from ..engine.protocol import RECORD, Kind, Status
 from ..engine.spec import RunSpec
 from ..workloads import describe_size
@@ -191,6 +198,14 @@ class Settled:
 
 
 @dataclass
+class GroupCells:
+    """A grouped row's settled cells, and which lanes (key, bins revision) they sum."""
+
+    members: set[tuple[int, int, int, int, int]]
+    cells: list[float]
+
+
+@dataclass
 class TimelineCache:
     """Per-lane cells that can no longer change, kept between refreshes.
 
@@ -201,11 +216,15 @@ class TimelineCache:
     geometry: tuple[int, float, int] | None = None
     #: lane key -> (bins revision, its settled cells)
     lanes: dict[tuple[int, int, int, int], tuple[int, Settled]] = field(default_factory=dict)
+    #: A row standing for many lanes (its first packed row, lanes per row) -> the
+    #: summed occupancy of its leading cells that can no longer change.
+    groups: dict[tuple[int, int], GroupCells] = field(default_factory=dict)
 
     def for_geometry(self, t0: int, dt: float, columns: int) -> TimelineCache:
         if self.geometry != (t0, dt, columns):
             self.geometry = (t0, dt, columns)
             self.lanes.clear()
+            self.groups.clear()
         return self
 
     def settled(self, lane: Lane) -> Settled:
@@ -263,15 +282,19 @@ def _accumulate(
     flip: int = 0,
     cache: TimelineCache | None = None,
     settled_ns: int | None = None,
+    from_cell: int = 0,
 ) -> _Acc:
     """Busy and on-CPU ns per cell for one lane over [t0, t1).
 
     The newest spans are drawn one by one (exact bars, task boundaries, failure
     marks), but at most a few per column: where tasks are far shorter than a
     cell, the rest of the window comes from the lane's 10 ms busy bins. So a
-    refresh costs about the same whatever the event rate.
+    refresh costs about the same whatever the event rate. Cells before
+    ``from_cell`` are left out (the caller has them): spans that ended before
+    it are not walked.
     """
     dt = (t1 - t0) / columns
+    region = t0 + from_cell * dt
     busy = [0.0] * columns
     cpu = [0.0] * columns
     tone = [""] * columns
@@ -290,8 +313,13 @@ def _accumulate(
         first = int((s - t0) / dt)
         last = min(columns - 1, int((e - t0) / dt))
         for i in range(first, last + 1):
-            lo = max(s, t0 + i * dt)
-            hi = min(e, t0 + (i + 1) * dt)
+            # max() and min() spelled out: a thousand lanes make this the hot loop
+            lo: float = t0 + i * dt
+            if s > lo:  # noqa: PLR1730
+                lo = s
+            hi: float = t0 + (i + 1) * dt
+            if e < hi:  # noqa: PLR1730
+                hi = e
             if hi > lo:
                 if cpu_frac is None:
                     unknown[i] += hi - lo
@@ -313,8 +341,8 @@ def _accumulate(
     # Only where the bins (BIN_NS) are as fine as the cells: zoomed in, spans draw it all.
     dense_after = DENSE_WALK if dt >= BIN_NS else budget
     for k, (_task, s, e, c, status, _part) in enumerate(reversed(lane.spans)):
-        if e < t0:
-            covered_from = t0  # everything older ended before the window
+        if e < region:
+            covered_from = t0  # everything older ended before the cells asked for
             break
         if k >= budget:
             break
@@ -344,14 +372,14 @@ def _accumulate(
         if lane.spans.maxlen is None or len(lane.spans) < lane.spans.maxlen:
             covered_from = t0  # the ring holds the lane's whole history: nothing older
     half = dt / 2
-    for i in range(max(0, int((covered_from - t0) / dt)), columns):  # the cells walked
+    for i in range(max(from_cell, int((covered_from - t0) / dt)), columns):  # the cells walked
         width = widest[i]
         if width and tone[i] != "fail":
             tone[i] = widest_tone[i] if width > half else "a"
     fixed = 0
     settled = cache.settled(lane) if cache is not None else None
     # What the spans walked did not reach: the bins (every finished span is in them).
-    if covered_from > t0 and lane.busy_bins:
+    if covered_from > region and lane.busy_bins:
         edge = covered_from // BIN_NS * BIN_NS  # whole bins only: no double counting
         sealed_until = now_ns - BLOCK_SEALED_NS if settled_ns is None else settled_ns
         if settled is not None:
@@ -362,7 +390,7 @@ def _accumulate(
             busy[:fixed] = settled.busy[:fixed]
             cpu[:fixed] = settled.cpu[:fixed]
             tone[:fixed] = settled.tone[:fixed]
-        for i in range(fixed, columns):
+        for i in range(max(fixed, from_cell), columns):
             lo = int(t0 + i * dt)
             cell_end = int(t0 + (i + 1) * dt)
             hi = min(cell_end, edge)
@@ -394,15 +422,23 @@ def _pack(lanes: list[Lane], t1: int) -> list[list[Lane]]:
     """Puts lanes whose lifetimes do not overlap on the same row (thread-per-task)."""
     rows: list[list[Lane]] = []
     ends: list[int] = []
+    # Rows whose last lane has gone, in row order: the only ones a lane can join
+    # (a thousand live asyncio slots would otherwise each scan every row).
+    free: list[int] = []
     for lane in sorted(lanes, key=lambda ln: (ln.up_ns, ln.index)):
-        for i, end in enumerate(ends):
-            if end < lane.up_ns:
+        end = lane.down_ns if lane.down_ns is not None else t1 + 1
+        for n, i in enumerate(free):
+            if ends[i] < lane.up_ns:
                 rows[i].append(lane)
-                ends[i] = lane.down_ns if lane.down_ns is not None else t1 + 1
+                ends[i] = end
+                if lane.down_ns is None:
+                    del free[n]
                 break
         else:
+            if lane.down_ns is not None:
+                free.append(len(rows))
             rows.append([lane])
-            ends.append(lane.down_ns if lane.down_ns is not None else t1 + 1)
+            ends.append(end)
     return rows
 
 
@@ -539,14 +575,15 @@ def timeline_view(
             rows.append(TimelineRow(label, cells))
         note = ""
     else:
+        shared = cache.groups if cache is not None else {}
+        if cache is None:  # the rows' sealed cells come from the bins, kept or not
+            settled = agg.settled_before(now_ns)
+        limit = min(columns, future)  # later cells hold nothing yet
         for start in range(0, len(packed), per_row):
             groups = packed[start : start + per_row]
-            occupancy = [0.0] * columns
-            for group in groups:
-                for lane in group:
-                    acc = lane_cells(lane, None)
-                    for i in range(columns):
-                        occupancy[i] += min((acc.busy[i] + acc.unknown[i]) / dt, 1.0)
+            occupancy = _group_occupancy(
+                agg, groups, t0, t1, columns, limit, now_ns, shared, (start, per_row), settled
+            )
             n = len(groups)
             cells = []
             for i in range(columns):
@@ -571,6 +608,88 @@ def timeline_view(
         axis=axis,
         ticks=ticks,
     )
+
+
+def _group_occupancy(
+    agg: RunAggregate,
+    groups: list[list[Lane]],
+    t0: int,
+    t1: int,
+    columns: int,
+    limit: int,
+    now_ns: int,
+    shared: dict[tuple[int, int], GroupCells],
+    key: tuple[int, int],
+    settled: dict[int, int],
+) -> list[float]:
+    """How busy a row of many lanes is per cell: the sum of each lane's busy share.
+
+    With a thousand lanes this is most of a refresh. So a cell no lane of the
+    row can change any more (it ends before every lane's settled time) is summed
+    from the lanes' bins once and kept; lanes joining the row add their share;
+    only the open cells are drawn from the spans, and only for lanes active in
+    them. Kept or not, a sealed cell comes from the bins: the same picture.
+    """
+    dt = (t1 - t0) / columns
+    members = {
+        (ln.pid, ln.tid, ln.slot, ln.up_ns, ln.bins_revision): ln for g in groups for ln in g
+    }
+    sealed = 0
+    if agg.track_bins and members:
+        edge = min(settled.get(lane.index, now_ns) for lane in members.values())
+        while sealed < limit and t0 + (sealed + 1) * dt <= edge:
+            sealed += 1
+    kept = shared.get(key)
+    if kept is None or not kept.members <= members.keys():
+        kept = GroupCells(set(), [])
+    first = min(len(kept.cells), sealed)
+    cells = kept.cells[:first]
+
+    wide = dt > BLOCK_NS  # cells of many bins: the aggregate's summed blocks are quicker
+
+    def from_bins(lane: Lane, lo_cell: int, hi_cell: int) -> None:
+        bins = lane.busy_bins
+        if not bins:
+            return
+        # Its bins lie between its start and its last finish: only those cells.
+        lo_cell = max(lo_cell, int((lane.up_ns - t0) // dt))
+        hi_cell = min(hi_cell, int((lane.last_finish_ns - t0) // dt) + 1)
+        for i in range(lo_cell, hi_cell):
+            lo = int(t0 + i * dt)
+            hi = int(t0 + (i + 1) * dt)
+            if wide:
+                busy = agg.busy_between(lane, lo, hi, now_ns)[0]
+            else:  # busy_between's sum, inline: this runs for every lane and new cell
+                busy = 0.0
+                for b in range(lo // BIN_NS, (hi - 1) // BIN_NS + 1):
+                    value = bins.get(b)
+                    if value:
+                        start = b * BIN_NS
+                        busy += value * (min(hi, start + BIN_NS) - max(lo, start)) / BIN_NS
+            if busy:
+                cells[i] += min(busy / dt, 1.0)
+
+    if first:
+        for lane_key, lane in members.items():
+            if lane_key not in kept.members:  # new to the row: its share of the kept cells
+                from_bins(lane, 0, first)
+    cells += [0.0] * (limit - first)
+    for lane in members.values():
+        from_bins(lane, first, sealed)
+    if shared is not None and sealed:
+        shared[key] = GroupCells(set(members), cells[:sealed])
+    region = t0 + sealed * dt
+    for lane in members.values():
+        if lane.current_task is None and lane.last_finish_ns < region:
+            continue  # idle since before the open cells: nothing to add
+        acc = _accumulate(agg, lane, t0, t1, columns, now_ns, None, from_cell=sealed)
+        cells[sealed:] = [
+            o + min((b + u) / dt, 1.0)
+            for o, b, u in zip(
+                cells[sealed:], acc.busy[sealed:limit], acc.unknown[sealed:limit], strict=True
+            )
+        ]
+    return cells + [0.0] * (columns - limit)
 
 
 def _ran(lane: Lane) -> bool:
