@@ -25,7 +25,7 @@ from concviz.tui.options import OPTIONS
 from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
 from concviz.tui.series import CompareScreen, SweepScreen
-from concviz.tui.view import workers_view
+from concviz.tui.view import timeline_view, workers_view
 from concviz.tui.widgets import Panel, RunHeader, TextPanel, Timeline
 from tests.support import wait_pids_gone
 
@@ -567,3 +567,29 @@ async def test_the_figure_panels_take_more_rows_on_a_tall_screen(rows: int, pane
         if rows >= 44:  # every row of the summary in view, the last ones included
             assert len(lines) <= summary.size.height - 2
             assert lines[-1].startswith("cores")
+
+
+async def test_a_costly_refresh_makes_the_next_ones_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thousand lanes cost tens of ms a refresh: the view then refreshes less often."""
+    calls: list[float] = []
+    real = timeline_view
+
+    def costly(*args: object, **kwargs: object) -> object:
+        calls.append(time.monotonic())
+        time.sleep(0.04)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_module, "timeline_view", costly)
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=80, task_ms=100))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state == "running")
+        calls.clear()
+        await pilot.pause(2.0)
+        seen = len(calls)
+        await pilot.press("z")  # a new view is drawn at the next tick, whatever the last cost
+        await pilot.pause(0.15)
+        zoomed = len(calls) - seen
+    # 40 ms a refresh at REFRESH_BUDGET (15 %): one every ~0.27 s, where 10 Hz makes 20 in 2 s.
+    assert 2 <= seen <= 12
+    assert zoomed >= 1

@@ -75,6 +75,10 @@ REFRESH_HZ = 10
 #: redrawn costs the UI process CPU that the run it shows would otherwise have.
 HEADER_EVERY = 2
 PANELS_EVERY = 4
+#: The share of one core a refresh may take: with a thousand lanes one costs tens
+#: of ms, and the view then refreshes less often rather than take that CPU from
+#: the run it shows (at 25 ms a refresh, about 6 times a second).
+REFRESH_BUDGET = 0.15
 #: Zoom steps for the timeline window, in seconds (None: fit the whole run).
 ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
@@ -341,6 +345,9 @@ class ConcvizApp(App[None]):
         self._last_events = -1
         self._last_code: tuple[str, str, str | None, bool] | None = None
         self._last_key: tuple[object, ...] | None = None
+        #: When the next refresh is due, and the view it was timed for (REFRESH_BUDGET).
+        self._next_refresh = 0.0
+        self._timed_view: tuple[object, ...] = ()
         self._tick = 0
         #: The run the figure panels were last drawn from, and its sample count then
         #: if they had no figures to show yet (None once they had).
@@ -871,9 +878,14 @@ class ConcvizApp(App[None]):
                 panel.show(("idle", text), partial(_muted, text))
             self._refresh_code()
             return
+        began = time.perf_counter()
+        finished = _finished(source)
+        view = (id(source), self.zoom_index, self.follow, self.view_end_ns, timeline.size)
+        if began < self._next_refresh and view == self._timed_view and not finished:
+            return  # the last refresh was costly: this one waits (a key press does not)
+        self._timed_view = view
         now = source.now_ns() if self.view_end_ns is None or self.follow else self.view_end_ns
         window = ZOOMS[self.zoom_index]
-        finished = _finished(source)
         with source.lock:
             agg = source.aggregate
             # A finished run's picture only changes when the view does: skip the work.
@@ -948,6 +960,7 @@ class ConcvizApp(App[None]):
                 self._last_events = n_events
                 self.w_events.update(events_content(events), layout=False)
             self._refresh_code()
+        self._next_refresh = began + (time.perf_counter() - began) / REFRESH_BUDGET
 
     def _show_panels(
         self,
