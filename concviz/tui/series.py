@@ -39,7 +39,7 @@ from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
 from ..report_multi import compare_figures, fmt_memory
 from ..workloads import CATALOG as WORKLOADS
-from .view import timeline_view
+from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
 
 # -- the runs (no Textual) ---------------------------------------------------------
@@ -295,6 +295,8 @@ class CompareScreen(SeriesScreen):
 
     def on_mount(self) -> None:
         self._result_column = False
+        #: Per timeline (by run), its settled cells.
+        self._caches: dict[int, TimelineCache] = {}
         self._columns()
 
     def _columns(self) -> None:
@@ -328,6 +330,7 @@ class CompareScreen(SeriesScreen):
     def started(self) -> None:
         self.query_one("#results", DataTable).clear()
         self.query_one("#timelines", VerticalScroll).remove_children()
+        self._caches = {}
 
     def show_results(self, series: Series) -> None:
         table = self.query_one("#results", DataTable)
@@ -368,7 +371,12 @@ class CompareScreen(SeriesScreen):
             with source.lock:
                 spans.append(source.aggregate.wall_ns(source.now_ns()))
         window_s = max(max(spans, default=0) / 1e9 * 1.02, 0.5)
-        for entry, timeline in zip(series.entries, timelines, strict=False):
+        if not series.done.is_set():
+            # While a run grows the scale, it grows in steps: between them every
+            # timeline keeps its settled cells (a thousand lanes cost a lot to redraw).
+            window_s = next((w for w in (0.5, *FIT_STEPS_S) if w >= window_s), window_s)
+        caches = self._caches
+        for index, (entry, timeline) in enumerate(zip(series.entries, timelines, strict=False)):
             source = entry.session
             if source is None or timeline.size.width == 0:
                 continue
@@ -384,6 +392,7 @@ class CompareScreen(SeriesScreen):
                     rows,
                     window_s=window_s,
                     end_ns=origin + int(window_s * 1e9),
+                    cache=caches.setdefault(index, TimelineCache()),
                 )
             timeline.show(view)
 
