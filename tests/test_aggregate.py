@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from concviz.engine import aggregate as agg_mod
-from concviz.engine.aggregate import RunAggregate, Sample
+from concviz.engine.aggregate import BIN_HISTORY_NS, BIN_NS, Lane, RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.engine.trace import trace_events
 
@@ -361,3 +363,45 @@ def test_a_trace_starts_its_memory_track_with_the_runners_memory_at_start() -> N
     )
     memory = [e for e in trace_events(agg) if e["name"] == "memory, MiB"]
     assert [(e["ts"], e["args"]["memory"]) for e in memory] == [(0.0, 24.0)]  # ts: from run start
+
+
+def _spread_reference(lane: Lane, start: int, end: int, cpu: int) -> None:
+    """_spread as plainly as it can be said: each bin gets its clipped share."""
+    wall = max(end - start, 1)
+    b, last = start // BIN_NS, end // BIN_NS
+    if last - b > BIN_HISTORY_NS // BIN_NS:
+        b = last - BIN_HISTORY_NS // BIN_NS
+        start = b * BIN_NS
+    while b <= last:
+        lo, hi = max(start, b * BIN_NS), min(end, (b + 1) * BIN_NS)
+        if hi > lo or start == end:
+            lane.busy_bins[b] = lane.busy_bins.get(b, 0) + hi - lo
+            lane.cpu_bins[b] = lane.cpu_bins.get(b, 0) + cpu * (hi - lo) // wall
+        b += 1
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**11),
+            st.sampled_from([0, 1, BIN_NS - 1, BIN_NS, 3 * BIN_NS, 10**9, 10**10, -1]),
+            st.integers(0, 10**9),
+            st.floats(0, 1),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_spreading_a_span_into_bins_matches_the_plain_clipping(
+    spans: list[tuple[int, int, int, float]],
+) -> None:
+    """The fast path (whole bins in between added without clipping) changes no bin."""
+    fast, plain = Lane(0, 1, 2, 0, 0), Lane(0, 1, 2, 0, 0)
+    for start, length, other, share in spans:
+        end = start + (length if length >= 0 else other)  # -1: an arbitrary length
+        cpu = int((end - start) * share)
+        agg_mod._spread(fast, start, end, cpu)
+        _spread_reference(plain, start, end, cpu)
+    assert fast.busy_bins == plain.busy_bins
+    assert fast.cpu_bins == plain.cpu_bins
