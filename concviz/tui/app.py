@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
@@ -77,8 +79,10 @@ HEADER_EVERY = 2
 PANELS_EVERY = 4
 #: The share of one core a refresh may take: with a thousand lanes one costs tens
 #: of ms, and the view then refreshes less often rather than take that CPU from
-#: the run it shows (at 25 ms a refresh, about 6 times a second).
+#: the run it shows (at 25 ms a refresh, about 6 times a second). The median of
+#: the last few costs counts, so one costly redraw (a new time scale) is no stall.
 REFRESH_BUDGET = 0.15
+REFRESH_COSTS_KEPT = 5
 #: Zoom steps for the timeline window, in seconds (None: fit the whole run).
 ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
@@ -347,6 +351,7 @@ class ConcvizApp(App[None]):
         self._last_key: tuple[object, ...] | None = None
         #: When the next refresh is due, and the view it was timed for (REFRESH_BUDGET).
         self._next_refresh = 0.0
+        self._refresh_costs: deque[float] = deque(maxlen=REFRESH_COSTS_KEPT)
         self._timed_view: tuple[object, ...] = ()
         self._tick = 0
         #: The run the figure panels were last drawn from, and its sample count then
@@ -883,6 +888,8 @@ class ConcvizApp(App[None]):
         view = (id(source), self.zoom_index, self.follow, self.view_end_ns, timeline.size)
         if began < self._next_refresh and view == self._timed_view and not finished:
             return  # the last refresh was costly: this one waits (a key press does not)
+        if self._timed_view[:1] != view[:1]:
+            self._refresh_costs.clear()  # a new run: its own costs
         self._timed_view = view
         now = source.now_ns() if self.view_end_ns is None or self.follow else self.view_end_ns
         window = ZOOMS[self.zoom_index]
@@ -960,7 +967,8 @@ class ConcvizApp(App[None]):
                 self._last_events = n_events
                 self.w_events.update(events_content(events), layout=False)
             self._refresh_code()
-        self._next_refresh = began + (time.perf_counter() - began) / REFRESH_BUDGET
+        self._refresh_costs.append(time.perf_counter() - began)
+        self._next_refresh = began + statistics.median(self._refresh_costs) / REFRESH_BUDGET
 
     def _show_panels(
         self,
