@@ -14,7 +14,6 @@ from itertools import repeat
 
 from ..engine.aggregate import (
     BIN_NS,
-    BLOCK_NS,
     BLOCK_SEALED_NS,
     Lane,
     RunAggregate,
@@ -645,27 +644,27 @@ def _group_occupancy(
     first = min(len(kept.cells), sealed)
     cells = kept.cells[:first]
 
-    wide = dt > BLOCK_NS  # cells of many bins: the aggregate's summed blocks are quicker
-
     def from_bins(lane: Lane, lo_cell: int, hi_cell: int) -> None:
         bins = lane.busy_bins
         if not bins:
             return
+        get = bins.get
         # Its bins lie between its start and its last finish: only those cells.
         lo_cell = max(lo_cell, int((lane.up_ns - t0) // dt))
         hi_cell = min(hi_cell, int((lane.last_finish_ns - t0) // dt) + 1)
         for i in range(lo_cell, hi_cell):
+            # busy_between's sum, spelled for speed: every lane's new cells come here
             lo = int(t0 + i * dt)
             hi = int(t0 + (i + 1) * dt)
-            if wide:
-                busy = agg.busy_between(lane, lo, hi, now_ns)[0]
-            else:  # busy_between's sum, inline: this runs for every lane and new cell
-                busy = 0.0
-                for b in range(lo // BIN_NS, (hi - 1) // BIN_NS + 1):
-                    value = bins.get(b)
-                    if value:
-                        start = b * BIN_NS
-                        busy += value * (min(hi, start + BIN_NS) - max(lo, start)) / BIN_NS
+            first = lo // BIN_NS
+            last = (hi - 1) // BIN_NS
+            value = get(first)
+            busy = value * (min(hi, (first + 1) * BIN_NS) - lo) / BIN_NS if value else 0.0
+            if last > first:
+                busy += sum(filter(None, map(get, range(first + 1, last))))  # whole bins
+                value = get(last)
+                if value:
+                    busy += value * (hi - last * BIN_NS) / BIN_NS
             if busy:
                 cells[i] += min(busy / dt, 1.0)
 
