@@ -77,10 +77,11 @@ REFRESH_HZ = 10
 #: redrawn costs the UI process CPU that the run it shows would otherwise have.
 HEADER_EVERY = 2
 PANELS_EVERY = 4
-#: The share of one core a refresh may take: with a thousand lanes one costs tens
-#: of ms, and the view then refreshes less often rather than take that CPU from
-#: the run it shows (at 25 ms a refresh, about 6 times a second). The median of
-#: the last few costs counts, so one costly redraw (a new time scale) is no stall.
+#: The share of one core the timeline may take: with a thousand lanes a redraw
+#: costs tens of ms, and the timeline then moves less often rather than take that
+#: CPU from the run it shows (at 25 ms a redraw, about 6 times a second; the
+#: header and the panels keep their pace). The median of the last few costs
+#: counts, so one costly redraw (a new time scale) is no stall.
 REFRESH_BUDGET = 0.15
 REFRESH_COSTS_KEPT = 5
 #: Zoom steps for the timeline window, in seconds (None: fit the whole run).
@@ -886,8 +887,9 @@ class ConcvizApp(App[None]):
         began = time.perf_counter()
         finished = _finished(source)
         view = (id(source), self.zoom_index, self.follow, self.view_end_ns, timeline.size)
-        if began < self._next_refresh and view == self._timed_view and not finished:
-            return  # the last refresh was costly: this one waits (a key press does not)
+        # The last timelines were costly: this one waits (a change of view does not);
+        # the header and the panels, cheap, keep their pace.
+        draw_timeline = began >= self._next_refresh or view != self._timed_view or finished
         if self._timed_view[:1] != view[:1]:
             self._refresh_costs.clear()  # a new run: its own costs
         self._timed_view = view
@@ -914,15 +916,18 @@ class ConcvizApp(App[None]):
             self._last_key = key if finished else None
             agg.prune_bins(source.now_ns())
             head = header_view(agg, source.now_ns())
-            tl = timeline_view(
-                agg,
-                source.now_ns(),
-                timeline.columns,
-                timeline.rows,
-                window_s=window,
-                end_ns=None if self.follow else now,
-                cache=self._timeline_cache,
-            )
+            tl = None
+            if draw_timeline:
+                tl = timeline_view(
+                    agg,
+                    source.now_ns(),
+                    timeline.columns,
+                    timeline.rows,
+                    window_s=window,
+                    end_ns=None if self.follow else now,
+                    cache=self._timeline_cache,
+                )
+                timeline_cost = time.perf_counter() - began
             # The header and the panels change more slowly than the bars (HEADER_EVERY,
             # PANELS_EVERY): on most frames Textual recomposes only the timeline (it
             # repaints the bounding box of everything that changed).
@@ -960,15 +965,19 @@ class ConcvizApp(App[None]):
         with self.batch_update():
             if header_due:
                 header.show(head, state, pending)
-            timeline.show(tl)
+            if tl is not None:
+                drawn = time.perf_counter()
+                timeline.show(tl)
+                timeline_cost += time.perf_counter() - drawn
             if panels is not None:
                 self._show_panels(*panels, state=state, narrow=narrow)
             if events is not None:
                 self._last_events = n_events
                 self.w_events.update(events_content(events), layout=False)
             self._refresh_code()
-        self._refresh_costs.append(time.perf_counter() - began)
-        self._next_refresh = began + statistics.median(self._refresh_costs) / REFRESH_BUDGET
+        if tl is not None:
+            self._refresh_costs.append(timeline_cost)
+            self._next_refresh = began + statistics.median(self._refresh_costs) / REFRESH_BUDGET
 
     def _show_panels(
         self,
