@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.rule import Rule
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -256,8 +256,8 @@ class SettingsPanel(VerticalScroll):
     def offer_interpreters(self, found: list[Interpreter]) -> None:
         """Fills the interpreter list once discovery (a worker thread) is done."""
         self._interpreters = found
-        if not self.ready:
-            return
+        if not self.ready or not self.is_attached:
+            return  # not drawn yet (it will use them), or gone (the app is closing)
         select = self.query_one("#set-python", Select)
         current = select.value
         options = [
@@ -352,6 +352,8 @@ class ConcvizApp(App[None]):
         self._last_key: tuple[object, ...] | None = None
         #: When the next refresh is due, and the view it was timed for (REFRESH_BUDGET).
         self._next_refresh = 0.0
+        #: Set as the app quits: deferred chores must not start on a closing app.
+        self._quitting = False
         self._refresh_costs: deque[float] = deque(maxlen=REFRESH_COSTS_KEPT)
         self._timed_view: tuple[object, ...] = ()
         self._tick = 0
@@ -418,6 +420,8 @@ class ConcvizApp(App[None]):
 
     def _when_no_run(self, chore: Callable[[], object]) -> None:
         """Does a start-up chore now, or once no run is measured: it would take CPU from it."""
+        if self._quitting or not self.w_timeline.is_attached:
+            return  # quitting mid-run ends the run: that is no time to start a chore
         if run_in_progress():
             self.set_timer(0.5, lambda: self._when_no_run(chore))
         else:
@@ -1064,10 +1068,21 @@ class ConcvizApp(App[None]):
     # -- teardown ---------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        self._quitting = True
         self.controller.close()
         self.exit()
 
+    def exit(
+        self,
+        result: Any = None,
+        return_code: int = 0,
+        message: RenderableType | None = None,
+    ) -> None:
+        self._quitting = True  # however it is asked to (a test's end, a lost server)
+        super().exit(result, return_code, message)
+
     def on_unmount(self) -> None:
+        self._quitting = True
         self.controller.close()
 
 
