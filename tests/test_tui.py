@@ -593,3 +593,16 @@ async def test_a_costly_refresh_makes_the_next_ones_wait(monkeypatch: pytest.Mon
     # 40 ms a refresh at REFRESH_BUDGET (15 %): one every ~0.27 s, where 10 Hz makes 20 in 2 s.
     assert 2 <= seen <= 12
     assert zoomed >= 1
+
+
+async def test_a_refresh_while_the_app_is_taken_down_does_nothing() -> None:
+    """Textual can fire the refresh timer between removing widgets and stopping it."""
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=40, task_ms=100))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state == "running")
+        stop_refreshing(app)
+        await app.w_header.remove()  # as during shutdown: a widget with no screen
+        app.refresh_view()  # raised NoScreen before
+        app.exit()
+        app.refresh_view()  # and once quitting, it draws nothing at all

@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.dom import NoScreen
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select
@@ -864,6 +865,16 @@ class ConcvizApp(App[None]):
     # -- the 10 Hz refresh ------------------------------------------------------------
 
     def refresh_view(self) -> None:
+        if self._quitting:
+            return
+        try:
+            self._refresh_view()
+        except NoScreen:
+            # Taken down without exit() (a test's end): the timer can fire between
+            # the screens' removal and its own, and a widget then has no screen.
+            return
+
+    def _refresh_view(self) -> None:
         source = self.controller.source
         if not self.w_timeline.is_attached:
             return  # closing
