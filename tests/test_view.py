@@ -406,22 +406,39 @@ def test_incremental_timeline_equals_one_drawn_from_scratch() -> None:
         rnd = random.Random(seed)
         per_lane = _random_lanes(seed, lanes=4, until_ms=12_000)
         lag = [rnd.uniform(0, 200) for _ in per_lane]
-        agg = run()
-        caches = {None: TimelineCache(), 2.0: TimelineCache()}  # one per geometry
-        sent = [0] * len(per_lane)
-        for step in range(1, 130):
-            now_ms = step * 100.0
-            for lane, recs in enumerate(per_lane):
-                while sent[lane] < len(recs) and recs[sent[lane]][0] <= now_ms - lag[lane]:
-                    agg.feed_records(recs[sent[lane]][1])
-                    sent[lane] += 1
-            for window in (None, 2.0):
-                args = (agg, int(now_ms * MS), 60, 8)
-                cached = timeline_view(*args, window_s=window, cache=caches[window])
-                fresh = timeline_view(*args, window_s=window)
-                assert [r.cells for r in cached.rows] == [r.cells for r in fresh.rows], (
-                    f"seed {seed}, {now_ms} ms, window {window}"
-                )
+        _cached_equals_fresh(run(), per_lane, lag, steps=130, size=(60, 8), seed=seed)
+
+
+def _cached_equals_fresh(
+    agg: RunAggregate,
+    per_lane: list[list[tuple[float, bytes]]],
+    lag: list[float],
+    steps: int,
+    size: tuple[int, int],
+    seed: int,
+) -> tuple[int, dict[float | None, TimelineCache]]:
+    """Feeds each lane's records late by its lag; at every 100 ms, cached must equal fresh.
+
+    Returns how many of the drawings had grouped rows, and the caches.
+    """
+    caches: dict[float | None, TimelineCache] = {None: TimelineCache(), 2.0: TimelineCache()}
+    sent = [0] * len(per_lane)
+    grouped = 0
+    for step in range(1, steps):
+        now_ms = step * 100.0
+        for lane, recs in enumerate(per_lane):
+            while sent[lane] < len(recs) and recs[sent[lane]][0] <= now_ms - lag[lane]:
+                agg.feed_records(recs[sent[lane]][1])
+                sent[lane] += 1
+        for window in (None, 2.0):  # one cache per geometry
+            args = (agg, int(now_ms * MS), *size)
+            cached = timeline_view(*args, window_s=window, cache=caches[window])
+            fresh = timeline_view(*args, window_s=window)
+            grouped += cached.per_row > 1
+            assert [r.cells for r in cached.rows] == [r.cells for r in fresh.rows], (
+                f"seed {seed}, {now_ms} ms, window {window}"
+            )
+    return grouped, caches
 
 
 def _random_threads(seed: int, until_ms: float) -> list[list[tuple[float, bytes]]]:
@@ -462,22 +479,6 @@ def test_incremental_grouped_rows_equal_ones_drawn_from_scratch() -> None:
         per_lane = _random_lanes(seed, lanes=6, until_ms=8_000) + _random_threads(seed, 8_000)
         lag = [rnd.uniform(0, 200) for _ in per_lane]
         agg = run({"model": "thread-per-task", "workload": "sleep", "workers": 8, "tasks": 999})
-        caches = {None: TimelineCache(), 2.0: TimelineCache()}
-        sent = [0] * len(per_lane)
-        grouped = 0
-        for step in range(1, 90):
-            now_ms = step * 100.0
-            for lane, recs in enumerate(per_lane):
-                while sent[lane] < len(recs) and recs[sent[lane]][0] <= now_ms - lag[lane]:
-                    agg.feed_records(recs[sent[lane]][1])
-                    sent[lane] += 1
-            for window in (None, 2.0):
-                args = (agg, int(now_ms * MS), 50, 4)
-                cached = timeline_view(*args, window_s=window, cache=caches[window])
-                fresh = timeline_view(*args, window_s=window)
-                grouped += cached.per_row > 1
-                assert [r.cells for r in cached.rows] == [r.cells for r in fresh.rows], (
-                    f"seed {seed}, {now_ms} ms, window {window}"
-                )
+        grouped, caches = _cached_equals_fresh(agg, per_lane, lag, 90, size=(50, 4), seed=seed)
         assert grouped > 100  # the grouped rows were what was compared
         assert caches[None].groups  # and their cells were kept
