@@ -656,15 +656,15 @@ def _group_occupancy(
             # busy_between's sum, spelled for speed: every lane's new cells come here
             lo = int(t0 + i * dt)
             hi = int(t0 + (i + 1) * dt)
-            first = lo // BIN_NS
-            last = (hi - 1) // BIN_NS
-            value = get(first)
-            busy = value * (min(hi, (first + 1) * BIN_NS) - lo) / BIN_NS if value else 0.0
-            if last > first:
-                busy += sum(filter(None, map(get, range(first + 1, last))))  # whole bins
-                value = get(last)
+            b_first = lo // BIN_NS
+            b_last = (hi - 1) // BIN_NS
+            value = get(b_first)
+            busy = value * (min(hi, (b_first + 1) * BIN_NS) - lo) / BIN_NS if value else 0.0
+            if b_last > b_first:
+                busy += sum(filter(None, map(get, range(b_first + 1, b_last))))  # whole bins
+                value = get(b_last)
                 if value:
-                    busy += value * (hi - last * BIN_NS) / BIN_NS
+                    busy += value * (hi - b_last * BIN_NS) / BIN_NS
             if busy:
                 cells[i] += min(busy / dt, 1.0)
 
@@ -675,7 +675,7 @@ def _group_occupancy(
     cells += [0.0] * (limit - first)
     for lane in members.values():
         from_bins(lane, first, sealed)
-    if shared is not None and sealed:
+    if sealed:
         shared[key] = GroupCells(set(members), cells[:sealed])
     region = t0 + sealed * dt
     for lane in members.values():
