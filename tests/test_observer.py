@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 from concviz.engine.session import RunSession
@@ -30,3 +34,45 @@ def test_the_observers_own_cpu_is_measured_and_shows_work_done_in_it() -> None:
     busy = observed_cpu(0.5)
     assert 0.0 <= quiet < 0.2  # reading the stream and sampling: a few % of a core
     assert busy > quiet + 0.2  # ~0.5 s of CPU in a ~1 s run
+
+
+def test_numpy_loads_before_the_run_and_without_a_spinning_blas_pool() -> None:
+    """OpenBLAS starts a thread per core at import, and it spins: ~100 ms of a core.
+
+    In a fresh interpreter: starting a session loads the bulk path (NumPy)
+    before its runner, no thread is left behind by NumPy's BLAS, and the
+    environment the runner and its workload inherit is as it was.
+    """
+    code = """
+import json, os, sys
+from pathlib import Path
+from concviz.engine.session import RunSession
+from concviz.engine.spec import RunSpec
+
+def threads():
+    return len(list(Path("/proc/self/task").iterdir()))
+
+before = threads()
+spec = RunSpec(model="sequential", workload="sleep", workers=1, tasks=1, task_ms=1)
+session = RunSession(spec)
+session.start()
+loaded = "numpy" in sys.modules
+session.wait(60)
+session.close()
+print(json.dumps({"before": before, "after": threads(), "loaded": loaded,
+                  "blas_env": [n for n in os.environ if n.endswith("_NUM_THREADS")]}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert facts["loaded"]  # before the run, not on its first long frame
+    assert facts["after"] == facts["before"]  # OpenBLAS made one per extra core before
+    assert facts["blas_env"] == []

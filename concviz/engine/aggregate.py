@@ -9,8 +9,10 @@ summary, and capped lane and error tables.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -56,11 +58,48 @@ def _bulk_module() -> ModuleType | None:
         _bulk_tried = True
         module: ModuleType | None
         try:
-            from . import bulk as module  # noqa: PLC0415
+            with _one_blas_thread():
+                from . import bulk as module  # noqa: PLC0415
         except ImportError:  # pragma: no cover  (NumPy is a dependency; this is a safety net)
             module = None
         _bulk = module
     return _bulk
+
+
+def load_bulk() -> None:
+    """Imports the bulk path (NumPy) now: before a run, not on its first long frame.
+
+    Mid-run, the import took ~80 ms of the event reader's time (and the GIL)
+    inside the window the run is measured in; and it changes the environment
+    for a moment, which must not be the moment a runner is started.
+    """
+    _bulk_module()
+
+
+#: Read by NumPy's BLAS when it loads: OpenBLAS, or MKL, or an OpenMP build's pool.
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Loads NumPy's BLAS with no thread pool, then puts the environment back.
+
+    The observer uses no linear algebra, but OpenBLAS starts a thread per core at
+    import, and it spins: ~100 ms of another core within the first half second,
+    taken from the run being watched. Only this process's load sees the setting:
+    the runners it starts, and their workloads, inherit the environment as it was.
+    """
+    saved = {name: os.environ.get(name) for name in _BLAS_THREADS}
+    for name in _BLAS_THREADS:
+        os.environ.setdefault(name, "1")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 _RUN_START = Kind.RUN_START

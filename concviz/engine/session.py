@@ -34,7 +34,7 @@ import concviz
 
 from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
-from .aggregate import RunAggregate, Summary
+from .aggregate import RunAggregate, Summary, load_bulk
 from .interpreters import InterpreterError, probe
 from .protocol import VERSION, FrameDecoder, FrameType, ProtocolError
 from .recording import Recorder
@@ -396,6 +396,8 @@ class RunSession:
         if reason is not None:
             raise SessionError(reason)
         _LIVE.add(self)
+        if self.aggregate.bulk:
+            load_bulk()
         self._tmp = tempfile.mkdtemp(prefix="concviz-")
         path = os.path.join(self._tmp, "events.sock")
         self._server = EventServer(path, self.aggregate, self.lock, self._tap)
