@@ -15,13 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
 from .spans import Span, SpanRing
-
-if TYPE_CHECKING:
-    from ..models import ModelInfo
 
 #: Spans kept per lane for drawing (the full run only with ``keep_all_spans``).
 SPANS_PER_LANE = 2048
@@ -273,12 +270,6 @@ def spec_iterations(spec: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _model_info(model: object) -> ModelInfo | None:
-    from ..models import CATALOG  # noqa: PLC0415  (the catalogue is plain data)
-
-    return CATALOG.get(str(model))
-
-
 def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
     """Adds a span to the bins it covers, in proportion to its time in each."""
     wall = max(end - start, 1)
@@ -337,11 +328,11 @@ class RunAggregate:
         #: Long RECORDS frames go through :mod:`concviz.engine.bulk` (False: always the loop).
         self.bulk = bulk
         self.track_bins = track_bins
-        info = _model_info(self.spec.get("model"))
         #: The model reports its queue's real size: depth comes from that alone.
-        self.real_queue = bool(info and info.queue)
+        self.real_queue = False
         #: The model makes every task before any runs (see ModelInfo.tasks_upfront).
-        self.tasks_upfront = bool(info and info.tasks_upfront)
+        self.tasks_upfront = False
+        self._know_model()
         self.recent_frames: deque[bytes] = deque(maxlen=RECENT_FRAMES)
         self._pruned_at = 0
         self.meta: dict[str, Any] = {}
@@ -585,9 +576,7 @@ class RunAggregate:
         if kind == "run_start":
             self.meta = obj
             self.spec = dict(obj.get("spec", self.spec))
-            info = _model_info(self.spec.get("model"))
-            self.real_queue = bool(info and info.queue)
-            self.tasks_upfront = bool(info and info.tasks_upfront)
+            self._know_model()
         elif kind == "task_error":
             self.error_total += 1
             _count_kept(self.errors, f"{obj.get('error')}: {obj.get('message')}")
@@ -603,6 +592,14 @@ class RunAggregate:
                 value = obj.get(key)
                 if isinstance(value, int):
                     self.peak_rss = max(self.peak_rss, value)
+
+    def _know_model(self) -> None:
+        """What the spec's model tells the figures (a real queue, tasks made first)."""
+        from ..models import CATALOG  # noqa: PLC0415  (the catalogue is plain data)
+
+        info = CATALOG.get(str(self.spec.get("model")))
+        self.real_queue = bool(info and info.queue)
+        self.tasks_upfront = bool(info and info.tasks_upfront)
 
     def _lane(self, pid: int, tid: int, slot: int, t: int) -> Lane:
         lane = self.lanes.get((pid, tid, slot))

@@ -1079,7 +1079,6 @@ class ConcvizApp(App[None]):
     # -- teardown ---------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        self._quitting = True
         self.controller.close()
         self.exit()
 

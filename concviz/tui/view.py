@@ -511,11 +511,12 @@ def timeline_view(
     ]
     packed = _pack(visible, t1)
     live = _live_cpu(agg)
-    settled: dict[int, int] = {}
     if cache is not None:
         cache = cache.for_geometry(t0, (t1 - t0) / columns, columns)
-        settled = agg.settled_before(now_ns)
     per_row = max(1, math.ceil(len(packed) / max_rows))
+    # What can no longer change: kept per lane, and a grouped row's sealed cells
+    # come from the bins whether kept or not.
+    settled = agg.settled_before(now_ns) if cache is not None or per_row > 1 else {}
     rows: list[TimelineRow] = []
     kinds = {agg.lane_kind(lane) for lane in visible}
     dt = (t1 - t0) / columns
@@ -575,8 +576,6 @@ def timeline_view(
         note = ""
     else:
         shared = cache.groups if cache is not None else {}
-        if cache is None:  # the rows' sealed cells come from the bins, kept or not
-            settled = agg.settled_before(now_ns)
         limit = min(columns, future)  # later cells hold nothing yet
         for start in range(0, len(packed), per_row):
             groups = packed[start : start + per_row]
