@@ -15,6 +15,7 @@ from concviz.engine.spec import RunSpec
 from concviz.tui.view import (
     DENSE_WALK,
     FAILED,
+    LABEL_CHARS,
     SHADES,
     TimelineCache,
     bar,
@@ -122,6 +123,27 @@ def test_too_many_lanes_are_grouped_and_say_so() -> None:
     assert view.per_row == 10
     assert "100 lanes" in view.note
     assert all(glyphs(row) == "█" * 10 for row in view.rows)  # every slot busy: full height
+
+
+@pytest.mark.parametrize(
+    ("slots", "first", "last"),
+    [(100, "slots 0–4", "slots 95–99"), (20_000, "0–999", "19000–19999")],
+)
+def test_grouped_rows_are_labelled_with_their_whole_range(
+    slots: int, first: str, last: str
+) -> None:
+    """10,000 slots once read "rows 1000-149": a label cut short names the wrong lanes."""
+    agg = run({"model": "asyncio", "workers": slots, "tasks": slots})
+    agg.feed_records(
+        b"".join(
+            rec(Kind.TASK_START, 0, i, tid=7, slot=i, flags=START_COROUTINE) for i in range(slots)
+        )
+    )
+    view = timeline_view(agg, 100 * MS, columns=10, max_rows=20, window_s=0.1)
+    labels = [row.label for row in view.rows]
+    assert (labels[0], labels[-1]) == (first, last)
+    assert all(len(label) <= LABEL_CHARS for label in labels)
+    assert len({label.startswith("slots ") for label in labels}) == 1  # all name the unit, or none
 
 
 def test_short_lived_threads_share_rows() -> None:

@@ -32,6 +32,8 @@ SPARSE = "·"
 FAILED = "✗"
 #: The timeline's scale while a run goes, in seconds (see timeline_view).
 FIT_STEPS_S = (1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900)
+#: Characters a row's label may use (the widget pads it to one more).
+LABEL_CHARS = 13
 
 
 def spark(values: Sequence[float], width: int, top: float | None = None) -> str:
@@ -576,6 +578,10 @@ def timeline_view(
         note = ""
     else:
         shared = cache.groups if cache is not None else {}
+        noun = "slots" if kinds == {"slot"} else "rows"
+        last = len(packed) - 1
+        if len(f"{noun} {last - last % per_row}–{last}") > LABEL_CHARS:
+            noun = ""  # too long for the widest row's label: every row drops it alike
         limit = min(columns, future)  # later cells hold nothing yet
         for start in range(0, len(packed), per_row):
             groups = packed[start : start + per_row]
@@ -591,7 +597,7 @@ def timeline_view(
                 else:
                     level = min(7, max(0, math.ceil(share * 8) - 1))
                     cells.append(Cell(SPARKS[level], "group"))
-            rows.append(TimelineRow(f"rows {start}-{start + n - 1}", cells))
+            rows.append(TimelineRow(_group_label(start, n, noun), cells))
         note = f"{len(packed)} lanes, {per_row} per row: bar height = share of them busy"
     axis, ticks = _axis(t0, t1, columns, origin)
     if not note and len(kinds) == 1 and "slot" in kinds:
@@ -606,6 +612,12 @@ def timeline_view(
         axis=axis,
         ticks=ticks,
     )
+
+
+def _group_label(start: int, n: int, noun: str) -> str:
+    """``slots 0–499``, or without the noun (the note names the unit) where it would not fit."""
+    span = f"{start}–{start + n - 1}" if n > 1 else str(start)
+    return f"{noun} {span}" if noun else span
 
 
 def _group_occupancy(

@@ -27,8 +27,8 @@ from textual.widgets import Static
 
 from ..engine.aggregate import Summary
 from ..report import describe_result, fmt_bytes, fmt_memory_per_task, fmt_seconds
-from .view import CoreRow as CoreRowView
 from .view import (
+    LABEL_CHARS,
     EventLine,
     HeaderView,
     QueueView,
@@ -39,6 +39,7 @@ from .view import (
     spark,
     split_bar,
 )
+from .view import CoreRow as CoreRowView
 
 STATE_BADGE = {
     "idle": ("○ ready", "$text-muted"),
@@ -319,7 +320,7 @@ class Timeline(Widget):
     Timeline > .timeline--note { color: $foreground-muted; text-style: italic; }
     """
 
-    LABEL_WIDTH = 14
+    LABEL_WIDTH = LABEL_CHARS + 1
 
     def __init__(self, legend: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
