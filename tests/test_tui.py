@@ -123,6 +123,14 @@ async def test_keys_change_settings_and_they_apply_to_the_next_run() -> None:
         await pilot.press("s")
         await wait_for(pilot, lambda: app.state in FINAL)
         assert app.state == "stopped"
+        await pilot.pause(0.2)
+        assert "r runs" not in str(app.query_one(RunHeader).render())  # the run shown is r's
+        # A finished run stays on screen; the header says what r now starts instead.
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "r runs" in str(app.query_one(RunHeader).render()))
+        header = str(app.query_one(RunHeader).render())
+        assert f"r runs {app.spec.model} × 4" in header
+        assert "threads × 4" in header  # still the run on screen
 
 
 async def test_model_and_workload_keys_cycle_through_the_catalogue() -> None:

@@ -925,6 +925,8 @@ class ConcvizApp(App[None]):
                 self.w_events.has_class("-shown"),
                 self.w_header.screen.has_class("narrow"),
                 self.theme,
+                self.spec,  # the header says what r would run next
+                self.python,
             )
             if finished and key == self._last_key:
                 return
@@ -975,8 +977,12 @@ class ConcvizApp(App[None]):
         header_due = panels is not None or self._tick % HEADER_EVERY == 0 or state != self.state
         self.state = state
         pending = ""
-        if self.controller.running and self._spec_differs(source):
-            pending = "(new settings apply to the next run)"
+        if self._spec_differs(source):
+            if self.controller.running:
+                pending = "new settings apply to the next run"
+            elif finished:  # the run on screen is not what r starts: say what it does
+                spec = self.spec
+                pending = f"r runs {spec.model} × {spec.workers} · {spec.workload} × {spec.tasks}"
         with self.batch_update():
             if header_due:
                 header.show(head, state, pending)

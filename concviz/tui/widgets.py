@@ -270,17 +270,20 @@ class RunHeader(Lines):
             (work, ""),
             "  ",
             (interp, "$text-muted"),
-            ("  " + pending if pending else "", "$warning"),
         )
         done = f"{view.done}/{view.tasks}"
         if view.failed:
             done += f" ({view.failed} failed)"
         eta = f" · ETA {fmt_duration(view.eta_s)}" if view.eta_s is not None else ""
         tail = f" {done} · {fmt_duration(view.elapsed_s)}{eta}"
-        bar_width = max(10, width - len(badge) - len(tail) - 4)
+        # Settings changed since this run: said on the progress line, which a narrow
+        # terminal does not crop (the bar gives way).
+        note = f"{pending}  " if pending else ""
+        bar_width = max(10, width - len(badge) - len(note) - len(tail) - 4)
         line2 = Content.assemble(
             (badge, f"bold {badge_style}"),
             "  ",
+            (note, "$warning"),
             (bar(view.fraction, bar_width), "$accent"),
             (tail, ""),
         )
