@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine.aggregate import RunAggregate, Sample
+from concviz.engine import aggregate as agg_mod
+from concviz.engine.aggregate import BIN_NS, RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.engine.spans import SpanRing
 from concviz.engine.spec import RunSpec
@@ -504,3 +505,70 @@ def test_incremental_grouped_rows_equal_ones_drawn_from_scratch() -> None:
         grouped, caches = _cached_equals_fresh(agg, per_lane, lag, 90, size=(50, 4), seed=seed)
         assert grouped > 100  # the grouped rows were what was compared
         assert caches[None].groups  # and their cells were kept
+
+
+def test_past_the_bin_budget_old_history_folds_into_blocks_and_keeps_its_sums() -> None:
+    """A thousand busy lanes kept ~1 MiB each a minute of 10 ms bins: the oldest fold."""
+    agg = run({"model": "asyncio", "workers": 41, "tasks": 10_000})
+    task = 0
+    frames = []
+    for slot in range(40):  # back-to-back 130 ms tasks on every slot for 20 s
+        t = 0
+        while t + 130 <= 20_000:
+            frames.append(rec(Kind.TASK_START, t, task, tid=7, slot=slot, flags=START_COROUTINE))
+            frames.append(rec(Kind.TASK_FINISH, t + 130, task, tid=7, slot=slot, aux=13 * MS))
+            t += 130
+            task += 1
+    agg.feed_records(rec(Kind.TASK_START, 2_000, task, tid=7, slot=40, flags=START_COROUTINE))
+    agg.feed_records(b"".join(frames))
+    now = 21_000 * MS
+    lanes = agg.lane_list
+    seconds = [(k * 1000 * MS, (k + 1) * 1000 * MS) for k in range(20)]
+    before = [
+        x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi, now)
+    ]
+    fine = sum(len(lane.busy_bins) for lane in lanes)
+
+    agg.fine_bins_max = fine // 4
+    for _ in range(5):  # folding is spread over the dashboard's refreshes
+        agg.prune_bins(now)
+
+    assert sum(len(lane.busy_bins) for lane in lanes) <= agg.fine_bins_max
+    horizon = lanes[-1].fine_from
+    assert 0 < horizon * BIN_NS <= now - 4000 * MS  # only sealed blocks fold
+    after = [x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi, now)]
+    assert after == pytest.approx(before)  # whole seconds: exactly what the bins summed
+    # A task in flight since before the horizon reaches back into the folded blocks.
+    agg.feed_records(rec(Kind.TASK_FINISH, 22_000, task, tid=7, slot=40, aux=MS))
+    long_lane = agg.lanes[(RUNNER, 7, 40)]
+    busy, cpu = agg.busy_between(long_lane, 0, 23_000 * MS, 23_000 * MS)
+    assert (busy, cpu) == pytest.approx((20_000 * MS, MS))
+    assert min(long_lane.busy_bins) == horizon  # fine bins only where they still are
+    # The folded past still draws: every slot busy, every row at full height.
+    view = timeline_view(
+        agg, 23_000 * MS, columns=20, max_rows=4, window_s=20.0, end_ns=20_000 * MS
+    )
+    assert view.per_row > 1
+    assert all(glyphs(row) == "█" * 20 for row in view.rows[:3]), [glyphs(r) for r in view.rows]
+
+
+def test_folding_is_spread_over_refreshes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folding ten thousand lanes in one call held the screen for seconds."""
+    agg = run({"model": "asyncio", "workers": 20, "tasks": 10_000})
+    frames = []
+    for slot in range(20):  # 99 ms tasks, one every 100 ms, for 10 s
+        for k in range(100):
+            task, t = 100 * slot + k, 100 * k
+            frames.append(rec(Kind.TASK_START, t, task, tid=7, slot=slot, flags=START_COROUTINE))
+            frames.append(rec(Kind.TASK_FINISH, t + 99, task, tid=7, slot=slot))
+    agg.feed_records(b"".join(frames))
+    agg.fine_bins_max = 1000
+    monkeypatch.setattr(agg_mod, "FOLD_WORK_PER_CALL", 2000)
+    now = 11_000 * MS
+    agg.prune_bins(now)
+    folded = [lane.fine_from > 0 for lane in agg.lane_list]
+    assert any(folded)
+    assert not all(folded)  # a share of the lanes, not all at once
+    for _ in range(40):
+        agg.prune_bins(now)
+    assert all(lane.fine_from == agg.lane_list[0].fine_from > 0 for lane in agg.lane_list)

@@ -38,6 +38,13 @@ BIN_HISTORY_NS = 120 * 1_000_000_000
 #: (its sums are then kept: a zoomed-out timeline stays cheap however long the run).
 BLOCK_NS = 1_000_000_000
 BLOCK_SEALED_NS = 3_000_000_000
+#: Fine bins kept across all lanes (about 160 bytes each, busy and CPU together).
+#: Past it the oldest are folded into their one-second blocks: a thousand busy
+#: lanes made a megabyte a lane a minute (2 GiB for a 1000-slot asyncio run),
+#: ten thousand ten times that. Older history is then drawn a second per bin.
+FINE_BINS_MAX = 1_000_000
+#: Bins looked at per prune_bins call while folding (a few ms of a refresh).
+FOLD_WORK_PER_CALL = 100_000
 #: The newest RECORDS frames kept for the event log (decoded only when shown).
 RECENT_FRAMES = 16
 
@@ -148,6 +155,9 @@ class Lane:
     fail_bins: dict[int, int] = field(default_factory=dict)
     #: Sums of whole one-second blocks of bins, computed once they are sealed.
     blocks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: Bins before this one were folded into ``blocks`` (block-aligned): there the
+    #: blocks are all there is, and a span reaching back adds to them.
+    fine_from: int = 0
     #: Bumped whenever a finishing task changes bins older than BLOCK_SEALED_NS,
     #: so anything derived from sealed bins knows to recompute.
     bins_revision: int = 0
@@ -282,6 +292,14 @@ def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
         start = b * BIN_NS
     if end - start > BLOCK_SEALED_NS:
         lane.bins_revision += 1
+    if b < lane.fine_from:  # reaching back past the fine bins: its share of the blocks
+        horizon = lane.fine_from * BIN_NS
+        head = min(end, horizon)
+        _add_to_blocks(lane, start, head, cpu * (head - start) // wall)
+        if end <= horizon:
+            return
+        cpu -= cpu * (head - start) // wall
+        start, b, wall = horizon, lane.fine_from, max(end - horizon, 1)
     if lane.blocks:  # a long task reaching back into summed blocks: sum them again
         per_block = BLOCK_NS // BIN_NS
         for block in range(b // per_block, last // per_block + 1):
@@ -303,6 +321,50 @@ def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
     if part > 0:
         busy_bins[last] = busy_bins.get(last, 0) + part
         cpu_bins[last] = cpu_bins.get(last, 0) + cpu * part // wall
+
+
+def _add_to_blocks(lane: Lane, start: int, end: int, cpu: int) -> None:
+    """Adds a span below the lane's fine bins to the blocks it covers, pro rata."""
+    wall = max(end - start, 1)
+    blocks = lane.blocks
+    block = start // BLOCK_NS
+    while block * BLOCK_NS < end or block == start // BLOCK_NS:
+        lo = max(start, block * BLOCK_NS)
+        hi = min(end, (block + 1) * BLOCK_NS)
+        busy, used = blocks.get(block, (0, 0))
+        blocks[block] = (busy + hi - lo, used + cpu * (hi - lo) // wall)
+        block += 1
+
+
+def _fold_lane(lane: Lane, horizon: int) -> int:
+    """Folds ``lane``'s bins before ``horizon`` (block-aligned) into blocks; returns the work."""
+    if horizon <= lane.fine_from:
+        return 1
+    per_block = BLOCK_NS // BIN_NS
+    bins, cpu_bins, blocks = lane.busy_bins, lane.cpu_bins, lane.blocks
+    # Its bins lie after its start (what the timeline assumes too).
+    first = max(lane.fine_from, lane.up_ns // BIN_NS // per_block * per_block)
+    work = min(len(bins), horizon - first)
+    if len(bins) < horizon - first:  # fewer bins than places to look: look at the bins
+        old = [b for b in bins if b < horizon]
+    else:
+        old = [b for b in range(first, horizon) if b in bins]
+    sums: dict[int, tuple[int, int]] = {}
+    for b in old:
+        block = b // per_block
+        busy, used = sums.get(block, (0, 0))
+        sums[block] = (busy + bins.pop(b), used + cpu_bins.pop(b, 0))
+    for block, (busy, used) in sums.items():
+        had_busy, had_cpu = (0, 0)
+        if block * per_block < lane.fine_from:  # a stray late bin: adds to the block
+            had_busy, had_cpu = blocks.get(block, (0, 0))
+        # (above the old horizon it replaces any block summed from these bins)
+        blocks[block] = (busy + had_busy, used + had_cpu)
+    for block in [k for k in blocks if lane.fine_from // per_block <= k < horizon // per_block]:
+        if block not in sums:
+            del blocks[block]  # summed once, but its bins were all empty
+    lane.fine_from = horizon
+    return 1 + work + len(old)
 
 
 def _count_failure(lane: Lane, end: int) -> None:
@@ -335,6 +397,10 @@ class RunAggregate:
         self._know_model()
         self.recent_frames: deque[bytes] = deque(maxlen=RECENT_FRAMES)
         self._pruned_at = 0
+        #: See FINE_BINS_MAX (an attribute, so a test can make it small).
+        self.fine_bins_max = FINE_BINS_MAX
+        self._fold_cursor = 0  # the next lane to fold (see _fold_fine_bins)
+        self._fold_to = 0
         self.meta: dict[str, Any] = {}
         self.keep_all_spans = keep_all_spans
         #: Every finished span with its lane index, in arrival order (keep_all_spans only).
@@ -648,13 +714,23 @@ class RunAggregate:
         busy = 0.0
         cpu = 0.0
         busy_bins = lane.busy_bins
-        if not busy_bins or t1 <= t0:
+        if (not busy_bins and not lane.blocks) or t1 <= t0:
             return busy, cpu
         cpu_bins = lane.cpu_bins
         per_block = BLOCK_NS // BIN_NS
         sealed_before = (now_ns - BLOCK_SEALED_NS) // BLOCK_NS
         b = t0 // BIN_NS
         last = (t1 - 1) // BIN_NS
+        while b < lane.fine_from and b <= last:  # folded: whole blocks, pro rata at the ends
+            block = b // per_block
+            sums = lane.blocks.get(block)
+            if sums is not None:
+                lo = max(t0, block * BLOCK_NS)
+                hi = min(t1, (block + 1) * BLOCK_NS)
+                share = (hi - lo) / BLOCK_NS
+                busy += sums[0] * share
+                cpu += sums[1] * share
+            b = (block + 1) * per_block
         while b <= last:
             block = b // per_block
             if b % per_block == 0 and b + per_block - 1 <= last and block < sealed_before:
@@ -719,7 +795,9 @@ class RunAggregate:
         return settled
 
     def prune_bins(self, now_ns: int) -> None:
-        """Forgets bins older than BIN_HISTORY_NS (cheap to call often; works every 5 s)."""
+        """Folds the oldest fine bins into blocks past ``fine_bins_max``, and forgets
+        bins older than BIN_HISTORY_NS (cheap to call often: a bounded share each time)."""
+        self._fold_fine_bins(now_ns)
         if now_ns - self._pruned_at < 5_000_000_000:
             return
         self._pruned_at = now_ns
@@ -734,6 +812,36 @@ class RunAggregate:
                 oldest_block = oldest * BIN_NS // BLOCK_NS
                 for block in [k for k in lane.blocks if k < oldest_block]:
                     del lane.blocks[block]
+
+    def _fold_fine_bins(self, now_ns: int) -> None:
+        """Past the budget, folds the oldest sealed blocks, a few lanes per call.
+
+        A block below a lane's horizon is exactly the sum of the bins it
+        replaced (whole blocks only; nothing can still land in a sealed one
+        finely). The work is spread over the dashboard's refreshes: folding ten
+        thousand lanes' bins at once held the screen for seconds.
+        """
+        lanes = self.lane_list
+        if not self._fold_to or self._fold_cursor >= len(lanes):
+            self._fold_cursor = 0
+            per_block = BLOCK_NS // BIN_NS
+            total = sum(len(lane.busy_bins) for lane in lanes)
+            if total <= self.fine_bins_max:
+                self._fold_to = 0
+                return
+            # Keep the newest half-budget's worth at the rate the bins come in (from
+            # where each lane's bins begin: min() over them all would cost a scan).
+            oldest = min(
+                max(lane.fine_from, lane.up_ns // BIN_NS) for lane in lanes if lane.busy_bins
+            )
+            newest = now_ns // BIN_NS
+            keep = (newest - oldest) * self.fine_bins_max // 2 // total
+            limit = (now_ns - BLOCK_SEALED_NS - BLOCK_NS) // BLOCK_NS * per_block
+            self._fold_to = min((newest - keep) // per_block * per_block, limit)
+        work = 0
+        while self._fold_cursor < len(lanes) and work < FOLD_WORK_PER_CALL:
+            work += _fold_lane(lanes[self._fold_cursor], self._fold_to)
+            self._fold_cursor += 1
 
     # -- the sampler ----------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 # aggregate imports this module lazily (on its first long frame), never at import time.
-from .aggregate import BIN_NS, Lane, RunAggregate, _spread
+from .aggregate import BIN_NS, Lane, RunAggregate, _add_to_blocks, _spread
 from .protocol import RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
 
 #: Shorter segments go through the loop: below this, NumPy's fixed costs win.
@@ -300,6 +300,9 @@ def _bin(
     cpu_sums = np.add.reduceat(cpu[order], starts).tolist()
     for k, busy, c in zip(key[starts].tolist(), busy_sums, cpu_sums, strict=True):
         target, b = lanes[k >> _LANE_SHIFT], (k & _BIN_MASK) + base
+        if b < target.fine_from:  # later than any event should be: into the folded blocks
+            _add_to_blocks(target, b * BIN_NS, b * BIN_NS + busy, c)
+            continue
         target.busy_bins[b] = target.busy_bins.get(b, 0) + busy
         target.cpu_bins[b] = target.cpu_bins.get(b, 0) + c
 

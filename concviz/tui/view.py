@@ -380,7 +380,7 @@ def _accumulate(
     fixed = 0
     settled = cache.settled(lane) if cache is not None else None
     # What the spans walked did not reach: the bins (every finished span is in them).
-    if covered_from > region and lane.busy_bins:
+    if covered_from > region and (lane.busy_bins or lane.blocks):
         edge = covered_from // BIN_NS * BIN_NS  # whole bins only: no double counting
         sealed_until = now_ns - BLOCK_SEALED_NS if settled_ns is None else settled_ns
         if settled is not None:
@@ -657,9 +657,10 @@ def _group_occupancy(
 
     def from_bins(lane: Lane, lo_cell: int, hi_cell: int) -> None:
         bins = lane.busy_bins
-        if not bins:
+        if not bins and not lane.blocks:
             return
         get = bins.get
+        folded = lane.fine_from * BIN_NS  # before it only blocks: busy_between reads them
         # Its bins lie between its start and its last finish: only those cells.
         lo_cell = max(lo_cell, int((lane.up_ns - t0) // dt))
         hi_cell = min(hi_cell, int((lane.last_finish_ns - t0) // dt) + 1)
@@ -667,6 +668,9 @@ def _group_occupancy(
             # busy_between's sum, spelled for speed: every lane's new cells come here
             lo = int(t0 + i * dt)
             hi = int(t0 + (i + 1) * dt)
+            if lo < folded:
+                cells[i] += min(agg.busy_between(lane, lo, hi, now_ns)[0] / dt, 1.0)
+                continue
             b_first = lo // BIN_NS
             b_last = (hi - 1) // BIN_NS
             value = get(b_first)
