@@ -9,7 +9,7 @@ run is a fresh process; with ``--baseline DIR`` (another checkout) the runs
 alternate with that tree's.
 
 Usage: ``python benchmarks/lane_memory.py [--seconds 60] [--repeats 2] [--baseline DIR]
-[--workers 1000]``
+[--workers 1000] [--task-ms 200]``
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ if "--child" not in sys.argv:  # a child runs against the tree it is started in
     sys.path.insert(0, str(ROOT))
 
 
-def child(workers: int, seconds: float) -> None:
+def child(workers: int, seconds: float, task_ms: float) -> None:
     """One run: prints its figures as one JSON line."""
     from concviz.engine.session import RunSession  # noqa: PLC0415
     from concviz.engine.spec import RunSpec  # noqa: PLC0415
 
-    spec = RunSpec(model="asyncio", workload="sleep", workers=workers, tasks=1_000_000, task_ms=200)
+    spec = RunSpec(
+        model="asyncio", workload="sleep", workers=workers, tasks=1_000_000, task_ms=task_ms
+    )
     longest = 0.0
     with RunSession(spec, track_bins=True) as session:
         agg = session.aggregate
@@ -47,7 +49,7 @@ def child(workers: int, seconds: float) -> None:
             time.sleep(0.1)
         with session.lock:
             lanes = agg.lane_list
-            fine = sum(len(lane.busy_bins) for lane in lanes)
+            fine = sum(len(lane.busy_bins) + len(getattr(lane, "runs", ())) for lane in lanes)
             blocks = sum(len(lane.blocks) for lane in lanes)
             n_lanes = len(lanes)
             if not n_lanes:
@@ -66,17 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1000)
+    parser.add_argument("--task-ms", type=float, default=200.0)
     parser.add_argument("--baseline", help="another checkout to compare with")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.workers, args.seconds)
+        child(args.workers, args.seconds, args.task_ms)
         return 0
     trees = {"this tree": str(ROOT)}
     if args.baseline:
         trees["baseline"] = str(Path(args.baseline).resolve())
     print(
-        f"asyncio × {args.workers}, 200 ms sleeps, {args.seconds:g} s in"
+        f"asyncio × {args.workers}, {args.task_ms:g} ms sleeps, {args.seconds:g} s in"
         f" (median of {args.repeats}, alternating):"
     )
     got: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in list(trees) if round_ % 2 == 0 else list(trees)[::-1]:
             tree = trees[name]
             command = [sys.executable, __file__, "--child", "--workers", str(args.workers)]
+            command += ["--task-ms", str(args.task_ms)]
             done = subprocess.run(
                 [*command, "--seconds", str(args.seconds)],
                 cwd=tree,

@@ -527,13 +527,13 @@ def test_past_the_bin_budget_old_history_folds_into_blocks_and_keeps_its_sums() 
     before = [
         x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi, now)
     ]
-    fine = sum(len(lane.busy_bins) for lane in lanes)
+    fine = agg.fine_bins()
 
     agg.fine_bins_max = fine // 4
     for _ in range(5):  # folding is spread over the dashboard's refreshes
         agg.prune_bins(now)
 
-    assert sum(len(lane.busy_bins) for lane in lanes) <= agg.fine_bins_max
+    assert agg.fine_bins() <= agg.fine_bins_max
     horizon = lanes[-1].fine_from
     assert 0 < horizon * BIN_NS <= now - 4000 * MS  # only sealed blocks fold
     after = [x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi, now)]
@@ -572,3 +572,48 @@ def test_folding_is_spread_over_refreshes(monkeypatch: pytest.MonkeyPatch) -> No
     for _ in range(40):
         agg.prune_bins(now)
     assert all(lane.fine_from == agg.lane_list[0].fine_from > 0 for lane in agg.lane_list)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_runs_of_whole_bins_draw_as_the_bins_they_stand_for(seed: int) -> None:
+    """A span's whole bins are kept as one run; a grouped row must not tell the difference."""
+    rng = random.Random(seed)
+
+    def build() -> RunAggregate:
+        agg = run({"model": "asyncio", "workers": 60, "tasks": 10_000})
+        frames = []
+        task = 0
+        for slot in range(60):
+            t = rng.uniform(0, 50)
+            while t < 4_000:
+                length = rng.choice([0.5, 7, 23, 137, 611])
+                frames.append(
+                    rec(Kind.TASK_START, t, task, tid=7, slot=slot, flags=START_COROUTINE)
+                )
+                frames.append(rec(Kind.TASK_FINISH, t + length, task, tid=7, slot=slot))
+                t += length + rng.choice([0.01, 3, 40])
+                task += 1
+        agg.feed_records(b"".join(frames))
+        return agg
+
+    state = rng.getstate()
+    with_runs = build()
+    rng.setstate(state)
+    as_bins = build()
+    assert any(lane.runs for lane in with_runs.lane_list)
+    for lane in as_bins.lane_list:  # the same history, every bin its own entry
+        lane.busy_bins, lane.cpu_bins = agg_mod.expanded_bins(lane)
+        lane.runs = []
+    now = 4_200 * MS
+    for columns in (37, 130):
+        views = [
+            timeline_view(agg, now, columns=columns, max_rows=6, window_s=4.2)
+            for agg in (with_runs, as_bins)
+        ]
+        assert views[0].per_row > 1
+        assert [glyphs(r) for r in views[0].rows] == [glyphs(r) for r in views[1].rows]
+        lane = with_runs.lane_list[3]
+        twin = as_bins.lane_list[3]
+        for lo in range(0, 4_000, 333):
+            got = with_runs.busy_between(lane, lo * MS, (lo + 333) * MS, now)
+            assert got == pytest.approx(as_bins.busy_between(twin, lo * MS, (lo + 333) * MS, now))

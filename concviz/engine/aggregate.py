@@ -10,6 +10,7 @@ summary, and capped lane and error tables.
 from __future__ import annotations
 
 import os
+from bisect import bisect_right, insort
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -150,6 +151,11 @@ class Lane:
     #: Busy and on-CPU nanoseconds per BIN_NS bin (bin index = t_ns // BIN_NS).
     busy_bins: dict[int, int] = field(default_factory=dict)
     cpu_bins: dict[int, int] = field(default_factory=dict)
+    #: Bins a span covers whole, as (first, end, cpu ns each): a bin each of
+    #: ``busy_bins`` and ``cpu_bins`` worth BIN_NS busy, in one entry. Sorted,
+    #: apart (a lane runs one task at a time). Ten thousand coroutines waiting a
+    #: second each made a million dict entries a second; now ten thousand runs.
+    runs: list[tuple[int, int, int]] = field(default_factory=list)
     #: Failed spans per BIN_NS bin of their finish: a timeline marks them ✗ where it
     #: draws from the bins (a dense run's spans are long gone from the ring).
     fail_bins: dict[int, int] = field(default_factory=dict)
@@ -300,10 +306,10 @@ def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
             return
         cpu -= cpu * (head - start) // wall
         start, b, wall = horizon, lane.fine_from, max(end - horizon, 1)
-    if lane.blocks:  # a long task reaching back into summed blocks: sum them again
+    if lane.blocks:  # a task reaching back into summed blocks: sum its two ends' again
         per_block = BLOCK_NS // BIN_NS
-        for block in range(b // per_block, last // per_block + 1):
-            lane.blocks.pop(block, None)
+        lane.blocks.pop(b // per_block, None)
+        lane.blocks.pop(last // per_block, None)
     if b == last:  # within one bin (a zero-length span still marks it)
         busy_bins[b] = busy_bins.get(b, 0) + (end - start)
         cpu_bins[b] = cpu_bins.get(b, 0) + cpu * (end - start) // wall
@@ -311,16 +317,53 @@ def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
     part = (b + 1) * BIN_NS - start
     busy_bins[b] = busy_bins.get(b, 0) + part
     cpu_bins[b] = cpu_bins.get(b, 0) + cpu * part // wall
-    # The bins in between are covered whole: the same share each, no clipping.
+    # The bins in between are covered whole, the same share each: one run.
     # (A thousand coroutines finish a 200 ms task each every 200 ms: 20 bins each.)
-    whole_cpu = cpu * BIN_NS // wall
-    for k in range(b + 1, last):
-        busy_bins[k] = busy_bins.get(k, 0) + BIN_NS
-        cpu_bins[k] = cpu_bins.get(k, 0) + whole_cpu
+    if last > b + 1:
+        run = (b + 1, last, cpu * BIN_NS // wall)
+        runs = lane.runs
+        if not runs or runs[-1][0] <= b:
+            runs.append(run)
+        else:  # an older span arriving late (not on a lane running one task at a time)
+            insort(runs, run)
     part = end - last * BIN_NS
     if part > 0:
         busy_bins[last] = busy_bins.get(last, 0) + part
         cpu_bins[last] = cpu_bins.get(last, 0) + cpu * part // wall
+
+
+def _runs_between(lane: Lane, t0: int, t1: int) -> tuple[int, float]:
+    """Busy and on-CPU ns of ``lane``'s runs in [t0, t1) (partly covered bins pro rata)."""
+    runs = lane.runs
+    busy = 0
+    cpu = 0.0
+    first_bin = t0 // BIN_NS
+    i = bisect_right(runs, first_bin, key=_run_end)  # the first run ending past t0's bin
+    while i < len(runs):
+        first, end, per_bin = runs[i]
+        lo = max(t0, first * BIN_NS)
+        hi = min(t1, end * BIN_NS)
+        if lo >= t1:
+            break
+        if hi > lo:
+            busy += hi - lo
+            cpu += per_bin * (hi - lo) / BIN_NS
+        i += 1
+    return busy, cpu
+
+
+def _run_end(run: tuple[int, int, int]) -> int:
+    return run[1]
+
+
+def expanded_bins(lane: Lane) -> tuple[dict[int, int], dict[int, int]]:
+    """The lane's fine bins with its runs written out bin by bin (tests, debugging)."""
+    busy, cpu = dict(lane.busy_bins), dict(lane.cpu_bins)
+    for first, end, per_bin in lane.runs:
+        for k in range(first, end):
+            busy[k] = busy.get(k, 0) + BIN_NS
+            cpu[k] = cpu.get(k, 0) + per_bin
+    return busy, cpu
 
 
 def _add_to_blocks(lane: Lane, start: int, end: int, cpu: int) -> None:
@@ -354,6 +397,21 @@ def _fold_lane(lane: Lane, horizon: int) -> int:
         block = b // per_block
         busy, used = sums.get(block, (0, 0))
         sums[block] = (busy + bins.pop(b), used + cpu_bins.pop(b, 0))
+    runs = lane.runs
+    folded = 0
+    for first, end, per_bin in runs:
+        if first >= horizon:
+            break
+        folded += 1
+        for block in range(first // per_block, (min(end, horizon) - 1) // per_block + 1):
+            whole = min(end, horizon, (block + 1) * per_block) - max(first, block * per_block)
+            busy, used = sums.get(block, (0, 0))
+            sums[block] = (busy + whole * BIN_NS, used + whole * per_bin)
+    if folded:
+        first, end, per_bin = runs[folded - 1]
+        del runs[:folded]
+        if end > horizon:  # the part above the horizon stays a run
+            runs.insert(0, (horizon, end, per_bin))
     for block, (busy, used) in sums.items():
         had_busy, had_cpu = (0, 0)
         if block * per_block < lane.fine_from:  # a stray late bin: adds to the block
@@ -364,7 +422,7 @@ def _fold_lane(lane: Lane, horizon: int) -> int:
         if block not in sums:
             del blocks[block]  # summed once, but its bins were all empty
     lane.fine_from = horizon
-    return 1 + work + len(old)
+    return 1 + work + len(old) + folded
 
 
 def _count_failure(lane: Lane, end: int) -> None:
@@ -714,8 +772,10 @@ class RunAggregate:
         busy = 0.0
         cpu = 0.0
         busy_bins = lane.busy_bins
-        if (not busy_bins and not lane.blocks) or t1 <= t0:
+        if (not busy_bins and not lane.blocks and not lane.runs) or t1 <= t0:
             return busy, cpu
+        if lane.runs:  # (the blocks above the horizon sum the dict's bins only)
+            busy, cpu = _runs_between(lane, max(t0, lane.fine_from * BIN_NS), t1)
         cpu_bins = lane.cpu_bins
         per_block = BLOCK_NS // BIN_NS
         sealed_before = (now_ns - BLOCK_SEALED_NS) // BLOCK_NS
@@ -803,6 +863,11 @@ class RunAggregate:
         self._pruned_at = now_ns
         oldest = (now_ns - BIN_HISTORY_NS) // BIN_NS
         for lane in self.lane_list:
+            runs = lane.runs
+            while runs and runs[0][1] <= oldest:
+                del runs[0]
+            if runs and runs[0][0] < oldest:
+                runs[0] = (oldest, *runs[0][1:])
             if lane.busy_bins and min(lane.busy_bins) < oldest:
                 for b in [b for b in lane.busy_bins if b < oldest]:
                     del lane.busy_bins[b]
@@ -812,6 +877,10 @@ class RunAggregate:
                 oldest_block = oldest * BIN_NS // BLOCK_NS
                 for block in [k for k in lane.blocks if k < oldest_block]:
                     del lane.blocks[block]
+
+    def fine_bins(self) -> int:
+        """Entries the lanes' fine bins take (a run counts one): what FINE_BINS_MAX bounds."""
+        return sum(len(lane.busy_bins) + len(lane.runs) for lane in self.lane_list)
 
     def _fold_fine_bins(self, now_ns: int) -> None:
         """Past the budget, folds the oldest sealed blocks, a few lanes per call.
@@ -825,14 +894,16 @@ class RunAggregate:
         if not self._fold_to or self._fold_cursor >= len(lanes):
             self._fold_cursor = 0
             per_block = BLOCK_NS // BIN_NS
-            total = sum(len(lane.busy_bins) for lane in lanes)
+            total = self.fine_bins()
             if total <= self.fine_bins_max:
                 self._fold_to = 0
                 return
             # Keep the newest half-budget's worth at the rate the bins come in (from
             # where each lane's bins begin: min() over them all would cost a scan).
             oldest = min(
-                max(lane.fine_from, lane.up_ns // BIN_NS) for lane in lanes if lane.busy_bins
+                max(lane.fine_from, lane.up_ns // BIN_NS)
+                for lane in lanes
+                if lane.busy_bins or lane.runs
             )
             newest = now_ns // BIN_NS
             keep = (newest - oldest) * self.fine_bins_max // 2 // total

@@ -8,6 +8,7 @@ it is unit-tested without a terminal, and replays render exactly like live runs.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -380,7 +381,7 @@ def _accumulate(
     fixed = 0
     settled = cache.settled(lane) if cache is not None else None
     # What the spans walked did not reach: the bins (every finished span is in them).
-    if covered_from > region and (lane.busy_bins or lane.blocks):
+    if covered_from > region and (lane.busy_bins or lane.blocks or lane.runs):
         edge = covered_from // BIN_NS * BIN_NS  # whole bins only: no double counting
         sealed_until = now_ns - BLOCK_SEALED_NS if settled_ns is None else settled_ns
         if settled is not None:
@@ -657,13 +658,19 @@ def _group_occupancy(
 
     def from_bins(lane: Lane, lo_cell: int, hi_cell: int) -> None:
         bins = lane.busy_bins
-        if not bins and not lane.blocks:
+        if not bins and not lane.blocks and not lane.runs:
             return
         get = bins.get
         folded = lane.fine_from * BIN_NS  # before it only blocks: busy_between reads them
         # Its bins lie between its start and its last finish: only those cells.
         lo_cell = max(lo_cell, int((lane.up_ns - t0) // dt))
         hi_cell = min(hi_cell, int((lane.last_finish_ns - t0) // dt) + 1)
+        if hi_cell <= lo_cell:
+            return
+        # Its runs (bins covered whole), walked alongside the cells: one or two a cell.
+        runs = lane.runs
+        n_runs = len(runs)
+        r = bisect_right(runs, int(t0 + lo_cell * dt) // BIN_NS, key=_run_end) if runs else 0
         for i in range(lo_cell, hi_cell):
             # busy_between's sum, spelled for speed: every lane's new cells come here
             lo = int(t0 + i * dt)
@@ -680,6 +687,17 @@ def _group_occupancy(
                 value = get(b_last)
                 if value:
                     busy += value * (hi - b_last * BIN_NS) / BIN_NS
+            while r < n_runs:
+                run = runs[r]
+                run_lo = run[0] * BIN_NS
+                if run_lo >= hi:
+                    break
+                run_hi = run[1] * BIN_NS
+                if run_hi > lo:
+                    busy += (run_hi if run_hi < hi else hi) - (run_lo if run_lo > lo else lo)
+                    if run_hi > hi:
+                        break  # it goes on into the next cell
+                r += 1
             if busy:
                 cells[i] += min(busy / dt, 1.0)
 
@@ -704,6 +722,10 @@ def _group_occupancy(
             )
         ]
     return cells + [0.0] * (columns - limit)
+
+
+def _run_end(run: tuple[int, int, int]) -> int:
+    return run[1]
 
 
 def _ran(lane: Lane) -> bool:
