@@ -459,6 +459,7 @@ class RunAggregate:
         self.fine_bins_max = FINE_BINS_MAX
         self._fold_cursor = 0  # the next lane to fold (see _fold_fine_bins)
         self._fold_to = 0
+        self._fold_counted = -(10**18)  # when the bins were last counted
         self.meta: dict[str, Any] = {}
         self.keep_all_spans = keep_all_spans
         #: Every finished span with its lane index, in arrival order (keep_all_spans only).
@@ -892,6 +893,10 @@ class RunAggregate:
         """
         lanes = self.lane_list
         if not self._fold_to or self._fold_cursor >= len(lanes):
+            # Counting is a pass over every lane: once a second is often enough.
+            if now_ns - self._fold_counted < 1_000_000_000:
+                return
+            self._fold_counted = now_ns
             self._fold_cursor = 0
             per_block = BLOCK_NS // BIN_NS
             total = self.fine_bins()

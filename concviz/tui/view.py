@@ -671,6 +671,10 @@ def _group_occupancy(
         runs = lane.runs
         n_runs = len(runs)
         r = bisect_right(runs, int(t0 + lo_cell * dt) // BIN_NS, key=_run_end) if runs else 0
+        # Few bins against many places to look them up (long tasks: two bins each,
+        # the rest runs): each bin goes to its cells instead.
+        spread = int(dt * (hi_cell - lo_cell)) // BIN_NS
+        sparse = _bins_by_cell(bins, t0, dt, lo_cell, hi_cell) if len(bins) * 4 < spread else None
         for i in range(lo_cell, hi_cell):
             # busy_between's sum, spelled for speed: every lane's new cells come here
             lo = int(t0 + i * dt)
@@ -680,8 +684,12 @@ def _group_occupancy(
                 continue
             b_first = lo // BIN_NS
             b_last = (hi - 1) // BIN_NS
-            value = get(b_first)
-            busy = value * (min(hi, (b_first + 1) * BIN_NS) - lo) / BIN_NS if value else 0.0
+            if sparse is not None:
+                busy = sparse[i - lo_cell]
+                b_last = b_first  # (no lookups)
+            else:
+                value = get(b_first)
+                busy = value * (min(hi, (b_first + 1) * BIN_NS) - lo) / BIN_NS if value else 0.0
             if b_last > b_first:
                 busy += sum(filter(None, map(get, range(b_first + 1, b_last))))  # whole bins
                 value = get(b_last)
@@ -722,6 +730,32 @@ def _group_occupancy(
             )
         ]
     return cells + [0.0] * (columns - limit)
+
+
+def _bins_by_cell(
+    bins: dict[int, int], t0: int, dt: float, lo_cell: int, hi_cell: int
+) -> list[float]:
+    """Each bin's busy ns shared out to the cells it overlaps (cells lo_cell..hi_cell-1)."""
+    out = [0.0] * (hi_cell - lo_cell)
+    start = int(t0 + lo_cell * dt)
+    stop = int(t0 + hi_cell * dt)
+    for b, value in bins.items():
+        b_lo = b * BIN_NS
+        b_hi = b_lo + BIN_NS
+        if b_hi <= start or b_lo >= stop or not value:
+            continue
+        cell = min(max(lo_cell, int((b_lo - t0) // dt)), hi_cell - 1)
+        while cell > lo_cell and int(t0 + cell * dt) > b_lo:  # float edges, as the cells have them
+            cell -= 1
+        while cell < hi_cell:
+            cell_lo = int(t0 + cell * dt)
+            if cell_lo >= b_hi:
+                break
+            overlap = min(b_hi, int(t0 + (cell + 1) * dt)) - max(b_lo, cell_lo)
+            if overlap > 0:
+                out[cell - lo_cell] += value * overlap / BIN_NS
+            cell += 1
+    return out
 
 
 def _run_end(run: tuple[int, int, int]) -> int:
