@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from itertools import islice
 from pathlib import Path
@@ -18,6 +19,7 @@ from concviz.tui.view import (
     FAILED,
     LABEL_CHARS,
     SHADES,
+    SPARKS,
     TimelineCache,
     bar,
     cores_view,
@@ -617,3 +619,49 @@ def test_runs_of_whole_bins_draw_as_the_bins_they_stand_for(seed: int) -> None:
         for lo in range(0, 4_000, 333):
             got = with_runs.busy_between(lane, lo * MS, (lo + 333) * MS, now)
             assert got == pytest.approx(as_bins.busy_between(twin, lo * MS, (lo + 333) * MS, now))
+
+
+def test_grouped_rows_open_cells_show_finished_and_running_tasks_exactly() -> None:
+    """Open cells come from the bins plus the task in flight: the same shares spans give."""
+    rng = random.Random(7)
+    agg = run({"model": "asyncio", "workers": 40, "tasks": 10_000})
+    spans: dict[int, list[tuple[float, float]]] = {}
+    frames = [
+        rec(Kind.TASK_START, 0, 10_000 + slot, tid=7, slot=slot, flags=START_COROUTINE)
+        for slot in range(40)
+    ]
+    frames += [rec(Kind.TASK_FINISH, 1, 10_000 + slot, tid=7, slot=slot) for slot in range(40)]
+    task = 0
+    for slot in range(40):
+        t = 1.0 + rng.uniform(0, 30)
+        spans[slot] = [(0.0, 1.0)]
+        while t < 1_900:
+            length = rng.choice([3, 40, 170, 650])
+            frames.append(rec(Kind.TASK_START, t, task, tid=7, slot=slot, flags=START_COROUTINE))
+            if t + length < 1_950:
+                frames.append(rec(Kind.TASK_FINISH, t + length, task, tid=7, slot=slot))
+                spans[slot].append((t, t + length))
+            else:  # still running at the moment drawn
+                spans[slot].append((t, 1_950.0))
+                break
+            t += length + rng.choice([0.5, 25, 90])
+            task += 1
+    # One record stream in time order, as a run sends it.
+    frames.sort(key=lambda r: RECORD.unpack(r)[6])
+    agg.feed_records(b"".join(frames))
+    now = 1_950 * MS
+    view = timeline_view(agg, now, columns=20, max_rows=4, window_s=2.0, end_ns=2_000 * MS)
+    assert view.per_row == 10
+    for r, row in enumerate(view.rows):
+        expected = ""
+        for cell in range(20):
+            lo, hi = cell * 100.0, cell * 100.0 + 100.0
+            share = (
+                sum(
+                    min(sum(max(0.0, min(e, hi) - max(s, lo)) for s, e in spans[slot]) / 100.0, 1.0)
+                    for slot in range(10 * r, 10 * r + 10)
+                )
+                / 10
+            )
+            expected += " " if share < 0.02 else SPARKS[min(7, max(0, math.ceil(share * 8) - 1))]
+        assert glyphs(row) == expected, (r, glyphs(row), expected)
