@@ -15,7 +15,9 @@ often) and the event reader. With ``--baseline DIR`` (another checkout, e.g.
 ``git worktree add /tmp/old <commit>``) the same runs alternate with that
 tree's, and the ratio is printed.
 
-Usage: ``python benchmarks/many_lanes.py [--refreshes 15] [--repeats 3] [--baseline DIR]``
+Usage: ``python benchmarks/many_lanes.py [--refreshes 15] [--repeats 3] [--baseline DIR]``;
+``--case asyncio,10000,400000,1000,sleep --warm-up 20`` times only that run's
+timeline (no dashboards).
 """
 
 from __future__ import annotations
@@ -58,14 +60,16 @@ def timed(fn: Any) -> float:
     return time.thread_time() - began
 
 
-def one_case(model: str, workers: int, tasks: int, ms: int, workload: str, n: int) -> None:
+def one_case(
+    model: str, workers: int, tasks: int, ms: int, workload: str, n: int, warm_up: float
+) -> None:
     """Refreshes as the dashboard does (every 100 ms, one cache), then a few from scratch."""
     spec = RunSpec(model=model, workload=workload, workers=workers, tasks=tasks, task_ms=ms)
     cache = TimelineCache()
     kept: list[float] = []
     scratch: list[float] = []
     with RunSession(spec, track_bins=True) as session:
-        time.sleep(WARM_UP_S)
+        time.sleep(warm_up)
         agg = session.aggregate
         for _ in range(n):
             with session.lock:
@@ -174,11 +178,24 @@ def measure_dashboards(baseline: str | None, repeats: int) -> None:
             print(f"  {label:<22} ratio      {totals['this tree'] / totals['baseline']:.2f}×")
 
 
+def _parse_case(text: str) -> tuple[str, int, int, int, str]:
+    model, workers, tasks, ms, workload = text.split(",")
+    return model, int(workers), int(tasks), int(ms), workload
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refreshes", type=int, default=15)
     parser.add_argument("--repeats", type=int, default=3, help="dashboard runs per case and tree")
     parser.add_argument("--baseline", metavar="DIR", help="another checkout to compare with")
+    parser.add_argument(
+        "--case",
+        action="append",
+        metavar="MODEL,WORKERS,TASKS,MS,WORKLOAD",
+        help="time timeline_view on this run instead of the built-in ones (repeatable),"
+        " e.g. asyncio,10000,400000,1000,sleep",
+    )
+    parser.add_argument("--warm-up", type=float, default=WARM_UP_S, help="seconds before timing")
     parser.add_argument("--dashboard", help=argparse.SUPPRESS)  # one case, in a child
     args = parser.parse_args(argv)
     if args.dashboard:
@@ -187,9 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(dashboard(model, workers, tasks, ms, workload))
         return 0
     print(f"timeline_view, {COLUMNS}x{ROWS} cells, thread CPU per refresh (median, range):")
-    for case in CASES:
-        one_case(*case, n=args.refreshes)
-    measure_dashboards(args.baseline, args.repeats)
+    cases = [_parse_case(text) for text in args.case] if args.case else CASES
+    for case in cases:
+        one_case(*case, n=args.refreshes, warm_up=args.warm_up)
+    if not args.case:
+        measure_dashboards(args.baseline, args.repeats)
     return 0
 
 
