@@ -200,6 +200,10 @@ def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
     assert all(len(line) <= 24 for line in narrow if not line.startswith(("wall", "events")))
     assert by_label["events"].endswith("3 lost")  # a figure: kept, even if it wraps
     assert by_label["wall"].endswith("15/s")
+    # A short screen's compact summary leaves the details out, not what observing costs.
+    compact = {line.plain.split()[0] for line in summary_content(summary, True, compact=True)}
+    assert "concviz" in compact
+    assert "events" not in compact
 
 
 def test_the_timeline_legend_shrinks_before_its_note_is_cut() -> None:

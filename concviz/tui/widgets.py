@@ -601,9 +601,10 @@ def summary_content(
             message, count = next(iter(counts.items()))
             more = f" (+{len(counts) - 1} kinds)" if len(counts) > 1 else ""
             lines.append(Content.styled(f"{count}× {message}{more}", style))
+    # How much of the Cores panel is concviz's own work: said even when compact.
+    if s.observer_cpu is not None:
+        lines.append(row("concviz", f"{s.observer_cpu:.0%}", " of a core", short=" CPU"))
     if not compact:
-        if s.observer_cpu is not None:  # how much of the Cores panel is the dashboard
-            lines.append(row("concviz", f"{s.observer_cpu:.0%}", " of a core", short=" CPU"))
         lines += [
             row("worker CPU", fmt_seconds(s.cpu_s)),
             row("events", f"{s.events:,}", f" {s.dropped_events} lost", keep=True),
