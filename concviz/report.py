@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from .engine.aggregate import Summary
+from .engine.aggregate import MEMORY_RESOLUTION, Summary
 from .workloads import describe_size
 
 
@@ -45,6 +45,14 @@ def fmt_memory_per_task(s: Summary) -> str:
 def memory_per_task_basis(s: Summary) -> str:
     """What the growth was divided by: a pool's workers are its cost, a TaskGroup's tasks are."""
     if not s.memory_tasks:
+        if (
+            s.memory_at_start
+            and s.peak_memory
+            and s.peak_memory - s.memory_at_start < MEMORY_RESOLUTION
+        ):
+            grew = fmt_bytes(max(0, s.peak_memory - s.memory_at_start))
+            step = fmt_bytes(MEMORY_RESOLUTION)
+            return f"the run grew {grew}, under {step}: too little to divide by its tasks"
         return "its growth / the most tasks in flight at once"
     if s.memory_tasks_basis == "alive":
         return f"its growth / {s.memory_tasks:,} tasks alive at once, waiting ones too"

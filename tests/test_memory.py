@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from concviz.engine import memory
+from concviz.engine.aggregate import MEMORY_RESOLUTION, RunAggregate
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
+from concviz.report import fmt_memory_per_task, memory_per_task_basis
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PSS is Linux's")
@@ -43,3 +46,18 @@ def test_a_runs_peak_rss_is_its_own_not_the_process_that_started_it() -> None:
     del big
     assert summary.status == "done"
     assert 5 << 20 < summary.peak_rss < 160 << 20  # a lean runner: tens of MiB, not 256+
+
+
+def test_a_growth_too_small_to_divide_is_said_not_left_blank() -> None:
+    """Two tiny tasks grow a run by less than the allocator's step: say so, with the figure."""
+    base = RunAggregate({"model": "threads", "workload": "cpu", "workers": 2, "tasks": 2}).summary()
+    small = replace(base, memory_at_start=20 << 20, peak_memory=(20 << 20) + 300 * 1024)
+    assert fmt_memory_per_task(small) == "-"
+    assert "grew 300.0 KiB" in memory_per_task_basis(small)
+    assert "too little" in memory_per_task_basis(small)
+    unknown = replace(base, memory_at_start=None, peak_memory=20 << 20)
+    assert "grew" not in memory_per_task_basis(unknown)
+    grown = replace(
+        small, peak_memory=(20 << 20) + 4 * MEMORY_RESOLUTION, memory_per_task=2e6, memory_tasks=2
+    )
+    assert "tasks in flight" in memory_per_task_basis(grown)
