@@ -292,6 +292,37 @@ async def test_compare_screen_runs_models_in_turn_and_stacks_their_timelines() -
         assert not isinstance(app.screen, CompareScreen)
 
 
+async def test_compare_screen_repeats_each_model_and_shows_its_median_run() -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=4, task_ms=20))
+    async with app.run_test(size=(130, 42)) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        picks = screen.query_one(SelectionList)
+        picks.deselect_all()
+        for model in ("sequential", "threads"):
+            picks.select(model)
+        await pilot.press("n")  # runs each: 1 -> 3
+        assert screen.repeats == 3
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 90)
+        await pilot.pause(0.3)
+        series = screen.series
+        assert series is not None
+        assert [len(e.runs) for e in series.entries] == [3, 3]
+        for entry in series.entries:
+            walls = sorted(run[1].wall_s for run in entry.runs)
+            assert entry.summary is not None
+            assert entry.summary.wall_s == walls[1]  # the median run, a real one
+            assert entry.session is next(s for s, x in entry.runs if x is entry.summary)
+        table = screen.query_one(DataTable)
+        assert [str(c.label) for c in table.columns.values()][:3] == ["model", "wall", "±"]
+        assert all(str(table.get_row_at(i)[2]).startswith("±") for i in range(2))
+        assert "median of 3 runs each" in str(table.border_subtitle)
+        assert "6 of 6 runs" in str(screen.query_one("#status").render())
+
+
 async def test_sweep_screen_reports_speedup_per_worker_count() -> None:
     app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=1, tasks=8, task_ms=30))
     async with app.run_test(size=(130, 42)) as pilot:
@@ -300,12 +331,14 @@ async def test_sweep_screen_reports_speedup_per_worker_count() -> None:
         screen = app.screen
         assert isinstance(screen, SweepScreen)
         screen.query_one(Input).value = "1,2,4"
+        await pilot.press("n")  # each count three times: a ± column
         await pilot.press("r")
         await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 60)
         await pilot.pause(0.3)
         table = screen.query_one(DataTable)
         assert table.row_count == 3
-        speedups = [float(str(table.get_row_at(i)[2]).split("×")[0]) for i in range(3)]
+        assert all(str(table.get_row_at(i)[2]).startswith("±") for i in range(3))
+        speedups = [float(str(table.get_row_at(i)[3]).split("×")[0]) for i in range(3)]
         assert speedups[0] == 1.0
         assert speedups[2] > 2.5
         assert "Amdahl fit" in str(screen.query_one("#fit").render())

@@ -33,11 +33,13 @@ from ..experiments import (
     baseline_index,
     check_available,
     parse_counts,
+    run_order,
     speedups,
+    wall_spread,
 )
 from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
-from ..report_multi import compare_figures, fmt_memory
+from ..report_multi import compare_figures, fmt_memory, fmt_spread
 from ..workloads import CATALOG as WORKLOADS
 from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
@@ -54,37 +56,60 @@ class Entry:
     summary: Summary | None = None
     aggregate: RunAggregate | None = None
     error: str | None = None
+    #: Every finished run of this entry, in order (more than one with repeats).
+    runs: list[tuple[RunSession, Summary]] = field(default_factory=list)
+    #: Their wall times; ``summary`` and ``session`` are then the median run's.
+    walls: list[float] = field(default_factory=list)
+    failed: bool = False
+
+    def settle(self) -> None:
+        """Shows the median run: a real run, whose figures all come from one another."""
+        ranked = sorted(self.runs, key=lambda run: run[1].wall_s)
+        session, summary = ranked[(len(ranked) - 1) // 2]
+        self.session, self.summary, self.aggregate = session, summary, session.aggregate
+        self.walls = [run[1].wall_s for run in self.runs]
 
 
 @dataclass
 class Series:
     entries: list[Entry]
+    #: Runs of each entry, in rounds that alternate direction (see run_order).
+    repeats: int = 1
     current: int = 0
+    #: How many runs have started, of ``len(entries) * repeats``.
+    position: int = 0
     done: threading.Event = field(default_factory=threading.Event)
     _stop: bool = False
 
+    @property
+    def total(self) -> int:
+        return len(self.entries) * self.repeats
+
     def run(self) -> None:
-        """Runs every entry in turn (call from a worker thread)."""
+        """Runs every entry in turn, ``repeats`` times (call from a worker thread)."""
         http = None
         try:
             if any(WORKLOADS[e.spec.workload].needs_server for e in self.entries):
                 http = LocalHttpServer()
-            for i, entry in enumerate(self.entries):
+            for position, (_round, i) in enumerate(run_order(len(self.entries), self.repeats)):
+                entry = self.entries[i]
                 if self.stopping():
                     break
-                self.current = i
+                if entry.failed:
+                    continue
+                self.current, self.position = i, position + 1
                 session = RunSession(entry.spec, python=entry.python, http=http, track_bins=True)
                 entry.session = session
                 try:
                     session.start()
                 except SessionError as exc:
-                    entry.error = str(exc)
+                    entry.error, entry.failed = str(exc), True
                     continue
                 while not session.wait(0.1):
                     if self.stopping():
                         session.stop(grace=0.6)
-                entry.summary = session.summary()
-                entry.aggregate = session.aggregate
+                entry.runs.append((session, session.summary()))
+                entry.settle()
                 session.close()
         except SessionError as exc:  # the HTTP server did not start
             for entry in self.entries:
@@ -104,7 +129,11 @@ class Series:
                 entry.session.stop(grace=0.6)
 
     def results(self) -> list[RunResult]:
-        return [RunResult(e.label, e.python, e.summary) for e in self.entries if e.summary]
+        return [
+            RunResult(e.label, e.python, e.summary, walls=e.walls)
+            for e in self.entries
+            if e.summary
+        ]
 
 
 # -- shared pieces -------------------------------------------------------------------------
@@ -116,6 +145,7 @@ class SeriesScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Run"),
         Binding("s", "stop", "Stop"),
+        Binding("n", "repeat", "Runs each"),
         Binding("escape", "close", "Back", priority=True),
         Binding("q", "close", "Back", show=False),
     ]
@@ -148,6 +178,9 @@ class SeriesScreen(Screen[None]):
         self.autorun = autorun
         self.series: Series | None = None
         self._shown = -1
+        #: Runs of each entry (n cycles through REPEATS): a noisy machine moves one
+        #: run's wall time by several %; the median of a few says more.
+        self.repeats = 1
 
     def on_mount(self) -> None:
         self.set_interval(0.1, self.poll)
@@ -176,7 +209,7 @@ class SeriesScreen(Screen[None]):
         except SpecError as exc:
             self.notify(str(exc), title="Cannot run", severity="error")
             return
-        self.series = Series(entries)
+        self.series = Series(entries, repeats=self.repeats)
         self._shown = -1
         self.started()
         self._run_series(self.series)
@@ -189,6 +222,18 @@ class SeriesScreen(Screen[None]):
         if self.series is not None:
             self.series.stop()
 
+    #: What n cycles through.
+    REPEATS = (1, 3, 5)
+
+    def action_repeat(self) -> None:
+        self.repeats = self.REPEATS[(self.REPEATS.index(self.repeats) + 1) % len(self.REPEATS)]
+        how = (
+            "once"
+            if self.repeats == 1
+            else f"{self.repeats} times, interleaved: the table shows each one's median run"
+        )
+        self.notify(f"each runs {how} (from the next r)", title="Runs each", timeout=3)
+
     def action_close(self) -> None:
         if self.series is not None and not self.series.done.is_set():
             self.series.stop()
@@ -200,22 +245,23 @@ class SeriesScreen(Screen[None]):
     def poll(self) -> None:
         series = self.series
         status = self.query_one("#status", Static)
+        each = f" · each runs {self.repeats}× (n)" if self.repeats > 1 else ""
         if series is None:
+            status.update(f"r runs{each}")
             return
         entry = series.entries[series.current]
         if series.done.is_set():
-            done = sum(1 for e in series.entries if e.summary)
-            status.update(f"done: {done} of {len(series.entries)} runs · r runs again")
+            done = sum(len(e.runs) for e in series.entries)
+            status.update(f"done: {done} of {series.total} runs · r runs again{each}")
         else:
             progress = ""
             if entry.session is not None:
                 finished, total = entry.session.progress()
                 progress = f" {finished}/{total} tasks"
             status.update(
-                f"run {series.current + 1} of {len(series.entries)}: {entry.label}{progress}"
-                " · s stops"
+                f"run {series.position} of {series.total}: {entry.label}{progress} · s stops"
             )
-        completed = sum(1 for e in series.entries if e.summary or e.error)
+        completed = sum(len(e.runs) + e.failed for e in series.entries)
         if completed != self._shown:
             self._shown = completed
             self.show_results(series)
@@ -295,7 +341,8 @@ class CompareScreen(SeriesScreen):
 
     def on_mount(self) -> None:
         self._result_column = False
-        #: Per timeline (by run), its settled cells.
+        self._spread_column = False
+        #: Per timeline (by the run it shows), its settled cells.
         self._caches: dict[int, TimelineCache] = {}
         self._columns()
 
@@ -306,6 +353,8 @@ class CompareScreen(SeriesScreen):
         names = ["model", *(longer.get(name, name) for name in FIGURES)]
         if self._result_column:
             names.insert(3, "result")  # what the pattern measured: the point of the demo
+        if self._spread_column:
+            names.insert(2, "±")  # how far the other runs' wall times were
         for name in names:
             table.add_column(name, key=name)
 
@@ -331,6 +380,9 @@ class CompareScreen(SeriesScreen):
         self.query_one("#results", DataTable).clear()
         self.query_one("#timelines", VerticalScroll).remove_children()
         self._caches = {}
+        if self._spread_column != (self.repeats > 1):
+            self._spread_column = self.repeats > 1
+            self._columns()
 
     def show_results(self, series: Series) -> None:
         table = self.query_one("#results", DataTable)
@@ -345,11 +397,14 @@ class CompareScreen(SeriesScreen):
             cells = [row.label, *compare_figures(row, top, 6)]
             if self._result_column:
                 cells.insert(3, describe_result(row.summary.result))
+            if self._spread_column:
+                cells.insert(2, fmt_spread(row.spread))
             table.add_row(*cells)
         if rows:
             alive = any(r.summary.memory_tasks_basis == "alive" for r in rows)
             note = " · per task*: over tasks alive, waiting ones too" if alive else ""
-            table.border_subtitle = f"speedup vs {rows[base].label}{note}"
+            each = f" · median of {series.repeats} runs each" if series.repeats > 1 else ""
+            table.border_subtitle = f"speedup vs {rows[base].label}{note}{each}"
         self._ensure_timelines(series)
 
     def _ensure_timelines(self, series: Series) -> None:
@@ -376,7 +431,7 @@ class CompareScreen(SeriesScreen):
             # timeline keeps its settled cells (a thousand lanes cost a lot to redraw).
             window_s = next((w for w in (0.5, *FIT_STEPS_S) if w >= window_s), window_s)
         caches = self._caches
-        for index, (entry, timeline) in enumerate(zip(series.entries, timelines, strict=False)):
+        for entry, timeline in zip(series.entries, timelines, strict=False):
             source = entry.session
             if source is None or timeline.size.width == 0:
                 continue
@@ -392,7 +447,7 @@ class CompareScreen(SeriesScreen):
                     rows,
                     window_s=window_s,
                     end_ns=origin + int(window_s * 1e9),
-                    cache=caches.setdefault(index, TimelineCache()),
+                    cache=caches.setdefault(id(source), TimelineCache()),
                 )
             timeline.show(view)
 
@@ -442,10 +497,15 @@ class SweepScreen(SeriesScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._columns()
+
+    def _columns(self) -> None:
         table = self.query_one("#results", DataTable)
+        table.clear(columns=True)
         names = (
             "workers",
             "wall",
+            *(("±",) if self.repeats > 1 else ()),
             "speedup",
             "ideal",
             "Amdahl",
@@ -470,7 +530,7 @@ class SweepScreen(SeriesScreen):
         self.action_run()
 
     def started(self) -> None:
-        self.query_one("#results", DataTable).clear()
+        self._columns()  # with a ± column when each count runs more than once
 
     def show_results(self, series: Series) -> None:
         done = [e for e in series.entries if e.summary]
@@ -486,11 +546,13 @@ class SweepScreen(SeriesScreen):
             [s.parallelism for s in summaries],
             cores=summaries[0].cores,
         )
-        rows = zip(analysis.points, analysis.amdahl, summaries, strict=True)
-        for point, amdahl, summary in rows:
+        spreads = [wall_spread(e.walls, s.wall_s) for e, s in zip(done, summaries, strict=True)]
+        rows = zip(analysis.points, analysis.amdahl, summaries, spreads, strict=True)
+        for point, amdahl, summary, spread in rows:
             table.add_row(
                 str(point.workers),
                 fmt_seconds(point.wall_s),
+                *((fmt_spread(spread),) if series.repeats > 1 else ()),
                 f"{point.speedup:.2f}×" + (" (no faster)" if point.stalled else ""),
                 f"{point.workers}×",
                 f"{amdahl:.2f}×",
