@@ -668,9 +668,8 @@ def run_series(
             for r, i in order:
                 label, spec, python = entries[i]
                 shown = label if repeats == 1 else f"{label} ({r + 1}/{repeats})"
-                progress.update(
-                    current, description=shown, completed=0, total=spec.tasks, visible=True
-                )
+                # reset, not update: each run's elapsed time starts at its own start
+                progress.reset(current, description=shown, total=spec.tasks, visible=True)
                 session = RunSession(
                     spec, python=python, http=http, keep_all_spans=bool(args.trace_dir)
                 )

@@ -439,3 +439,20 @@ def test_compare_repeat_reports_every_runs_wall_and_the_spread() -> None:
         assert row["wall_s"] == sorted(walls)[1]
         assert isinstance(row["spread"], float)
         assert row["spread"] >= 0
+
+
+def test_each_runs_progress_bar_times_that_run_alone() -> None:
+    """The per-run bar kept the series' clock: a 0.6 s run read as three seconds."""
+    out = concviz(
+        "compare", "--models", "sequential,threads", "-w", "sleep", "-n", "4", "-t", "8",
+        "--task-ms", "300",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+
+    def elapsed(label: str) -> int:
+        line = [ln for ln in out.stderr.splitlines() if ln.lstrip().startswith(label)][-1]
+        h, m, s = line.split()[-1].split(":")
+        return int(h) * 3600 + int(m) * 60 + int(s)
+
+    assert elapsed("compare: runs") >= 2  # sequential alone: 8 x 300 ms
+    assert elapsed("threads") < elapsed("compare: runs") - 1  # 0.6 s, its own
