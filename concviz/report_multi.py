@@ -183,14 +183,20 @@ def sweep_table(
         names.remove("ideal")
     if any(memory):
         names.append("memory")
-    for name in [*names, ""]:
+    # Under 100 columns the notes go under the table: beside it they squeezed every
+    # figure to "425…" (figures are never cut).
+    noted = width >= 100
+    for name in [*names, ""] if noted else names:
         table.add_column(name, justify="right" if name else "left", no_wrap=True)
+    notes = []
     for index, (point, amdahl) in enumerate(zip(analysis.points, analysis.amdahl, strict=True)):
         note = ""
         if analysis.knee is not None and point.workers > analysis.knee:
             note = "no faster" if point.stalled else ""
         if cpu_bound and point.workers > analysis.cores:
             note = (note + "; " if note else "") + f"> {analysis.cores} cores"
+        if note and not noted:
+            notes.append(f"{point.workers} workers: {note}")
         table.add_row(
             str(point.workers),
             fmt_seconds(point.wall_s),
@@ -201,7 +207,7 @@ def sweep_table(
             f"{point.efficiency:.0%}",
             f"{point.parallelism:.2f}",
             *([fmt_memory(memory[index])] if "memory" in names else []),
-            Text(note, style="yellow"),
+            *([Text(note, style="yellow")] if noted else []),
         )
     knee = (
         f"adding workers stops helping after {analysis.knee}"
@@ -209,7 +215,8 @@ def sweep_table(
         else "every step added speed"
     )
     table.caption = (
-        (
+        "".join(f"{n}; " for n in notes)
+        + (
             "each point the median of its runs, ± half the range of their wall times; "
             if "±" in names
             else ""

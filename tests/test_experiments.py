@@ -74,6 +74,18 @@ def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> N
     assert "±3%" in repeated
     assert "the median of its runs" in repeated
     assert "…" not in repeated
+    # A CPU sweep past the cores has notes; beside the figures they cut them all
+    # ("425…") in 80 columns: there they go under the table.
+    stalled = analyse_sweep([1, 2, 4], [0.42, 0.23, 0.25], [0.97, 1.8, 1.7], cores=2)
+    for width in (80, 120):
+        console = Console(width=width, record=True)
+        with console.capture() as captured:
+            console.print(sweep_table(stalled, "t", True, [23 << 20, 26 << 20, 32 << 20], width))
+        text = captured.get()
+        assert "…" not in text, text
+        assert "250 ms" in text
+        assert "no faster; > 2 cores" in text
+        assert ("4 workers: no faster" in text) == (width == 80)  # a note under, or beside
 
 
 def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least() -> None:
