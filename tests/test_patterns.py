@@ -286,6 +286,11 @@ def user_module(tmp_path: Path) -> Path:
         def careful_loud(n):
             import warnings
             warnings.warn(f"size {n} is large", UserWarning, stacklevel=1)
+
+        def frozen_before(n):
+            import gc
+            if not gc.get_freeze_count():
+                raise RuntimeError("concviz's own objects are still the collector's to walk")
     """)
     )
     return tmp_path
@@ -399,3 +404,13 @@ def test_pattern_results_read_as_words() -> None:
     race = describe_result({"expected": 10, "actual": 7, "lost_updates": 3, "lock": False})
     assert race == "7 of 10: 3 lost"
     assert describe_result({"surprise": 1}) == "surprise=1"
+
+
+@pytest.mark.parametrize("model", ["threads", "asyncio"])
+def test_concviz_s_own_objects_are_set_aside_from_the_collector(
+    user_module: Path, model: str
+) -> None:
+    """Older GC passes walked concviz's modules too: 7 % of a run of 20 µs asyncio tasks."""
+    spec = custom(user_module, "frozen_before", model=model, workers=2, tasks=4, task_args=[1])
+    summary = run_captured(spec).summary
+    assert (summary.completed, summary.failed) == (4, 0), summary.errors
