@@ -406,11 +406,22 @@ def test_pattern_results_read_as_words() -> None:
     assert describe_result({"surprise": 1}) == "surprise=1"
 
 
-@pytest.mark.parametrize("model", ["threads", "asyncio"])
+@pytest.mark.parametrize(
+    ("model", "start_method"),
+    [("threads", None), ("asyncio", None), ("processes", "fork"), ("processes", "spawn")],
+)
 def test_concviz_s_own_objects_are_set_aside_from_the_collector(
-    user_module: Path, model: str
+    user_module: Path, model: str, start_method: str | None
 ) -> None:
     """Older GC passes walked concviz's modules too: 7 % of a run of 20 µs asyncio tasks."""
-    spec = custom(user_module, "frozen_before", model=model, workers=2, tasks=4, task_args=[1])
+    spec = custom(
+        user_module,
+        "frozen_before",
+        model=model,
+        start_method=start_method,
+        workers=2,
+        tasks=4,
+        task_args=[1],
+    )
     summary = run_captured(spec).summary
     assert (summary.completed, summary.failed) == (4, 0), summary.errors

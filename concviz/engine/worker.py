@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import heapq
 import importlib
 import multiprocessing.util
@@ -184,6 +185,9 @@ def init_process(
         # Pool workers leave through multiprocessing's exit path, which runs
         # finalizers (not atexit): flush there, or the last tasks' events are lost.
         multiprocessing.util.Finalize(recorder, _worker_exit, exitpriority=100)
+    # As the runner does before the model: concviz's objects are not the collector's
+    # to walk while tasks run (a forked worker inherits the runner's freeze already).
+    gc.freeze()
 
 
 def _worker_exit() -> None:
