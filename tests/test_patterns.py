@@ -303,6 +303,21 @@ def custom(user_module: Path, task: str, **settings: Any) -> RunSpec:
     )
 
 
+def four_tasks(
+    user_module: Path, task: str, model: str, start_method: str | None, arg: int
+) -> RunSpec:
+    """Four calls of ``task(arg)`` on two workers of ``model``."""
+    return custom(
+        user_module,
+        task,
+        model=model,
+        start_method=start_method,
+        workers=2,
+        tasks=4,
+        task_args=[arg],
+    )
+
+
 @pytest.mark.parametrize(
     ("model", "start_method"), [("threads", None), ("processes", "fork"), ("processes", "spawn")]
 )
@@ -310,15 +325,7 @@ def test_warnings_your_code_raises_are_in_the_summary(
     user_module: Path, model: str, start_method: str | None
 ) -> None:
     # spawn: a worker process that did not inherit the runner's set-up
-    spec = custom(
-        user_module,
-        "careful",
-        model=model,
-        start_method=start_method,
-        workers=2,
-        tasks=4,
-        task_args=[7],
-    )
+    spec = four_tasks(user_module, "careful", model, start_method, 7)
     summary = run_captured(spec).summary
     assert summary.completed == 4
     # Python's default filters show a DeprecationWarning only when raised in __main__:
@@ -414,14 +421,6 @@ def test_concviz_s_own_objects_are_set_aside_from_the_collector(
     user_module: Path, model: str, start_method: str | None
 ) -> None:
     """Older GC passes walked concviz's modules too: 7 % of a run of 20 µs asyncio tasks."""
-    spec = custom(
-        user_module,
-        "frozen_before",
-        model=model,
-        start_method=start_method,
-        workers=2,
-        tasks=4,
-        task_args=[1],
-    )
+    spec = four_tasks(user_module, "frozen_before", model, start_method, 1)
     summary = run_captured(spec).summary
     assert (summary.completed, summary.failed) == (4, 0), summary.errors

@@ -261,17 +261,23 @@ async def test_a_real_run_renders_in_dark_and_light(theme: str) -> None:
         await wait_for(pilot, final_picture, timeout=10)  # five asyncio task slots
 
 
+async def open_compare(app: ConcvizApp, pilot: Pilot[None], models: list[str]) -> CompareScreen:
+    """The compare screen, with just ``models`` picked."""
+    await pilot.press("v")
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, CompareScreen)
+    picks = screen.query_one(SelectionList)
+    picks.deselect_all()
+    for model in models:
+        picks.select(model)
+    return screen
+
+
 async def test_compare_screen_runs_models_in_turn_and_stacks_their_timelines() -> None:
     app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=4, tasks=8, task_ms=30))
     async with app.run_test(size=(130, 42)) as pilot:
-        await pilot.press("v")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, CompareScreen)
-        picks = screen.query_one(SelectionList)
-        picks.deselect_all()
-        for model in ("sequential", "threads", "asyncio"):
-            picks.select(model)
+        screen = await open_compare(app, pilot, ["sequential", "threads", "asyncio"])
         await pilot.press("r")
         await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 60)
         await pilot.pause(0.3)
@@ -295,14 +301,7 @@ async def test_compare_screen_runs_models_in_turn_and_stacks_their_timelines() -
 async def test_compare_screen_repeats_each_model_and_shows_its_median_run() -> None:
     app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=4, task_ms=20))
     async with app.run_test(size=(130, 42)) as pilot:
-        await pilot.press("v")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, CompareScreen)
-        picks = screen.query_one(SelectionList)
-        picks.deselect_all()
-        for model in ("sequential", "threads"):
-            picks.select(model)
+        screen = await open_compare(app, pilot, ["sequential", "threads"])
         await pilot.press("n")  # runs each: 1 -> 3
         assert screen.repeats == 3
         await pilot.press("r")
