@@ -665,3 +665,41 @@ def test_grouped_rows_open_cells_show_finished_and_running_tasks_exactly() -> No
             )
             expected += " " if share < 0.02 else SPARKS[min(7, max(0, math.ceil(share * 8) - 1))]
         assert glyphs(row) == expected, (r, glyphs(row), expected)
+
+
+def test_folded_history_is_forgotten_after_two_minutes_like_the_bins() -> None:
+    """Blocks were pruned only alongside old fine bins, which folding had removed."""
+    agg = run({"model": "asyncio", "workers": 4, "tasks": 10_000})
+    frames = []
+    for slot in range(4):  # 30 ms tasks back to back for 20 s
+        for k in range(650):
+            t = 30.0 * k
+            frames.append(
+                rec(Kind.TASK_START, t, 1000 * slot + k, tid=7, slot=slot, flags=START_COROUTINE)
+            )
+            frames.append(
+                rec(
+                    Kind.TASK_FINISH,
+                    t + 29,
+                    1000 * slot + k,
+                    tid=7,
+                    slot=slot,
+                    flags=Status.ERROR * (k % 50 == 0),
+                )
+            )
+    agg.feed_records(b"".join(frames))
+    agg.fine_bins_max = agg.fine_bins() // 4
+    for _ in range(3):
+        agg.prune_bins(21_000 * MS)
+    lane = agg.lane_list[0]
+    assert lane.fine_from > 0
+    assert lane.blocks
+    assert lane.fail_bins
+    # Two minutes after second 10: the blocks before it go, the fine bins (all
+    # newer, above the horizon) stay, as a busy lane's always are.
+    horizon_s = lane.fine_from * agg_mod.BIN_NS // 1_000_000_000
+    assert horizon_s > 10
+    agg.prune_bins(10_000 * MS + agg_mod.BIN_HISTORY_NS)
+    assert lane.busy_bins
+    assert min(lane.blocks) == 10
+    assert min(lane.fail_bins) * agg_mod.BIN_NS >= 10_000 * MS

@@ -873,11 +873,13 @@ class RunAggregate:
                 for b in [b for b in lane.busy_bins if b < oldest]:
                     del lane.busy_bins[b]
                     lane.cpu_bins.pop(b, None)
-                for b in [b for b in lane.fail_bins if b < oldest]:
-                    del lane.fail_bins[b]
-                oldest_block = oldest * BIN_NS // BLOCK_NS
-                for block in [k for k in lane.blocks if k < oldest_block]:
-                    del lane.blocks[block]
+            # Each table on its own: a lane whose old bins were folded has none left
+            # to say that its failures and blocks are old too.
+            for b in [b for b in lane.fail_bins if b < oldest]:
+                del lane.fail_bins[b]
+            oldest_block = oldest * BIN_NS // BLOCK_NS
+            for block in [k for k in lane.blocks if k < oldest_block]:
+                del lane.blocks[block]
 
     def fine_bins(self) -> int:
         """Entries the lanes' fine bins take (a run counts one): what FINE_BINS_MAX bounds."""
