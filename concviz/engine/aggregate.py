@@ -338,7 +338,7 @@ def _runs_between(lane: Lane, t0: int, t1: int) -> tuple[int, float]:
     busy = 0
     cpu = 0.0
     first_bin = t0 // BIN_NS
-    i = bisect_right(runs, first_bin, key=_run_end)  # the first run ending past t0's bin
+    i = bisect_right(runs, first_bin, key=run_end_bin)  # the first run ending past t0's bin
     while i < len(runs):
         first, end, per_bin = runs[i]
         lo = max(t0, first * BIN_NS)
@@ -352,7 +352,8 @@ def _runs_between(lane: Lane, t0: int, t1: int) -> tuple[int, float]:
     return busy, cpu
 
 
-def _run_end(run: tuple[int, int, int]) -> int:
+def run_end_bin(run: tuple[int, int, int]) -> int:
+    """A run's end bin: the key runs are searched by (they are sorted and apart)."""
     return run[1]
 
 
@@ -386,12 +387,12 @@ def _fold_lane(lane: Lane, horizon: int) -> int:
     per_block = BLOCK_NS // BIN_NS
     bins, cpu_bins, blocks = lane.busy_bins, lane.cpu_bins, lane.blocks
     # Its bins lie after its start (what the timeline assumes too).
-    first = max(lane.fine_from, lane.up_ns // BIN_NS // per_block * per_block)
-    work = min(len(bins), horizon - first)
-    if len(bins) < horizon - first:  # fewer bins than places to look: look at the bins
+    scan_from = max(lane.fine_from, lane.up_ns // BIN_NS // per_block * per_block)
+    work = min(len(bins), horizon - scan_from)
+    if len(bins) < horizon - scan_from:  # fewer bins than places to look: look at the bins
         old = [b for b in bins if b < horizon]
     else:
-        old = [b for b in range(first, horizon) if b in bins]
+        old = [b for b in range(scan_from, horizon) if b in bins]
     sums: dict[int, tuple[int, int]] = {}
     for b in old:
         block = b // per_block

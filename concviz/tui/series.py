@@ -32,6 +32,7 @@ from ..experiments import (
     analyse_sweep,
     baseline_index,
     check_available,
+    median_run,
     parse_counts,
     run_order,
     speedups,
@@ -56,18 +57,20 @@ class Entry:
     summary: Summary | None = None
     aggregate: RunAggregate | None = None
     error: str | None = None
-    #: Every finished run of this entry, in order (more than one with repeats).
+    #: Every finished run of this entry, in order (more than one with repeats);
+    #: ``summary`` and ``session`` are then the median run's.
     runs: list[tuple[RunSession, Summary]] = field(default_factory=list)
-    #: Their wall times; ``summary`` and ``session`` are then the median run's.
-    walls: list[float] = field(default_factory=list)
     failed: bool = False
 
+    @property
+    def walls(self) -> list[float]:
+        return [summary.wall_s for _session, summary in self.runs]
+
     def settle(self) -> None:
-        """Shows the median run: a real run, whose figures all come from one another."""
-        ranked = sorted(self.runs, key=lambda run: run[1].wall_s)
-        session, summary = ranked[(len(ranked) - 1) // 2]
-        self.session, self.summary, self.aggregate = session, summary, session.aggregate
-        self.walls = [run[1].wall_s for run in self.runs]
+        """Shows the median run (:func:`median_run`, as the CLI's ``--repeat`` does)."""
+        median = median_run([RunResult(self.label, self.python, s) for _, s in self.runs])
+        self.session = next(session for session, s in self.runs if s is median.summary)
+        self.summary, self.aggregate = median.summary, self.session.aggregate
 
 
 @dataclass

@@ -18,6 +18,7 @@ from ..engine.aggregate import (
     BLOCK_SEALED_NS,
     Lane,
     RunAggregate,
+    run_end_bin,
     spec_iterations,
 )
 from ..engine.protocol import RECORD, Kind, Status
@@ -637,9 +638,9 @@ def _group_occupancy(
 
     With a thousand lanes this is most of a refresh. So a cell no lane of the
     row can change any more (it ends before every lane's settled time) is summed
-    from the lanes' bins once and kept; lanes joining the row add their share;
-    only the open cells are drawn from the spans, and only for lanes active in
-    them. Kept or not, a sealed cell comes from the bins: the same picture.
+    from the lanes' bins once and kept; lanes joining the row add their share.
+    The open cells come from the bins too, for the lanes active in them, plus
+    each one's task in flight (from the spans only where no bins are kept).
     """
     dt = (t1 - t0) / columns
     members = {
@@ -670,7 +671,7 @@ def _group_occupancy(
         # Its runs (bins covered whole), walked alongside the cells: one or two a cell.
         runs = lane.runs
         n_runs = len(runs)
-        r = bisect_right(runs, int(t0 + lo_cell * dt) // BIN_NS, key=_run_end) if runs else 0
+        r = bisect_right(runs, int(t0 + lo_cell * dt) // BIN_NS, key=run_end_bin) if runs else 0
         # Few bins against many places to look them up (long tasks: two bins each,
         # the rest runs): each bin goes to its cells instead.
         spread = int(dt * (hi_cell - lo_cell)) // BIN_NS
@@ -682,19 +683,18 @@ def _group_occupancy(
             if lo < folded:
                 cells[i] += min(agg.busy_between(lane, lo, hi, now_ns)[0] / dt, 1.0)
                 continue
-            b_first = lo // BIN_NS
-            b_last = (hi - 1) // BIN_NS
             if sparse is not None:
                 busy = sparse[i - lo_cell]
-                b_last = b_first  # (no lookups)
             else:
+                b_first = lo // BIN_NS
+                b_last = (hi - 1) // BIN_NS
                 value = get(b_first)
                 busy = value * (min(hi, (b_first + 1) * BIN_NS) - lo) / BIN_NS if value else 0.0
-            if b_last > b_first:
-                busy += sum(filter(None, map(get, range(b_first + 1, b_last))))  # whole bins
-                value = get(b_last)
-                if value:
-                    busy += value * (hi - b_last * BIN_NS) / BIN_NS
+                if b_last > b_first:
+                    busy += sum(filter(None, map(get, range(b_first + 1, b_last))))  # whole bins
+                    value = get(b_last)
+                    if value:
+                        busy += value * (hi - b_last * BIN_NS) / BIN_NS
             while r < n_runs:
                 run = runs[r]
                 run_lo = run[0] * BIN_NS
@@ -773,10 +773,6 @@ def _bins_by_cell(
                 out[cell - lo_cell] += value * overlap / BIN_NS
             cell += 1
     return out
-
-
-def _run_end(run: tuple[int, int, int]) -> int:
-    return run[1]
 
 
 def _ran(lane: Lane) -> bool:
