@@ -144,6 +144,17 @@ def test_sub_interpreter_threads_are_interpreter_lanes() -> None:
     assert agg.summary().worker_startup_s == pytest.approx(0.260, abs=0.011)
 
 
+def test_worker_start_up_is_the_median_workers_not_the_first() -> None:
+    """One slow spawn among three: the figure is the typical worker's, not the quickest's."""
+    agg = started_run()  # RUN_START at 0
+    agg.feed_records(
+        rec(Kind.WORKER_UP, 100, pid=201, tid=201)
+        + rec(Kind.WORKER_UP, 300, pid=202, tid=202)
+        + rec(Kind.WORKER_UP, 900, pid=203, tid=203)
+    )
+    assert agg.summary().worker_startup_s == pytest.approx(0.3)
+
+
 def test_finish_without_start_from_another_connection_is_not_lost() -> None:
     """Across connections there is no ordering: a finish may be seen first."""
     agg = started_run()
@@ -309,6 +320,23 @@ def test_memory_per_task_is_not_worked_out_from_allocator_noise() -> None:
     assert s.peak_memory == grown
     assert s.memory_per_task is None  # half a MiB over one task says nothing about a task
     assert RunAggregate({}).summary().memory_per_task is None  # nothing measured
+
+
+def test_memory_per_task_starts_at_exactly_the_allocators_granularity() -> None:
+    agg = started_run()
+    agg.feed_text({"type": "run_start", "pid": RUNNER, "memory_at_start": 20 << 20})
+    agg.feed_records(rec(Kind.TASK_START, 1, 0))
+    grown = (20 << 20) + agg_mod.MEMORY_RESOLUTION
+    agg.add_sample(Sample(50 * MS, (0.0,), {}, {}, 0, memory=grown), 0, [0.0], [0.1])
+    assert agg.summary().memory_per_task == agg_mod.MEMORY_RESOLUTION  # one task grew it so
+
+
+def test_core_wait_is_never_more_than_the_tasks_time() -> None:
+    """The sampler's 100 ms window can hold more run-queue wait than the tasks' own time."""
+    agg = started_run()
+    agg.feed_records(rec(Kind.TASK_START, 0, 0, tid=10) + rec(Kind.TASK_FINISH, 50, 0, tid=10))
+    agg.add_sample(Sample(100 * MS, (0.0,), {}, {}, 0, core_wait_ns=90 * MS), 0, [0.0], [0.1])
+    assert agg.summary().core_wait_fraction == 1.0
 
 
 def test_core_wait_counts_within_the_run_against_the_tasks_time() -> None:
