@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -993,7 +993,3 @@ def recent_events(agg: RunAggregate, limit: int) -> list[EventLine]:
             if len(out) >= limit:
                 return out
     return out
-
-
-def errors_view(agg: RunAggregate) -> Iterable[tuple[str, int]]:
-    return agg.errors.most_common(5)
