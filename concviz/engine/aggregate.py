@@ -856,6 +856,16 @@ class RunAggregate:
         settled.update(open_since)
         return settled
 
+    def maintain(self, now_ns: int) -> None:
+        """Keeps the aggregate within its bounds; whoever feeds it calls this after a batch.
+
+        The engine owns its invariants: the event reader (live runs, compare and
+        sweep alike) and a replay's player call it, never a view. Cheap to call
+        often: a bounded share of the work each time.
+        """
+        if self.track_bins:
+            self.prune_bins(now_ns)
+
     def prune_bins(self, now_ns: int) -> None:
         """Folds the oldest fine bins into blocks past ``fine_bins_max``, and forgets
         bins older than BIN_HISTORY_NS (cheap to call often: a bounded share each time)."""
