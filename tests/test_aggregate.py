@@ -279,6 +279,7 @@ def test_memory_per_task_counts_waiting_tasks_where_the_model_made_them_all_firs
                 "pid": RUNNER,
                 "memory_at_start": 20 << 20,
                 "spec": {"model": model, "workload": "sleep", "workers": 4, "tasks": 40},
+                "tasks_upfront": upfront,
             }
         )
         agg.feed_records(b"".join(rec(Kind.TASK_QUEUED, 0, task) for task in range(40)))

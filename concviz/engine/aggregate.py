@@ -449,11 +449,11 @@ class RunAggregate:
         #: Long RECORDS frames go through :mod:`concviz.engine.bulk` (False: always the loop).
         self.bulk = bulk
         self.track_bins = track_bins
-        #: The model reports its queue's real size: depth comes from that alone.
+        #: The model reports its queue's real size: depth comes from that alone
+        #: (the run_start message says so, before any task).
         self.real_queue = False
         #: The model makes every task before any runs (see ModelInfo.tasks_upfront).
         self.tasks_upfront = False
-        self._know_model()
         self.recent_frames: deque[bytes] = deque(maxlen=RECENT_FRAMES)
         self._pruned_at = 0
         #: See FINE_BINS_MAX (an attribute, so a test can make it small).
@@ -702,7 +702,10 @@ class RunAggregate:
         if kind == "run_start":
             self.meta = obj
             self.spec = dict(obj.get("spec", self.spec))
-            self._know_model()
+            # What the model tells the figures, said by the runner: the aggregate
+            # needs no catalogue (models import the runner side, not the observer).
+            self.real_queue = bool(obj.get("queue"))
+            self.tasks_upfront = bool(obj.get("tasks_upfront"))
         elif kind == "task_error":
             self.error_total += 1
             _count_kept(self.errors, f"{obj.get('error')}: {obj.get('message')}")
@@ -718,14 +721,6 @@ class RunAggregate:
                 value = obj.get(key)
                 if isinstance(value, int):
                     self.peak_rss = max(self.peak_rss, value)
-
-    def _know_model(self) -> None:
-        """What the spec's model tells the figures (a real queue, tasks made first)."""
-        from ..models import CATALOG  # noqa: PLC0415  (the catalogue is plain data)
-
-        info = CATALOG.get(str(self.spec.get("model")))
-        self.real_queue = bool(info and info.queue)
-        self.tasks_upfront = bool(info and info.tasks_upfront)
 
     def _lane(self, pid: int, tid: int, slot: int, t: int) -> Lane:
         lane = self.lanes.get((pid, tid, slot))
