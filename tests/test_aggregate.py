@@ -7,8 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from concviz.engine import aggregate as agg_mod
-from concviz.engine.aggregate import BIN_HISTORY_NS, BIN_NS, Lane, RunAggregate, Sample
+from concviz.engine import timeline
+from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
+from concviz.engine.timeline import BIN_HISTORY_NS, BIN_NS, Lane
 from concviz.engine.trace import trace_events
 
 RUNNER = 100
@@ -194,13 +196,13 @@ def test_hybrid_offloaded_parts_count_as_cpu() -> None:
 
 def test_memory_stays_bounded(monkeypatch: object) -> None:
     agg = started_run()
-    many = agg_mod.SPANS_PER_LANE * 3
+    many = timeline.SPANS_PER_LANE * 3
     stream = b"".join(
         rec(Kind.TASK_START, i, i, tid=5) + rec(Kind.TASK_FINISH, i + 0.5, i, tid=5)
         for i in range(many)
     )
     agg.feed_records(stream)
-    assert len(agg.lane_list[0].spans) == agg_mod.SPANS_PER_LANE
+    assert len(agg.lane_list[0].spans) == timeline.SPANS_PER_LANE
     assert agg.summary().completed == many  # the totals are exact all the same
 
 
@@ -430,8 +432,8 @@ def test_spreading_a_span_into_bins_matches_the_plain_clipping(
     for start, length, other, share in spans:
         end = start + (length if length >= 0 else other)  # -1: an arbitrary length
         cpu = int((end - start) * share)
-        agg_mod._spread(fast, start, end, cpu)
+        timeline.spread(fast, start, end, cpu)
         _spread_reference(plain, start, end, cpu)
-    assert agg_mod.expanded_bins(fast) == (plain.busy_bins, plain.cpu_bins)
+    assert timeline.expanded_bins(fast) == (plain.busy_bins, plain.cpu_bins)
     # Bins covered whole are one run each, not an entry each.
     assert len(fast.busy_bins) <= 2 * len(spans)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from concviz.engine import session
-from concviz.engine.aggregate import BIN_HISTORY_NS, BIN_NS, RunAggregate
+from concviz.engine.aggregate import RunAggregate
 from concviz.engine.protocol import RECORD, FrameType, Kind, encode_frame, encode_hello
 from concviz.engine.session import EventServer
+from concviz.engine.timeline import BIN_HISTORY_NS, BIN_NS
 
 HOLD_S = 30.0
 

@@ -13,16 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from ..engine.aggregate import (
-    BIN_NS,
-    BLOCK_SEALED_NS,
-    Lane,
-    RunAggregate,
-    run_end_bin,
-    spec_iterations,
-)
+from ..engine.aggregate import RunAggregate, spec_iterations
 from ..engine.protocol import RECORD, Kind, Status
 from ..engine.spec import RunSpec
+from ..engine.timeline import BIN_NS, BLOCK_SEALED_NS, Lane, run_end_bin
 from ..workloads import describe_size
 
 SPARKS = "▁▂▃▄▅▆▇█"
