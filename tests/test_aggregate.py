@@ -7,8 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from concviz.engine import aggregate as agg_mod
-from concviz.engine.aggregate import BIN_HISTORY_NS, BIN_NS, Lane, RunAggregate, Sample
+from concviz.engine import timeline
+from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
+from concviz.engine.timeline import BIN_HISTORY_NS, BIN_NS, Lane
 from concviz.engine.trace import trace_events
 
 RUNNER = 100
@@ -144,6 +146,17 @@ def test_sub_interpreter_threads_are_interpreter_lanes() -> None:
     assert agg.summary().worker_startup_s == pytest.approx(0.260, abs=0.011)
 
 
+def test_worker_start_up_is_the_median_workers_not_the_first() -> None:
+    """One slow spawn among three: the figure is the typical worker's, not the quickest's."""
+    agg = started_run()  # RUN_START at 0
+    agg.feed_records(
+        rec(Kind.WORKER_UP, 100, pid=201, tid=201)
+        + rec(Kind.WORKER_UP, 300, pid=202, tid=202)
+        + rec(Kind.WORKER_UP, 900, pid=203, tid=203)
+    )
+    assert agg.summary().worker_startup_s == pytest.approx(0.3)
+
+
 def test_finish_without_start_from_another_connection_is_not_lost() -> None:
     """Across connections there is no ordering: a finish may be seen first."""
     agg = started_run()
@@ -183,13 +196,13 @@ def test_hybrid_offloaded_parts_count_as_cpu() -> None:
 
 def test_memory_stays_bounded(monkeypatch: object) -> None:
     agg = started_run()
-    many = agg_mod.SPANS_PER_LANE * 3
+    many = timeline.SPANS_PER_LANE * 3
     stream = b"".join(
         rec(Kind.TASK_START, i, i, tid=5) + rec(Kind.TASK_FINISH, i + 0.5, i, tid=5)
         for i in range(many)
     )
     agg.feed_records(stream)
-    assert len(agg.lane_list[0].spans) == agg_mod.SPANS_PER_LANE
+    assert len(agg.lane_list[0].spans) == timeline.SPANS_PER_LANE
     assert agg.summary().completed == many  # the totals are exact all the same
 
 
@@ -268,6 +281,7 @@ def test_memory_per_task_counts_waiting_tasks_where_the_model_made_them_all_firs
                 "pid": RUNNER,
                 "memory_at_start": 20 << 20,
                 "spec": {"model": model, "workload": "sleep", "workers": 4, "tasks": 40},
+                "tasks_upfront": upfront,
             }
         )
         agg.feed_records(b"".join(rec(Kind.TASK_QUEUED, 0, task) for task in range(40)))
@@ -309,6 +323,23 @@ def test_memory_per_task_is_not_worked_out_from_allocator_noise() -> None:
     assert s.peak_memory == grown
     assert s.memory_per_task is None  # half a MiB over one task says nothing about a task
     assert RunAggregate({}).summary().memory_per_task is None  # nothing measured
+
+
+def test_memory_per_task_starts_at_exactly_the_allocators_granularity() -> None:
+    agg = started_run()
+    agg.feed_text({"type": "run_start", "pid": RUNNER, "memory_at_start": 20 << 20})
+    agg.feed_records(rec(Kind.TASK_START, 1, 0))
+    grown = (20 << 20) + agg_mod.MEMORY_RESOLUTION
+    agg.add_sample(Sample(50 * MS, (0.0,), {}, {}, 0, memory=grown), 0, [0.0], [0.1])
+    assert agg.summary().memory_per_task == agg_mod.MEMORY_RESOLUTION  # one task grew it so
+
+
+def test_core_wait_is_never_more_than_the_tasks_time() -> None:
+    """The sampler's 100 ms window can hold more run-queue wait than the tasks' own time."""
+    agg = started_run()
+    agg.feed_records(rec(Kind.TASK_START, 0, 0, tid=10) + rec(Kind.TASK_FINISH, 50, 0, tid=10))
+    agg.add_sample(Sample(100 * MS, (0.0,), {}, {}, 0, core_wait_ns=90 * MS), 0, [0.0], [0.1])
+    assert agg.summary().core_wait_fraction == 1.0
 
 
 def test_core_wait_counts_within_the_run_against_the_tasks_time() -> None:
@@ -401,8 +432,8 @@ def test_spreading_a_span_into_bins_matches_the_plain_clipping(
     for start, length, other, share in spans:
         end = start + (length if length >= 0 else other)  # -1: an arbitrary length
         cpu = int((end - start) * share)
-        agg_mod._spread(fast, start, end, cpu)
+        timeline.spread(fast, start, end, cpu)
         _spread_reference(plain, start, end, cpu)
-    assert agg_mod.expanded_bins(fast) == (plain.busy_bins, plain.cpu_bins)
+    assert timeline.expanded_bins(fast) == (plain.busy_bins, plain.cpu_bins)
     # Bins covered whole are one run each, not an entry each.
     assert len(fast.busy_bins) <= 2 * len(spans)

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from concviz.engine import aggregate as agg_mod
 from concviz.engine import bulk
-from concviz.engine.aggregate import BIN_NS, BLOCK_SEALED_NS, Lane, RunAggregate
+from concviz.engine.aggregate import RunAggregate
 from concviz.engine.protocol import RECORD, START_COROUTINE, START_IN_PARTS, Kind, Status
+from concviz.engine.timeline import BIN_NS, BLOCK_SEALED_NS, Lane
 
 RUNNER = 100
 SPEC = {"model": "threads", "workload": "cpu", "workers": 4, "tasks": 100}
@@ -38,7 +39,7 @@ def state(agg: RunAggregate) -> dict[str, Any]:
     out = {k: v for k, v in vars(agg).items() if k not in skip}
     out["lanes"] = [lane_state(lane) for lane in agg.lane_list]
     out["lane_keys"] = sorted((key, lane.index) for key, lane in agg.lanes.items())
-    out["inflight"] = {k: (v[0].index, v[1], v[2]) for k, v in agg._inflight.items()}
+    out["inflight"] = {k: (v[0].index, v[1], v[2]) for k, v in agg.inflight.items()}
     out["span_inflight"] = {k: (v[0].index, v[1], v[2]) for k, v in agg._span_inflight.items()}
     out["recent_frames"] = list(agg.recent_frames)
     out["live_threads"] = {k: [lane.index for lane in v] for k, v in agg._live_threads.items()}

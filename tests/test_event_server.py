@@ -18,6 +18,7 @@ from concviz.engine import session
 from concviz.engine.aggregate import RunAggregate
 from concviz.engine.protocol import RECORD, FrameType, Kind, encode_frame, encode_hello
 from concviz.engine.session import EventServer
+from concviz.engine.timeline import BIN_HISTORY_NS, BIN_NS
 
 HOLD_S = 30.0
 
@@ -138,5 +139,39 @@ def test_a_connection_not_yet_accepted_is_waited_for(tmp_path: Path) -> None:
         assert server.wait_all_closed(10)
         assert server.accepted == 1
         assert agg.events == 6
+    finally:
+        server.close()
+
+
+def test_the_reader_keeps_the_bins_within_their_history_without_any_view(tmp_path: Path) -> None:
+    """Compare and sweep sessions draw no dashboard: the engine prunes as it applies.
+
+    300 s of one busy lane once held 30,000 bins against a bound of 12,000,
+    because only the dashboard's refresh pruned.
+    """
+    agg = RunAggregate(track_bins=True)
+    server = EventServer(str(tmp_path / "events.sock"), agg, threading.Lock())
+    server.start()
+    try:
+        now = time.monotonic_ns()
+        start = now - 300 * 1_000_000_000
+        second = 1_000_000_000
+        spans = b"".join(
+            RECORD.pack(Kind.TASK_START, 0, 0, 7, 11, task, start + task * second, 0, 0)
+            + RECORD.pack(
+                Kind.TASK_FINISH, 0, 0, 7, 11, task, start + (task + 1) * second - 1, 0, 0
+            )
+            for task in range(300)
+        )
+        sock = connect(server)
+        sock.sendall(encode_frame(FrameType.RECORDS, spans))
+        sock.close()
+        assert server.wait_all_closed(10)
+        [lane] = agg.lane_list
+        oldest = (time.monotonic_ns() - BIN_HISTORY_NS) // BIN_NS
+        assert agg.completed == 300
+        kept = [b for b in lane.busy_bins if b < oldest] + [r for r in lane.runs if r[0] < oldest]
+        assert not kept  # nothing older than BIN_HISTORY_NS is held
+        assert agg.fine_bins() <= BIN_HISTORY_NS // BIN_NS
     finally:
         server.close()

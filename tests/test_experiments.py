@@ -20,8 +20,8 @@ from concviz.experiments import (
     parse_counts,
     parse_variants,
 )
-from tests.support import best_of, free_threaded_python
 from tests.support import concviz as run_concviz
+from tests.support import free_threaded_python, with_free_cores
 
 
 def concviz(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -219,8 +219,8 @@ def test_compare_cpu_work_processes_beat_threads_on_a_gil_build() -> None:
         rows = compare("threads,processes", "cpu", "-n", "2", "-t", "8", "--task-ms", "60")
         return float(rows["processes"]["speedup"])  # type: ignore[arg-type]
 
-    # speedup is against the first (threads); neighbours can only slow processes down
-    assert best_of(3, ratio, enough=1.3) > 1.3
+    # speedup is against the first (threads); it needs two free cores to show
+    assert with_free_cores(lambda _bare: ratio(), enough=1.3) > 1.3
 
 
 def test_compare_writes_a_trace_per_run(tmp_path: Path) -> None:
@@ -390,13 +390,22 @@ def test_run_under_another_interpreter() -> None:
 @pytest.mark.skipif(free_threaded_python() is None, reason="no free-threaded CPython built here")
 def test_compare_gil_and_free_threaded_threads_side_by_side() -> None:
     ft = free_threaded_python()
-    rows = compare(f"threads,threads@{ft}", "cpu", "-n", "2", "-t", "8", "--task-ms", "60")
-    assert "threads@3.13t" in rows
-    free = rows["threads@3.13t"]
-    gil = rows["threads"]
-    assert gil["gil_enabled"] is True
-    assert free["gil_enabled"] is False
-    assert float(free["parallelism"]) > float(gil["parallelism"])  # type: ignore[arg-type]
+    seen: list[dict[str, dict[str, object]]] = []
+
+    def gain(_bare: float) -> float | None:
+        seen.append(
+            compare(f"threads,threads@{ft}", "cpu", "-n", "2", "-t", "8", "--task-ms", "60")
+        )
+        free, gil = seen[-1]["threads@3.13t"], seen[-1]["threads"]
+        if float(free["core_wait_fraction"]) > 0.25:  # type: ignore[arg-type]
+            return None  # a neighbour took a core during the run: it could not show
+        return float(free["parallelism"]) / float(gil["parallelism"])  # type: ignore[arg-type]
+
+    # Without the GIL two threads use two cores, when the machine has two free.
+    assert with_free_cores(gain, enough=1.3) > 1.3
+    rows = seen[-1]
+    assert rows["threads"]["gil_enabled"] is True
+    assert rows["threads@3.13t"]["gil_enabled"] is False
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from concviz.engine import aggregate as agg_mod
-from concviz.engine.aggregate import BIN_NS, RunAggregate, Sample
+from concviz.engine import timeline
+from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.engine.spans import SpanRing
 from concviz.engine.spec import RunSpec
+from concviz.engine.timeline import BIN_NS
 from concviz.tui.view import (
     DENSE_WALK,
     FAILED,
@@ -604,7 +606,7 @@ def test_runs_of_whole_bins_draw_as_the_bins_they_stand_for(seed: int) -> None:
     as_bins = build()
     assert any(lane.runs for lane in with_runs.lane_list)
     for lane in as_bins.lane_list:  # the same history, every bin its own entry
-        lane.busy_bins, lane.cpu_bins = agg_mod.expanded_bins(lane)
+        lane.busy_bins, lane.cpu_bins = timeline.expanded_bins(lane)
         lane.runs = []
     now = 4_200 * MS
     for columns in (37, 130):
@@ -697,9 +699,9 @@ def test_folded_history_is_forgotten_after_two_minutes_like_the_bins() -> None:
     assert lane.fail_bins
     # Two minutes after second 10: the blocks before it go, the fine bins (all
     # newer, above the horizon) stay, as a busy lane's always are.
-    horizon_s = lane.fine_from * agg_mod.BIN_NS // 1_000_000_000
+    horizon_s = lane.fine_from * timeline.BIN_NS // 1_000_000_000
     assert horizon_s > 10
-    agg.prune_bins(10_000 * MS + agg_mod.BIN_HISTORY_NS)
+    agg.prune_bins(10_000 * MS + timeline.BIN_HISTORY_NS)
     assert lane.busy_bins
     assert min(lane.blocks) == 10
-    assert min(lane.fail_bins) * agg_mod.BIN_NS >= 10_000 * MS
+    assert min(lane.fail_bins) * timeline.BIN_NS >= 10_000 * MS

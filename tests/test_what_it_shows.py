@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from concviz.engine.spec import RunSpec
-from tests.support import best_of, free_threaded_python, run_captured
+from tests.support import against_bare, free_threaded_python, run_captured, with_free_cores
 
 
 def cpu(model: str, python: str | None = None) -> float:
@@ -18,8 +18,24 @@ def cpu(model: str, python: str | None = None) -> float:
     return summary.parallelism
 
 
+#: Of the tasks' time, the most that may have been spent waiting for a core for
+#: a run to count as one on free cores (an idle machine shows 0-5 % here).
+BUSY_WAIT = 0.25
+
+
+def cpu_on_free_cores(model: str, python: str | None = None) -> float | None:
+    """The run's parallelism, or None if its own tasks waited for a core (a neighbour)."""
+    spec = RunSpec(model=model, workload="cpu", workers=2, tasks=8, task_ms=100)
+    summary = run_captured(spec, python=python).summary
+    assert summary.completed == 8
+    if (summary.core_wait_fraction or 0.0) > BUSY_WAIT:
+        return None
+    return summary.parallelism
+
+
 def test_processes_use_both_cores_for_cpu_work() -> None:
-    assert best_of(3, lambda: cpu("processes"), enough=1.6) >= 1.6
+    """Two processes keep about as many cores busy as two bare busy processes get now."""
+    assert against_bare(lambda: cpu_on_free_cores("processes"), enough=0.8) >= 0.8
 
 
 def test_threads_do_not_run_cpu_work_in_parallel_under_the_gil() -> None:
@@ -27,15 +43,25 @@ def test_threads_do_not_run_cpu_work_in_parallel_under_the_gil() -> None:
 
 
 def test_sequential_keeps_one_core_busy() -> None:
-    assert 0.8 <= cpu("sequential") <= 1.2
+    """About what one bare busy process gets now: no more than one core, whatever the load."""
+    assert cpu("sequential") <= 1.2
+    assert against_bare(lambda: cpu_on_free_cores("sequential"), enough=0.8, workers=1) >= 0.8
 
 
 def test_threads_on_a_gil_build_each_get_a_share_of_one_core() -> None:
     """Two CPU-bound threads: each task is on the CPU about half of its time."""
     spec = RunSpec(model="threads", workload="cpu", workers=2, tasks=8, task_ms=100)
-    summary = run_captured(spec).summary
-    assert summary.gil_enabled
-    assert 0.3 <= summary.on_cpu_fraction <= 0.7
+    runs: list[float] = []
+
+    def on_cpu(_bare: float) -> float:
+        summary = run_captured(spec).summary
+        assert summary.gil_enabled
+        runs.append(summary.on_cpu_fraction)
+        return summary.on_cpu_fraction
+
+    # A busy neighbour can only lower it (it takes the one core the GIL allows).
+    assert with_free_cores(on_cpu, enough=0.3, workers=1) >= 0.3
+    assert max(runs) <= 0.7
 
 
 @pytest.mark.skipif(
@@ -49,7 +75,7 @@ def test_threads_run_cpu_work_in_parallel_without_the_gil() -> None:
     summary = run_captured(spec, python=python).summary
     assert summary.gil_enabled is False
     assert summary.completed == 8
-    assert best_of(3, lambda: cpu("threads", python), enough=1.5) >= 1.5
+    assert against_bare(lambda: cpu_on_free_cores("threads", python), enough=0.75) >= 0.75
 
 
 def test_threads_and_asyncio_overlap_io_waits() -> None:

@@ -10,7 +10,6 @@ summary, and capped lane and error tables.
 from __future__ import annotations
 
 import os
-from bisect import bisect_right, insort
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,10 +18,23 @@ from types import ModuleType
 from typing import Any
 
 from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
-from .spans import Span, SpanRing
+from .spans import Span
+from .timeline import (
+    BIN_HISTORY_NS,
+    BIN_NS,
+    BLOCK_NS,
+    BLOCK_SEALED_NS,
+    FINE_BINS_MAX,
+    FOLD_WORK_PER_CALL,
+    Lane,
+    busy_between,
+    count_failure,
+    failed_between,
+    fold_lane,
+    forget_before,
+    spread,
+)
 
-#: Spans kept per lane for drawing (the full run only with ``keep_all_spans``).
-SPANS_PER_LANE = 2048
 #: Samples kept (at 10 Hz, ten minutes).
 SAMPLES_KEPT = 6000
 #: Lanes that have gone down are forgotten beyond this many (thread-per-task
@@ -30,22 +42,6 @@ SAMPLES_KEPT = 6000
 DOWN_LANES_KEPT = 2048
 #: Distinct error messages remembered (their total count is always kept).
 ERRORS_KEPT = 50
-#: Busy-time bins (dashboard only): their width, and how much history they keep.
-#: Spans give exact pictures of the recent past; bins keep zoomed-out ones honest
-#: when tasks are far shorter than a screen cell.
-BIN_NS = 10_000_000
-BIN_HISTORY_NS = 120 * 1_000_000_000
-#: Bins are summed in one-second blocks once a block is this far in the past
-#: (its sums are then kept: a zoomed-out timeline stays cheap however long the run).
-BLOCK_NS = 1_000_000_000
-BLOCK_SEALED_NS = 3_000_000_000
-#: Fine bins kept across all lanes (about 160 bytes each, busy and CPU together).
-#: Past it the oldest are folded into their one-second blocks: a thousand busy
-#: lanes made a megabyte a lane a minute (2 GiB for a 1000-slot asyncio run),
-#: ten thousand ten times that. Older history is then drawn a second per bin.
-FINE_BINS_MAX = 1_000_000
-#: Bins looked at per prune_bins call while folding (a few ms of a refresh).
-FOLD_WORK_PER_CALL = 100_000
 #: The newest RECORDS frames kept for the event log (decoded only when shown).
 RECENT_FRAMES = 16
 
@@ -123,54 +119,6 @@ _COROUTINE = START_COROUTINE
 _IN_PARTS = START_IN_PARTS
 _OK = Status.OK
 _ERROR = Status.ERROR
-
-
-@dataclass(slots=True)
-class Lane:
-    """One row of the timeline: a thread, a worker process, or an async task slot."""
-
-    index: int
-    pid: int
-    tid: int
-    slot: int
-    up_ns: int
-    down_ns: int | None = None
-    #: Set when a coroutine ran here: the lane is an async task slot, not a thread.
-    coroutine: bool = False
-    #: The id of the sub-interpreter this thread runs (0: none, the main interpreter).
-    interpreter: int = 0
-    current_task: int | None = None
-    current_start: int = 0
-    #: When its latest span finished (a lane's events arrive in order).
-    last_finish_ns: int = 0
-    done: int = 0
-    failed: int = 0
-    busy_ns: int = 0
-    cpu_ns: int = 0
-    spans: SpanRing = field(default_factory=lambda: SpanRing(SPANS_PER_LANE))
-    #: Busy and on-CPU nanoseconds per BIN_NS bin (bin index = t_ns // BIN_NS).
-    busy_bins: dict[int, int] = field(default_factory=dict)
-    cpu_bins: dict[int, int] = field(default_factory=dict)
-    #: Bins a span covers whole, as (first, end, cpu ns each): a bin each of
-    #: ``busy_bins`` and ``cpu_bins`` worth BIN_NS busy, in one entry. Sorted,
-    #: apart (a lane runs one task at a time). Ten thousand coroutines waiting a
-    #: second each made a million dict entries a second; now ten thousand runs.
-    runs: list[tuple[int, int, int]] = field(default_factory=list)
-    #: Failed spans per BIN_NS bin of their finish: a timeline marks them ✗ where it
-    #: draws from the bins (a dense run's spans are long gone from the ring).
-    fail_bins: dict[int, int] = field(default_factory=dict)
-    #: Sums of whole one-second blocks of bins, computed once they are sealed.
-    blocks: dict[int, tuple[int, int]] = field(default_factory=dict)
-    #: Bins before this one were folded into ``blocks`` (block-aligned): there the
-    #: blocks are all there is, and a span reaching back adds to them.
-    fine_from: int = 0
-    #: Bumped whenever a finishing task changes bins older than BLOCK_SEALED_NS,
-    #: so anything derived from sealed bins knows to recompute.
-    bins_revision: int = 0
-
-    @property
-    def key(self) -> tuple[int, int, int]:
-        return (self.pid, self.tid, self.slot)
 
 
 #: Growth of a run's memory below which "per task" is not worked out: Python's
@@ -286,151 +234,6 @@ def spec_iterations(spec: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _spread(lane: Lane, start: int, end: int, cpu: int) -> None:
-    """Adds a span to the bins it covers, in proportion to its time in each."""
-    wall = max(end - start, 1)
-    busy_bins = lane.busy_bins
-    cpu_bins = lane.cpu_bins
-    b = start // BIN_NS
-    last = end // BIN_NS
-    if last - b > BIN_HISTORY_NS // BIN_NS:  # older than anything kept
-        b = last - BIN_HISTORY_NS // BIN_NS
-        start = b * BIN_NS
-    if end - start > BLOCK_SEALED_NS:
-        lane.bins_revision += 1
-    if b < lane.fine_from:  # reaching back past the fine bins: its share of the blocks
-        horizon = lane.fine_from * BIN_NS
-        head = min(end, horizon)
-        _add_to_blocks(lane, start, head, cpu * (head - start) // wall)
-        if end <= horizon:
-            return
-        cpu -= cpu * (head - start) // wall
-        start, b, wall = horizon, lane.fine_from, max(end - horizon, 1)
-    if lane.blocks:  # a task reaching back into summed blocks: sum its two ends' again
-        per_block = BLOCK_NS // BIN_NS
-        lane.blocks.pop(b // per_block, None)
-        lane.blocks.pop(last // per_block, None)
-    if b == last:  # within one bin (a zero-length span still marks it)
-        busy_bins[b] = busy_bins.get(b, 0) + (end - start)
-        cpu_bins[b] = cpu_bins.get(b, 0) + cpu * (end - start) // wall
-        return
-    part = (b + 1) * BIN_NS - start
-    busy_bins[b] = busy_bins.get(b, 0) + part
-    cpu_bins[b] = cpu_bins.get(b, 0) + cpu * part // wall
-    # The bins in between are covered whole, the same share each: one run.
-    # (A thousand coroutines finish a 200 ms task each every 200 ms: 20 bins each.)
-    if last > b + 1:
-        run = (b + 1, last, cpu * BIN_NS // wall)
-        runs = lane.runs
-        if not runs or runs[-1][0] <= b:
-            runs.append(run)
-        else:  # an older span arriving late (not on a lane running one task at a time)
-            insort(runs, run)
-    part = end - last * BIN_NS
-    if part > 0:
-        busy_bins[last] = busy_bins.get(last, 0) + part
-        cpu_bins[last] = cpu_bins.get(last, 0) + cpu * part // wall
-
-
-def _runs_between(lane: Lane, t0: int, t1: int) -> tuple[int, float]:
-    """Busy and on-CPU ns of ``lane``'s runs in [t0, t1) (partly covered bins pro rata)."""
-    runs = lane.runs
-    busy = 0
-    cpu = 0.0
-    first_bin = t0 // BIN_NS
-    i = bisect_right(runs, first_bin, key=run_end_bin)  # the first run ending past t0's bin
-    while i < len(runs):
-        first, end, per_bin = runs[i]
-        lo = max(t0, first * BIN_NS)
-        hi = min(t1, end * BIN_NS)
-        if lo >= t1:
-            break
-        if hi > lo:
-            busy += hi - lo
-            cpu += per_bin * (hi - lo) / BIN_NS
-        i += 1
-    return busy, cpu
-
-
-def run_end_bin(run: tuple[int, int, int]) -> int:
-    """A run's end bin: the key runs are searched by (they are sorted and apart)."""
-    return run[1]
-
-
-def expanded_bins(lane: Lane) -> tuple[dict[int, int], dict[int, int]]:
-    """The lane's fine bins with its runs written out bin by bin (tests, debugging)."""
-    busy, cpu = dict(lane.busy_bins), dict(lane.cpu_bins)
-    for first, end, per_bin in lane.runs:
-        for k in range(first, end):
-            busy[k] = busy.get(k, 0) + BIN_NS
-            cpu[k] = cpu.get(k, 0) + per_bin
-    return busy, cpu
-
-
-def _add_to_blocks(lane: Lane, start: int, end: int, cpu: int) -> None:
-    """Adds a span below the lane's fine bins to the blocks it covers, pro rata."""
-    wall = max(end - start, 1)
-    blocks = lane.blocks
-    block = start // BLOCK_NS
-    while block * BLOCK_NS < end or block == start // BLOCK_NS:
-        lo = max(start, block * BLOCK_NS)
-        hi = min(end, (block + 1) * BLOCK_NS)
-        busy, used = blocks.get(block, (0, 0))
-        blocks[block] = (busy + hi - lo, used + cpu * (hi - lo) // wall)
-        block += 1
-
-
-def _fold_lane(lane: Lane, horizon: int) -> int:
-    """Folds ``lane``'s bins before ``horizon`` (block-aligned) into blocks; returns the work."""
-    if horizon <= lane.fine_from:
-        return 1
-    per_block = BLOCK_NS // BIN_NS
-    bins, cpu_bins, blocks = lane.busy_bins, lane.cpu_bins, lane.blocks
-    # Its bins lie after its start (what the timeline assumes too).
-    scan_from = max(lane.fine_from, lane.up_ns // BIN_NS // per_block * per_block)
-    work = min(len(bins), horizon - scan_from)
-    if len(bins) < horizon - scan_from:  # fewer bins than places to look: look at the bins
-        old = [b for b in bins if b < horizon]
-    else:
-        old = [b for b in range(scan_from, horizon) if b in bins]
-    sums: dict[int, tuple[int, int]] = {}
-    for b in old:
-        block = b // per_block
-        busy, used = sums.get(block, (0, 0))
-        sums[block] = (busy + bins.pop(b), used + cpu_bins.pop(b, 0))
-    runs = lane.runs
-    folded = 0
-    for first, end, per_bin in runs:
-        if first >= horizon:
-            break
-        folded += 1
-        for block in range(first // per_block, (min(end, horizon) - 1) // per_block + 1):
-            whole = min(end, horizon, (block + 1) * per_block) - max(first, block * per_block)
-            busy, used = sums.get(block, (0, 0))
-            sums[block] = (busy + whole * BIN_NS, used + whole * per_bin)
-    if folded:
-        first, end, per_bin = runs[folded - 1]
-        del runs[:folded]
-        if end > horizon:  # the part above the horizon stays a run
-            runs.insert(0, (horizon, end, per_bin))
-    for block, (busy, used) in sums.items():
-        had_busy, had_cpu = (0, 0)
-        if block * per_block < lane.fine_from:  # a stray late bin: adds to the block
-            had_busy, had_cpu = blocks.get(block, (0, 0))
-        # (above the old horizon it replaces any block summed from these bins)
-        blocks[block] = (busy + had_busy, used + had_cpu)
-    for block in [k for k in blocks if lane.fine_from // per_block <= k < horizon // per_block]:
-        if block not in sums:
-            del blocks[block]  # summed once, but its bins were all empty
-    lane.fine_from = horizon
-    return 1 + work + len(old) + folded
-
-
-def _count_failure(lane: Lane, end: int) -> None:
-    """A failed span, in the bin of its finish (what the bulk path counts in bulk)."""
-    lane.fail_bins[end // BIN_NS] = lane.fail_bins.get(end // BIN_NS, 0) + 1
-
-
 def _count_kept(counts: Counter[str], key: str) -> None:
     """Counts ``key``; a flood of distinct messages keeps only the first ERRORS_KEPT kinds."""
     if key in counts or len(counts) < ERRORS_KEPT:
@@ -449,11 +252,11 @@ class RunAggregate:
         #: Long RECORDS frames go through :mod:`concviz.engine.bulk` (False: always the loop).
         self.bulk = bulk
         self.track_bins = track_bins
-        #: The model reports its queue's real size: depth comes from that alone.
+        #: The model reports its queue's real size: depth comes from that alone
+        #: (the run_start message says so, before any task).
         self.real_queue = False
         #: The model makes every task before any runs (see ModelInfo.tasks_upfront).
         self.tasks_upfront = False
-        self._know_model()
         self.recent_frames: deque[bytes] = deque(maxlen=RECENT_FRAMES)
         self._pruned_at = 0
         #: See FINE_BINS_MAX (an attribute, so a test can make it small).
@@ -467,7 +270,9 @@ class RunAggregate:
         self.all_spans: list[tuple[int, Span]] = []
         self.lanes: dict[tuple[int, int, int], Lane] = {}
         self.lane_list: list[Lane] = []
-        self._inflight: dict[int, tuple[Lane, int, int]] = {}
+        #: Tasks started and not finished: task id -> (lane, start, flags). The
+        #: record loop and the bulk path (bulk.py) both advance it.
+        self.inflight: dict[int, tuple[Lane, int, int]] = {}
         self._span_inflight: dict[int, tuple[Lane, int, int]] = {}
         self.run_start_ns: int | None = None
         self.run_end_ns: int | None = None
@@ -527,7 +332,7 @@ class RunAggregate:
     def feed_loop(self, payload: bytes) -> None:
         """Applies records one by one: the reference the bulk path must match exactly."""
         lanes = self.lanes
-        inflight = self._inflight
+        inflight = self.inflight
         queued = self.queued
         started = self.started
         completed = self.completed
@@ -565,7 +370,7 @@ class RunAggregate:
                     span_lane, start, in_parts = entry
                     in_flight -= 1
                 else:  # its start came on another connection and is not here yet
-                    span_lane = self._lane(pid, tid, slot, t)
+                    span_lane = self.lane_for(pid, tid, slot, t)
                     start = t
                     in_parts = 0
                 wall = t - start
@@ -598,9 +403,9 @@ class RunAggregate:
                         cb = span_lane.cpu_bins
                         cb[b0] = cb.get(b0, 0) + aux
                     else:
-                        _spread(span_lane, start, t, aux)
+                        spread(span_lane, start, t, aux)
                     if flags == _ERROR:
-                        _count_failure(span_lane, t)
+                        count_failure(span_lane, t)
             elif kind == _QUEUED:
                 queued += 1
                 producer_wait += aux
@@ -639,7 +444,7 @@ class RunAggregate:
         aux: int,
     ) -> None:
         if kind == _UP:
-            lane = self._lane(pid, tid, slot, t)
+            lane = self.lane_for(pid, tid, slot, t)
             if aux:  # a thread running its own sub-interpreter (aux: its id)
                 lane.interpreter = aux
         elif kind == _DOWN:
@@ -656,13 +461,13 @@ class RunAggregate:
             total = sum(self.queue_sizes.values())
             self.peak_queue_depth = max(self.peak_queue_depth, total)
         elif kind == _SPAN_START:
-            lane = self._lane(pid, tid, slot, t)
+            lane = self.lane_for(pid, tid, slot, t)
             self._span_inflight[task] = (lane, t, flags)
             lane.current_task = task
             lane.current_start = t
         elif kind == _SPAN_FINISH:
             entry = self._span_inflight.pop(task, None)
-            lane = self._lane(pid, tid, slot, t) if entry is None else entry[0]
+            lane = self.lane_for(pid, tid, slot, t) if entry is None else entry[0]
             start = t if entry is None else entry[1]
             part = 1 + (0 if entry is None else entry[2])
             lane.busy_ns += t - start
@@ -680,9 +485,9 @@ class RunAggregate:
             if self.keep_all_spans:
                 self.all_spans.append((lane.index, span))
             if self.track_bins:
-                _spread(lane, start, t, aux)
+                spread(lane, start, t, aux)
                 if flags == _ERROR:
-                    _count_failure(lane, t)
+                    count_failure(lane, t)
         elif kind == _RUN_START:
             self.run_start_ns = t
             self.status = "running"
@@ -702,7 +507,10 @@ class RunAggregate:
         if kind == "run_start":
             self.meta = obj
             self.spec = dict(obj.get("spec", self.spec))
-            self._know_model()
+            # What the model tells the figures, said by the runner: the aggregate
+            # needs no catalogue (models import the runner side, not the observer).
+            self.real_queue = bool(obj.get("queue"))
+            self.tasks_upfront = bool(obj.get("tasks_upfront"))
         elif kind == "task_error":
             self.error_total += 1
             _count_kept(self.errors, f"{obj.get('error')}: {obj.get('message')}")
@@ -719,15 +527,8 @@ class RunAggregate:
                 if isinstance(value, int):
                     self.peak_rss = max(self.peak_rss, value)
 
-    def _know_model(self) -> None:
-        """What the spec's model tells the figures (a real queue, tasks made first)."""
-        from ..models import CATALOG  # noqa: PLC0415  (the catalogue is plain data)
-
-        info = CATALOG.get(str(self.spec.get("model")))
-        self.real_queue = bool(info and info.queue)
-        self.tasks_upfront = bool(info and info.tasks_upfront)
-
-    def _lane(self, pid: int, tid: int, slot: int, t: int) -> Lane:
+    def lane_for(self, pid: int, tid: int, slot: int, t: int) -> Lane:
+        """The lane of (pid, tid, slot), made at ``t`` if new (the bulk path uses it too)."""
         lane = self.lanes.get((pid, tid, slot))
         return self._new_lane(pid, tid, slot, t) if lane is None else lane
 
@@ -770,63 +571,12 @@ class RunAggregate:
         self._down_lanes = sum(1 for lane in self.lane_list if lane.down_ns is not None)
 
     def busy_between(self, lane: Lane, t0: int, t1: int, now_ns: int) -> tuple[float, float]:
-        """Busy and on-CPU ns of ``lane`` in [t0, t1), from its bins (BIN_NS resolution)."""
-        busy = 0.0
-        cpu = 0.0
-        busy_bins = lane.busy_bins
-        if (not busy_bins and not lane.blocks and not lane.runs) or t1 <= t0:
-            return busy, cpu
-        if lane.runs:  # (the blocks above the horizon sum the dict's bins only)
-            busy, cpu = _runs_between(lane, max(t0, lane.fine_from * BIN_NS), t1)
-        cpu_bins = lane.cpu_bins
-        per_block = BLOCK_NS // BIN_NS
-        sealed_before = (now_ns - BLOCK_SEALED_NS) // BLOCK_NS
-        b = t0 // BIN_NS
-        last = (t1 - 1) // BIN_NS
-        while b < lane.fine_from and b <= last:  # folded: whole blocks, pro rata at the ends
-            block = b // per_block
-            sums = lane.blocks.get(block)
-            if sums is not None:
-                lo = max(t0, block * BLOCK_NS)
-                hi = min(t1, (block + 1) * BLOCK_NS)
-                share = (hi - lo) / BLOCK_NS
-                busy += sums[0] * share
-                cpu += sums[1] * share
-            b = (block + 1) * per_block
-        while b <= last:
-            block = b // per_block
-            if b % per_block == 0 and b + per_block - 1 <= last and block < sealed_before:
-                sums = lane.blocks.get(block)
-                if sums is None:
-                    sums = (
-                        sum(busy_bins.get(k, 0) for k in range(b, b + per_block)),
-                        sum(cpu_bins.get(k, 0) for k in range(b, b + per_block)),
-                    )
-                    lane.blocks[block] = sums
-                busy += sums[0]
-                cpu += sums[1]
-                b += per_block
-                continue
-            value = busy_bins.get(b)
-            if value:
-                lo = max(t0, b * BIN_NS)
-                hi = min(t1, (b + 1) * BIN_NS)
-                share = (hi - lo) / BIN_NS  # a partly covered bin counts in proportion
-                busy += value * share
-                cpu += cpu_bins.get(b, 0) * share
-            b += 1
-        return busy, cpu
+        """Busy and on-CPU ns of ``lane`` in [t0, t1), from its bins (see timeline.py)."""
+        return busy_between(lane, t0, t1, now_ns)
 
     def failed_between(self, lane: Lane, t0: int, t1: int) -> bool:
         """Whether a span of ``lane`` failed in a bin that starts in [t0, t1)."""
-        fail_bins = lane.fail_bins
-        if not fail_bins or t1 <= t0:
-            return False
-        first = -(-t0 // BIN_NS)
-        last = -(-t1 // BIN_NS)
-        if last - first > len(fail_bins):
-            return any(first <= b < last for b in fail_bins)
-        return any(b in fail_bins for b in range(first, last))
+        return failed_between(lane, t0, t1)
 
     def settled_before(self, now_ns: int) -> dict[int, int]:
         """Per lane index: the time before which its bins can no longer change.
@@ -849,12 +599,22 @@ class RunAggregate:
             for lane in self.lane_list
         }
         open_since: dict[int, int] = {}
-        for table in (self._inflight, self._span_inflight):
+        for table in (self.inflight, self._span_inflight):
             for lane, start, _flags in table.values():
                 if start < open_since.get(lane.index, now_ns):
                     open_since[lane.index] = start
         settled.update(open_since)
         return settled
+
+    def maintain(self, now_ns: int) -> None:
+        """Keeps the aggregate within its bounds; whoever feeds it calls this after a batch.
+
+        The engine owns its invariants: the event reader (live runs, compare and
+        sweep alike) and a replay's player call it, never a view. Cheap to call
+        often: a bounded share of the work each time.
+        """
+        if self.track_bins:
+            self.prune_bins(now_ns)
 
     def prune_bins(self, now_ns: int) -> None:
         """Folds the oldest fine bins into blocks past ``fine_bins_max``, and forgets
@@ -865,22 +625,7 @@ class RunAggregate:
         self._pruned_at = now_ns
         oldest = (now_ns - BIN_HISTORY_NS) // BIN_NS
         for lane in self.lane_list:
-            runs = lane.runs
-            while runs and runs[0][1] <= oldest:
-                del runs[0]
-            if runs and runs[0][0] < oldest:
-                runs[0] = (oldest, *runs[0][1:])
-            if lane.busy_bins and min(lane.busy_bins) < oldest:
-                for b in [b for b in lane.busy_bins if b < oldest]:
-                    del lane.busy_bins[b]
-                    lane.cpu_bins.pop(b, None)
-            # Each table on its own: a lane whose old bins were folded has none left
-            # to say that its failures and blocks are old too.
-            for b in [b for b in lane.fail_bins if b < oldest]:
-                del lane.fail_bins[b]
-            oldest_block = oldest * BIN_NS // BLOCK_NS
-            for block in [k for k in lane.blocks if k < oldest_block]:
-                del lane.blocks[block]
+            forget_before(lane, oldest)
 
     def fine_bins(self) -> int:
         """Entries the lanes' fine bins take (a run counts one): what FINE_BINS_MAX bounds."""
@@ -919,7 +664,7 @@ class RunAggregate:
             self._fold_to = min((newest - keep) // per_block * per_block, limit)
         work = 0
         while self._fold_cursor < len(lanes) and work < FOLD_WORK_PER_CALL:
-            work += _fold_lane(lanes[self._fold_cursor], self._fold_to)
+            work += fold_lane(lanes[self._fold_cursor], self._fold_to)
             self._fold_cursor += 1
 
     # -- the sampler ----------------------------------------------------------

@@ -17,12 +17,15 @@ Observer side only: the runner never imports this (it is standard library only).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 # aggregate imports this module lazily (on its first long frame), never at import time.
-from .aggregate import BIN_NS, Lane, RunAggregate, _add_to_blocks, _spread
+from .timeline import BIN_NS, Lane, add_to_blocks, spread
+
+if TYPE_CHECKING:  # bulk is the aggregate's loop, column-wise; it never imports it
+    from .aggregate import RunAggregate
 from .protocol import RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
 
 #: Shorter segments go through the loop: below this, NumPy's fixed costs win.
@@ -86,7 +89,7 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
     t = seg["t"]
     s_task = task[si]
     f_task = task[fi]
-    inflight = agg._inflight
+    inflight = agg.inflight
 
     # -- checks ---------------------------------------------------------------
     worker = si if len(si) else fi
@@ -163,7 +166,7 @@ def _segment(agg: RunAggregate, seg: np.ndarray[Any, Any]) -> bool:
     for n in np.argsort(first).tolist():
         i = int(creator_pos[first[n]])
         key_lane[n] = len(lanes)
-        lanes.append(agg._lane(pid0, int(tid[i]), int(slot[i]), int(t[i])))
+        lanes.append(agg.lane_for(pid0, int(tid[i]), int(slot[i]), int(t[i])))
 
     # -- starts -----------------------------------------------------------------
     s_t = t[si]
@@ -283,7 +286,7 @@ def _bin(
             cpu[cross].tolist(),
             strict=True,
         ):
-            _spread(lanes[n], s, e, c)
+            spread(lanes[n], s, e, c)
         if not inside.any():
             return
         b0 = b0[inside]
@@ -301,7 +304,7 @@ def _bin(
     for k, busy, c in zip(key[starts].tolist(), busy_sums, cpu_sums, strict=True):
         target, b = lanes[k >> _LANE_SHIFT], (k & _BIN_MASK) + base
         if b < target.fine_from:  # later than any event should be: into the folded blocks
-            _add_to_blocks(target, b * BIN_NS, b * BIN_NS + busy, c)
+            add_to_blocks(target, b * BIN_NS, b * BIN_NS + busy, c)
             continue
         target.busy_bins[b] = target.busy_bins.get(b, 0) + busy
         target.cpu_bins[b] = target.cpu_bins.get(b, 0) + c

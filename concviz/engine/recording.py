@@ -214,6 +214,7 @@ class Replay:
                 i += 1
             self._next = i
             self._now = max(self._now, min(t_ns, self.end_ns))
+            self.aggregate.maintain(self._now)
         if self._next >= len(self.frames):
             self.done.set()
 

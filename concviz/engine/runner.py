@@ -130,6 +130,9 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             "protocol": VERSION,
             "pid": os.getpid(),
             "spec": spec.__dict__,
+            # What the observer's figures need to know of the model (see RunAggregate).
+            "queue": model.queue,
+            "tasks_upfront": model.tasks_upfront,
             "calibration": calib,
             "calibrated_now": measured,
             **interpreter_facts(),

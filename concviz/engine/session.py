@@ -217,6 +217,7 @@ class EventServer:
                         self.aggregate.feed_text(frame)
                 except (ProtocolError, ValueError) as exc:
                     failed[conn] = exc
+            self.aggregate.maintain(time.monotonic_ns())
         self.busy_s += time.perf_counter() - began
         for conn, error in failed.items():
             self._fail(conn, error)

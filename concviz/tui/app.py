@@ -931,7 +931,6 @@ class ConcvizApp(App[None]):
             if finished and key == self._last_key:
                 return
             self._last_key = key if finished else None
-            agg.prune_bins(source.now_ns())
             head = header_view(agg, source.now_ns())
             tl = None
             if draw_timeline:

@@ -12,22 +12,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
 
-from ..engine.aggregate import RunAggregate
 from ..engine.recording import Replay
 from ..engine.session import LocalHttpServer, RunSession
 from ..engine.spec import RunSpec
 from ..workloads import CATALOG as WORKLOADS
-
-
-class Source(Protocol):
-    """A live session or a replay: what the dashboard draws from."""
-
-    lock: threading.Lock
-    aggregate: RunAggregate
-
-    def now_ns(self) -> int: ...
 
 
 class RunController:

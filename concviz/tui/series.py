@@ -281,10 +281,6 @@ class SeriesScreen(Screen[None]):
         """Redraws what changes while a run goes (timelines)."""
 
 
-def python_label(interp: Interpreter) -> str:
-    return f"{interp.short}"
-
-
 # -- compare ---------------------------------------------------------------------------------
 
 

@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from ..engine.aggregate import (
-    BIN_NS,
-    BLOCK_SEALED_NS,
-    Lane,
-    RunAggregate,
-    run_end_bin,
-    spec_iterations,
-)
+from ..engine.aggregate import RunAggregate, spec_iterations
 from ..engine.protocol import RECORD, Kind, Status
 from ..engine.spec import RunSpec
+from ..engine.timeline import BIN_NS, BLOCK_SEALED_NS, Lane, run_end_bin
 from ..workloads import describe_size
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -993,7 +987,3 @@ def recent_events(agg: RunAggregate, limit: int) -> list[EventLine]:
             if len(out) >= limit:
                 return out
     return out
-
-
-def errors_view(agg: RunAggregate) -> Iterable[tuple[str, int]]:
-    return agg.errors.most_common(5)

@@ -1,0 +1,42 @@
+"""What the user sets in the dashboard is what runs, and stays within bounds."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from concviz.engine.spec import RunSpec
+from concviz.models import CATALOG as MODELS
+from concviz.tui.app import ConcvizApp
+
+MAX_PROCESSES = MODELS["processes"].max_workers
+
+
+@pytest.mark.parametrize(
+    ("model", "workers", "key", "presses", "expected"),
+    [
+        ("threads", 1, "minus", 3, 1),  # never zero workers
+        ("threads", 3, "minus", 5, 1),
+        ("threads", 2, "plus", 1, 3),
+        ("processes", MAX_PROCESSES - 1, "plus", 3, MAX_PROCESSES),  # never past the model's cap
+    ],
+)
+async def test_plus_and_minus_keep_the_worker_count_within_the_models_bounds(
+    model: str, workers: int, key: str, presses: int, expected: int
+) -> None:
+    app = ConcvizApp(RunSpec(model=model, workload="sleep", workers=workers, tasks=4))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*[key] * presses)
+        assert app.spec.workers == expected
+        assert app.spec.validated().workers == expected  # a spec that can run
+
+
+async def test_the_task_size_typed_in_the_settings_panel_is_the_one_that_runs() -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=4, task_ms=100))
+    async with app.run_test(size=(140, 45)) as pilot:
+        while not app.w_settings.ready:
+            await pilot.pause(0.02)
+        app.query_one("#set-task_ms", Input).value = "35"
+        await pilot.pause()
+        assert app.read_settings().task_ms == 35
+        assert app.spec.task_ms == 35
