@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch Python concurrency happen: run a model for real and see it.",
         epilog="With no command (or only run options), opens the dashboard.",
     )
-    parser.add_argument("--version", action="version", version=f"concviz {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"concviz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one model headless and print its figures")
@@ -1032,7 +1032,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     out = sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-V")):
         argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
     if argv[0] == "serve":
         try:
