@@ -518,3 +518,39 @@ def test_textual_serve_still_has_the_seams_concviz_overrides() -> None:
         )
     # the routes the page and the websocket are served under
     assert "/ws" in inspect.getsource(Server._make_app), "Server._make_app no longer routes /ws"
+
+
+def test_in_a_real_browser_other_pages_are_refused_and_the_tab_over_the_cap_says_why() -> None:
+    from .test_serve_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser  # noqa: PLC0415
+
+    _need_browser()
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with serve("--max-dashboards", "1") as served, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            # Another page (here a blank one; any web site alike) opens a websocket to us.
+            other = browser.new_page()
+            outcome = other.evaluate(
+                """url => new Promise(done => {
+                    const ws = new WebSocket(url);
+                    ws.onopen = () => done("open");
+                    ws.onclose = () => done("closed");
+                })""",
+                f"ws://127.0.0.1:{served.port}/ws",
+            )
+            assert outcome == "closed"
+            assert not served.descendants(), describe(served.descendants())
+
+            first = browser.new_page()
+            first.goto(served.url + "/")
+            first.wait_for_function("document.body.classList.contains('-first-byte')")
+            second = browser.new_page()
+            second.goto(served.url + "/")
+            dialog = second.locator(".closed-dialog .message")
+            dialog.wait_for(state="visible", timeout=30_000)
+            shown = dialog.inner_text()
+            assert "--max-dashboards" in shown, shown
+            assert len(apps_of(served)) == 1, describe(served.descendants())
+        finally:
+            browser.close()
