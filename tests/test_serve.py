@@ -201,6 +201,9 @@ async def test_served_page_loads_nothing_from_outside() -> None:
         (["-m", "nosuch"], "nosuch"),
         (["--scenario", "nosuch"], "nosuch"),
         (["--port", "70000"], "port must be"),
+        (["--max-dashboards", "0"], "--max-dashboards must be at least 1"),
+        (["--public-url", "talk.example:8000"], "--public-url must be an http"),
+        (["--host", "nosuch.invalid"], "cannot resolve --host"),
     ],
 )
 def test_bad_serve_options_are_one_line_errors(args: list[str], message: str) -> None:
