@@ -926,7 +926,7 @@ def serve_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--public-url",
         default=None,
-        help="the URL browsers reach it at (needed when serving on 0.0.0.0)",
+        help="the URL browsers reach it at (needed for any --host other than loopback)",
     )
     p.add_argument(
         "--big", action="store_true", help=f"a large font ({BIG_FONT}px), for the back of a room"
@@ -936,6 +936,7 @@ def serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", nargs="+", default=None, help="serve scenarios (a talk)")
     p.add_argument(
         "--max-dashboards",
+        metavar="N",
         type=int,
         default=4,
         help="dashboards running at once, at most (default 4); more tabs are told to wait",
