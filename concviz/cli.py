@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch Python concurrency happen: run a model for real and see it.",
         epilog="With no command (or only run options), opens the dashboard.",
     )
-    parser.add_argument("--version", action="version", version=f"concviz {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"concviz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one model headless and print its figures")
@@ -917,7 +917,8 @@ def serve_parser() -> argparse.ArgumentParser:
         "  concviz serve --host 0.0.0.0 --public-url http://192.168.1.20:8000\n"
         "      reachable from other machines (the page's assets use the public URL)\n\n"
         "Nothing the page loads leaves this machine. Every dashboard, its run and its\n"
-        "workers end when its tab closes; Ctrl+C ends them all.",
+        "workers end when its tab closes; Ctrl+C ends them all. Only this server's own\n"
+        "page (or --public-url's) may open a dashboard: other web sites cannot.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -925,7 +926,7 @@ def serve_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--public-url",
         default=None,
-        help="the URL browsers reach it at (needed when serving on 0.0.0.0)",
+        help="the URL browsers reach it at (needed for any --host other than loopback)",
     )
     p.add_argument(
         "--big", action="store_true", help=f"a large font ({BIG_FONT}px), for the back of a room"
@@ -933,6 +934,13 @@ def serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--font-size", type=int, default=None, help="the browser's font size (16)")
     p.add_argument("--replay", metavar="FILE", default=None, help="serve a recording's replay")
     p.add_argument("--scenario", nargs="+", default=None, help="serve scenarios (a talk)")
+    p.add_argument(
+        "--max-dashboards",
+        metavar="N",
+        type=int,
+        default=4,
+        help="dashboards running at once, at most (default 4); more tabs are told to wait",
+    )
     return p
 
 
@@ -942,9 +950,21 @@ def cmd_serve(argv: list[str]) -> int:
     args, rest = parser.parse_known_args(argv)
     if not 1 <= args.port <= 65535:
         raise UsageError(f"concviz serve: error: port must be 1-65535, got {args.port}")
-    if args.host in ("0.0.0.0", "::") and not args.public_url:
+    if args.max_dashboards < 1:
         raise UsageError(
-            "concviz serve: error: serving on all addresses needs --public-url "
+            f"concviz serve: error: --max-dashboards must be at least 1, got {args.max_dashboards}"
+        )
+    from .web.access import AccessError, allowed_origins, public_addresses  # noqa: PLC0415
+
+    try:  # resolved as it will be bound: "", "0", "::0" and "0.0.0.00" are every interface
+        public = public_addresses(args.host, args.port)
+        origins = allowed_origins(args.host, args.port, args.public_url)
+    except AccessError as exc:
+        raise UsageError(f"concviz serve: error: {exc}") from None
+    if public and not args.public_url:
+        raise UsageError(
+            f"concviz serve: error: --host {args.host!r} listens beyond this machine "
+            f"({', '.join(public)}): that needs --public-url "
             "(the address browsers will use, e.g. http://192.168.1.20:8000)"
         )
     if args.replay:
@@ -987,7 +1007,15 @@ def cmd_serve(argv: list[str]) -> int:
         port=args.port,
         title="concviz",
         public_url=args.public_url,
+        origins=origins,
+        max_dashboards=args.max_dashboards,
     )
+    if public:
+        print(
+            f"concviz serve: warning: listening on {', '.join(public)}: anyone who can reach "
+            f"port {args.port} can open dashboards, which run code on this machine",
+            file=sys.stderr,
+        )
     try:
         server.serve()
     except OSError as exc:
@@ -1005,7 +1033,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     out = sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-V")):
         argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
     if argv[0] == "serve":
         try:

@@ -100,21 +100,30 @@ def kill_all(processes: list[psutil.Process]) -> None:
             p.kill()
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 @contextmanager
-def serve(*args: str, timeout: float = 30.0) -> Iterator[Served]:
+def serve(*args: str, timeout: float = 30.0, cwd: str | None = None) -> Iterator[Served]:
     """``concviz serve`` on a free loopback port, until it prints its URL.
 
     On exit it is stopped with SIGINT (Ctrl+C), and everything it started must be
-    gone: a test that leaves a process behind fails here.
+    gone: a test that leaves a process behind fails here. With ``cwd`` it is
+    started in that folder the way the ``concviz`` command starts (the folder not
+    on its sys.path; ``python -m`` would put it there).
     """
     port = free_port()
+    safe_path = ["-P"] if cwd is not None else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "concviz", "serve", "--port", str(port), *args],
+        [sys.executable, *safe_path, "-m", "concviz", "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
         start_new_session=True,
+        cwd=cwd,
     )
     served = Served(process, port)
     stdout = process.stdout
@@ -126,6 +135,11 @@ def serve(*args: str, timeout: float = 30.0) -> Iterator[Served]:
         while "served at" not in "".join(served.output):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"concviz serve did not start: {''.join(served.output)}")
+            time.sleep(0.05)
+        # "served at" is printed on start-up, a moment before the socket listens
+        while not _listening(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"concviz serve does not listen: {''.join(served.output)}")
             time.sleep(0.05)
         yield served
     finally:

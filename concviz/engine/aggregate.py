@@ -61,7 +61,7 @@ def _bulk_module() -> ModuleType | None:
         try:
             with _one_blas_thread():
                 from . import bulk as module  # noqa: PLC0415
-        except ImportError:  # pragma: no cover  (NumPy is a dependency; this is a safety net)
+        except ImportError:  # NumPy is the [fast] extra: without it, record by record
             module = None
         _bulk = module
     return _bulk

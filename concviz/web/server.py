@@ -25,9 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
+
+from .access import origin_allowed
 
 log = logging.getLogger("concviz.serve")
 
@@ -36,6 +38,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 GRACE_S = 2.0
 #: Tells an app which server started it: if that server dies, the app ends itself.
 SERVED_BY = "CONCVIZ_SERVED_BY"
+#: Dashboards running at once, at most (each is an app, its run and its workers).
+MAX_DASHBOARDS = 4
 
 
 class OwnedAppService(AppService):
@@ -87,13 +91,26 @@ def kill_group(pid: int, sig: int) -> None:
 
 
 class ConcvizServer(Server):
-    """textual-serve's server with owned app processes and an offline page."""
+    """textual-serve's server with owned app processes, an offline page and a shut door.
+
+    A websocket from another page (its ``Origin``) is refused before anything starts,
+    and at most ``max_dashboards`` dashboards run at once (each is a process tree).
+    """
 
     def __init__(
-        self, command: str, font_size: int = 16, what: str = "the dashboard", **kwargs: Any
+        self,
+        command: str,
+        font_size: int = 16,
+        what: str = "the dashboard",
+        *,
+        origins: frozenset[str],
+        max_dashboards: int = MAX_DASHBOARDS,
+        **kwargs: Any,
     ) -> None:
         super().__init__(command, templates_path=str(TEMPLATES), **kwargs)
         self.what = what
+        self.origins = origins
+        self.max_dashboards = max_dashboards
         # statics stay textual-serve's own (its xterm.js and the font files)
         import textual_serve  # noqa: PLC0415
 
@@ -107,21 +124,27 @@ class ConcvizServer(Server):
         return await super().handle_index(request)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        origin = request.headers.get("Origin")
+        if not origin_allowed(origin, self.origins):
+            log.warning("refused a dashboard to a page from %s", origin)
+            raise web.HTTPForbidden(text=f"concviz: pages from {origin} cannot open a dashboard\n")
         websocket = web.WebSocketResponse(heartbeat=15)
+        if len(self.services) >= self.max_dashboards:
+            return await self._refuse(request, websocket)
         width = _int(request.query.get("width", "80"), 80)
         height = _int(request.query.get("height", "24"), 24)
-        service: OwnedAppService | None = None
+        # Counted from here, before any await: two tabs at once cannot both take the last slot.
+        service = OwnedAppService(
+            self.command,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=websocket.close,  # type: ignore[arg-type]
+            download_manager=self.download_manager,
+            debug=self.debug,
+        )
+        self.services.add(service)
         try:
             await websocket.prepare(request)
-            service = OwnedAppService(
-                self.command,
-                write_bytes=websocket.send_bytes,
-                write_str=websocket.send_str,
-                close=websocket.close,  # type: ignore[arg-type]
-                download_manager=self.download_manager,
-                debug=self.debug,
-            )
-            self.services.add(service)
             await service.start(width, height)
             await self._process_messages(websocket, service)
         except asyncio.CancelledError:
@@ -129,9 +152,20 @@ class ConcvizServer(Server):
         except Exception as error:  # a broken connection must not take the server down
             log.exception(error)
         finally:
-            if service is not None:
-                await service.stop()
-                self.services.discard(service)
+            await service.stop()
+            self.services.discard(service)
+        return websocket
+
+    async def _refuse(
+        self, request: web.Request, websocket: web.WebSocketResponse
+    ) -> web.WebSocketResponse:
+        """Too many dashboards: the tab says so (on its screen and in its closing dialog)."""
+        reason = refusal(self.max_dashboards)
+        log.warning("refused a dashboard: %d are open", len(self.services))
+        await websocket.prepare(request)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await websocket.send_bytes(f"\r\n  {reason}\r\n".encode())
+        await websocket.close(code=WSCloseCode.TRY_AGAIN_LATER, message=reason.encode())
         return websocket
 
     async def on_startup(self, app: web.Application) -> None:
@@ -146,6 +180,14 @@ class ConcvizServer(Server):
         await asyncio.gather(*(service.stop() for service in list(self.services)))
 
 
+def refusal(limit: int) -> str:
+    """What a tab over the limit shows (a websocket close reason: at most 123 bytes)."""
+    return (
+        f"{limit} dashboards are open, the most this server runs (--max-dashboards): "
+        "close one, then Restart"
+    )
+
+
 def _int(text: str, default: int) -> int:
     try:
         return int(text)
@@ -155,4 +197,7 @@ def _int(text: str, default: int) -> int:
 
 def dashboard_command(argv: list[str]) -> str:
     """The command each connection runs: this interpreter, this concviz."""
-    return shlex.join([sys.executable, "-m", "concviz", *argv])
+    # -P: the server's folder is not put on sys.path, so a numbers.py (say) lying there
+    # is not imported into every dashboard. --task modules still load from that folder:
+    # the dashboard runs in it and passes it on as the task's path, explicitly.
+    return shlex.join([sys.executable, "-P", "-m", "concviz", *argv])
