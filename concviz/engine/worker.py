@@ -55,6 +55,22 @@ _pid = os.getpid()
 
 MAX_MESSAGE = 300
 
+#: What a task may raise and still be just a failed task. ``SystemExit`` and
+#: ``KeyboardInterrupt`` from a task's own code (``sys.exit()`` in a helper,
+#: ``raise KeyboardInterrupt``) fail that task, not the whole run: the runner
+#: never sees a real Ctrl+C (it has a session of its own; the graceful model
+#: takes SIGINT with a loop handler). CancelledError is not a failure.
+TASK_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+class TaskRaised(RuntimeError):
+    """A task raised SystemExit or KeyboardInterrupt where its exception propagates."""
+
+
+class TaskStopped(Exception):
+    """The run was asked to stop before this task's CPU part started (hybrid model)."""
+
+
 T = TypeVar("T")
 
 
@@ -285,7 +301,7 @@ def run_task(task_id: int) -> None:
     _append(_pack(_START, 0, 0, pid, tid, task_id, t0, cpu0, 0))
     try:
         _workload.run(task_id)
-    except Exception as exc:
+    except TASK_ERRORS as exc:
         cpu1 = _cpu()
         t1 = _mono()
         _append(_pack(_FINISH, _ERROR, 0, pid, tid, task_id, t1, cpu1, cpu1 - cpu0))
@@ -300,12 +316,19 @@ def compute(task_id: int) -> None:
     """The CPU part of a hybrid task, in a worker process: a SPAN on that process's lane."""
     pid, tid = _ident()
     assert _workload is not None
+    if _stopping:  # queued in the pool when the stop came: it never starts
+        raise TaskStopped
     t0 = _mono()
     cpu0 = _cpu()
     _append(_pack(_SPAN_START, 0, 0, pid, tid, task_id, t0, cpu0, 0))
     status = _OK
     try:
         _workload.compute(task_id)
+    except TASK_ERRORS as exc:
+        status = _ERROR
+        if not isinstance(exc, Exception):  # it crosses to the runner: keep it a failure
+            raise TaskRaised(f"{type(exc).__name__}: {exc}") from None
+        raise
     except BaseException:
         status = _ERROR
         raise
@@ -380,6 +403,10 @@ class _Traced:
                     cpu += _cpu() - start
                     status = _OK
                     break
+                except TaskStopped:  # its CPU part was never started: a stop came
+                    cpu += _cpu() - start
+                    _append(_pack(_FINISH, _STOPPED, slot, pid, tid, task_id, _mono(), 0, cpu))
+                    return
                 except asyncio.CancelledError:
                     cpu += _cpu() - start
                     _append(
@@ -396,11 +423,13 @@ class _Traced:
                         )
                     )
                     raise
-                except Exception as exc:
+                except TASK_ERRORS as exc:
                     cpu += _cpu() - start
                     _append(_pack(_FINISH, _ERROR, slot, pid, tid, task_id, _mono(), 0, cpu))
                     _report_error(task_id, exc)
                     if self.reraise:
+                        if not isinstance(exc, Exception):  # asyncio would end the loop
+                            raise TaskRaised(f"{type(exc).__name__}: {exc}") from exc
                         raise
                     return
                 cpu += _cpu() - start
@@ -442,7 +471,7 @@ async def _traced_blocking(task_id: int) -> None:
         workload.compute(task_id)
         if workload.fails:
             workload.maybe_fail(task_id)
-    except Exception as exc:
+    except TASK_ERRORS as exc:
         cpu = _cpu() - cpu0
         _append(_pack(_FINISH, _ERROR, slot, pid, tid, task_id, _mono(), 0, cpu))
         _report_error(task_id, exc)
