@@ -52,6 +52,10 @@ _workload: Workload | None = None
 _stopping = False
 _tls = threading.local()
 _pid = os.getpid()
+#: In a process pool's worker: the shared task board (see :func:`task_board`) and
+#: the index of this process's "task it runs now" entry in it.
+_board: Any = None
+_board_at = -1
 
 MAX_MESSAGE = 300
 
@@ -137,7 +141,7 @@ def _subinterpreter_id() -> int:
 
 
 def _after_fork_in_child() -> None:
-    global _recorder, _append, _workload, _tls, _pid, _stopping
+    global _recorder, _append, _workload, _tls, _pid, _stopping, _board
     if _recorder is not None:
         _recorder.abandon()
     _recorder = None
@@ -146,6 +150,7 @@ def _after_fork_in_child() -> None:
     _tls = threading.local()
     _pid = os.getpid()
     _stopping = False
+    _board = None
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -179,13 +184,65 @@ def shared_state(context: Any) -> Any:
     return None if _workload is None else _workload.shared_state(context)
 
 
+def task_board(context: Any, workers: int) -> Any:
+    """Shared memory in which each worker process notes the task it is running.
+
+    Pairs of (pid, task id or -1). A worker that dies mid-task (a segfault,
+    ``os._exit``, kill -9) takes its unsent events with it, the start of that
+    task included; the board still says which task it was, so the runner can
+    count it as failed (:func:`report_lost`). Writing it costs a task two stores
+    to shared memory, no system call.
+    """
+    return context.Array("q", [0, -1] * (workers + 8))
+
+
+def _claim(board: Any) -> None:
+    global _board, _board_at
+    with board.get_lock():
+        raw = board.get_obj()
+        for i in range(0, len(raw), 2):
+            if raw[i] == 0:
+                raw[i] = _pid
+                raw[i + 1] = -1
+                _board, _board_at = raw, i + 1
+                return
+
+
+def report_lost(board: Any) -> int:
+    """Records each task a worker process was running when it ended as failed; how many."""
+    with board.get_lock():
+        entries = list(board.get_obj())
+    lost = 0
+    for i in range(0, len(entries), 2):
+        pid, task_id = entries[i], entries[i + 1]
+        if pid and task_id >= 0:
+            lost += 1
+            # On that process's lane: its main thread's id is its pid.
+            _append(_pack(_FINISH, _ERROR, 0, pid, pid, task_id, _mono(), 0, 0))
+            report(
+                {
+                    "type": "task_error",
+                    "task": task_id,
+                    "error": "WorkerLost",
+                    "message": "its worker process ended while it ran (it crashed or was killed)",
+                }
+            )
+    return lost
+
+
 def init_process(
-    path: str, params: dict[str, Any], switch_interval: float | None, shared: Any = None
+    path: str,
+    params: dict[str, Any],
+    switch_interval: float | None,
+    shared: Any = None,
+    board: Any = None,
 ) -> None:
     """Pool initializer: connects this worker process (or sub-interpreter) to the observer."""
     global _interp_id
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
+    if board is not None:
+        _claim(board)
     _interp_id = _subinterpreter_id()
     recorder = connect(path, "worker", on_lost=_worker_lost)
     report_warnings()
@@ -295,6 +352,9 @@ def run_task(task_id: int) -> None:
         _append(_pack(_CANCELLED, 0, 0, pid, tid, task_id, _mono(), 0, 0))
         return
     assert _workload is not None
+    board = _board  # a process pool's worker notes its task (see task_board)
+    if board is not None:
+        board[_board_at] = task_id
     # Wall clock outside, CPU clock inside: a task's CPU time can never exceed its wall.
     t0 = _mono()
     cpu0 = _cpu()
@@ -304,11 +364,15 @@ def run_task(task_id: int) -> None:
     except TASK_ERRORS as exc:
         cpu1 = _cpu()
         t1 = _mono()
+        if board is not None:  # cleared before the finish is recorded: never counted twice
+            board[_board_at] = -1
         _append(_pack(_FINISH, _ERROR, 0, pid, tid, task_id, t1, cpu1, cpu1 - cpu0))
         _report_error(task_id, exc)
     else:
         cpu1 = _cpu()
         t1 = _mono()
+        if board is not None:
+            board[_board_at] = -1
         _append(_pack(_FINISH, _OK, 0, pid, tid, task_id, t1, cpu1, cpu1 - cpu0))
 
 
