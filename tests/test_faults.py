@@ -15,6 +15,7 @@ import json
 import os
 import random
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -27,7 +28,13 @@ import psutil
 import pytest
 
 from concviz.engine.protocol import RECORD, FrameType, Kind
-from concviz.engine.session import MEMORY_SHARE, UPFRONT_BYTES, RunSession
+from concviz.engine.session import (
+    LEGACY_AGE_S,
+    MEMORY_SHARE,
+    UPFRONT_BYTES,
+    RunSession,
+    remove_stale_folders,
+)
 from concviz.engine.spec import RunSpec
 from tests.support import descendants, still_running, wait_pids_gone
 
@@ -428,6 +435,35 @@ def test_stale_run_folders_of_dead_owners_are_cleaned_at_start(tmp_path: Path) -
     assert alive.exists()
     assert unrelated.exists()
     assert sorted(p.name for p in tmp.iterdir()) == sorted([alive.name, unrelated.name])
+
+
+def test_folders_of_an_older_concviz_go_only_when_nothing_listens(tmp_path: Path) -> None:
+    """Before the pid was in the name: ``concviz-`` and mkdtemp's 8 characters."""
+    old = time.time() - 2 * LEGACY_AGE_S
+
+    def legacy(name: str, listening: bool, age: float | None) -> tuple[Path, socket.socket]:
+        folder = tmp_path / f"concviz-{name}"
+        folder.mkdir()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(folder / "events.sock"))
+        if listening:
+            sock.listen(1)
+        else:
+            sock.close()  # the file stays; nothing listens: its run is over
+        if age is not None:
+            os.utime(folder, (age, age))
+        return folder, sock
+
+    dead, _ = legacy("ab_12cde", listening=False, age=old)
+    live, live_sock = legacy("fg_34hij", listening=True, age=old)
+    young, _ = legacy("kl_56mno", listening=False, age=None)
+    try:
+        removed = remove_stale_folders(str(tmp_path))
+    finally:
+        live_sock.close()
+    assert removed == [str(dead)]
+    assert live.exists()
+    assert young.exists()
 
 
 def test_kill_9_leaves_a_folder_the_next_run_removes(tmp_path: Path) -> None:

@@ -762,13 +762,21 @@ def _descendants(pid: int | None) -> list[psutil.Process]:
 FOLDER_PREFIX = "concviz-"
 
 
+#: A folder of an older concviz (``concviz-`` and mkdtemp's 8 characters, no pid)
+#: is only judged once this old: its socket is bound within milliseconds of it.
+LEGACY_AGE_S = 60.0
+
+
 def remove_stale_folders(where: str | None = None) -> list[str]:
     """Removes the run folders whose owner is provably dead; returns their paths.
 
-    A concviz killed outright (SIGKILL) leaves its folder behind. Only folders
-    named ``concviz-<pid>-<random>`` and owned by this user are considered, and
-    only those whose pid is not running: a live pid (a live concviz, or another
-    process that took the pid over) keeps its folder.
+    A concviz killed outright (SIGKILL) leaves its folder behind. Only this
+    user's folders are considered: ``concviz-<pid>-<random>`` when that pid is
+    not running (a live pid, a live concviz or another process that took the
+    pid over, keeps its folder); and an older concviz's ``concviz-<random>``
+    when nothing listens on its socket any more (connecting is refused: a live
+    run listens from its first milliseconds to its removal) and it is older
+    than LEGACY_AGE_S.
     """
     where = where or tempfile.gettempdir()
     removed: list[str] = []
@@ -782,18 +790,37 @@ def remove_stale_folders(where: str | None = None) -> list[str]:
         if not name.startswith(FOLDER_PREFIX):
             continue
         owner, dash, _rest = name[len(FOLDER_PREFIX) :].partition("-")
-        if not (dash and owner.isdigit()):
-            continue
         try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != uid:
-                continue
+            info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if psutil.pid_exists(int(owner)):
+        if not entry.is_dir(follow_symlinks=False) or info.st_uid != uid:
             continue
-        shutil.rmtree(entry.path, ignore_errors=True)
-        removed.append(entry.path)
+        if dash and owner.isdigit():
+            dead = not psutil.pid_exists(int(owner))
+        elif not dash and len(owner) == 8:
+            dead = time.time() - info.st_mtime > LEGACY_AGE_S and _nobody_listens(entry.path)
+        else:
+            continue
+        if dead:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
     return removed
+
+
+def _nobody_listens(folder: str) -> bool:
+    path = os.path.join(folder, "events.sock")
+    if not os.path.exists(path):
+        return True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False  # not provably dead
+    return False  # a live run accepted (and now sees the probe close)
 
 
 #: Bytes each task holds when a model makes every task before any runs (a
