@@ -85,6 +85,20 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _multiprocessing_helpers() -> set[int]:
+    """The pids of multiprocessing's resource tracker and fork server, if started."""
+    pids: set[int] = set()
+    for module, attr, pid_attr in (
+        ("multiprocessing.resource_tracker", "_resource_tracker", "_pid"),
+        ("multiprocessing.forkserver", "_forkserver", "_forkserver_pid"),
+    ):
+        helper = getattr(sys.modules.get(module), attr, None)
+        pid = getattr(helper, pid_attr, None)
+        if isinstance(pid, int):
+            pids.add(pid)
+    return pids
+
+
 def end_descendants() -> None:
     """Kills every process still below the runner once its run is over.
 
@@ -92,8 +106,11 @@ def end_descendants() -> None:
     task started and left running. As the runner is their subreaper, that
     includes processes that called ``setsid()`` and whose parents exited.
     """
+    # multiprocessing's helpers leave on their own once the runner exits, and the
+    # resource tracker is still needed then (it unlinks what the run left behind).
+    helpers = _multiprocessing_helpers()
     for _ in range(3):  # one may fork while the others are killed
-        pids = _descendants(os.getpid())
+        pids = [pid for pid in _descendants(os.getpid()) if pid not in helpers]
         if not pids:
             return
         for pid in pids:
