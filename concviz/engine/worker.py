@@ -308,10 +308,12 @@ def report_warnings() -> None:
 
 
 def _report_error(task_id: int, exc: BaseException) -> None:
-    message = str(exc)
+    error, message = type(exc).__name__, str(exc)
+    if isinstance(exc, TaskRaised):  # said as what the task raised: "SystemExit: 4"
+        error, _, message = message.partition(": ")
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
-    report({"type": "task_error", "task": task_id, "error": type(exc).__name__, "message": message})
+    report({"type": "task_error", "task": task_id, "error": error, "message": message})
 
 
 # -- the producer side -------------------------------------------------------
