@@ -29,7 +29,10 @@ UPFRONT = [
     "to-thread",
     "hybrid",
     "timeout",
+    "token-bucket",
+    "retry",
     "threads",
+    "thread-timeout",
     "processes",
 ]
 

@@ -831,6 +831,7 @@ def _nobody_listens(folder: str) -> bool:
 #:   asyncio 1,664 / 1,759 B   taskgroup 1,536 / 1,571   gather 1,301 / 1,383
 #:   gather-results 1,021 / 1,097   to-thread 1,366 / 2,107   hybrid 1,268 / 1,478
 #:   timeout 1,436 / 1,721   threads 2,135 / 2,303   processes 2,256 / 2,464
+#:   token-bucket 1,756 / 2,072   retry 1,561 / 1,473   thread-timeout 2,049 / 2,172
 UPFRONT_BYTES: dict[str, int] = {
     "asyncio": 1800,
     "taskgroup": 1600,
@@ -841,6 +842,9 @@ UPFRONT_BYTES: dict[str, int] = {
     "timeout": 1800,
     "threads": 2400,
     "processes": 2500,
+    "token-bucket": 2100,
+    "retry": 1600,
+    "thread-timeout": 2200,
 }
 #: The share of the memory available now that a run may plan to take up front.
 MEMORY_SHARE = 0.5
