@@ -309,7 +309,9 @@ MAIN_MODELS = ["sequential", "threads", "processes", "mp-pool", "asyncio", "asyn
 @pytest.mark.parametrize("model", MAIN_MODELS)
 def test_ctrl_c_at_a_random_moment_counts_every_task(model: str) -> None:
     seed = random.randrange(1 << 30)
-    moment = random.Random(seed).uniform(0.0, 1.0)
+    # From 0.2 s on: Ctrl+C while concviz is still starting the run (before its
+    # progress loop) is cli.py's start-up case, tested with the command line.
+    moment = random.Random(seed).uniform(0.2, 1.2)
     tasks = 400
     # (hybrid overlaps the waits of all its tasks at once: its CPU part takes the time)
     workload = "cpu" if model == "hybrid" else "sleep"
@@ -323,7 +325,7 @@ def test_ctrl_c_at_a_random_moment_counts_every_task(model: str) -> None:
         run.kill()
     where = f"(Ctrl+C {moment:.2f} s after the runner started, seed {seed})"
     assert outcome.returncode == 130, f"{outcome.stderr} {where}"  # 4 s of work at least
-    assert outcome.data["status"] == "stopped", where
+    assert outcome.data.get("status") == "stopped", f"{outcome.stderr} {where}"
     assert_clean_end(outcome, tasks)
 
 
