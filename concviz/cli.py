@@ -599,7 +599,7 @@ def run_single(
             f"recording written to {args.record} (play it with: concviz replay {args.record})"
         )
     if summary.run_error and not interrupted:
-        err.print(f"[red]concviz: the run failed: {summary.run_error}[/]")
+        err.print(f"[red]concviz: the run failed: {summary.run_error}[/]", soft_wrap=True)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_RUN_FAILED if summary.status in ("error", "crashed") else EXIT_OK

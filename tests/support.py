@@ -173,3 +173,11 @@ def wait_pids_gone(pids: set[int], timeout: float = 5.0) -> set[int]:
     while (left := {pid for pid in pids if still_running(pid)}) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` now (none if it is gone)."""
+    try:
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()

@@ -14,14 +14,8 @@ import pytest
 
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
+from tests.support import descendants as _descendants
 from tests.support import wait_pids_gone
-
-
-def _descendants(pid: int) -> set[int]:
-    try:
-        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
-    except psutil.NoSuchProcess:
-        return set()
 
 
 def _wait_descendants(

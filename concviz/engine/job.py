@@ -8,6 +8,8 @@ few places they touch concviz read as plain English (``job.tasks()``,
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +35,11 @@ class Job:
     switch_interval: float | None = None
     #: The whole run's settings (patterns read their options here: rate, timeout_ms...).
     spec: Any = None
+    #: Process models: worker processes note their running task in shared memory,
+    #: so a task lost with its process is still counted (see worker.task_board).
+    track_lost: bool = False
     _watched: int = 0
+    _board: Any = None
 
     def __post_init__(self) -> None:
         self.awork = worker.arun_for_workload()
@@ -120,7 +126,25 @@ class Job:
     @property
     def initargs(self) -> tuple[Any, ...]:
         shared = worker.shared_state(self.mp_context)  # e.g. a multiprocessing.Value
-        return (self.connect_path, self.workload_params, self.switch_interval, shared)
+        if self.track_lost and self._board is None:
+            self._board = worker.task_board(self.mp_context, self.workers)
+        return (self.connect_path, self.workload_params, self.switch_interval, shared, self._board)
+
+    def report_lost(self) -> int:
+        """After the model: tasks whose worker process ended mid-task count as failed."""
+        return 0 if self._board is None else worker.report_lost(self._board)
+
+    def watch_workers(self, pool: Any) -> None:
+        """Ends the run if a worker of this ``multiprocessing.Pool`` dies.
+
+        The Pool replaces a dead worker but never notices that the task it was
+        running is gone: ``imap_unordered`` would wait for it forever. A thread
+        waits on the workers' sentinels instead and, when one dies while the
+        pool is running, fails the pool's pending results with :class:`WorkerDied`.
+        """
+        threading.Thread(
+            target=_watch_pool, args=(pool, self), name="concviz-pool-watch", daemon=True
+        ).start()
 
     # -- queues ---------------------------------------------------------------
 
@@ -130,3 +154,42 @@ class Job:
         if recorder is not None:
             recorder.watch(self._watched, queue)
             self._watched += 1
+
+
+class WorkerDied(RuntimeError):
+    """A worker process of a ``multiprocessing.Pool`` died (its task is lost)."""
+
+
+def _how(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            return signal.Signals(-exitcode).name
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+def _watch_pool(pool: Any, job: Job) -> None:
+    from multiprocessing.connection import wait  # noqa: PLC0415
+    from multiprocessing.pool import RUN  # noqa: PLC0415
+
+    # Pool's internals (_pool, _state, _cache, and each result's _set) are the
+    # same from 3.11 to 3.14; they are the only way to reach a pending result.
+    while pool._state == RUN:
+        processes = list(pool._pool)
+        try:
+            wait([p.sentinel for p in processes], timeout=0.1)
+        except (OSError, ValueError):  # a process closed meanwhile: look again
+            continue
+        if pool._state != RUN:
+            return  # closed or terminated: its workers exit on purpose
+        dead = [p for p in processes if p.exitcode is not None]
+        if not dead:
+            continue
+        died = WorkerDied(
+            f"a worker process (pid {dead[0].pid}) died ({_how(dead[0].exitcode)}); "
+            "multiprocessing.Pool would wait for its task forever"
+        )
+        for result in list(pool._cache.values()):
+            result._set(0, (False, died))
+        return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import platform
@@ -39,8 +40,87 @@ def gil_enabled() -> bool:
     return True if check is None else bool(check())
 
 
+#: prctl(2) option: orphaned descendants are reparented to this process, not to init.
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Keeps every process the run starts below the runner, even one that leaves its
+    session (``setsid``) or whose parent exits: see :func:`end_descendants`. Linux only."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes  # noqa: PLC0415
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process below ``root``, from /proc (zombies left out: they are dead)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            state, ppid = stat[stat.rindex(b")") + 2 :].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state != b"Z":
+            children.setdefault(int(ppid), []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _multiprocessing_helpers() -> set[int]:
+    """The pids of multiprocessing's resource tracker and fork server, if started."""
+    pids: set[int] = set()
+    for module, attr, pid_attr in (
+        ("multiprocessing.resource_tracker", "_resource_tracker", "_pid"),
+        ("multiprocessing.forkserver", "_forkserver", "_forkserver_pid"),
+    ):
+        helper = getattr(sys.modules.get(module), attr, None)
+        pid = getattr(helper, pid_attr, None)
+        if isinstance(pid, int):
+            pids.add(pid)
+    return pids
+
+
+def end_descendants() -> None:
+    """Kills every process still below the runner once its run is over.
+
+    The model's pools have shut down by now, so whatever is left is something a
+    task started and left running. As the runner is their subreaper, that
+    includes processes that called ``setsid()`` and whose parents exited.
+    """
+    # multiprocessing's helpers leave on their own once the runner exits, and the
+    # resource tracker is still needed then (it unlinks what the run left behind).
+    helpers = _multiprocessing_helpers()
+    for _ in range(3):  # one may fork while the others are killed
+        pids = [pid for pid in _descendants(os.getpid()) if pid not in helpers]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _observer_lost() -> None:
     """The observer died: take the whole run down with us, workers included."""
+    end_descendants()
     if os.getpgrp() == os.getpid():
         os.killpg(os.getpid(), signal.SIGKILL)
     os._exit(70)
@@ -83,6 +163,7 @@ def interpreter_facts() -> dict[str, Any]:
 def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
     if spec.switch_interval is not None:
         sys.setswitchinterval(spec.switch_interval)
+    become_subreaper()
     recorder = worker.connect(connect_path, "runner", on_lost=_observer_lost)
     worker.report_warnings()
     status = Status.OK
@@ -123,6 +204,7 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             workload_params=params.to_dict(),
             switch_interval=spec.switch_interval,
             spec=spec,
+            track_lost=model.processes,
         )
         module = model.load()
         meta: dict[str, Any] = {
@@ -168,6 +250,7 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
         else:
             # The run's wall time ends here: the reports below are concviz's own work.
             ended_ns = time.monotonic_ns()
+        job.report_lost()
         if status is Status.OK and worker.stopping():
             status = Status.STOPPED
         result = workload.result()
@@ -180,6 +263,7 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
         recorder.text(_failure(exc))
         _emit(Kind.RUN_END, status)
     finally:
+        end_descendants()
         recorder.close()
     return 0 if status is not Status.ERROR else 1
 

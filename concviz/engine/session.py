@@ -30,6 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psutil
+
 import concviz
 
 from ..models import CATALOG as MODELS
@@ -60,6 +62,13 @@ Tap = Callable[[int, bytes], None]
 
 class SessionError(RuntimeError):
     """The run could not be started (no interpreter, no server, ...)."""
+
+
+#: Seconds the runner has to connect (its first act) before the session gives up
+#: on it and kills its group: it takes ~0.2 s, seconds on a loaded machine. A
+#: ``--python`` that passed the version probe and then hangs as the runner would
+#: otherwise be waited for forever. The run then ends as an error saying so.
+START_TIMEOUT_S = 20.0
 
 
 def child_env() -> dict[str, str]:
@@ -112,6 +121,8 @@ class EventServer:
         self._buf = bytearray(RECV_BYTES)
         self._stopping = False
         self._changed = threading.Condition()
+        #: Set when the runner's HELLO arrives: it started and speaks our protocol.
+        self.runner_connected = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="concviz-reader", daemon=True)
         #: Seconds the reader spent decoding and aggregating (observer cost).
         self.busy_s = 0.0
@@ -190,6 +201,8 @@ class EventServer:
                         )
                     conn.role = str(hello.get("role"))
                     conn.pid = int(hello.get("pid", 0))
+                    if conn.role == "runner":
+                        self.runner_connected.set()
                 else:
                     raise ProtocolError(f"unknown frame type {ftype}")
         except (ProtocolError, ValueError) as exc:
@@ -364,8 +377,10 @@ class RunSession:
         tap: Tap | None = None,
         record_to: str | Path | None = None,
         track_bins: bool = False,
+        start_timeout: float = START_TIMEOUT_S,
     ) -> None:
         self.spec = spec.validated()
+        self.start_timeout = start_timeout
         self.recording: Recorder | None = None
         if record_to is not None:
             self.recording = Recorder(record_to, self.spec.__dict__)
@@ -387,19 +402,26 @@ class RunSession:
         self._runner: subprocess.Popen[bytes] | None = None
         self._stop_requested = False
         self._killed = False
+        self._start_timed_out = False
         self._closed = False
         self._supervisor: threading.Thread | None = None
+        #: The runner's descendants when it was last killed: the group's kill
+        #: misses those that left it (setsid), see _kill_escaped.
+        self._escapees: list[psutil.Process] = []
 
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> RunSession:
-        reason = self._unavailable() or self._custom_task_problem()
+        reason = self._unavailable() or _too_big(self.spec) or self._custom_task_problem()
         if reason is not None:
             raise SessionError(reason)
         _LIVE.add(self)
         if self.aggregate.bulk:
             load_bulk()
-        self._tmp = tempfile.mkdtemp(prefix="concviz-")
+        remove_stale_folders()
+        # The owner's pid in the name: a folder left by a kill -9 is removed by a
+        # later run once that pid is provably gone (remove_stale_folders).
+        self._tmp = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
         path = os.path.join(self._tmp, "events.sock")
         self._server = EventServer(path, self.aggregate, self.lock, self._tap)
         self._server.start()
@@ -445,6 +467,19 @@ class RunSession:
         )
         self._supervisor.start()
         return self
+
+    def _await_runner(self, runner: subprocess.Popen[bytes], server: EventServer) -> int:
+        """Waits for the runner to exit; kills its group if it never connects in time."""
+        deadline = time.monotonic() + self.start_timeout
+        while not server.runner_connected.wait(0.05):
+            if runner.poll() is not None:
+                break
+            if time.monotonic() >= deadline:
+                self._start_timed_out = True
+                self._escapees = _descendants(runner.pid)
+                self._kill_group(signal.SIGKILL)
+                break
+        return runner.wait()
 
     def _unavailable(self) -> str | None:
         """Why the model cannot run on the chosen interpreter (checked before starting)."""
@@ -505,11 +540,13 @@ class RunSession:
         server = self._server
         assert runner is not None
         assert server is not None
-        self.returncode = runner.wait()
+        self.returncode = self._await_runner(runner, server)
         # Workers flushed before the runner's pool shut down, and the runner
         # flushed before exiting: what is still in flight is in the socket buffers.
         server.wait_all_closed(timeout=3.0)
         self._kill_group(signal.SIGKILL)  # anything left in the group is a straggler
+        self._kill_escaped()
+        server.wait_all_closed(timeout=1.0)  # the stragglers' last events, before counting
         self._finish()
         self.done.set()
 
@@ -519,7 +556,14 @@ class RunSession:
             agg = self.aggregate
             if agg.run_end_ns is None:
                 agg.run_end_ns = time.monotonic_ns() if agg.run_start_ns is not None else None
-                if self._stop_requested or self._killed:
+                if self._start_timed_out:
+                    agg.status = "error"
+                    agg.run_error = {
+                        "error": "SessionError",
+                        "message": f"{self.python} did not start concviz's runner within "
+                        f"{self.start_timeout:g} s (it hangs, or is not the CPython it claims)",
+                    }
+                elif self._stop_requested or self._killed:
                     agg.status = "stopped"
                 else:
                     agg.status = "crashed"
@@ -528,6 +572,7 @@ class RunSession:
                         "error": "RunnerCrashed",
                         "message": f"runner exited with code {self.returncode}: {last[0]}",
                     }
+            _settle(agg, self.spec.tasks)
         if self._sampler is not None:
             self._sampler.stop()
             self._sampler.tick()  # the run's last moments, up to its end
@@ -583,10 +628,24 @@ class RunSession:
 
     def kill(self) -> None:
         self._killed = True
+        self._escapees = _descendants(self._runner.pid if self._runner else None)
         self._kill_group(signal.SIGTERM)
         if not self.done.wait(0.3):
             self._kill_group(signal.SIGKILL)
             self.done.wait(3.5)
+
+    def _kill_escaped(self) -> None:
+        """Kills what the runner had started outside its group, if it could not itself.
+
+        The runner ends every descendant when it ends (it is their subreaper,
+        see runner.py); a runner killed outright cannot, so :meth:`kill` notes
+        its descendants first and they are ended here (psutil checks each is
+        still the process noted, not a new one with a reused pid).
+        """
+        for proc in self._escapees:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        self._escapees = []
 
     def _kill_group(self, sig: int) -> None:
         if self._runner is not None:
@@ -599,6 +658,7 @@ class RunSession:
         self._closed = True
         if self._runner is not None and not self.done.is_set():
             self.kill()
+        self._kill_escaped()
         if self._sampler is not None:
             self._sampler.stop()
         if self._server is not None:
@@ -651,6 +711,33 @@ class RunSession:
         }
 
 
+#: How a task that started and never finished is counted, once its run is over.
+LOST_IN_FLIGHT = "WorkerLost: it was running when its process ended"
+
+
+def _settle(agg: RunAggregate, tasks: int) -> None:
+    """Counts every task of an ended run: ``completed + failed + cancelled == tasks``.
+
+    When a run is cut short (stopped, a worker or the runner killed, a pool
+    broken), some tasks never report an end. One that started and never
+    finished was lost mid-way: failed if the run failed, cancelled if it was
+    stopped. One that never started (or whose start was lost with its process)
+    is cancelled.
+    """
+    ended = agg.completed + agg.failed + agg.stopped
+    missing = tasks - ended - agg.cancelled
+    if missing <= 0:
+        return
+    in_flight = min(missing, max(0, agg.started - ended))
+    if agg.status == "stopped":
+        agg.stopped += in_flight
+    elif in_flight:
+        agg.failed += in_flight
+        agg.error_total += in_flight
+        agg.errors[LOST_IN_FLIGHT] += in_flight
+    agg.cancelled += missing - in_flight
+
+
 def _chain(*taps: Tap | None) -> Tap | None:
     present = [tap for tap in taps if tap is not None]
     if len(present) <= 1:
@@ -661,6 +748,131 @@ def _chain(*taps: Tap | None) -> Tap | None:
             tap(ftype, payload)
 
     return both
+
+
+def _descendants(pid: int | None) -> list[psutil.Process]:
+    if pid is None:
+        return []
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+#: A run's folder: FOLDER_PREFIX, the owner's pid, "-", and mkdtemp's random part.
+FOLDER_PREFIX = "concviz-"
+
+
+#: A folder of an older concviz (``concviz-`` and mkdtemp's 8 characters, no pid)
+#: is only judged once this old: its socket is bound within milliseconds of it.
+LEGACY_AGE_S = 60.0
+
+
+def remove_stale_folders(where: str | None = None) -> list[str]:
+    """Removes the run folders whose owner is provably dead; returns their paths.
+
+    A concviz killed outright (SIGKILL) leaves its folder behind. Only this
+    user's folders are considered: ``concviz-<pid>-<random>`` when that pid is
+    not running (a live pid, a live concviz or another process that took the
+    pid over, keeps its folder); and an older concviz's ``concviz-<random>``
+    when nothing listens on its socket any more (connecting is refused: a live
+    run listens from its first milliseconds to its removal) and it is older
+    than LEGACY_AGE_S.
+    """
+    where = where or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(where))
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(FOLDER_PREFIX):
+            continue
+        owner, dash, _rest = name[len(FOLDER_PREFIX) :].partition("-")
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not entry.is_dir(follow_symlinks=False) or info.st_uid != uid:
+            continue
+        if dash and owner.isdigit():
+            dead = not psutil.pid_exists(int(owner))
+        elif not dash and len(owner) == 8:
+            dead = time.time() - info.st_mtime > LEGACY_AGE_S and _nobody_listens(entry.path)
+        else:
+            continue
+        if dead:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
+def _nobody_listens(folder: str) -> bool:
+    path = os.path.join(folder, "events.sock")
+    if not os.path.exists(path):
+        return True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False  # not provably dead
+    return False  # a live run accepted (and now sees the probe close)
+
+
+#: Bytes each task holds when a model makes every task before any runs (a
+#: TaskGroup's Tasks and coroutines, a pool's submitted futures). Measured with
+#: benchmarks/upfront_memory.py (200,000 waiting tasks, the growth of the run's
+#: PSS divided by them), 2026-12-05 on this project's machine; the larger of
+#: CPython 3.11.7 and 3.13t, rounded up:
+#:   asyncio 1,664 / 1,759 B   taskgroup 1,536 / 1,571   gather 1,301 / 1,383
+#:   gather-results 1,021 / 1,097   to-thread 1,366 / 2,107   hybrid 1,268 / 1,478
+#:   timeout 1,436 / 1,721   threads 2,135 / 2,303   processes 2,256 / 2,464
+#:   token-bucket 1,756 / 2,072   retry 1,561 / 1,473   thread-timeout 2,049 / 2,172
+UPFRONT_BYTES: dict[str, int] = {
+    "asyncio": 1800,
+    "taskgroup": 1600,
+    "gather": 1400,
+    "gather-results": 1100,
+    "to-thread": 2200,
+    "hybrid": 1500,
+    "timeout": 1800,
+    "threads": 2400,
+    "processes": 2500,
+    "token-bucket": 2100,
+    "retry": 1600,
+    "thread-timeout": 2200,
+}
+#: The share of the memory available now that a run may plan to take up front.
+MEMORY_SHARE = 0.5
+
+
+def _too_big(spec: RunSpec) -> str | None:
+    """Why a run would not fit in memory (its tasks all made up front), or None."""
+    per_task = UPFRONT_BYTES.get(spec.model)
+    if per_task is None:
+        return None
+    need = per_task * spec.tasks
+    available = psutil.virtual_memory().available
+    if need <= MEMORY_SHARE * available:
+        return None
+    return (
+        f"{spec.model} makes all {spec.tasks:,} tasks before any runs: "
+        f"~{_size(need)} up front, more than half the {_size(available)} available; "
+        "use fewer tasks, or -m async-queue, which streams them"
+    )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
+        n /= 1024
+    return f"{n:.1f} GiB"
 
 
 _LIVE: weakref.WeakSet[RunSession | LocalHttpServer] = weakref.WeakSet()

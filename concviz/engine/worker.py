@@ -52,8 +52,28 @@ _workload: Workload | None = None
 _stopping = False
 _tls = threading.local()
 _pid = os.getpid()
+#: In a process pool's worker: the shared task board (see :func:`task_board`) and
+#: the index of this process's "task it runs now" entry in it.
+_board: Any = None
+_board_at = -1
 
 MAX_MESSAGE = 300
+
+#: What a task may raise and still be just a failed task. ``SystemExit`` and
+#: ``KeyboardInterrupt`` from a task's own code (``sys.exit()`` in a helper,
+#: ``raise KeyboardInterrupt``) fail that task, not the whole run: the runner
+#: never sees a real Ctrl+C (it has a session of its own; the graceful model
+#: takes SIGINT with a loop handler). CancelledError is not a failure.
+TASK_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+class TaskRaised(RuntimeError):
+    """A task raised SystemExit or KeyboardInterrupt where its exception propagates."""
+
+
+class TaskStopped(Exception):
+    """The run was asked to stop before this task's CPU part started (hybrid model)."""
+
 
 T = TypeVar("T")
 
@@ -121,7 +141,7 @@ def _subinterpreter_id() -> int:
 
 
 def _after_fork_in_child() -> None:
-    global _recorder, _append, _workload, _tls, _pid, _stopping
+    global _recorder, _append, _workload, _tls, _pid, _stopping, _board
     if _recorder is not None:
         _recorder.abandon()
     _recorder = None
@@ -130,6 +150,7 @@ def _after_fork_in_child() -> None:
     _tls = threading.local()
     _pid = os.getpid()
     _stopping = False
+    _board = None
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -163,13 +184,65 @@ def shared_state(context: Any) -> Any:
     return None if _workload is None else _workload.shared_state(context)
 
 
+def task_board(context: Any, workers: int) -> Any:
+    """Shared memory in which each worker process notes the task it is running.
+
+    Pairs of (pid, task id or -1). A worker that dies mid-task (a segfault,
+    ``os._exit``, kill -9) takes its unsent events with it, the start of that
+    task included; the board still says which task it was, so the runner can
+    count it as failed (:func:`report_lost`). Writing it costs a task two stores
+    to shared memory, no system call.
+    """
+    return context.Array("q", [0, -1] * (workers + 8))
+
+
+def _claim(board: Any) -> None:
+    global _board, _board_at
+    with board.get_lock():
+        raw = board.get_obj()
+        for i in range(0, len(raw), 2):
+            if raw[i] == 0:
+                raw[i] = _pid
+                raw[i + 1] = -1
+                _board, _board_at = raw, i + 1
+                return
+
+
+def report_lost(board: Any) -> int:
+    """Records each task a worker process was running when it ended as failed; how many."""
+    with board.get_lock():
+        entries = list(board.get_obj())
+    lost = 0
+    for i in range(0, len(entries), 2):
+        pid, task_id = entries[i], entries[i + 1]
+        if pid and task_id >= 0:
+            lost += 1
+            # On that process's lane: its main thread's id is its pid.
+            _append(_pack(_FINISH, _ERROR, 0, pid, pid, task_id, _mono(), 0, 0))
+            report(
+                {
+                    "type": "task_error",
+                    "task": task_id,
+                    "error": "WorkerLost",
+                    "message": "its worker process ended while it ran (it crashed or was killed)",
+                }
+            )
+    return lost
+
+
 def init_process(
-    path: str, params: dict[str, Any], switch_interval: float | None, shared: Any = None
+    path: str,
+    params: dict[str, Any],
+    switch_interval: float | None,
+    shared: Any = None,
+    board: Any = None,
 ) -> None:
     """Pool initializer: connects this worker process (or sub-interpreter) to the observer."""
     global _interp_id
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
+    if board is not None:
+        _claim(board)
     _interp_id = _subinterpreter_id()
     recorder = connect(path, "worker", on_lost=_worker_lost)
     report_warnings()
@@ -235,10 +308,12 @@ def report_warnings() -> None:
 
 
 def _report_error(task_id: int, exc: BaseException) -> None:
-    message = str(exc)
+    error, message = type(exc).__name__, str(exc)
+    if isinstance(exc, TaskRaised):  # said as what the task raised: "SystemExit: 4"
+        error, _, message = message.partition(": ")
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
-    report({"type": "task_error", "task": task_id, "error": type(exc).__name__, "message": message})
+    report({"type": "task_error", "task": task_id, "error": error, "message": message})
 
 
 # -- the producer side -------------------------------------------------------
@@ -279,20 +354,27 @@ def run_task(task_id: int) -> None:
         _append(_pack(_CANCELLED, 0, 0, pid, tid, task_id, _mono(), 0, 0))
         return
     assert _workload is not None
+    board = _board  # a process pool's worker notes its task (see task_board)
+    if board is not None:
+        board[_board_at] = task_id
     # Wall clock outside, CPU clock inside: a task's CPU time can never exceed its wall.
     t0 = _mono()
     cpu0 = _cpu()
     _append(_pack(_START, 0, 0, pid, tid, task_id, t0, cpu0, 0))
     try:
         _workload.run(task_id)
-    except Exception as exc:
+    except TASK_ERRORS as exc:
         cpu1 = _cpu()
         t1 = _mono()
+        if board is not None:  # cleared before the finish is recorded: never counted twice
+            board[_board_at] = -1
         _append(_pack(_FINISH, _ERROR, 0, pid, tid, task_id, t1, cpu1, cpu1 - cpu0))
         _report_error(task_id, exc)
     else:
         cpu1 = _cpu()
         t1 = _mono()
+        if board is not None:
+            board[_board_at] = -1
         _append(_pack(_FINISH, _OK, 0, pid, tid, task_id, t1, cpu1, cpu1 - cpu0))
 
 
@@ -300,12 +382,19 @@ def compute(task_id: int) -> None:
     """The CPU part of a hybrid task, in a worker process: a SPAN on that process's lane."""
     pid, tid = _ident()
     assert _workload is not None
+    if _stopping:  # queued in the pool when the stop came: it never starts
+        raise TaskStopped
     t0 = _mono()
     cpu0 = _cpu()
     _append(_pack(_SPAN_START, 0, 0, pid, tid, task_id, t0, cpu0, 0))
     status = _OK
     try:
         _workload.compute(task_id)
+    except TASK_ERRORS as exc:
+        status = _ERROR
+        if not isinstance(exc, Exception):  # it crosses to the runner: keep it a failure
+            raise TaskRaised(f"{type(exc).__name__}: {exc}") from None
+        raise
     except BaseException:
         status = _ERROR
         raise
@@ -380,6 +469,10 @@ class _Traced:
                     cpu += _cpu() - start
                     status = _OK
                     break
+                except TaskStopped:  # its CPU part was never started: a stop came
+                    cpu += _cpu() - start
+                    _append(_pack(_FINISH, _STOPPED, slot, pid, tid, task_id, _mono(), 0, cpu))
+                    return
                 except asyncio.CancelledError:
                     cpu += _cpu() - start
                     _append(
@@ -396,11 +489,13 @@ class _Traced:
                         )
                     )
                     raise
-                except Exception as exc:
+                except TASK_ERRORS as exc:
                     cpu += _cpu() - start
                     _append(_pack(_FINISH, _ERROR, slot, pid, tid, task_id, _mono(), 0, cpu))
                     _report_error(task_id, exc)
                     if self.reraise:
+                        if not isinstance(exc, Exception):  # asyncio would end the loop
+                            raise TaskRaised(f"{type(exc).__name__}: {exc}") from exc
                         raise
                     return
                 cpu += _cpu() - start
@@ -442,7 +537,7 @@ async def _traced_blocking(task_id: int) -> None:
         workload.compute(task_id)
         if workload.fails:
             workload.maybe_fail(task_id)
-    except Exception as exc:
+    except TASK_ERRORS as exc:
         cpu = _cpu() - cpu0
         _append(_pack(_FINISH, _ERROR, slot, pid, tid, task_id, _mono(), 0, cpu))
         _report_error(task_id, exc)

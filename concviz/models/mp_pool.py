@@ -6,6 +6,7 @@ from concviz.engine.job import Job
 def run(job: Job) -> None:
     ctx = job.mp_context  # fork, spawn or forkserver
     with ctx.Pool(job.workers, initializer=job.initializer, initargs=job.initargs) as pool:
+        job.watch_workers(pool)  # concviz: Pool would hang for good if a worker died
         for _ in pool.imap_unordered(job.work, job.tasks()):
             pass
         pool.close()  # no more work: let the workers exit cleanly

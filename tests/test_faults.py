@@ -1,0 +1,509 @@
+"""Faults: whatever dies or misbehaves, a run ends, counts every task, and leaves nothing.
+
+Each case runs the real ``concviz run`` (or a real RunSession) and checks what a
+user would: the exit code, one line saying what happened and no traceback,
+``completed + failed + cancelled == tasks``, and that no process the run
+started is still running afterwards. Processes are tracked by pid from the one
+this test started (its descendants, sampled through the run), plus the pids
+that user tasks write to files (a grandchild that left the run's session).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from concviz.engine.protocol import RECORD, FrameType, Kind
+from concviz.engine.session import (
+    LEGACY_AGE_S,
+    MEMORY_SHARE,
+    UPFRONT_BYTES,
+    RunSession,
+    remove_stale_folders,
+)
+from concviz.engine.spec import RunSpec
+from tests.support import descendants, still_running, wait_pids_gone
+
+#: The user's task module: each function is one fault, run as ``--task mod:NAME``.
+TASKS = '''
+import ctypes, os, sys, time
+
+def segv():
+    time.sleep(0.05)
+    ctypes.string_at(0)  # a segfault in the worker process
+
+def exit3():
+    time.sleep(0.05)
+    os._exit(3)  # the worker process vanishes without a word
+
+def system_exit():
+    sys.exit(4)
+
+def keyboard_interrupt():
+    raise KeyboardInterrupt
+
+def slow():
+    time.sleep(0.2)
+
+def escape():
+    """Forks a grandchild that leaves the run's session, writes its pid, and lingers."""
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        here = os.path.dirname(os.path.abspath(__file__))  # (the runner's cwd is its own)
+        with open(os.path.join(here, f"escaped-{os.getpid()}"), "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(60)
+        os._exit(0)
+    time.sleep(0.05)
+'''
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    data: dict[str, object]
+    stderr: str
+    seen: set[int] = field(default_factory=set)
+
+    @property
+    def message(self) -> str:
+        """What concviz said on stderr, the progress bar's redraws left out."""
+        lines = [line for line in self.stderr.replace("\r", "\n").splitlines() if line.strip()]
+        return "\n".join(line for line in lines if line.startswith("concviz"))
+
+    def count(self, key: str) -> int:
+        value = self.data[key]
+        assert isinstance(value, int), (key, value)
+        return value
+
+    def errors(self) -> list[str]:
+        errors = self.data["errors"]
+        assert isinstance(errors, dict), errors
+        return list(errors)
+
+    def accounted(self) -> int:
+        return self.count("completed") + self.count("failed") + self.count("cancelled")
+
+
+class Watched:
+    """``concviz run ... --json`` as a user starts it, its descendants sampled all along."""
+
+    def __init__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "concviz", "run", *args, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+            env=env,
+        )
+        self.seen: set[int] = set()
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.seen |= descendants(self.proc.pid)
+            time.sleep(0.01)
+
+    def wait_for(self, at_least: int, timeout: float = 30.0) -> set[int]:
+        """Waits until ``at_least`` descendants run at once (the runner, its workers...)."""
+        deadline = time.monotonic() + timeout
+        while len(now := descendants(self.proc.pid)) < at_least:
+            assert time.monotonic() < deadline, f"only {now} started"
+            assert self.proc.poll() is None, "concviz ended before its run started"
+            time.sleep(0.01)
+        return now
+
+    def runner(self) -> psutil.Process:
+        """The runner among this concviz's children (not a --task check it ran first)."""
+        deadline = time.monotonic() + 30
+        while True:
+            for child in psutil.Process(self.proc.pid).children():
+                try:
+                    if "concviz.engine.runner" in child.cmdline():
+                        return child
+                except psutil.NoSuchProcess:
+                    continue
+            assert time.monotonic() < deadline, "the runner never started"
+            time.sleep(0.01)
+
+    def workers(self, count: int) -> list[psutil.Process]:
+        runner = self.runner()
+        deadline = time.monotonic() + 30
+        while len(found := list(runner.children())) < count:
+            assert time.monotonic() < deadline, f"only {found} workers started"
+            time.sleep(0.01)
+        return found
+
+    def finish(self, timeout: float = 30.0) -> Outcome:
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"concviz did not end within {timeout} s (hung)")
+        finally:
+            self._done.set()
+            self._sampler.join()
+        self.seen |= descendants(self.proc.pid)
+        try:
+            data = json.loads(out) if out.strip() else {}
+        except ValueError:
+            data = {}
+        return Outcome(self.proc.returncode, data, err, self.seen)
+
+    def kill(self) -> None:
+        """Test clean-up: ends what this test started, by pid."""
+        for pid in self.seen | descendants(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def task_dir(tmp_path: Path) -> Path:
+    (tmp_path / "mod.py").write_text(TASKS)
+    return tmp_path
+
+
+def escaped(where: Path) -> set[int]:
+    return {int(p.read_text()) for p in where.glob("escaped-*") if p.read_text()}
+
+
+def assert_clean_end(outcome: Outcome, tasks: int, extra: frozenset[int] = frozenset()) -> None:
+    assert "Traceback" not in outcome.stderr, outcome.stderr
+    assert outcome.data, f"no summary printed: {outcome.stderr}"
+    assert outcome.accounted() == tasks, outcome.data
+    assert wait_pids_gone(outcome.seen | set(extra)) == set()
+
+
+def one_line_failure(outcome: Outcome) -> str:
+    said = outcome.message
+    assert said.startswith("concviz: the run failed: "), outcome.stderr
+    assert len(said.splitlines()) == 1, said
+    return said
+
+
+# -- a worker process dies ----------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["mp-pool", "processes"])
+@pytest.mark.parametrize("fault", ["segv", "exit3"])
+def test_a_worker_that_dies_ends_the_run_with_its_task_failed(
+    task_dir: Path, model: str, fault: str
+) -> None:
+    run = Watched("-m", model, "-n", "2", "-t", "6", "--task", f"mod:{fault}", cwd=task_dir)
+    outcome = run.finish()
+    assert outcome.returncode == 1, outcome.stderr
+    said = one_line_failure(outcome)
+    assert "died" in said or "terminated" in said, said
+    assert outcome.count("failed") >= 1, outcome.data
+    assert_clean_end(outcome, 6)
+
+
+@pytest.mark.parametrize("model", ["mp-pool", "processes", "hybrid"])
+def test_kill_9_of_a_worker_ends_the_run_and_counts_every_task(task_dir: Path, model: str) -> None:
+    workload = ["--task", "mod:slow"] if model != "hybrid" else ["-w", "cpu", "--task-ms", "200"]
+    run = Watched("-m", model, "-n", "2", "-t", "20", *workload, cwd=task_dir)
+    try:
+        victim = run.workers(2)[0]
+        time.sleep(0.3)  # a task is in flight in it
+        victim.kill()
+        outcome = run.finish()
+    finally:
+        run.kill()
+    assert outcome.count("failed") >= 1, outcome.data
+    if model == "hybrid":
+        # Each task awaits its CPU part: the broken pool fails those tasks, one
+        # by one, and the run goes on (and ends) as with any failing task.
+        assert outcome.returncode == 0, outcome.stderr
+        assert any("BrokenProcessPool" in e for e in outcome.errors())
+    else:
+        assert outcome.returncode == 1, outcome.stderr
+        one_line_failure(outcome)
+    assert_clean_end(outcome, 20)
+
+
+def test_kill_9_of_the_runner_is_a_crash_said_in_one_line(task_dir: Path) -> None:
+    run = Watched("-m", "processes", "-n", "2", "-t", "20", "--task", "mod:slow", cwd=task_dir)
+    try:
+        run.workers(2)
+        time.sleep(0.3)
+        run.runner().kill()
+        outcome = run.finish()
+    finally:
+        run.kill()
+    assert outcome.returncode == 1, outcome.stderr
+    said = one_line_failure(outcome)
+    assert "runner exited" in said, said
+    assert outcome.data["status"] == "crashed"
+    assert_clean_end(outcome, 20)
+
+
+# -- a task raises what is not an Exception ----------------------------------
+
+
+@pytest.mark.parametrize("model", ["threads", "processes", "mp-pool", "asyncio", "hybrid"])
+@pytest.mark.parametrize("fault", ["system_exit", "keyboard_interrupt"])
+def test_system_exit_and_keyboard_interrupt_in_a_task_are_task_failures(
+    task_dir: Path, model: str, fault: str
+) -> None:
+    run = Watched("-m", model, "-n", "2", "-t", "4", "--task", f"mod:{fault}", cwd=task_dir)
+    outcome = run.finish()
+    assert outcome.returncode == 0, outcome.stderr
+    assert outcome.data["status"] == "done", outcome.data
+    assert outcome.data["failed"] == 4, outcome.data
+    raised = "SystemExit" if fault == "system_exit" else "KeyboardInterrupt"
+    assert all(e.startswith(f"{raised}: ") for e in outcome.errors()), outcome.errors()
+    assert_clean_end(outcome, 4)
+
+
+# -- Ctrl+C, closed terminals, a killed dashboard -----------------------------
+
+
+def test_hybrid_stops_gracefully_on_a_stop() -> None:
+    """Not killed at the grace: the runner ends the run itself and counts what it cancelled."""
+    records: list[tuple[int, ...]] = []
+
+    def tap(ftype: int, payload: bytes) -> None:
+        if ftype == FrameType.RECORDS:
+            records.extend(RECORD.iter_unpack(payload))
+
+    spec = RunSpec(model="hybrid", workload="cpu", workers=2, tasks=200, task_ms=50)
+    with RunSession(spec, tap=tap) as session:
+        deadline = time.monotonic() + 30
+        while session.progress()[0] < 2:
+            assert time.monotonic() < deadline
+            assert not session.done.is_set()
+            time.sleep(0.01)
+        session.stop(grace=2.0)  # the work queued in the pool takes 5 s: it must not run
+        assert session.wait(10)
+        summary = session.summary()
+    ends = [r for r in records if r[0] == Kind.RUN_END]
+    assert ends, "the runner never ended the run itself: it was killed"
+    assert summary.status == "stopped"
+    assert summary.cancelled > 0
+    assert summary.completed + summary.failed + summary.cancelled == 200
+
+
+MAIN_MODELS = ["sequential", "threads", "processes", "mp-pool", "asyncio", "async-queue", "hybrid"]
+
+
+@pytest.mark.parametrize("model", MAIN_MODELS)
+def test_ctrl_c_at_a_random_moment_counts_every_task(model: str) -> None:
+    seed = random.randrange(1 << 30)
+    # From 0.2 s on: Ctrl+C while concviz is still starting the run (before its
+    # progress loop) is cli.py's start-up case, tested with the command line.
+    moment = random.Random(seed).uniform(0.2, 1.2)
+    tasks = 400
+    # (hybrid overlaps the waits of all its tasks at once: its CPU part takes the time)
+    workload = "cpu" if model == "hybrid" else "sleep"
+    run = Watched("-m", model, "-w", workload, "-n", "2", "-t", str(tasks), "--task-ms", "20")
+    try:
+        run.wait_for(1)
+        time.sleep(moment)
+        run.proc.send_signal(signal.SIGINT)
+        outcome = run.finish()
+    finally:
+        run.kill()
+    where = f"(Ctrl+C {moment:.2f} s after the runner started, seed {seed})"
+    assert outcome.returncode == 130, f"{outcome.stderr} {where}"  # 4 s of work at least
+    assert outcome.data.get("status") == "stopped", f"{outcome.stderr} {where}"
+    assert_clean_end(outcome, tasks)
+
+
+def test_sighup_ends_a_headless_run_and_everything_it_started(task_dir: Path) -> None:
+    """The terminal of ``concviz run`` closed (the dashboard's case: test_cleanup)."""
+    run = Watched("-m", "processes", "-n", "2", "-t", "40", "--task", "mod:slow", cwd=task_dir)
+    try:
+        run.workers(2)
+        run.proc.send_signal(signal.SIGHUP)
+        outcome = run.finish()
+    finally:
+        run.kill()
+    assert outcome.returncode == 128 + signal.SIGHUP
+    assert "Traceback" not in outcome.stderr, outcome.stderr
+    assert wait_pids_gone(outcome.seen) == set()
+
+
+# -- processes that leave the run's session -----------------------------------
+
+
+@pytest.mark.parametrize("model", ["threads", "processes", "mp-pool"])
+def test_a_grandchild_that_calls_setsid_does_not_outlive_the_run(
+    task_dir: Path, model: str
+) -> None:
+    run = Watched("-m", model, "-n", "2", "-t", "3", "--task", "mod:escape", cwd=task_dir)
+    try:
+        outcome = run.finish()
+    finally:
+        run.kill()
+        for pid in escaped(task_dir):
+            if still_running(pid):
+                os.kill(pid, signal.SIGKILL)
+    grandchildren = escaped(task_dir)
+    assert len(grandchildren) == 3
+    assert outcome.returncode == 0, outcome.stderr
+    assert_clean_end(outcome, 3, extra=frozenset(grandchildren))
+
+
+def test_kill_9_of_concviz_takes_escaped_grandchildren_down_too(task_dir: Path) -> None:
+    run = Watched("-m", "processes", "-n", "2", "-t", "40", "--task", "mod:escape", cwd=task_dir)
+    try:
+        deadline = time.monotonic() + 30
+        while len(escaped(task_dir)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        run.proc.kill()
+        run.finish()
+        # The runner notices that its observer is gone and ends its whole run.
+        assert wait_pids_gone(run.seen | escaped(task_dir), timeout=10) == set()
+    finally:
+        run.kill()
+        for pid in escaped(task_dir):
+            if still_running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+# -- the runner never starts ----------------------------------------------------
+
+
+def test_a_runner_that_hangs_at_start_up_fails_the_session_and_dies(tmp_path: Path) -> None:
+    """A --python that answers the version probe, then hangs (and starts a child) as the runner."""
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f"  *concviz.engine.runner*) echo $$ > {tmp_path}/hung;"
+        f" sleep 300 & echo $! > {tmp_path}/child; wait;;\n"
+        f'  *) exec {sys.executable} "$@";;\n'
+        "esac\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    spec = RunSpec(model="threads", workload="sleep", workers=1, tasks=3, task_ms=1)
+    with RunSession(spec, python=str(fake), start_timeout=1.5) as session:
+        assert session.wait(30), "the session waits for its runner forever"
+        summary = session.summary()
+    assert summary.status == "error"
+    said = summary.run_error or ""
+    assert said.startswith("SessionError: "), said
+    assert "did not start" in said, said
+    assert len(said.splitlines()) == 1, said
+    assert summary.completed + summary.failed + summary.cancelled == 3
+    pids = {int((tmp_path / name).read_text()) for name in ("hung", "child")}
+    assert wait_pids_gone(pids) == set()
+
+
+# -- what SIGKILL leaves behind -------------------------------------------------
+
+
+def test_stale_run_folders_of_dead_owners_are_cleaned_at_start(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid is now provably nobody's (until reused: then the folder stays)
+    dead = tmp / f"concviz-{gone.pid}-abc123"
+    dead.mkdir()
+    (dead / "runner.log").write_text("left by a kill -9")
+    alive = tmp / f"concviz-{os.getpid()}-def456"  # this very process: alive
+    alive.mkdir()
+    unrelated = tmp / "concviz-notes"
+    unrelated.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    run = Watched("-m", "sequential", "-w", "sleep", "-t", "1", "--task-ms", "1", env=env)
+    outcome = run.finish()
+    assert outcome.returncode == 0, outcome.stderr
+    assert not dead.exists()
+    assert alive.exists()
+    assert unrelated.exists()
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([alive.name, unrelated.name])
+
+
+def test_folders_of_an_older_concviz_go_only_when_nothing_listens(tmp_path: Path) -> None:
+    """Before the pid was in the name: ``concviz-`` and mkdtemp's 8 characters."""
+    old = time.time() - 2 * LEGACY_AGE_S
+
+    def legacy(name: str, listening: bool, age: float | None) -> tuple[Path, socket.socket]:
+        folder = tmp_path / f"concviz-{name}"
+        folder.mkdir()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(folder / "events.sock"))
+        if listening:
+            sock.listen(1)
+        else:
+            sock.close()  # the file stays; nothing listens: its run is over
+        if age is not None:
+            os.utime(folder, (age, age))
+        return folder, sock
+
+    dead, _ = legacy("ab_12cde", listening=False, age=old)
+    live, live_sock = legacy("fg_34hij", listening=True, age=old)
+    young, _ = legacy("kl_56mno", listening=False, age=None)
+    try:
+        removed = remove_stale_folders(str(tmp_path))
+    finally:
+        live_sock.close()
+    assert removed == [str(dead)]
+    assert live.exists()
+    assert young.exists()
+
+
+def test_kill_9_leaves_a_folder_the_next_run_removes(tmp_path: Path) -> None:
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    run = Watched(
+        "-m", "threads", "-w", "sleep", "-n", "1", "-t", "100", "--task-ms", "100", env=env
+    )
+    try:
+        run.wait_for(1)
+        left = list(tmp_path.glob("concviz-*"))
+        run.proc.kill()
+        run.finish()
+    finally:
+        run.kill()
+    assert len(left) == 1  # kill -9: nothing of concviz ran to remove it
+    assert left[0].exists()
+    assert wait_pids_gone(run.seen) == set()
+    again = Watched("-m", "sequential", "-w", "sleep", "-t", "1", "--task-ms", "1", env=env)
+    assert again.finish().returncode == 0
+    assert list(tmp_path.glob("concviz-*")) == []
+
+
+# -- memory ---------------------------------------------------------------------
+
+
+def test_a_run_that_would_not_fit_in_memory_is_refused_before_it_starts() -> None:
+    available = psutil.virtual_memory().available
+    # TaskGroup makes every task before any runs; 10 M of them need GiBs.
+    if UPFRONT_BYTES["asyncio"] * 10_000_000 < MEMORY_SHARE * available * 0.9:
+        pytest.skip(f"{available >> 30} GiB available: 10 M tasks fit here")
+    run = Watched("-m", "asyncio", "-w", "sleep", "-n", "1000", "-t", "10000000", "--task-ms", "1")
+    outcome = run.finish()
+    assert outcome.returncode == 2, outcome.stderr
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1, outcome.stderr
+    assert "async-queue" in lines[0], outcome.stderr
+    assert outcome.seen == set()  # refused before anything was started
+
+
+def test_a_run_that_fits_is_not_refused() -> None:
+    run = Watched("-m", "asyncio", "-w", "sleep", "-n", "100", "-t", "2000", "--task-ms", "1")
+    outcome = run.finish()
+    assert outcome.returncode == 0, outcome.stderr
+    assert outcome.data["completed"] == 2000
