@@ -76,17 +76,29 @@ def test_ctrl_c_stops_within_a_second_prints_what_completed_and_leaves_nothing(m
         seen = _wait_descendants(proc.pid, at_least=2 if model == "threads" else 4)
         time.sleep(1.0)
         seen |= _descendants(proc.pid)
+        pace = _bare_python_s()
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, _err = proc.communicate(timeout=10)
-        assert time.monotonic() - sent < 1.5  # stopped, summarised and exited
+        took = time.monotonic() - sent
     finally:
         proc.kill()
+    # Stopped, summarised and exited within a second and a half on an idle machine;
+    # a loaded one slows every process down, which a bare Python shows (idle: 30 ms).
+    assert took < 1.5 + 8 * pace, f"{took:.2f} s to stop; a bare Python took {pace:.2f} s"
     assert proc.returncode == 130
     data = json.loads(out)
     assert data["status"] == "stopped"
     assert 0 < data["completed"] < 10000
+    assert data["completed"] + data["failed"] + data["cancelled"] == 10000
     assert wait_pids_gone(seen) == set()
+
+
+def _bare_python_s() -> float:
+    """How long a bare Python takes to start and exit right now: the machine's pace."""
+    began = time.monotonic()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.monotonic() - began
 
 
 @pytest.mark.parametrize("model", ["processes", "mp-pool", "threads", "hybrid"])
