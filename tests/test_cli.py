@@ -165,7 +165,7 @@ def test_trace_is_chrome_trace_json_with_a_track_per_worker(tmp_path: Path) -> N
     names = [e for e in events if e["ph"] == "M" and e["name"] == "thread_name"]
     assert {(e["pid"], e["tid"]) for e in names} >= tracks
     counters = {e["name"] for e in events if e["ph"] == "C"}
-    assert {"CPU % per core", "queue depth", "memory, MiB"} <= counters
+    assert {"CPU %", "queue", "memory"} <= counters
     assert doc["otherData"]["summary"]["completed"] == 6
 
 
