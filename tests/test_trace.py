@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,10 @@ import pytest
 from concviz import __version__
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind
+from concviz.engine.recording import Replay
 from concviz.engine.trace import SYNTHETIC_TID_BASE, trace_document, trace_events
 from concviz.models import CATALOG as MODELS
+from tests.support import concviz
 from tests.trace_format import model_trace, problems, strict_json
 
 RUNNER = 5000
@@ -224,3 +227,44 @@ def test_every_models_trace_follows_the_format(model: str, trace_folder: Path) -
     for e in events:
         if e["ph"] == "X" and e["pid"] in workers:  # a worker process's task: its main thread
             assert e["tid"] == e["pid"], e
+
+
+@pytest.mark.parametrize("recording", ["threads-cpu.cvrec", "processes-cpu.cvrec"])
+def test_replay_converts_a_recording_to_a_trace(recording: str, tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    done = concviz("replay", str(DATA / recording), "--trace", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    doc = strict_json(out.read_text())
+    assert problems(doc) == []
+    tasks = doc["otherData"]["summary"]["tasks"]
+    assert sorted(e["args"]["task"] for e in doc["traceEvents"] if e["ph"] == "X") == list(
+        range(tasks)
+    )
+    assert str(out) in done.stderr
+
+
+def test_replay_json_prints_the_recordings_figures(tmp_path: Path) -> None:
+    done = concviz("replay", str(DATA / "threads-cpu.cvrec"), "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["command"], data["tool"], data["schema_version"]) == ("replay", "concviz", 1)
+    (run,) = data["runs"]
+    played = Replay(DATA / "threads-cpu.cvrec").play_all().aggregate.summary()
+    for key in ("model", "completed", "failed", "events", "lanes", "wall_s"):
+        assert run[key] == getattr(played, key), key
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["/nonexistent/x.cvrec", "--json"], "cannot read"),
+        ([str(DATA / "threads-cpu.cvrec"), "--trace", "/nonexistent/dir/t.json"], "cannot write"),
+    ],
+)
+def test_replay_bad_input_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
+    done = concviz("replay", *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert needle in lines[0]

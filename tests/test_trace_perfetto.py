@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.perfetto import load_and_query, unavailable
-from tests.test_trace import RUNNABLE
+from tests.test_trace import DATA, RUNNABLE
 from tests.trace_format import model_trace
 
 pytestmark = pytest.mark.slow
@@ -73,3 +73,14 @@ def test_every_models_trace_imports_clean(model: str, trace_folder: Path) -> Non
     assert slices == [{"tasks": 6}]  # every task made it in
     assert threads  # the lanes' names reached Perfetto's thread table
     assert all(row["tid"] > 0 for row in threads)
+
+
+@pytest.mark.parametrize("recording", ["threads-cpu.cvrec", "processes-cpu.cvrec"])
+def test_a_replayed_recordings_trace_imports_clean(recording: str, tmp_path: Path) -> None:
+    from tests.support import concviz  # noqa: PLC0415
+
+    out = tmp_path / "t.json"
+    done = concviz("replay", str(DATA / recording), "--trace", str(out))
+    assert done.returncode == 0, done.stderr
+    (errors,) = load_and_query(out.read_bytes(), [ERRORS])
+    assert errors == []
