@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from concviz import __version__
+from concviz.engine import aggregate as agg_mod
 from concviz.engine.aggregate import RunAggregate, Sample
 from concviz.engine.protocol import RECORD, START_COROUTINE, Kind
 from concviz.engine.recording import Replay
@@ -190,6 +191,36 @@ def test_counters_are_named_once_and_per_thread_cpu_sits_in_its_own_process() ->
         (worker, f"thread CPU % tid {worker}"),  # the worker's, in the worker's process
     }
     assert all(e["tid"] == e["pid"] for e in counters)  # the process's main thread, a real id
+
+
+def test_thread_per_task_past_the_lanes_kept_puts_every_task_on_its_own_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live view forgets old down lanes; a trace must not move their tasks elsewhere.
+
+    (Seen with thread-per-task, 2500 tasks: 356 slices on the runner's thread,
+    dropped by Perfetto as slice_drop_overlapping_complete_event.)
+    """
+    monkeypatch.setattr(agg_mod, "DOWN_LANES_KEPT", 4)
+    agg = RunAggregate(
+        {"model": "thread-per-task", "workload": "sleep", "workers": 3, "tasks": 12},
+        keep_all_spans=True,
+    )
+    agg.feed_text({"type": "run_start", "pid": RUNNER})
+    stream = [rec(Kind.RUN_START, 0)]
+    for n in range(12):  # three threads alive at a time, each one task, overlapping
+        tid = 9000 + n
+        stream += [
+            rec(Kind.WORKER_UP, n, tid=tid),
+            rec(Kind.TASK_START, n, n, tid=tid),
+            rec(Kind.TASK_FINISH, n + 3, n, tid=tid),
+            rec(Kind.WORKER_DOWN, n + 3, tid=tid),
+        ]
+    agg.feed_records(b"".join(stream))
+    doc = trace_document(agg)
+    assert problems(doc) == []
+    slices = {e["args"]["task"]: e["tid"] for e in doc["traceEvents"] if e["ph"] == "X"}
+    assert slices == {n: 9000 + n for n in range(12)}
 
 
 def test_other_data_says_which_tool_and_version_wrote_it() -> None:
