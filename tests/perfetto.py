@@ -11,13 +11,16 @@ to load a trace and run SQL on it: the same import the UI does, so the same
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 import shutil
 import struct
 import subprocess
+import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HERE = Path(__file__).parent
 PIPE_SCRIPT = HERE / "perfetto_engine.cjs"
@@ -151,20 +154,91 @@ def load_and_query(
     for sql in queries:
         requests += _rpc(seq, QUERY_STREAMING, _field_bytes(103, _field_bytes(1, sql.encode())))
         seq += 1
-    done = subprocess.run(
+    return _converse(engine, bytes(requests), len(queries), timeout)
+
+
+def _converse(
+    engine: Path, requests: bytes, queries: int, timeout: float
+) -> list[list[dict[str, Any]]]:
+    """Sends the requests and reads replies until every query's last batch is in.
+
+    Only then is the engine's stdin closed (which ends it): a fixed wait after
+    the last request could cut a slow import short.
+    """
+    proc = subprocess.Popen(
         ["node", str(PIPE_SCRIPT), str(engine)],
-        input=bytes(requests),
-        capture_output=True,
-        timeout=timeout,
-        check=False,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace")[-2000:]
-        raise TraceProcessorError(f"node exited {done.returncode}: {tail}")
-    return _parse_replies(done.stdout, len(queries))
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    stdin, stderr = proc.stdin, proc.stderr
+    stdout = proc.stdout
+    assert isinstance(stdout, io.BufferedReader)
+    errors: list[bytes] = []
+    killer = threading.Timer(timeout, proc.kill)  # our own child, by its handle
+    writer = threading.Thread(target=_feed, args=(stdin, requests), daemon=True)
+    drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+    killer.start()
+    writer.start()
+    drain.start()
+    stream = bytearray()
+    results: list[list[dict[str, Any]]] = []
+    try:
+        while len(results) < queries:
+            chunk = stdout.read1(1 << 16)
+            if not chunk:
+                break
+            stream += chunk
+            results = _parse_replies(bytes(stream[: _whole(stream)]))
+    finally:
+        writer.join(timeout=10)
+        with contextlib.suppress(OSError):
+            stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        killer.cancel()
+        drain.join(timeout=10)
+        stdout.close()
+    if len(results) != queries:
+        tail = b"".join(errors).decode(errors="replace")[-2000:]
+        raise TraceProcessorError(
+            f"{len(results)} of {queries} query results; engine exited {proc.returncode}: {tail}"
+        )
+    return results
 
 
-def _parse_replies(stream: bytes, queries: int) -> list[list[dict[str, Any]]]:
+def _feed(stdin: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the engine died: its exit code says more
+        stdin.write(data)
+        stdin.flush()
+
+
+def _whole(stream: bytearray) -> int:
+    """How many leading bytes of ``stream`` are whole messages (field 1, length-delimited)."""
+    pos = 0
+    while pos < len(stream):
+        try:
+            _, after_key = _read_varint(bytes(stream[pos : pos + 10]), 0)
+            size, after_size = _read_varint(
+                bytes(stream[pos + after_key : pos + after_key + 10]), 0
+            )
+        except IndexError:
+            return pos
+        end = pos + after_key + after_size + size
+        if end > len(stream):
+            return pos
+        pos = end
+    return pos
+
+
+def _parse_replies(stream: bytes) -> list[list[dict[str, Any]]]:
+    """The query results in ``stream`` (whole messages), each once its last batch is in."""
     results: list[list[dict[str, Any]]] = []
     columns: list[str] = []
     rows: list[dict[str, Any]] = []
@@ -201,8 +275,6 @@ def _parse_replies(stream: bytes, queries: int) -> list[list[dict[str, Any]]]:
             if last:
                 results.append(rows)
                 columns, rows = [], []
-    if len(results) != queries:
-        raise TraceProcessorError(f"{len(results)} query results for {queries} queries")
     return results
 
 

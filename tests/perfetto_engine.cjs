@@ -28,4 +28,4 @@ const { port1, port2 } = new MessageChannel();
 self.onmessage({ data: port1 });
 port2.onmessage = (e) => { stdout.write(Buffer.from(e.data)); };
 stdin.on('data', (chunk) => port2.postMessage(new Uint8Array(chunk)));
-stdin.on('end', () => setTimeout(() => exit(0), 500));
+stdin.on('end', () => setTimeout(() => exit(0), 50));
