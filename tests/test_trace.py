@@ -91,6 +91,8 @@ def test_the_checker_passes_a_well_formed_trace() -> None:
         ({"ph": "M", "name": "thread_sort_index", "pid": 1, "tid": 2, "args": {}}, "sort_index"),
         ({"ph": "Q", "name": "a", "pid": 1, "tid": 2, "ts": 1}, "unknown phase"),
         ({"ph": "i", "s": "x", "name": "a", "pid": 1, "tid": 2, "ts": 1}, "scope"),
+        ({"ph": "b", "name": "a", "cat": "c", "pid": 1, "tid": 2, "ts": 1}, "async event"),
+        ({"ph": "s", "name": "a", "cat": "c", "pid": 1, "tid": 2, "ts": 1}, "flow event"),
     ],
 )
 def test_the_checker_catches_each_rule(bad: dict[str, Any], needle: str) -> None:

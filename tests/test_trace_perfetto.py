@@ -16,7 +16,7 @@ import pytest
 
 from tests.perfetto import load_and_query, unavailable
 from tests.test_trace import DATA, RUNNABLE
-from tests.trace_format import model_trace
+from tests.trace_format import model_trace, problems, strict_json
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,8 @@ ERRORS = (
     "select name, idx, severity, source, value from stats "
     "where value != 0 and severity in ('error', 'data_loss')"
 )
+#: Anything at all the importer noted about the file (info too), not its own timings.
+NOTES = "select name, severity, value from stats where value != 0 and source = 'trace'"
 
 
 @pytest.fixture(autouse=True)
@@ -42,27 +44,35 @@ def trace_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("perfetto-traces")
 
 
-def test_the_checker_sees_what_perfetto_reports() -> None:
-    """A negative timestamp and a non-numeric counter: Perfetto counts both, so this can fail."""
+def test_perfetto_and_the_checker_see_the_same_faults() -> None:
+    """What the structural checker flags, Perfetto's importer counts: so this test can fail."""
     bad = (
         b'{"traceEvents": ['
         b'{"ph": "X", "name": "a", "pid": 1, "tid": 1, "ts": -5, "dur": 1},'
-        b'{"ph": "C", "name": "q", "pid": 1, "tid": 1, "ts": 1, "args": {"d": "x"}}]}'
+        b'{"ph": "C", "name": "q", "pid": 1, "tid": 1, "ts": 1, "args": {"d": "x"}},'
+        b'{"ph": "X", "name": "b", "pid": 1, "tid": 2, "ts": 10, "dur": 10},'
+        b'{"ph": "X", "name": "c", "pid": 1, "tid": 2, "ts": 15, "dur": 10}]}'
     )
     (errors,) = load_and_query(bad, [ERRORS])
     assert {row["name"] for row in errors} == {
         "trace_sorter_negative_timestamp_dropped",
         "json_parser_failure",
+        "slice_drop_overlapping_complete_event",
     }
+    found = problems(strict_json(bad.decode()))
+    assert len(found) == 3, found
+    for needle in (">= 0", "not a number", "without nesting"):
+        assert any(needle in line for line in found), (needle, found)
 
 
 @pytest.mark.parametrize("model", RUNNABLE)
 def test_every_models_trace_imports_clean(model: str, trace_folder: Path) -> None:
     trace = model_trace(model, trace_folder).read_bytes()
-    errors, slices, threads = load_and_query(
+    errors, notes, slices, threads = load_and_query(
         trace,
         [
             ERRORS,
+            NOTES,
             "select count(distinct cast(extract_arg(arg_set_id, 'args.task') as int)) as tasks "
             "from slice where extract_arg(arg_set_id, 'args.task') is not null",
             "select tid, thread.name as name from thread join process using (upid) "
@@ -70,6 +80,7 @@ def test_every_models_trace_imports_clean(model: str, trace_folder: Path) -> Non
         ],
     )
     assert errors == []
+    assert notes == []  # not even an info-level remark about the file
     assert slices == [{"tasks": 6}]  # every task made it in
     assert threads  # the lanes' names reached Perfetto's thread table
     assert all(row["tid"] > 0 for row in threads)

@@ -124,6 +124,12 @@ def problems(doc: Any) -> list[str]:
                         found.append(f"{where}: counter arg {key!r} = {value!r} is not a number")
         elif ph == "M":
             found += _metadata_problems(where, event, thread_names)
+        elif ph in "ben" and not (
+            "pid" in event and ("id" in event or isinstance(event.get("id2"), dict))
+        ):
+            found.append(f"{where}: an async event needs a pid and an id (or id2)")
+        elif ph in "stf" and not isinstance(event.get("id", event.get("bind_id")), (int, str)):
+            found.append(f"{where}: a flow event needs an id")
         elif ph in "iI" and event.get("s", "t") not in ("g", "p", "t"):
             found.append(f"{where}: instant scope {event.get('s')!r} is not g, p or t")
         if "args" in event and not isinstance(event["args"], dict):

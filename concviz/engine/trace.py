@@ -193,12 +193,15 @@ def _origin(agg: RunAggregate, events: list[dict[str, Any]]) -> int:
 
 
 def trace_document(agg: RunAggregate) -> dict[str, Any]:
-    """The whole JSON document: events, display unit and ``otherData``."""
+    """The whole JSON document: events and ``otherData``.
+
+    No ``displayTimeUnit``: chrome://tracing shows ms without it, and Perfetto
+    ignores it and says so in its stats (json_display_time_unit).
+    """
     events = trace_events(agg)
     start = next((e["ts"] for e in events if e.get("name") == "run start"), None)
     return {
         "traceEvents": events,
-        "displayTimeUnit": "ms",
         "otherData": _json_safe(
             {
                 "tool": "concviz",
