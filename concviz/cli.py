@@ -860,6 +860,8 @@ def sweep_entries(
         results, interrupted = run_series(entries, args, "sweep")
         done = counts[: len(results)]
         if not results:
+            if args.json:  # still one envelope: no run finished
+                _print_json(args, "sweep", [], out, interrupted=True, sweep=None)
             return EXIT_INTERRUPTED
         cores = results[0].summary.cores
         analysis = analyse_sweep(

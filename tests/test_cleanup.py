@@ -89,7 +89,9 @@ def test_ctrl_c_stops_within_a_second_prints_what_completed_and_leaves_nothing(m
     finally:
         proc.kill()
     assert proc.returncode == 130
-    (data,) = json.loads(out)["runs"]
+    envelope = json.loads(out)
+    assert envelope["interrupted"] is True
+    (data,) = envelope["runs"]
     assert data["status"] == "stopped"
     assert 0 < data["completed"] < 10000
     assert wait_pids_gone(seen) == set()
