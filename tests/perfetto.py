@@ -47,6 +47,8 @@ def engine_dir() -> Path | None:
 
 def unavailable() -> str | None:
     """Why Perfetto's trace processor cannot run here (None: it can)."""
+    if not PIPE_SCRIPT.is_file():
+        return f"{PIPE_SCRIPT.name} is missing from this copy of the tests"
     if shutil.which("node") is None:
         return "node is not installed (apt-get install nodejs)"
     found = engine_dir()

@@ -21,7 +21,8 @@ from tests.trace_format import model_trace, problems, strict_json
 RUNNER = 5000
 MS = 1_000_000
 DATA = Path(__file__).parent / "data"
-RUNNABLE = [m.name for m in MODELS.values() if m.unavailable(tuple((3, 11, 0))) is None]
+#: Every model; those this interpreter lacks (interpreters) run under a newer CPython if found.
+RUNNABLE = list(MODELS)
 
 
 def rec(
@@ -244,7 +245,7 @@ def trace_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("model", RUNNABLE)
 def test_every_models_trace_follows_the_format(model: str, trace_folder: Path) -> None:
-    text = model_trace(model, trace_folder).read_text()
+    text = model_trace(model, trace_folder).read_text()  # skips if no CPython can run it
     doc = strict_json(text)
     assert problems(doc) == []
     events = doc["traceEvents"]
