@@ -75,7 +75,7 @@ def headless_once() -> float | None:
     )
     if out.returncode != 0:
         return None
-    value = json.loads(out.stdout).get("observer_cpu")
+    value = json.loads(out.stdout)["runs"][0].get("observer_cpu")
     return float(value) if value is not None else None
 
 

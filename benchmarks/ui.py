@@ -428,7 +428,7 @@ def record_fast_run(fast: FastSpec, directory: Path) -> tuple[FastRun | None, li
         cmd += ["--json", "--quiet", "--record", str(path)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
         try:
-            summary = json.loads(done.stdout)
+            summary = json.loads(done.stdout)["runs"][0]
         except ValueError:
             problems.append(f"{shlex.join(cmd)} exited {done.returncode}: {done.stderr[-300:]}")
             continue

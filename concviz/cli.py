@@ -56,6 +56,11 @@ def _repeat_count(text: str) -> int:
     return value
 
 
+JSON_HELP = (
+    "print one JSON object on stdout instead of a table: its runs, with the tool, "
+    "version and schema_version (see docs/json.md)"
+)
+
 REPEAT_HELP = (
     "run each variant N times, interleaved, and show its median run with the spread of "
     "the wall times (a noisy machine moves single runs by several %%)"
@@ -249,7 +254,7 @@ def resolve_python(path: str | None) -> str | None:
 
 def add_series_output(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="print JSON on stdout instead of a table")
+    out.add_argument("--json", action="store_true", help=JSON_HELP)
     out.add_argument("--trace-dir", metavar="DIR", default=None, help="a Chrome trace per run here")
     out.add_argument("--quiet", action="store_true", help="no progress display")
     out.add_argument("--repeat", metavar="N", type=_repeat_count, default=1, help=REPEAT_HELP)
@@ -267,9 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one model headless and print its figures")
     add_run_options(run)
     out = run.add_argument_group("output")
-    out.add_argument(
-        "--json", action="store_true", help="print one JSON object on stdout instead of a table"
-    )
+    out.add_argument("--json", action="store_true", help=JSON_HELP)
     out.add_argument(
         "--trace", metavar="FILE", default=None, help="write a Chrome trace (opens in Perfetto)"
     )
@@ -304,6 +307,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--speed", type=_positive_float, default=1.0, help="playback speed (default 1)"
+    )
+    convert = replay.add_argument_group("convert instead of playing back")
+    convert.add_argument(
+        "--trace",
+        metavar="FILE",
+        default=None,
+        help="write the recording as a Chrome trace (opens in Perfetto)",
+    )
+    convert.add_argument(
+        "--json",
+        action="store_true",
+        help="print the recording's figures as one JSON object (see docs/json.md)",
     )
 
     compare = sub.add_parser(
@@ -464,9 +479,52 @@ def cmd_replay(args: argparse.Namespace) -> int:
         read_frames(args.file)
     except RecordingError as exc:
         raise UsageError(str(exc)) from None
+    if args.trace or args.json:
+        return convert_recording(args, sys.stdout)
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
     return run_app(ConcvizApp(replay=args.file, replay_speed=args.speed))
+
+
+def convert_recording(args: argparse.Namespace, out: IO[str]) -> int:
+    """``replay FILE --trace OUT`` / ``--json``: the recording played back at once, no UI."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from .engine.trace import recording_aggregate, write_trace  # noqa: PLC0415
+
+    trace_file = _open_trace(args.trace)
+    try:
+        agg = recording_aggregate(args.file)
+        if trace_file is not None:
+            write_trace(agg, trace_file)
+    finally:
+        if trace_file is not None:
+            trace_file.close()
+    if args.json:
+        _print_json(args, "replay", [agg.summary().as_dict()], out, recording=args.file)
+    if args.trace:
+        Console(stderr=True).print(
+            f"trace written to {args.trace} (open it in https://ui.perfetto.dev)"
+        )
+    return EXIT_OK
+
+
+def _print_json(
+    args: argparse.Namespace,
+    command: str,
+    runs: list[dict[str, Any]],
+    out: IO[str],
+    interrupted: bool = False,
+    **extra: Any,
+) -> None:
+    """Every ``--json``: one envelope (report.json_envelope); a scenario says which."""
+    from .report import json_envelope, print_json  # noqa: PLC0415
+
+    scenario = getattr(args, "json_scenario", None)
+    if scenario is not None:
+        command = "scenario"
+        extra["scenario"] = scenario
+    print_json(json_envelope(command, runs, interrupted=interrupted, **extra), out)
 
 
 def _open_trace(path: str | None) -> IO[str] | None:
@@ -505,6 +563,7 @@ def cmd_run_scenario(args: argparse.Namespace, out: IO[str]) -> int:
             f"--repeat is for compare and sweep scenarios; {args.scenario!r} is a single run"
         )
     python = resolve_python(args.python or scenario.python)
+    args.json_scenario = {"name": args.scenario, "kind": scenario.kind, "title": scenario.title}
     if not args.json:
         err = Console(stderr=True)
         err.print(f"[bold]{scenario.title}[/]")
@@ -589,7 +648,7 @@ def run_single(
             trace_file.close()
 
     if args.json:
-        print(json.dumps(summary.as_dict()), file=out)
+        _print_json(args, "run", [summary.as_dict()], out, interrupted=interrupted)
     else:
         Console(file=out).print(summary_table(summary))
     if args.trace:
@@ -741,17 +800,12 @@ def compare_entries(
     rows = speedups(results)
     baseline = results[baseline_index([r.label for r in results])].label if results else "-"
     if args.json:
-        data = [
-            {
-                **r.summary.as_dict(),
-                "label": r.label,
-                "speedup": r.speedup,
-                "walls": list(r.walls),  # every run's, in run order
-                "spread": r.spread,
-            }
-            for r in rows
-        ]
-        print(json.dumps(data), file=out)
+        from .report_multi import compare_json_runs  # noqa: PLC0415
+
+        compare = {"baseline": baseline if results else None}
+        _print_json(
+            args, "compare", compare_json_runs(rows), out, interrupted=interrupted, compare=compare
+        )
     else:
         from rich.console import Console  # noqa: PLC0415
 
@@ -806,6 +860,8 @@ def sweep_entries(
         results, interrupted = run_series(entries, args, "sweep")
         done = counts[: len(results)]
         if not results:
+            if args.json:  # still one envelope: no run finished
+                _print_json(args, "sweep", [], out, interrupted=True, sweep=None)
             return EXIT_INTERRUPTED
         cores = results[0].summary.cores
         analysis = analyse_sweep(
@@ -855,26 +911,10 @@ def sweep_entries(
         if csv_file is not None:
             csv_file.close()
     if args.json:
-        data = {
-            "model": args.model,
-            "workload": args.workload,
-            "cores": analysis.cores,
-            "serial_fraction": analysis.serial_fraction,
-            "knee": analysis.knee,
-            "points": [
-                {
-                    **r.summary.as_dict(),
-                    "speedup": p.speedup,
-                    "efficiency": p.efficiency,
-                    "amdahl": a,
-                    "stalled": p.stalled,
-                    "walls": r.walls,
-                    "spread": r.spread,
-                }
-                for p, a, r in zip(analysis.points, analysis.amdahl, results, strict=True)
-            ],
-        }
-        print(json.dumps(data), file=out)
+        from .report_multi import sweep_json  # noqa: PLC0415
+
+        runs, fit = sweep_json(analysis, results, args.model, args.workload)
+        _print_json(args, "sweep", runs, out, interrupted=interrupted, sweep=fit)
     else:
         from rich.console import Console  # noqa: PLC0415
 

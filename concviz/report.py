@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Sequence
+from typing import IO, Any
 
 from rich.table import Table
 from rich.text import Text
 
+from . import __version__
 from .engine.aggregate import MEMORY_RESOLUTION, Summary
 from .workloads import describe_size
+
+#: The version of the ``--json`` envelope (docs/json.md): bumped when a key
+#: changes meaning or goes away, not when one is added.
+JSON_SCHEMA_VERSION = 1
 
 
 def fmt_seconds(s: float) -> str:
@@ -231,3 +238,31 @@ def summary_table(s: Summary) -> Table:
         style = "red" if label in ("Run error", "Task error", "Transport error") else ""
         table.add_row(label, Text(value, style=style), hint)
     return table
+
+
+def json_envelope(
+    command: str,
+    runs: Sequence[dict[str, Any]],
+    *,
+    interrupted: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What every ``--json`` prints: one object, the same keys whatever the command.
+
+    ``runs`` holds one object per run (a run's figures, the Summary's keys, plus
+    what the command adds: a compare's speedups, a sweep's efficiencies); ``extra``
+    the command's own keys (``compare``, ``sweep``, ``scenario``, ``recording``).
+    """
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "tool": "concviz",
+        "version": __version__,
+        "command": command,
+        "interrupted": interrupted,
+        "runs": list(runs),
+        **extra,
+    }
+
+
+def print_json(doc: dict[str, Any], out: IO[str]) -> None:
+    print(json.dumps(doc), file=out)

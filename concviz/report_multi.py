@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -258,3 +259,46 @@ def sweep_plot(analysis: SweepAnalysis, width: int = 70, height: int = 18, title
 
 def strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+# -- --json ---------------------------------------------------------------------
+
+
+def compare_json_runs(rows: Sequence[CompareRow]) -> list[dict[str, Any]]:
+    """A compare's runs for the ``--json`` envelope: each variant's median run."""
+    return [
+        {
+            **r.summary.as_dict(),
+            "label": r.label,
+            "speedup": r.speedup,
+            "walls": list(r.walls),  # every run's, in run order
+            "spread": r.spread,
+        }
+        for r in rows
+    ]
+
+
+def sweep_json(
+    analysis: SweepAnalysis, results: Sequence[Any], model: str, workload: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A sweep's runs (one per worker count) and its ``sweep`` key for ``--json``."""
+    runs = [
+        {
+            **r.summary.as_dict(),
+            "speedup": p.speedup,
+            "efficiency": p.efficiency,
+            "amdahl": a,
+            "stalled": p.stalled,
+            "walls": list(r.walls),
+            "spread": r.spread,
+        }
+        for p, a, r in zip(analysis.points, analysis.amdahl, results, strict=True)
+    ]
+    fit = {
+        "model": model,
+        "workload": workload,
+        "cores": analysis.cores,
+        "serial_fraction": analysis.serial_fraction,
+        "knee": analysis.knee,
+    }
+    return runs, fit

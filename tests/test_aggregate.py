@@ -392,8 +392,8 @@ def test_a_trace_starts_its_memory_track_with_the_runners_memory_at_start() -> N
         + rec(Kind.TASK_START, 5, 0, tid=11)
         + rec(Kind.TASK_FINISH, 30, 0, tid=11)
     )
-    memory = [e for e in trace_events(agg) if e["name"] == "memory, MiB"]
-    assert [(e["ts"], e["args"]["memory"]) for e in memory] == [(0.0, 24.0)]  # ts: from run start
+    memory = [e for e in trace_events(agg) if e["name"] == "memory"]
+    assert [(e["ts"], e["args"]["MiB"]) for e in memory] == [(0.0, 24.0)]  # ts: from run start
 
 
 def _spread_reference(lane: Lane, start: int, end: int, cpu: int) -> None:

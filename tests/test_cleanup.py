@@ -87,7 +87,9 @@ def test_ctrl_c_stops_within_a_second_prints_what_completed_and_leaves_nothing(m
     # a loaded one slows every process down, which a bare Python shows (idle: 30 ms).
     assert took < 1.5 + 8 * pace, f"{took:.2f} s to stop; a bare Python took {pace:.2f} s"
     assert proc.returncode == 130
-    data = json.loads(out)
+    envelope = json.loads(out)
+    assert envelope["interrupted"] is True
+    (data,) = envelope["runs"]
     assert data["status"] == "stopped"
     assert 0 < data["completed"] < 10000
     assert data["completed"] + data["failed"] + data["cancelled"] == 10000

@@ -186,7 +186,7 @@ def test_bad_model_lists_and_counts_are_refused() -> None:
 def compare(models: str, workload: str, *extra: str) -> dict[str, dict[str, object]]:
     out = concviz("compare", "--models", models, "-w", workload, "--json", "--quiet", *extra)
     assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)
+    rows = json.loads(out.stdout)["runs"]
     # Interpreters given by path are labelled by version: threads@/x/python3.13t -> threads@3.13t
     assert [r["label"].split("@")[0] for r in rows] == [m.split("@")[0] for m in models.split(",")]
     return {str(r["label"]): r for r in rows}
@@ -267,17 +267,17 @@ def test_sweep_reports_points_and_writes_csv(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert [p["workers"] for p in data["points"]] == [1, 2, 4]
-    for point in data["points"]:  # each point is its median run of three
+    assert [p["workers"] for p in data["runs"]] == [1, 2, 4]
+    for point in data["runs"]:  # each point is its median run of three
         assert len(point["walls"]) == 3
         assert point["wall_s"] == sorted(point["walls"])[1]
         assert point["spread"] == pytest.approx(
             (max(point["walls"]) - min(point["walls"])) / 2 / point["wall_s"]
         )
-    speedups = [p["speedup"] for p in data["points"]]
+    speedups = [p["speedup"] for p in data["runs"]]
     assert speedups[0] == 1.0
     assert speedups[2] > 2.5  # waits overlap: four threads, nearly four times faster
-    assert 0 <= data["serial_fraction"] <= 1
+    assert 0 <= data["sweep"]["serial_fraction"] <= 1
     with table.open() as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == [
@@ -380,7 +380,7 @@ def test_run_under_another_interpreter() -> None:
         python,
     )
     assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
+    (data,) = json.loads(out.stdout)["runs"]
     assert data["completed"] == 4
     version = Path(python).name[len("python") :]
     assert data["python"].startswith(version)

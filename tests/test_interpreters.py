@@ -75,7 +75,8 @@ def py314() -> str:
 def run_json(*args: str) -> dict[str, Any]:
     out = concviz("run", *args, "--json", timeout=120)
     assert out.returncode == 0, out.stderr
-    data: dict[str, Any] = json.loads(out.stdout)
+    (data,) = json.loads(out.stdout)["runs"]
+    assert isinstance(data, dict)
     return data
 
 

@@ -41,7 +41,7 @@ def test_a_replay_rebuilds_the_recorded_run(tmp_path: Path) -> None:
         check=True,
         timeout=60,
     )
-    live = json.loads(out.stdout)
+    (live,) = json.loads(out.stdout)["runs"]
     header, frames = read_frames(rec)
     assert header["spec"]["model"] == "threads"
     assert frames[-1].ftype == 22  # END

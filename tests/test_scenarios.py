@@ -131,7 +131,7 @@ def test_run_scenario_race_reports_expected_actual_and_lost(tmp_path: Path) -> N
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)
+    rows = json.loads(out.stdout)["runs"]
     assert [r["label"] for r in rows] == [
         "counter += 1",
         "counter = plus_one(counter)",
@@ -156,7 +156,7 @@ def test_run_single_scenario_json(tmp_path: Path) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
+    (data,) = json.loads(out.stdout)["runs"]
     assert data["peak_in_flight"] == 5
 
 

@@ -452,7 +452,8 @@ class RunAggregate:
                 if lane.down_ns is None:
                     lane.down_ns = t
                     self._down_lanes += 1
-            if self._down_lanes > DOWN_LANES_KEPT:
+            # A trace (keep_all_spans) names every span's lane: it forgets none.
+            if self._down_lanes > DOWN_LANES_KEPT and not self.keep_all_spans:
                 self._forget_down_lanes()
         elif kind == _CANCELLED:
             self.cancelled += 1
