@@ -75,7 +75,7 @@ def real_run(numpy: bool) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])["runs"][0]
     assert result["status"] == "done", result
     return {
         "observer_cpu": float(result["observer_cpu"]),

@@ -163,7 +163,7 @@ class Watched:
             self._sampler.join()
         self.seen |= descendants(self.proc.pid)
         try:
-            data = json.loads(out) if out.strip() else {}
+            data = json.loads(out)["runs"][0] if out.strip() else {}
         except ValueError:
             data = {}
         return Outcome(self.proc.returncode, data, err, self.seen)

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
-from .aggregate import Lane, RunAggregate
+from .aggregate import RunAggregate
 from .protocol import Status
+from .timeline import Lane
 
 _STATUS = {Status.OK: "ok", Status.ERROR: "error", Status.STOPPED: "cancelled"}
 
