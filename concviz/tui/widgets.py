@@ -591,6 +591,9 @@ def summary_content(
         lines.append(row("start-up", fmt_seconds(s.worker_startup_s), " each"))
     if s.result:
         lines.append(Content.styled(describe_result(s.result), "bold $accent"))
+    for finding in s.findings:  # the pitfalls its figures show (concviz.findings)
+        said = finding["title"] if compact else f"{finding['title']}: {finding['figure']}"
+        lines.append(Content.styled(f"⚑ {said}", "$warning"))
     # What went wrong before the details: a panel of fixed height cuts its last rows.
     if s.run_error:
         lines.append(Content.styled(s.run_error, "$error"))
