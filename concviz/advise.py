@@ -42,13 +42,18 @@ RUN_OVERHEAD_S = 0.35
 #: A cheaper model within this share of the fastest is the answer (threads before
 #: processes, asyncio before threads): the gap is within run-to-run noise here.
 PREFER_WITHIN = 0.10
-#: A task is CPU-bound when it is on a CPU at least this share of its time.
+#: A task is CPU-bound when it is on a CPU (or runnable, waiting for one) at least
+#: this share of its time.
 CPU_BOUND = 0.5
+#: ...counting the wait for a core only for tasks on a CPU at least this share.
+MIN_COMPUTING = 0.15
 #: The sequential run's tasks waited for a core this share of their time: the machine
 #: is saturated by others (one task alone on 2 idle cores waits 0-5 %).
 SATURATED_WAIT = 0.25
 #: What one experiment run should take sequentially, for sizing its task count (s).
 SEQUENTIAL_TARGET_S = 0.6
+#: ...for waiting code, whose runs are short once concurrent: enough tasks to show it.
+WAITING_TARGET_S = 2.0
 #: The cheaper of two equally fast models (lower first): memory and start-up per worker.
 COST_ORDER = (
     "sequential",
@@ -426,7 +431,13 @@ class Advisor:
         per_task = first.wall_s / max(first.completed, 1)
         # On a CPU, or runnable and waiting for one (a busy machine): what it would
         # use of a core to itself. The rest it waits (I/O, sleep, locks).
-        on_cpu = min(1.0, first.on_cpu_fraction + (first.core_wait_fraction or 0.0))
+        # (The core wait of a short run of sleeping tasks can read high: the runner's own
+        # start-up waits too. So it only counts for tasks seen computing.)
+        on_cpu = first.on_cpu_fraction
+        if on_cpu >= MIN_COMPUTING:
+            on_cpu = min(1.0, on_cpu + (first.core_wait_fraction or 0.0))
+        if probe is not None and probe.call_wall_s > 0:  # one call, measured on its own
+            on_cpu = max(on_cpu, min(1.0, probe.call_cpu_s / probe.call_wall_s))
         cpu_bound = on_cpu >= CPU_BOUND
         cores = first.cores or os.cpu_count() or 1
         coroutine = (
@@ -436,7 +447,7 @@ class Advisor:
         if cpu_bound:
             tasks = max(4 * cores, min(400, math.ceil(SEQUENTIAL_TARGET_S / max(per_task, 1e-4))))
         else:
-            tasks = max(8, min(64, math.ceil(2 * SEQUENTIAL_TARGET_S / max(per_task, 1e-4))))
+            tasks = max(8, min(64, math.ceil(WAITING_TARGET_S / max(per_task, 1e-4))))
         ceiling = 2 * cores if cpu_bound else tasks
         candidates = self._candidates(spec, cpu_bound, coroutine, probe, cores, ceiling)
         base = replace(spec, tasks=tasks)
@@ -579,8 +590,14 @@ class Advisor:
         for label, p in best_of.items():
             if p is best or p.candidate.on:
                 continue
-            why = self._mechanism(p, cpu_bound, probe, cores, tasks)
             sp = base_wall / p.wall_s if p.wall_s > 0 else 0.0
+            if p.wall_s <= best.wall_s * (1 + PREFER_WITHIN):
+                losses.append(
+                    f"{label} × {p.workers}: {sp:.2f}×, as fast (within "
+                    f"{PREFER_WITHIN:.0%}); {best.candidate.model} costs less per worker"
+                )
+                continue
+            why = self._mechanism(p, cpu_bound, probe, cores, tasks)
             losses.append(f"{label} × {p.workers}: {sp:.2f}×. {why}")
             if p.candidate.model == "threads" and s0.gil_enabled and cpu_bound and sp < 1.3:
                 clauses.append(f"threads gain nothing ({why})")
@@ -768,7 +785,7 @@ def closing_lines(advice: Advice) -> list[str]:
     if advice.knee is not None:
         lines.append(f"Knee: {advice.best.candidate.label} stopped gaining past × {advice.knee}.")
     if advice.losses:
-        lines.append("Why the others did worse:")
+        lines.append("The others:")
         lines += [f"  {loss}" for loss in advice.losses]
     if advice.machine:
         lines.append(advice.machine)

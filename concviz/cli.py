@@ -947,6 +947,7 @@ def cmd_advise(args: argparse.Namespace, out: IO[str]) -> int:
         TextColumn("{task.fields[left]}"),
         console=err,
         disable=args.quiet,
+        transient=True,
     )
     bar = progress.add_task("", total=1, left="")
     advisor = Advisor(spec, python=python, budget_s=args.budget)

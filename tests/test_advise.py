@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from concviz.advise import SATURATED_WAIT, Advice, Advisor, Point
 from concviz.engine.interpreters import probe
 from concviz.engine.spec import RunSpec
+from concviz.tui.advise_screen import AdviseScreen
+from concviz.tui.app import ConcvizApp
 
 from .support import free_threaded_python
 
@@ -183,3 +187,51 @@ def test_json_has_the_answer_first_and_every_run(work: Path) -> None:
     for run in data["runs"]:
         assert run["walls"]
         assert set(run) >= {"workers", "throughput", "speedup", "efficiency", "on_cpu_fraction"}
+
+
+def running(screen: AdviseScreen) -> bool:
+    return screen.running
+
+
+def outcome(screen: AdviseScreen) -> tuple[Advice | None, str | None]:
+    """What the worker thread wrote (read through a call: it changes under the test)."""
+    return screen.advice, screen.error
+
+
+async def test_the_dashboard_advises_on_its_workload_and_shows_the_verdict(tmp_path: Path) -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=4, tasks=8, task_ms=60))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AdviseScreen)
+        deadline = time.monotonic() + 60
+        while not running(screen):  # it starts at once, on the dashboard's workload
+            assert time.monotonic() < deadline, "advice did not start"
+            await pilot.pause(0.05)
+        assert screen.spec.workload == "sleep"
+        await pilot.press("s")  # stop it; again with a budget small enough for a test
+        while running(screen):
+            assert time.monotonic() < deadline, "s did not stop it"
+            await pilot.pause(0.1)
+        assert screen.error == "stopped"
+        screen.budget_s = 12
+        await pilot.press("r")
+        deadline = time.monotonic() + 120
+        while outcome(screen) == (None, None):
+            assert time.monotonic() < deadline, "no advice in 120 s"
+            await pilot.pause(0.2)
+        await pilot.pause(0.3)  # a poll draws it
+        advice, error = outcome(screen)
+        assert error is None
+        assert advice is not None
+        answer = str(screen.query_one("#answer").render())
+        assert answer == advice.answer
+        assert answer.startswith(f"{advice.best.candidate.model} × {advice.best.workers}: ")
+        table = screen.query_one("#evidence", DataTable)
+        assert table.row_count == len(advice.points)
+        app.save_screenshot(str(tmp_path / "advise.svg"))
+        app.save_screenshot("/tmp/advise_screen.svg")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, AdviseScreen)
