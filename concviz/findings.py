@@ -90,6 +90,8 @@ class Finding:
     title: str
     #: The measured figure that triggered it, worded.
     figure: str
+    #: That figure in a few words (the dashboard's summary border).
+    short: str
     #: What to do about it, in one line.
     suggestion: str
     #: The shipped scenario that demonstrates it (``concviz scenario NAME``); "" if none.
@@ -279,6 +281,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "GIL-bound threads",
                 f"{in_flight} threads kept {s.parallelism:.2f} cores busy; "
                 f"their tasks were blocked {_pct(blocked)} of their time (the GIL)",
+                f"{s.parallelism:.2f} cores, {_pct(blocked)} blocked",
                 "CPU-bound Python: use processes, or a free-threaded build (python3.13t)",
                 "gil",
             )
@@ -297,6 +300,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "More workers than cores",
                 f"{in_flight} workers on {s.cores} cores waited for a core "
                 f"{_pct(wait)} of their task time",
+                f"{_pct(wait)} waiting for a core",
                 "about one CPU-bound worker per core: more only add memory and switches",
                 "oversubscribed",
             )
@@ -309,6 +313,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "Event loop blocked",
                 f"coroutines held the loop {_ms(shape.loop_held_s)} of {_ms(s.wall_s)} "
                 f"while others waited (longest {_ms(shape.longest_hold_s)} without an await)",
+                f"held {_ms(shape.loop_held_s)} of {_ms(s.wall_s)}",
                 "await instead of blocking; push blocking calls out with asyncio.to_thread",
                 "blocking-loop",
             )
@@ -329,6 +334,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "startup",
                 "Start-up and hand-over dominate",
                 f"{came_up}they had a task to run {_pct(shape.busy_share)} of it",
+                f"workers busy {_pct(shape.busy_share)}",
                 "give each worker more work per task (batch, chunksize), start the pool once "
                 "and reuse it, or stay in one process",
                 "startup-cost",
@@ -347,6 +353,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 f"the queue sat at its maxsize {shape.queue_size} in "
                 f"{_pct(shape.queue_full_share)} of the samples; the producer was blocked "
                 f"{_ms(s.producer_wait_s)} of {_ms(s.wall_s)}",
+                f"full {_pct(shape.queue_full_share)} of the time",
                 "the consumers are the bottleneck: add consumers or make each task cheaper "
                 "(the bound is doing its job)",
                 "backpressure",
@@ -363,6 +370,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "Consumers starved",
                 f"the queue stood empty in {_pct(shape.queue_empty_share)} of the samples; "
                 f"the consumers had work {_pct(shape.busy_share)} of the run",
+                f"consumers busy {_pct(shape.busy_share)}",
                 "the producer is the bottleneck: fewer consumers, or a faster producer",
                 "",
             )
@@ -385,6 +393,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "Serialised by a lock",
                 f"{in_flight} workers that could run in parallel kept {s.parallelism:.2f} "
                 f"cores busy; their tasks were blocked {_pct(blocked)} of their time",
+                f"{s.parallelism:.2f} cores, {_pct(blocked)} blocked",
                 "hold the lock for less (batch the updates, then add them once) or share less",
                 "shared-memory",
             )
@@ -403,6 +412,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "A straggler holds the run",
                 f"the last task ran alone for {_ms(shape.tail_s)} of {_ms(s.wall_s)}; "
                 f"it took {_ms(shape.last_task_s)}, the median task {_ms(shape.median_task_s)}",
+                f"alone {_ms(shape.tail_s)} of {_ms(s.wall_s)}",
                 "split big tasks, or hand out the biggest first",
                 "",
             )
@@ -417,6 +427,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "Lost updates (a race)",
                 f"expected {_count(result.get('expected'))}, "
                 f"got {_count(result.get('actual'))}: {lost:,} updates lost",
+                f"{lost:,} lost",
                 "guard the read-modify-write with a lock (or give each worker its own count)",
                 "shared-memory" if "process" in shape.lane_kinds else "race",
             )

@@ -66,6 +66,7 @@ from .widgets import (
     code_renderable,
     cores_content,
     events_content,
+    findings_subtitle,
     queue_content,
     summary_content,
     workers_content,
@@ -1054,6 +1055,9 @@ class ConcvizApp(App[None]):
                 summary, final, compact=narrow, width=summary_panel.size.width - 4
             ),
         )
+        flags = findings_subtitle(summary, summary_panel.size.width)
+        if summary_panel.border_subtitle != flags:
+            summary_panel.border_subtitle = flags
 
     def _spec_differs(self, source: Any) -> bool:
         if not isinstance(source, RunSession):

@@ -591,9 +591,6 @@ def summary_content(
         lines.append(row("start-up", fmt_seconds(s.worker_startup_s), " each"))
     if s.result:
         lines.append(Content.styled(describe_result(s.result), "bold $accent"))
-    for finding in s.findings:  # the pitfalls its figures show (concviz.findings)
-        said = finding["title"] if compact else f"{finding['title']}: {finding['figure']}"
-        lines.append(Content.styled(f"⚑ {said}", "$warning"))
     # What went wrong before the details: a panel of fixed height cuts its last rows.
     if s.run_error:
         lines.append(Content.styled(s.run_error, "$error"))
@@ -615,6 +612,25 @@ def summary_content(
         if s.core_utilisation and final:
             lines.append(row("cores", " ".join(f"{u:.0f}%" for u in s.core_utilisation)))
     return lines
+
+
+def findings_subtitle(s: Summary, width: int) -> str:
+    """The pitfalls the run's figures show (concviz.findings), for the summary's border.
+
+    On the border, not in the panel: a panel of fixed height would cut its last
+    rows. With their figures where they fit, else their names, else how many.
+    """
+    if not s.findings:
+        return ""
+    room = width - 6  # the corners and the title's margin
+    for text in (
+        " · ".join(f"⚑ {f['title']}: {f['short']}" for f in s.findings),
+        " · ".join(f"⚑ {f['title']}" for f in s.findings),
+        " · ".join(f"⚑ {f['code']}" for f in s.findings),
+    ):
+        if len(text) <= room:
+            return text
+    return f"⚑ {len(s.findings)} findings"
 
 
 def events_content(events: list[EventLine]) -> Content:
