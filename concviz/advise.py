@@ -45,6 +45,9 @@ PREFER_WITHIN = 0.10
 #: A task is CPU-bound when it is on a CPU (or runnable, waiting for one) at least
 #: this share of its time.
 CPU_BOUND = 0.5
+#: Computing (or waiting for a core) at least this share: more workers than cores
+#: cannot help it, so worker counts stop at twice the cores.
+MOSTLY_CPU = 0.8
 #: ...counting the wait for a core only for tasks on a CPU at least this share.
 MIN_COMPUTING = 0.15
 #: The sequential run's tasks waited for a core this share of their time: the machine
@@ -259,6 +262,8 @@ class Advice:
     elapsed_s: float = 0.0
     budget_s: float = BUDGET_S
     cut_short: bool = False
+    #: Runs made in all (each point is the median of its repeats).
+    runs: int = 0
 
     def speedup(self, point: Point) -> float:
         return self.baseline_wall_s / point.wall_s if point.wall_s > 0 else 0.0
@@ -314,6 +319,7 @@ class Advice:
             "elapsed_s": self.elapsed_s,
             "budget_s": self.budget_s,
             "cut_short": self.cut_short,
+            "run_count": self.runs,
             "runs": self.rows(),
         }
 
@@ -444,11 +450,13 @@ class Advisor:
             probe.coroutine if probe is not None else WORKLOADS[spec.workload].nature != "cpu"
         )
         # 2. The plan: task count, candidates, their worker-count ceilings.
-        if cpu_bound:
+        if on_cpu >= MOSTLY_CPU:
             tasks = max(4 * cores, min(400, math.ceil(SEQUENTIAL_TARGET_S / max(per_task, 1e-4))))
         else:
             tasks = max(8, min(64, math.ceil(WAITING_TARGET_S / max(per_task, 1e-4))))
-        ceiling = 2 * cores if cpu_bound else tasks
+        # Work that computes all the time stops gaining near a worker per core; work that
+        # also waits (mixed) overlaps its waits with more.
+        ceiling = 2 * cores if on_cpu >= MOSTLY_CPU else tasks
         candidates = self._candidates(spec, cpu_bound, coroutine, probe, cores, ceiling)
         base = replace(spec, tasks=tasks)
 
@@ -591,7 +599,7 @@ class Advisor:
             if p is best or p.candidate.on:
                 continue
             sp = base_wall / p.wall_s if p.wall_s > 0 else 0.0
-            if p.wall_s <= best.wall_s * (1 + PREFER_WITHIN):
+            if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN):
                 losses.append(
                     f"{label} × {p.workers}: {sp:.2f}×, as fast (within "
                     f"{PREFER_WITHIN:.0%}); {best.candidate.model} costs less per worker"
@@ -648,6 +656,7 @@ class Advisor:
             elapsed_s=time.monotonic() - self.started,
             budget_s=self.budget_s,
             cut_short=cut_short,
+            runs=self.done,
         )
 
     def _mechanism(
@@ -682,6 +691,11 @@ class Advisor:
             return (
                 f"no free core: its tasks waited for one {wait:.0%} of their time ({cores} cores)"
             )
+        if p.workers >= p.candidate.max_workers:
+            return (
+                f"still gaining at × {p.workers}, the most tried ({tasks} tasks a run); "
+                f"parallelism {s.parallelism:.2f}"
+            )
         if s.memory_per_task:
             return (
                 f"no faster past × {p.workers} (parallelism {s.parallelism:.2f}); "
@@ -702,9 +716,14 @@ class Advisor:
             best.summary.gil_enabled is False
         )
         if cpu_bound and parallel:
+            where = (
+                f"here it stopped past × {knee}"
+                if knee is not None
+                else f"here it still gained at × {best.workers}"
+            )
             return (
                 f"This depends on the machine: {cores} cores here. CPU-bound work stops gaining "
-                f"near one worker per core (knee × {knee or best.workers}); on more cores "
+                f"near one worker per core ({where}); on more cores "
                 f"{best.candidate.model} would go further, on one core nothing would beat "
                 f"sequential.{busy}"
             )
@@ -782,15 +801,23 @@ def closing_lines(advice: Advice) -> list[str]:
             "* wall time plus the pickling a process pool would add: concviz's runs send a "
             "task number, your pool would send your arguments (measured per call above)"
         )
+    tried = max(p.workers for p in advice.points if p.candidate == advice.best.candidate)
     if advice.knee is not None:
         lines.append(f"Knee: {advice.best.candidate.label} stopped gaining past × {advice.knee}.")
+    elif tried > 1:
+        lines.append(
+            f"No knee: {advice.best.candidate.label} kept gaining up to × {tried}, the most tried."
+        )
     if advice.losses:
         lines.append("The others:")
         lines += [f"  {loss}" for loss in advice.losses]
     if advice.machine:
         lines.append(advice.machine)
     cut = " (budget reached: the largest worker counts were not tried)" if advice.cut_short else ""
-    lines.append(f"{len(advice.points)} runs measured in {advice.elapsed_s:.0f} s{cut}.")
+    lines.append(
+        f"{len(advice.points)} configurations, {advice.runs} runs, measured in "
+        f"{advice.elapsed_s:.0f} s{cut}."
+    )
     return lines
 
 
