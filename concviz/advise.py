@@ -469,7 +469,7 @@ class Advisor:
         estimate = len(round1) * (tasks * per_task / 1.5 + RUN_OVERHEAD_S)
         # Single runs on a shared machine move by 10-30 %: three, interleaved, unless
         # even round 1 would not fit three times in the budget.
-        repeats = 3 if 3 * estimate < 0.6 * self.left() else 1
+        repeats = next((r for r in (3, 2) if r * estimate < 0.8 * self.left()), 1)
         self.planned = self.done + len(round1) * repeats
         results = self._series(round1, repeats, http)
         baseline = results[0]
@@ -684,7 +684,7 @@ class Advisor:
             )
         if model == "asyncio" and cpu_bound:
             return (
-                f"one thread: your function never awaits, so the loop runs one task at a time "
+                f"one thread: the loop runs the CPU work one task at a time "
                 f"(parallelism {s.parallelism:.2f})"
             )
         if wait >= 0.3:
