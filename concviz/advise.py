@@ -444,19 +444,24 @@ class Advisor:
             on_cpu = min(1.0, on_cpu + (first.core_wait_fraction or 0.0))
         if probe is not None and probe.call_wall_s > 0:  # one call, measured on its own
             on_cpu = max(on_cpu, min(1.0, probe.call_cpu_s / probe.call_wall_s))
-        cpu_bound = on_cpu >= CPU_BOUND
+        computing = on_cpu
+        info = WORKLOADS[spec.workload]
+        if info.name != "custom":  # a built-in says what it does; a busy machine blurs it
+            computing = {"cpu": 1.0, "io": 0.0}.get(info.nature, 1.0 - spec.io_fraction)
+        cpu_bound = computing >= CPU_BOUND
+        mostly_cpu = computing >= MOSTLY_CPU
         cores = first.cores or os.cpu_count() or 1
         coroutine = (
             probe.coroutine if probe is not None else WORKLOADS[spec.workload].nature != "cpu"
         )
         # 2. The plan: task count, candidates, their worker-count ceilings.
-        if on_cpu >= MOSTLY_CPU:
+        if mostly_cpu:
             tasks = max(4 * cores, min(400, math.ceil(SEQUENTIAL_TARGET_S / max(per_task, 1e-4))))
         else:
             tasks = max(8, min(64, math.ceil(WAITING_TARGET_S / max(per_task, 1e-4))))
         # Work that computes all the time stops gaining near a worker per core; work that
         # also waits (mixed) overlaps its waits with more.
-        ceiling = 2 * cores if on_cpu >= MOSTLY_CPU else tasks
+        ceiling = 2 * cores if mostly_cpu else tasks
         candidates = self._candidates(spec, cpu_bound, coroutine, probe, cores, ceiling)
         base = replace(spec, tasks=tasks)
 
@@ -596,7 +601,7 @@ class Advisor:
         clauses: list[str] = []
         losses: list[str] = []
         for label, p in best_of.items():
-            if p is best or p.candidate.on:
+            if p.candidate == best.candidate or p.candidate.on:
                 continue
             sp = base_wall / p.wall_s if p.wall_s > 0 else 0.0
             if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN):
