@@ -579,7 +579,10 @@ class Advisor:
         cut_short: bool,
     ) -> Advice:
         base_wall = baseline.summary.wall_s
-        mine = [p for p in points if not p.candidate.on]  # on the interpreter advised on
+        # On the interpreter advised on; threads on a GIL build, with CPU-bound work that
+        # kept at most one core busy, cannot have gained: what they seem to gain is the
+        # machine's noise (a neighbour slowed the sequential run), so they do not win.
+        mine = [p for p in points if not p.candidate.on and not _gil_bound(p, cpu_bound)]
         fastest = min(mine, key=lambda p: p.wall_s)
         # The cheapest model within PREFER_WITHIN of the fastest, at its fewest workers.
         close = [p for p in mine if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN)]
@@ -604,15 +607,21 @@ class Advisor:
             if p.candidate == best.candidate or p.candidate.on:
                 continue
             sp = base_wall / p.wall_s if p.wall_s > 0 else 0.0
-            if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN):
+            if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN) and not _gil_bound(p, cpu_bound):
+                rank = {m: i for i, m in enumerate(COST_ORDER)}
+                if rank.get(best.candidate.model, 99) < rank.get(p.candidate.model, 99):
+                    why = f"{best.candidate.model} costs less per worker"
+                elif best.workers < p.workers:
+                    why = f"{best.candidate.model} needs fewer workers"
+                else:
+                    why = f"{best.candidate.model} was the faster"
                 losses.append(
-                    f"{label} × {p.workers}: {sp:.2f}×, as fast (within "
-                    f"{PREFER_WITHIN:.0%}); {best.candidate.model} costs less per worker"
+                    f"{label} × {p.workers}: {sp:.2f}×, as fast (within {PREFER_WITHIN:.0%}); {why}"
                 )
                 continue
             why = self._mechanism(p, cpu_bound, probe, cores, tasks)
             losses.append(f"{label} × {p.workers}: {sp:.2f}×. {why}")
-            if p.candidate.model == "threads" and s0.gil_enabled and cpu_bound and sp < 1.3:
+            if _gil_bound(p, cpu_bound):
                 clauses.append(f"threads gain nothing ({why})")
         for label, p in best_of.items():
             if p.candidate.on:
@@ -738,6 +747,21 @@ class Advisor:
                 f"waits themselves (or the other side) are the limit.{busy}"
             )
         return busy.strip()
+
+
+#: Worker CPU over wall time above which threads on a GIL build really ran in parallel
+#: (their function released the GIL): four GIL-bound threads here keep 0.66-1.0 cores busy.
+GIL_RELEASED_PARALLELISM = 1.3
+
+
+def _gil_bound(p: Point, cpu_bound: bool) -> bool:
+    s = p.summary
+    return (
+        cpu_bound
+        and p.candidate.model in ("threads", "to-thread")
+        and s.gil_enabled is True
+        and s.parallelism < GIL_RELEASED_PARALLELISM
+    )
 
 
 # -- the text report -------------------------------------------------------------------
