@@ -108,7 +108,7 @@ class Finding:
         return asdict(self)
 
     def line(self) -> str:
-        return f"{self.title}: {self.figure}. {self.suggestion}"
+        return f"{self.title}: {self.figure}; {self.suggestion}"
 
 
 @dataclass(frozen=True)
