@@ -264,6 +264,8 @@ class Advice:
     cut_short: bool = False
     #: Runs made in all (each point is the median of its repeats).
     runs: int = 0
+    #: It computes nearly all the time (no waits for more workers to overlap).
+    mostly_cpu: bool = False
 
     def speedup(self, point: Point) -> float:
         return self.baseline_wall_s / point.wall_s if point.wall_s > 0 else 0.0
@@ -310,6 +312,7 @@ class Advice:
             "gil_enabled": self.gil_enabled,
             "tasks": self.tasks,
             "cpu_bound": self.cpu_bound,
+            "mostly_cpu": self.mostly_cpu,
             "on_cpu_fraction": self.on_cpu,
             "probe": None if self.probe is None else self.probe.__dict__,
             "knee": self.knee,
@@ -517,6 +520,7 @@ class Advisor:
             best_of,
             baseline,
             cpu_bound,
+            mostly_cpu,
             on_cpu,
             cores,
             tasks,
@@ -572,6 +576,7 @@ class Advisor:
         best_of: dict[str, Point],
         baseline: RunResult,
         cpu_bound: bool,
+        mostly_cpu: bool,
         on_cpu: float,
         cores: int,
         tasks: int,
@@ -582,7 +587,7 @@ class Advisor:
         # On the interpreter advised on; threads on a GIL build, with CPU-bound work that
         # kept at most one core busy, cannot have gained: what they seem to gain is the
         # machine's noise (a neighbour slowed the sequential run), so they do not win.
-        mine = [p for p in points if not p.candidate.on and not _gil_bound(p, cpu_bound)]
+        mine = [p for p in points if not p.candidate.on and not _gil_bound(p, mostly_cpu)]
         fastest = min(mine, key=lambda p: p.wall_s)
         # The cheapest model within PREFER_WITHIN of the fastest, at its fewest workers.
         close = [p for p in mine if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN)]
@@ -607,7 +612,7 @@ class Advisor:
             if p.candidate == best.candidate or p.candidate.on:
                 continue
             sp = base_wall / p.wall_s if p.wall_s > 0 else 0.0
-            if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN) and not _gil_bound(p, cpu_bound):
+            if p.wall_s <= fastest.wall_s * (1 + PREFER_WITHIN) and not _gil_bound(p, mostly_cpu):
                 rank = {m: i for i, m in enumerate(COST_ORDER)}
                 if rank.get(best.candidate.model, 99) < rank.get(p.candidate.model, 99):
                     why = f"{best.candidate.model} costs less per worker"
@@ -621,7 +626,7 @@ class Advisor:
                 continue
             why = self._mechanism(p, cpu_bound, probe, cores, tasks)
             losses.append(f"{label} × {p.workers}: {sp:.2f}×. {why}")
-            if _gil_bound(p, cpu_bound):
+            if _gil_bound(p, mostly_cpu):
                 clauses.append(f"threads gain nothing ({why})")
         for label, p in best_of.items():
             if p.candidate.on:
@@ -671,6 +676,7 @@ class Advisor:
             budget_s=self.budget_s,
             cut_short=cut_short,
             runs=self.done,
+            mostly_cpu=mostly_cpu,
         )
 
     def _mechanism(
@@ -754,10 +760,11 @@ class Advisor:
 GIL_RELEASED_PARALLELISM = 1.3
 
 
-def _gil_bound(p: Point, cpu_bound: bool) -> bool:
+def _gil_bound(p: Point, mostly_cpu: bool) -> bool:
+    """Threads on a GIL build, on work that only computes, that kept about one core busy."""
     s = p.summary
     return (
-        cpu_bound
+        mostly_cpu
         and p.candidate.model in ("threads", "to-thread")
         and s.gil_enabled is True
         and s.parallelism < GIL_RELEASED_PARALLELISM
@@ -771,7 +778,13 @@ def report_lines(advice: Advice) -> list[str]:
     """The verdict in words: the answer first, then the evidence and the reasons."""
     lines = [advice.answer, ""]
     probe = advice.probe
-    nature = "CPU-bound" if advice.cpu_bound else "mostly waiting"
+    nature = (
+        "CPU-bound"
+        if advice.mostly_cpu
+        else "computing and waiting"
+        if advice.cpu_bound
+        else "mostly waiting"
+    )
     lines.append(
         f"Your task: {advice.task}, {nature} (wants a CPU {advice.on_cpu:.0%} of its time), "
         f"{advice.tasks} tasks per run, Python {advice.python}"
