@@ -339,6 +339,27 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("names", nargs="+", help="scenario names or .toml files, in order")
     scenario.add_argument("--python", default=None, help="run them under this interpreter")
 
+    advise = sub.add_parser(
+        "advise",
+        help="which model, and how many workers, for your function: measured here",
+        description="Probes your function (or a built-in workload), runs the models that "
+        "make sense for it at growing worker counts within a time budget, and says which "
+        "is fastest here and why the others lose, each figure measured in this run.",
+    )
+    advise.add_argument("--task", default=None, help="your function, module:function")
+    advise.add_argument("--task-args", default="[]", help="its arguments, a JSON list")
+    advise.add_argument("--task-kwargs", default="{}", help="its keyword arguments (JSON)")
+    advise.add_argument("-w", "--workload", default=None, help="or a built-in workload")
+    advise.add_argument(
+        "--task-ms", type=_positive_float, default=100.0, help="a built-in workload's task size"
+    )
+    advise.add_argument("--python", default=None, help="advise for this interpreter")
+    advise.add_argument(
+        "--budget", type=_positive_float, default=60.0, help="seconds it may take (default 60)"
+    )
+    advise.add_argument("--json", action="store_true", help="print one JSON object")
+    advise.add_argument("--quiet", action="store_true", help="no progress display")
+
     sub.add_parser("models", help="list the concurrency models")
     sub.add_parser("workloads", help="list the workloads")
     sub.add_parser("interpreters", help="list the CPythons (>= 3.11) found on this machine")
@@ -935,6 +956,65 @@ def sweep_entries(
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
+def cmd_advise(args: argparse.Namespace, out: IO[str]) -> int:
+    """``concviz advise``: the verdict for a function or a workload (see concviz/advise.py)."""
+    if not 5 <= args.budget <= 3600:
+        raise UsageError(f"--budget must be 5 to 3600 seconds, got {args.budget:g}")
+    if (args.task is None) == (args.workload is None):
+        raise UsageError("give either --task module:function or --workload NAME")
+    argv = ["run", "--task-ms", str(args.task_ms), "-w", args.workload or "custom"]
+    if args.task is not None:
+        argv += ["--task", args.task, "--task-args", args.task_args]
+        argv += ["--task-kwargs", args.task_kwargs]
+    spec = spec_from_args(build_parser().parse_args(argv), model="sequential", workers=1)
+    python = resolve_python(args.python)
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: PLC0415
+
+    from .advise import (  # noqa: PLC0415
+        AdviseError,
+        Advisor,
+        advice_table,
+        closing_lines,
+        report_lines,
+    )
+
+    err = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]advise[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[left]}"),
+        console=err,
+        disable=args.quiet,
+        transient=True,
+    )
+    bar = progress.add_task("", total=1, left="")
+    advisor = Advisor(spec, python=python, budget_s=args.budget)
+    advisor.progress = lambda done, planned, what: progress.update(
+        bar,
+        completed=done,
+        total=max(planned, done, 1),
+        description=what,
+        left=f"{max(0.0, advisor.left()):.0f} s of budget left",
+    )
+    try:
+        with progress:
+            advice = advisor.run()
+    except AdviseError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(advice.as_dict()), file=out)
+        return EXIT_OK
+    console = Console(file=out)
+    for line in report_lines(advice):
+        console.print(line, highlight=False)
+    console.print(advice_table(advice, console.width))
+    for line in closing_lines(advice):
+        console.print(line, highlight=False)
+    return EXIT_OK
+
+
 def _terminate(signum: int, _frame: Any) -> NoReturn:
     # SIGTERM/SIGHUP: unwind so every ``finally`` (and atexit) ends what we started.
     raise SystemExit(128 + signum)
@@ -1109,6 +1189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_dashboard(args)
         if args.command == "replay":
             return cmd_replay(args)
+        if args.command == "advise":
+            return cmd_advise(args, out)
         parser.print_help(out)
         return EXIT_OK
     except UsageError as exc:

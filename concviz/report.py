@@ -216,6 +216,7 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         )
     if s.result:
         rows.append(("Result", describe_result(s.result), ""))
+    rows += [("Finding", f["title"], f"{f['figure']}; {f['suggestion']}") for f in s.findings]
     if s.run_error:
         rows.append(("Run error", s.run_error, ""))
     for message, count in s.errors.items():

@@ -13,7 +13,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -223,6 +223,8 @@ class Summary:
     #: drawing, event reader and sampler) used during the run, from its CPU clock.
     #: The core figures are system-wide and include it. None: not measured.
     observer_cpu: float | None = None
+    #: The pitfalls the figures show (see :mod:`concviz.findings`), as dicts.
+    findings: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -759,7 +761,7 @@ class RunAggregate:
         run_error = None
         if self.run_error is not None:
             run_error = f"{self.run_error.get('error')}: {self.run_error.get('message')}"
-        return Summary(
+        summary = Summary(
             model=str(self.spec.get("model", "?")),
             workload=str(self.spec.get("workload", "?")),
             workers=int(self.spec.get("workers", 0)),
@@ -800,6 +802,9 @@ class RunAggregate:
             ),
             **self._memory_figures(),
         )
+        from ..findings import findings_of  # noqa: PLC0415  (plain Python, above the engine)
+
+        return replace(summary, findings=[f.as_dict() for f in findings_of(self, summary)])
 
     def _core_wait_fraction(self, now_ns: int | None) -> float | None:
         """Run-queue wait over the tasks' time, the running tasks' time so far included

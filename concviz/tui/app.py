@@ -66,6 +66,7 @@ from .widgets import (
     code_renderable,
     cores_content,
     events_content,
+    findings_subtitle,
     queue_content,
     summary_content,
     workers_content,
@@ -317,6 +318,7 @@ class ConcvizApp(App[None]):
         Binding("i", "toggle_explanation", "About", show=False),
         Binding("v", "compare", "Compare"),
         Binding("x", "sweep", "Sweep"),
+        Binding("a", "advise", "Advise", show=False),
         Binding("c", "toggle_code", "Code"),
         Binding("e", "toggle_events", "Events"),
         Binding("ctrl+s", "save_recording", "Save run", show=False),
@@ -808,6 +810,11 @@ class ConcvizApp(App[None]):
 
         self.push_screen(SweepScreen(self._spec_for_series(), self.python))
 
+    def action_advise(self) -> None:
+        from .advise_screen import AdviseScreen  # noqa: PLC0415
+
+        self.push_screen(AdviseScreen(self._spec_for_series(), self.python))
+
     def _spec_for_series(self) -> RunSpec:
         try:
             return self.read_settings().validated()
@@ -849,6 +856,11 @@ class ConcvizApp(App[None]):
         )
         yield SystemCommand(
             "Sweep workers", "Run this model at several worker counts (x)", self.action_sweep
+        )
+        yield SystemCommand(
+            "Advise",
+            "Which model and how many workers for this workload: measured (a)",
+            self.action_advise,
         )
         for name, info in MODELS.items():
             yield SystemCommand(
@@ -1042,6 +1054,9 @@ class ConcvizApp(App[None]):
                 summary, final, compact=narrow, width=summary_panel.size.width - 4
             ),
         )
+        flags = findings_subtitle(summary, summary_panel.size.width)
+        if summary_panel.border_subtitle != flags:
+            summary_panel.border_subtitle = flags
 
     def _spec_differs(self, source: Any) -> bool:
         if not isinstance(source, RunSession):

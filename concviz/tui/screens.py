@@ -56,6 +56,7 @@ happened. Nothing is simulated: every bar and figure is measured.
 | `c` / `e` | show or hide the code / the event log |
 | `v` | compare: several models in turn, timelines stacked on one time scale, speedups |
 | `x` | sweep: this model at several worker counts, speedup and Amdahl's-law fit |
+| `a` | advise: which model, and how many workers, for this workload, measured here |
 | `p` | pick a scenario: a ready-made demonstration of one pattern |
 | `page down` / `page up` | next / previous scenario of a talk (`concviz scenario A B C`) |
 | `i` | show or hide the scenario's explanation |

@@ -614,6 +614,25 @@ def summary_content(
     return lines
 
 
+def findings_subtitle(s: Summary, width: int) -> str:
+    """The pitfalls the run's figures show (concviz.findings), for the summary's border.
+
+    On the border, not in the panel: a panel of fixed height would cut its last
+    rows. With their figures where they fit, else their names, else how many.
+    """
+    if not s.findings:
+        return ""
+    room = width - 6  # the corners and the title's margin
+    for text in (
+        " · ".join(f"⚑ {f['title']}: {f['short']}" for f in s.findings),
+        " · ".join(f"⚑ {f['title']}" for f in s.findings),
+        " · ".join(f"⚑ {f['code']}" for f in s.findings),
+    ):
+        if len(text) <= room:
+            return text
+    return f"⚑ {len(s.findings)} findings"
+
+
 def events_content(events: list[EventLine]) -> Content:
     if not events:
         return Content.styled("no events yet", "$text-muted")
