@@ -300,7 +300,8 @@ class Advice:
         return out
 
     def as_dict(self) -> dict[str, Any]:
-        """The stable JSON schema of ``concviz advise --json``."""
+        """The verdict's stable keys: ``advise`` in ``concviz advise --json``'s envelope
+        (``runs`` is the envelope's list)."""
         return {
             "answer": self.answer,
             "model": self.best.candidate.model,

@@ -1004,7 +1004,10 @@ def cmd_advise(args: argparse.Namespace, out: IO[str]) -> int:
     except AdviseError as exc:
         raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps(advice.as_dict()), file=out)
+        from .report import json_envelope, print_json  # noqa: PLC0415
+
+        verdict = advice.as_dict()
+        print_json(json_envelope("advise", verdict.pop("runs"), advise=verdict), out)
         return EXIT_OK
     console = Console(file=out)
     for line in report_lines(advice):

@@ -178,7 +178,9 @@ def test_bad_input_is_one_line_and_exit_2(work: Path, args: list[str], says: str
 def test_json_has_the_answer_first_and_every_run(work: Path) -> None:
     done = concviz("advise", "--workload", "sleep", "--budget", "12", "--json", cwd=work)
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    envelope = json.loads(done.stdout)
+    assert envelope["command"] == "advise"  # the envelope every --json prints
+    data = {**envelope["advise"], "runs": envelope["runs"]}
     assert next(iter(data)) == "answer"
     assert data["answer"].startswith(f"{data['model']} × {data['workers']}: ")
     assert data["cpu_bound"] is False
