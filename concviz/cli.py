@@ -1091,6 +1091,13 @@ def _leave(code: int) -> NoReturn:
     os._exit(code)
 
 
+def one_line(message: str) -> str:
+    """The message as one line: what the user typed may hold newlines or other controls."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message
+    )
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     out = sys.stdout
@@ -1101,12 +1108,12 @@ def _main(argv: Sequence[str] | None) -> int:
         try:
             return cmd_serve(argv[1:])
         except UsageError as exc:
-            print(exc, file=sys.stderr)
+            print(one_line(str(exc)), file=sys.stderr)
             return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        print(exc, file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.command == "run":
@@ -1134,7 +1141,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help(out)
         return EXIT_OK
     except UsageError as exc:
-        print(f"concviz {args.command}: error: {exc}", file=sys.stderr)
+        print(one_line(f"concviz {args.command}: error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK

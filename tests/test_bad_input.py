@@ -367,3 +367,9 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line(delay_ms: int) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines, "an interrupted run says so"
     assert len(lines) <= 2, err  # "interrupted" (and, mid-run, what stopping means)
+
+
+def test_what_the_user_typed_cannot_break_the_one_line() -> None:
+    # found by tests/test_fuzz.py: a control character echoed back split the message
+    line = one_line_exit_2(concviz("run", "-m", "a\nb", "--bogus\x85x"), "error")
+    assert "\\n" in line
