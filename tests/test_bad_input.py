@@ -371,5 +371,7 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line(delay_ms: int) -> None:
 
 def test_what_the_user_typed_cannot_break_the_one_line() -> None:
     # found by tests/test_fuzz.py: a control character echoed back split the message
-    line = one_line_exit_2(concviz("run", "-m", "a\nb", "--bogus\x85x"), "error")
-    assert "\\n" in line
+    line = one_line_exit_2(concviz("run", "-m", "a\nb"), "unknown model")
+    assert "a\\nb" in line
+    line = one_line_exit_2(concviz("run", "--bogus\x85x"), "unrecognized arguments")
+    assert "--bogus\\x85x" in line
