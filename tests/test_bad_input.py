@@ -343,7 +343,7 @@ def in_python_start(err: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("delay_ms", [0, 5, 20, 40, 80, 120, 300])
+@pytest.mark.parametrize("delay_ms", [5, 20, 40, 80, 120, 300])
 def test_ctrl_c_at_any_moment_exits_130_with_one_line(delay_ms: int) -> None:
     bare = interpreter_start_s()
     for _ in range(5):
