@@ -500,6 +500,11 @@ def _open_trace(path: str | None) -> IO[str] | None:
         return None
     if path == "-":
         return sys.stdout
+    return open_for_writing(path, "trace file")
+
+
+def open_for_writing(path: str, what: str, newline: str | None = None) -> IO[str]:
+    """Opens ``path`` to write, checked now, not after a run: UsageError if it cannot be."""
     fd = -1
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -507,11 +512,11 @@ def _open_trace(path: str | None) -> IO[str] | None:
         with contextlib.suppress(OSError):  # not a regular file (a pipe): nothing to undo
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
-        f = os.fdopen(fd, "w")
+        f = os.fdopen(fd, "w", newline=newline)
     except OSError as exc:
         if fd >= 0:
             os.close(fd)
-        raise UsageError(f"cannot write trace file {path!r}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {what} {path!r}: {exc.strerror}") from None
     return f
 
 
@@ -843,10 +848,7 @@ def sweep_entries(
     _trace_dir(args.trace_dir)
     csv_file = None
     if args.csv:
-        try:
-            csv_file = open(args.csv, "w", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.csv!r}: {exc.strerror}") from None
+        csv_file = open_for_writing(args.csv, "CSV file", newline="")
     try:
         results, interrupted = run_series(entries, args, "sweep")
         done = counts[: len(results)]
@@ -896,9 +898,15 @@ def sweep_entries(
                         f"{max(r.walls):.6f}",
                     ]
                 )
+        if csv_file is not None:
+            try:
+                csv_file.flush()
+            except OSError as exc:
+                raise UsageError(f"cannot write CSV file {args.csv!r}: {exc.strerror}") from None
     finally:
         if csv_file is not None:
-            csv_file.close()
+            with contextlib.suppress(OSError):  # reported above
+                csv_file.close()
     if args.json:
         data = {
             "model": args.model,

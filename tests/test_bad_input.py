@@ -375,3 +375,12 @@ def test_what_the_user_typed_cannot_break_the_one_line() -> None:
     assert "a\\nb" in line
     line = one_line_exit_2(concviz("run", "--bogus\x85x"), "unrecognized arguments")
     assert "--bogus\\x85x" in line
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/version"), reason="needs Linux /proc")
+def test_a_csv_path_that_refuses_writes_is_refused_before_the_runs() -> None:
+    out = concviz(
+        "sweep", "-w", "sleep", "-t", "2", "--task-ms", "1", "-n", "1,2", "--csv", "/proc/version"
+    )
+    one_line_exit_2(out, "cannot write CSV file '/proc/version'")
+    assert out.stdout == ""
