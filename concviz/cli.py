@@ -8,6 +8,7 @@ before it runs anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -404,6 +405,7 @@ def cmd_scenarios(out: IO[str]) -> int:
 def cmd_scenario(args: argparse.Namespace) -> int:
     playlist = [load_scenario(name) for name in args.names]
     python = resolve_python(args.python)
+    need_terminal()
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
     return run_app(ConcvizApp(python=python, playlist=playlist))
@@ -449,9 +451,31 @@ def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
+def need_terminal() -> None:
+    """The dashboard draws full-screen: refuse, in one line, where it cannot.
+
+    Without a terminal (stdin or stdout redirected) or with ``TERM=dumb`` it would
+    write escape codes nobody sees and wait for keys that never come. Under
+    ``concviz serve`` a browser is the terminal (Textual's web driver).
+    """
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the dashboard needs a terminal (stdin and stdout are not one); "
+            "for a headless run use 'concviz run' (see 'concviz run --help')"
+        )
+    if os.environ.get("TERM", "") in ("dumb", ""):
+        raise UsageError(
+            f"the dashboard needs a full-screen terminal (TERM={os.environ.get('TERM', '')!r}); "
+            "for a headless run use 'concviz run' (see 'concviz run --help')"
+        )
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     python = resolve_python(args.python)
+    need_terminal()
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
     return run_app(ConcvizApp(spec, python=python, autorun=args.run))
@@ -502,6 +526,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.trace or args.json:
         return convert_recording(args, sys.stdout)
+    need_terminal()
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
     return run_app(ConcvizApp(replay=args.file, replay_speed=args.speed))
@@ -549,12 +574,29 @@ def _print_json(
 
 
 def _open_trace(path: str | None) -> IO[str] | None:
+    """The trace's file, checked now (not after the run): ``-`` is stdout."""
     if path is None:
         return None
+    if path == "-":
+        return sys.stdout
+    return open_for_writing(path, "trace file")
+
+
+def open_for_writing(path: str, what: str, newline: str | None = None) -> IO[str]:
+    """Opens ``path`` to write, checked now, not after a run: UsageError if it cannot be."""
+    fd = -1
     try:
-        return open(path, "w")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        os.write(fd, b" ")  # a file that opens may still refuse writes (/proc/version: EIO)
+        with contextlib.suppress(OSError):  # not a regular file (a pipe): nothing to undo
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+        f = os.fdopen(fd, "w", newline=newline)
     except OSError as exc:
-        raise UsageError(f"cannot write trace file {path!r}: {exc.strerror}") from None
+        if fd >= 0:
+            os.close(fd)
+        raise UsageError(f"cannot write {what} {path!r}: {exc.strerror}") from None
+    return f
 
 
 def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
@@ -618,7 +660,11 @@ def run_single(
 ) -> int:
     if not 1.0 <= args.sample_hz <= 50.0:
         raise UsageError(f"sample-hz must be between 1 and 50, got {args.sample_hz:g}")
+    if args.trace == "-" and args.json:
+        raise UsageError("--trace - and --json both write to stdout: give --trace a file")
     trace_file = _open_trace(args.trace)
+    if args.trace == "-":
+        out = sys.stderr  # stdout carries the trace; the table goes beside the progress bar
     if args.record is not None:
         try:
             open(args.record, "ab").close()
@@ -659,20 +705,24 @@ def run_single(
             progress.update()
         summary = session.summary()
         if trace_file is not None:
-            with session.lock:
-                write_trace(session.aggregate, trace_file)
-            trace_file.close()
-            trace_file = None
+            try:
+                with session.lock:
+                    write_trace(session.aggregate, trace_file)
+                trace_file.flush()
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot write trace file {args.trace!r}: {exc.strerror}"
+                ) from None
     finally:
         session.close()
-        if trace_file is not None:
+        if trace_file is not None and trace_file is not sys.stdout:
             trace_file.close()
 
     if args.json:
         _print_json(args, "run", [summary.as_dict()], out, interrupted=interrupted)
     else:
         Console(file=out).print(summary_table(summary))
-    if args.trace:
+    if args.trace and args.trace != "-":
         err.print(f"trace written to {args.trace} (open it in https://ui.perfetto.dev)")
     if args.record:
         err.print(
@@ -873,10 +923,7 @@ def sweep_entries(
     _trace_dir(args.trace_dir)
     csv_file = None
     if args.csv:
-        try:
-            csv_file = open(args.csv, "w", newline="")  # noqa: SIM115
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.csv!r}: {exc.strerror}") from None
+        csv_file = open_for_writing(args.csv, "CSV file", newline="")
     try:
         results, interrupted = run_series(entries, args, "sweep")
         done = counts[: len(results)]
@@ -928,9 +975,15 @@ def sweep_entries(
                         f"{max(r.walls):.6f}",
                     ]
                 )
+        if csv_file is not None:
+            try:
+                csv_file.flush()
+            except OSError as exc:
+                raise UsageError(f"cannot write CSV file {args.csv!r}: {exc.strerror}") from None
     finally:
         if csv_file is not None:
-            csv_file.close()
+            with contextlib.suppress(OSError):  # reported above
+                csv_file.close()
     if args.json:
         from .report_multi import sweep_json  # noqa: PLC0415
 
@@ -1025,6 +1078,8 @@ def _terminate(signum: int, _frame: Any) -> NoReturn:
 
 #: ``serve --big``: in Chromium a 1920x1080 page shows 137 x 33 cells, a 1280x720 one 91 x 22.
 BIG_FONT = 24
+#: ``serve --font-size`` bounds, in px: readable, and a page that still holds the dashboard.
+MIN_FONT, MAX_FONT = 6, 96
 
 
 def serve_parser() -> argparse.ArgumentParser:
@@ -1073,6 +1128,11 @@ def cmd_serve(argv: list[str]) -> int:
     args, rest = parser.parse_known_args(argv)
     if not 1 <= args.port <= 65535:
         raise UsageError(f"concviz serve: error: port must be 1-65535, got {args.port}")
+    if args.font_size is not None and not MIN_FONT <= args.font_size <= MAX_FONT:
+        raise UsageError(
+            f"concviz serve: error: font-size must be {MIN_FONT}-{MAX_FONT} (px), "
+            f"got {args.font_size}"
+        )
     if args.max_dashboards < 1:
         raise UsageError(
             f"concviz serve: error: --max-dashboards must be at least 1, got {args.max_dashboards}"
@@ -1148,26 +1208,71 @@ def cmd_serve(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _safe_streams() -> None:
+    """Output the terminal cannot encode (``PYTHONIOENCODING=ascii``) degrades, never raises."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    # Explicit, in case we were started with SIGINT ignored (a background job).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    """The command line: bad input is one line on stderr and exit code 2, Ctrl+C exit 130."""
+    try:
+        # Explicit, in case we were started with SIGINT ignored (a background job).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGHUP, _terminate)
+        _safe_streams()
+        code = _main(argv)
+    except KeyboardInterrupt:  # at any moment, even before a command began
+        print("concviz: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED and argv is None:  # the program itself, not a caller
+        _leave(code)
+    return code
+
+
+def _leave(code: int) -> NoReturn:
+    """Exits with ``code`` after the usual clean-up (atexit), whatever CPython noted.
+
+    A KeyboardInterrupt that passed through ``exec()`` of a string (dataclasses
+    and namedtuple build methods that way at import) marks the interpreter to end
+    by SIGINT at exit even when concviz handled it: the exit status would be
+    -SIGINT, not 130. So the interrupted program ends here, its clean-up done.
+    """
+    import atexit  # noqa: PLC0415
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def one_line(message: str) -> str:
+    """The message as one line: what the user typed may hold newlines or other controls."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message
+    )
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     out = sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-V")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-V", "--version")):
         argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
     if argv[0] == "serve":
         try:
             return cmd_serve(argv[1:])
         except UsageError as exc:
-            print(exc, file=sys.stderr)
+            print(one_line(str(exc)), file=sys.stderr)
             return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        print(exc, file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.command == "run":
@@ -1197,11 +1302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(out)
         return EXIT_OK
     except UsageError as exc:
-        print(f"concviz {args.command}: error: {exc}", file=sys.stderr)
+        print(one_line(f"concviz {args.command}: error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("concviz: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
 

@@ -50,6 +50,8 @@ from .experiments import COLUMNS
 #: Settings a [run] table or a [[variant]] may set, with their types.
 RUN_FIELDS: dict[str, type] = {f.name: f.type for f in fields(RunSpec)}  # type: ignore[misc]
 VARIANT_EXTRA = {"label", "python"}
+#: Longest ``stop_after_s``: a day (a demonstration stops long before).
+MAX_STOP_AFTER_S = 86400.0
 
 
 class ScenarioError(ValueError):
@@ -116,6 +118,10 @@ def load(name_or_path: str) -> Scenario:
         data = tomllib.loads(path.read_text())
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte {exc.start}); a scenario is a UTF-8 TOML file"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     return parse(data, path)
@@ -133,9 +139,12 @@ def parse(data: dict[str, Any], path: Path) -> Scenario:
     title = _string(head, "title", where, "[scenario]", required=True)
     explanation = " ".join(_string(head, "explanation", where, "[scenario]", required=True).split())
     stop_after = head.get("stop_after_s")
-    if stop_after is not None and (not _is_number(stop_after) or stop_after <= 0):
+    if stop_after is not None and (
+        not _is_number(stop_after) or not 0 < stop_after <= MAX_STOP_AFTER_S  # nan fails too
+    ):
         raise ScenarioError(
-            f"{where}: [scenario] stop_after_s must be a positive number of seconds"
+            f"{where}: [scenario] stop_after_s must be a number of seconds, "
+            f"above 0 and at most {MAX_STOP_AFTER_S:g}, got {stop_after!r}"
         )
     extra = set(head) - {"title", "explanation", "stop_after_s", "focus"}
     if extra:
@@ -186,6 +195,8 @@ def parse(data: dict[str, Any], path: Path) -> Scenario:
         ):
             raise ScenarioError(f"{where}: [sweep] workers must be a list of counts >= 1")
         sweep = sorted(set(counts))
+        for n in sweep:  # each point must be a run concviz can make
+            _spec(spec, {"workers": n}, where, "[sweep]")
         if variants:
             raise ScenarioError(f"{where}: a scenario has [[variant]]s or a [sweep], not both")
 

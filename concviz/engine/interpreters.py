@@ -6,10 +6,12 @@ user's own build, another version under pyenv, a free-threaded ``python3.13t``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -58,33 +60,66 @@ class Interpreter:
         return f"{self.implementation} {v} ({build})"
 
 
-def probe(path: str, timeout: float = 15.0) -> Interpreter:
+#: Seconds a probed interpreter gets to answer (a CPython does in well under one).
+PROBE_TIMEOUT_S = 5.0
+
+
+def _run_probe(cmd: list[str], timeout: float) -> tuple[int, str, str]:
+    """Runs the probe in its own session; on timeout kills its whole group and re-raises."""
+    with subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,  # its own process group: whatever it starts dies with it
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:  # the timeout, or Ctrl+C while waiting
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise
+        _kill_group(proc.pid)  # anything it left running in the background
+        return proc.returncode, out, err
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def probe(path: str, timeout: float = PROBE_TIMEOUT_S) -> Interpreter:
     resolved = shutil.which(path) if os.sep not in path else path
     if resolved is None or not os.path.exists(resolved):
         raise InterpreterError(f"--python {path}: no such interpreter (not a file, not on PATH)")
     if os.path.isdir(resolved) or not os.access(resolved, os.X_OK):
         raise InterpreterError(f"--python {path}: not an executable file")
     try:
-        out = subprocess.run(
-            [resolved, "-I", "-c", _PROBE],
-            capture_output=True,
-            timeout=timeout,
-            text=True,
-            check=False,
-        )
+        returncode, stdout, stderr = _run_probe([resolved, "-I", "-c", _PROBE], timeout)
+    except subprocess.TimeoutExpired:
+        raise InterpreterError(
+            f"--python {path}: no answer within {timeout:g} s (not a Python interpreter?)"
+        ) from None
     except (OSError, subprocess.SubprocessError) as exc:
-        raise InterpreterError(f"--python {path}: cannot run it ({exc})") from None
-    if out.returncode != 0:
-        said = (out.stderr.strip().splitlines() or ["no output"])[0]
+        raise InterpreterError(
+            f"--python {path}: cannot run it ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
+    if returncode != 0:
+        said = (stderr.strip().splitlines() or ["no output"])[0]
         if len(said) > 100:
             said = said[:99] + "…"
         raise InterpreterError(
-            f"--python {path}: not a working Python 3 interpreter "
-            f"(exit code {out.returncode}: {said})"
+            f"--python {path}: not a working Python 3 interpreter (exit code {returncode}: {said})"
         )
     try:
-        facts = json.loads(out.stdout.strip().splitlines()[-1])
+        facts = json.loads(stdout.strip().splitlines()[-1])
+        if not isinstance(facts, dict):
+            raise TypeError(facts)
         version = tuple(int(x) for x in facts["version"])
+        if len(version) != 3:
+            raise ValueError(version)
     except (ValueError, KeyError, IndexError, TypeError):
         raise InterpreterError(f"--python {path}: not a Python 3 interpreter") from None
     if facts.get("implementation") != "cpython":

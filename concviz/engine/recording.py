@@ -17,6 +17,7 @@ final ``END`` frame (JSON: how the run ended).
 from __future__ import annotations
 
 import json
+import math
 import struct
 import threading
 import time
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .aggregate import RunAggregate, Sample
-from .protocol import FrameType
+from .protocol import MAX_FRAME, RECORD, RECORD_SIZE, FrameType, Kind
 
 FORMAT = "concviz-recording"
 VERSION = 1
@@ -104,67 +105,233 @@ class Frame:
     ftype: int
     arrival_ns: int
     payload: bytes
+    #: What the payload says, decoded and checked when it was read (None: RECORDS).
+    body: Any = None
+
+
+#: The largest frame a reader accepts: a wire frame's bound (a recorded frame is one).
+MAX_FRAME_BYTES = MAX_FRAME
+#: The header frame is a few hundred bytes of JSON.
+MAX_HEADER_BYTES = 1024 * 1024
+#: A reader stops past this: no recorder writes more (the last END frame included).
+MAX_FILE_BYTES = MAX_BYTES + MAX_HEADER_BYTES + MAX_FRAME_BYTES
+#: Clocks of the recorded events may lead or trail the arrival stamps by this much.
+CLOCK_SLACK_NS = 1_000_000_000
+#: Longest plausible silence between two frames (a damaged stamp would stall a replay).
+MAX_GAP_NS = 600 * 1_000_000_000
+_KINDS = frozenset(int(k) for k in Kind)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording as read: its header, its frames up to any damage, and the damage."""
+
+    header: dict[str, Any]
+    frames: list[Frame]
+    #: Where the file stops being readable and why (None: the whole file is sound).
+    damage: str | None = None
 
 
 def read_frames(path: str | Path) -> tuple[dict[str, Any], list[Frame]]:
-    """Returns the header and every frame after it."""
+    """Returns the header and every sound frame after it (see :func:`read_recording`)."""
+    recording = read_recording(path)
+    return recording.header, recording.frames
+
+
+def read_recording(path: str | Path) -> Recording:
+    """Reads and checks a recording, frame by frame.
+
+    Raises :class:`RecordingError` if the file is not a recording (or its header
+    is damaged). Damage further on ends the frames there: the rest is dropped and
+    ``damage`` says where and why. Every length is bounded before it is read, so
+    a huge or endless file (``/dev/zero``) costs no more than a real recording.
+    """
     try:
-        data = Path(path).read_bytes()
+        f = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc.strerror}") from None
-    frames: list[Frame] = []
-    pos = 0
-    while pos < len(data):
-        if len(data) - pos < HEADER.size:
-            raise RecordingError(f"{path}: truncated frame header at byte {pos}")
-        length, ftype, arrival = HEADER.unpack_from(data, pos)
-        pos += HEADER.size
-        if len(data) - pos < length:
-            raise RecordingError(f"{path}: truncated frame at byte {pos - HEADER.size}")
-        frames.append(Frame(ftype, arrival, data[pos : pos + length]))
-        pos += length
-    if not frames or frames[0].ftype != FileFrame.HEADER:
-        raise RecordingError(f"{path}: not a concviz recording")
     try:
-        header = json.loads(frames[0].payload)
+        with f:
+            return _read(f, str(path))
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _read(f: IO[bytes], path: str) -> Recording:
+    head = f.read(HEADER.size)
+    if len(head) < HEADER.size:
+        raise RecordingError(f"{path}: not a concviz recording (too short)")
+    length, ftype, start_ns = HEADER.unpack(head)
+    if ftype != FileFrame.HEADER or length > MAX_HEADER_BYTES:
+        raise RecordingError(f"{path}: not a concviz recording")
+    payload = f.read(length)
+    if len(payload) < length:
+        raise RecordingError(f"{path}: not a concviz recording (truncated header)")
+    try:
+        header = json.loads(payload)
     except ValueError:
-        raise RecordingError(f"{path}: damaged header") from None
-    if header.get("format") != FORMAT:
+        raise RecordingError(f"{path}: not a concviz recording (damaged header)") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise RecordingError(f"{path}: not a concviz recording")
     if header.get("version") != VERSION:
         raise RecordingError(
-            f"{path}: recording format {header.get('version')}, expected {VERSION}"
+            f"{path}: recording format {header.get('version')!r}, expected {VERSION}"
         )
-    return header, frames[1:]
+    if not isinstance(header.get("spec", {}), dict):
+        raise RecordingError(f"{path}: damaged header (its spec is not an object)")
+    frames: list[Frame] = []
+    pos = HEADER.size + length
+    last_ns = start_ns
+    damage: str | None = None
+    while True:
+        head = f.read(HEADER.size)
+        if not head:
+            break
+        where = f"{path}: damaged at byte {pos} (frame {len(frames) + 1})"
+        if len(head) < HEADER.size:
+            damage = f"{where}: truncated frame header"
+            break
+        length, ftype, arrival_ns = HEADER.unpack(head)
+        if ftype not in _FRAME_TYPES:
+            damage = f"{where}: unknown frame type {ftype}"
+            break
+        if length > MAX_FRAME_BYTES or pos + HEADER.size + length > MAX_FILE_BYTES:
+            damage = f"{where}: a frame of {length:,} bytes, larger than any recorded"
+            break
+        if not last_ns <= arrival_ns <= last_ns + MAX_GAP_NS:
+            damage = f"{where}: its time stamp is out of order"
+            break
+        payload = f.read(length)
+        if len(payload) < length:
+            damage = f"{where}: truncated frame ({len(payload)} of {length} bytes)"
+            break
+        try:
+            body = _decode(ftype, payload, start_ns - CLOCK_SLACK_NS, arrival_ns + CLOCK_SLACK_NS)
+        except KeyError as exc:
+            damage = f"{where}: a {_NAMES.get(ftype, 'frame')} without its {exc} field"
+            break
+        except (ValueError, TypeError, OverflowError) as exc:
+            damage = f"{where}: {_NAMES.get(ftype, 'frame')}: {exc}"
+            break
+        frames.append(Frame(ftype, arrival_ns, payload, body))
+        pos += HEADER.size + length
+        last_ns = arrival_ns
+    if damage is not None and not frames:
+        raise RecordingError(damage)
+    return Recording(header, frames, damage)
+
+
+_FRAME_TYPES = frozenset({FrameType.RECORDS, FrameType.TEXT, FileFrame.SAMPLE, FileFrame.END})
+
+
+_NAMES = {
+    FrameType.RECORDS: "RECORDS frame",
+    FrameType.TEXT: "TEXT frame",
+    FileFrame.SAMPLE: "SAMPLE frame",
+    FileFrame.END: "END frame",
+}
+
+
+def _decode(ftype: int, payload: bytes, lo_ns: int, hi_ns: int) -> Any:
+    """Checks a frame's payload; returns what it says (raises ValueError if it is damaged)."""
+    if ftype == FrameType.RECORDS:
+        if len(payload) % RECORD_SIZE:
+            raise ValueError(f"{len(payload)} bytes of records, not a multiple of {RECORD_SIZE}")
+        for kind, *_, t_ns, _cpu, _aux in RECORD.iter_unpack(payload):
+            if kind not in _KINDS:
+                raise ValueError(f"an event of unknown kind {kind}")
+            if not lo_ns <= t_ns <= hi_ns:
+                raise ValueError("an event's time lies outside the recording")
+        return None
+    body = json.loads(payload)
+    if not isinstance(body, dict):
+        raise ValueError("its JSON is not an object")
+    if ftype == FrameType.TEXT:
+        if "spec" in body and not isinstance(body["spec"], dict):
+            raise ValueError("a run_start whose spec is not an object")
+        return body
+    if ftype == FileFrame.SAMPLE:
+        return _sample(body, lo_ns, hi_ns)
+    if not isinstance(body.get("run_error") or {}, dict):
+        raise ValueError("its run_error is not an object")
+    return body  # END: how the run ended, read with .get()
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a number")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
+
+
+def _optional(value: Any) -> int | None:
+    return None if value is None else int(_number(value))
+
+
+def _triples(rows: Any) -> dict[tuple[int, int], float]:
+    if not isinstance(rows, list):
+        raise ValueError("a sample's per-thread list is not a list")
+    out: dict[tuple[int, int], float] = {}
+    for row in rows:
+        if not isinstance(row, list) or len(row) != 3:
+            raise ValueError("a sample's per-thread entry is not [pid, tid, %]")
+        out[(_int(row[0]), _int(row[1]))] = _number(row[2])
+    return out
+
+
+def _numbers(rows: Any) -> list[float]:
+    if not isinstance(rows, list):
+        raise ValueError("a sample's per-core list is not a list")
+    return [_number(x) for x in rows]
+
+
+def _sample(
+    body: dict[str, Any], lo_ns: int, hi_ns: int
+) -> tuple[Sample, int, list[float], list[float]]:
+    t_ns = _int(body["t"])
+    since = _int(body["since"])
+    if not lo_ns <= t_ns <= hi_ns or not since <= t_ns:
+        raise ValueError("a sample's time lies outside the recording")
+    rss = body["rss"]
+    if not isinstance(rss, list) or not all(isinstance(r, list) and len(r) == 2 for r in rss):
+        raise ValueError("a sample's memory list is not [[pid, bytes], ...]")
+    sample = Sample(
+        t_ns=t_ns,
+        cores=tuple(_numbers(body["cores"])),
+        threads=_triples(body["threads"]),
+        rss={_int(pid): _int(size) for pid, size in rss},
+        queue_depth=_int(body["depth"]),
+        memory=_optional(
+            body.get("memory")
+        ),  # recordings made before concviz measured it have none
+        core_wait_ns=_optional(body.get("wait")),
+        waits=_triples(body.get("waits", [])),
+        observer_ns=_optional(body.get("observer")),
+    )
+    return sample, since, _numbers(body["busy"]), _numbers(body["total"])
 
 
 def apply(agg: RunAggregate, frame: Frame) -> None:
-    """Feeds one recorded frame to an aggregate, as the live observer did."""
+    """Feeds one recorded frame (as read by :func:`read_recording`) to an aggregate."""
+    body = frame.body
     if frame.ftype == FrameType.RECORDS:
         agg.feed_records(frame.payload)
     elif frame.ftype == FrameType.TEXT:
-        agg.feed_text(json.loads(frame.payload))
+        agg.feed_text(body)
     elif frame.ftype == FileFrame.SAMPLE:
-        body = json.loads(frame.payload)
-        sample = Sample(
-            t_ns=body["t"],
-            cores=tuple(body["cores"]),
-            threads={(pid, tid): pct for pid, tid, pct in body["threads"]},
-            rss={pid: rss for pid, rss in body["rss"]},
-            queue_depth=body["depth"],
-            memory=body.get("memory"),  # recordings made before concviz measured it have none
-            core_wait_ns=body.get("wait"),
-            waits={(pid, tid): pct for pid, tid, pct in body.get("waits", [])},
-            observer_ns=body.get("observer"),
-        )
-        agg.add_sample(sample, body["since"], body["busy"], body["total"])
+        sample, since, busy, total = body
+        agg.add_sample(sample, since, busy, total)
     elif frame.ftype == FileFrame.END:
-        info = json.loads(frame.payload)
-        if agg.run_end_ns is None and info.get("status"):
-            agg.status = str(info["status"])
+        if agg.run_end_ns is None and body.get("status"):
+            agg.status = str(body["status"])
             agg.run_end_ns = frame.arrival_ns if agg.run_start_ns is not None else None
-        if info.get("run_error") and agg.run_error is None:
-            agg.run_error = info["run_error"]
+        if body.get("run_error") and agg.run_error is None:
+            agg.run_error = body["run_error"]
 
 
 class Replay:
@@ -177,7 +344,10 @@ class Replay:
 
     def __init__(self, path: str | Path, speed: float = 1.0) -> None:
         self.path = Path(path)
-        self.header, self.frames = read_frames(path)
+        recording = read_recording(path)
+        self.header, self.frames = recording.header, recording.frames
+        #: Where the file is damaged (it plays up to there and then says so), or None.
+        self.damage = recording.damage
         self.spec: dict[str, Any] = self.header.get("spec", {})
         self.speed = speed
         self.lock = threading.Lock()
@@ -186,7 +356,7 @@ class Replay:
         self.meta: dict[str, Any] = next(
             (
                 obj
-                for obj in (json.loads(f.payload) for f in self.frames if f.ftype == FrameType.TEXT)
+                for obj in (f.body for f in self.frames if f.ftype == FrameType.TEXT)
                 if obj.get("type") == "run_start"
             ),
             {},
@@ -215,8 +385,12 @@ class Replay:
             self._next = i
             self._now = max(self._now, min(t_ns, self.end_ns))
             self.aggregate.maintain(self._now)
-        if self._next >= len(self.frames):
-            self.done.set()
+            if i >= len(frames) and not self.done.is_set():
+                if self.damage is not None:  # on screen where transport faults go
+                    self.aggregate.transport_errors.append(
+                        f"replay stopped: {self.damage}; the rest of the file is lost"
+                    )
+                self.done.set()
 
     def play_all(self) -> Replay:
         self.advance_to(self.end_ns)

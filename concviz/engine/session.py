@@ -500,40 +500,16 @@ class RunSession:
         spec = self.spec
         if spec.task is None:
             return None
+        from ..workloads.custom import check_task  # noqa: PLC0415
+
         processes = MODELS[spec.model].processes
-        code = (
-            "import pickle, sys\n"
-            "from concviz.workloads.custom import TaskImportError, resolve\n"
-            "try:\n"
-            f"    fn = resolve({spec.task!r}, {spec.task_path or os.getcwd()!r})\n"
-            + (
-                "    pickle.dumps(fn)\n"
-                "except (pickle.PicklingError, TypeError, AttributeError) as exc:\n"
-                f"    print('--task {spec.task} cannot be pickled for {spec.model}: ' + str(exc))\n"
-                "    sys.exit(1)\n"
-                if processes
-                else ""
-            )
-            + "except TaskImportError as exc:\n"
-            "    print(exc)\n"
-            "    sys.exit(1)\n"
+        return check_task(
+            self.python,
+            spec.task,
+            spec.task_path or os.getcwd(),
+            pickled_for=spec.model if processes else None,
+            env=child_env(),
         )
-        try:
-            done = subprocess.run(
-                [self.python, "-c", code],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                env=child_env(),
-                cwd=spec.task_path or os.getcwd(),
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return f"cannot check --task {spec.task}: {exc}"
-        if done.returncode != 0:
-            said = (done.stdout.strip() or done.stderr.strip() or "failed").splitlines()[-1]
-            return said
-        return None
 
     def _supervise(self) -> None:
         runner = self._runner

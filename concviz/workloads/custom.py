@@ -10,8 +10,12 @@ as it would in your code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +35,10 @@ def resolve(target: str, path: str | None) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any error while importing the user's module
         raise TaskImportError(f"cannot import {module_name!r} for --task {target}: {exc}") from None
+    except SystemExit as exc:  # a script's `sys.exit()` run at import: not a module to import
+        raise TaskImportError(
+            f"--task {target}: importing {module_name} called sys.exit({exc.code!r})"
+        ) from None
     obj: Any = module
     for part in name.split("."):
         obj = getattr(obj, part, None)
@@ -39,6 +47,88 @@ def resolve(target: str, path: str | None) -> Callable[..., Any]:
     if not callable(obj):
         raise TaskImportError(f"--task {target} is not callable")
     return obj  # type: ignore[no-any-return]
+
+
+#: Seconds the check gives a --task module to import (longer: it is waiting for something).
+CHECK_TIMEOUT_S = 10.0
+
+
+def check_task(
+    python: str,
+    target: str,
+    path: str,
+    pickled_for: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = CHECK_TIMEOUT_S,
+) -> str | None:
+    """Imports ``target`` under ``python`` in a child process, before a run relies on it.
+
+    With ``pickled_for`` (a process model's name) the function must also pickle.
+    Returns None, or one line that names the module and what happened. The child
+    runs in its own session: on a timeout its whole process group is killed.
+    """
+    module_name = target.partition(":")[0]
+    code = (
+        "import pickle, sys\n"
+        "from concviz.workloads.custom import TaskImportError, resolve\n"
+        "try:\n"
+        f"    fn = resolve({target!r}, {path!r})\n"
+        + (
+            "    pickle.dumps(fn)\n"
+            "except (pickle.PicklingError, TypeError, AttributeError) as exc:\n"
+            f"    print({f'--task {target} cannot be pickled for {pickled_for}: '!r} + str(exc))\n"
+            "    sys.exit(1)\n"
+            if pickled_for
+            else ""
+        )
+        + "except TaskImportError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(1)\n"
+    )
+    try:
+        proc = subprocess.Popen(
+            [python, "-c", code],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=env,
+            cwd=path,
+            start_new_session=True,  # its own process group: one killpg ends what it started
+        )
+    except OSError as exc:
+        return f"--task {target}: cannot check it under {python}: {exc.strerror or exc}"
+    with proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            return (
+                f"--task {target}: importing {module_name} did not finish within "
+                f"{timeout:g} s (does it wait for something at import?)"
+            )
+        except BaseException:  # Ctrl+C while waiting
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise
+        _kill_group(proc.pid)  # whatever the import left running
+    if proc.returncode == 0:
+        return None
+    said = (out.strip() or err.strip()).splitlines()
+    if said:
+        line = said[-1]
+        return line if target in line else f"--task {target}: {line}"
+    return (
+        f"--task {target}: importing {module_name} ended the process "
+        f"(exit code {proc.returncode}) without a word"
+    )
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 class CustomWorkload(Workload):
