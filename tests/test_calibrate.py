@@ -22,6 +22,7 @@ import pytest
 from concviz.engine import calibrate
 from concviz.engine.aggregate import Summary
 from concviz.report import summary_rows
+from concviz.tui.widgets import summary_content
 from concviz.workloads.base import cost_ns, units_for
 from tests.support import free_threaded_python
 
@@ -82,6 +83,9 @@ def test_json_and_summary_show_the_delivered_task_cpu() -> None:
     value, hint = rows["Task CPU"]
     assert value == f"{median:.3g} ms"
     assert "asked: 5 ms" in hint
+    # The dashboard's summary panel: on the worker CPU row, next to the asked size.
+    panel = "\n".join(line.plain for line in summary_content(Summary(**summary), final=True))  # type: ignore[arg-type]
+    assert f"{median:.3g} ms/task (asked 5)" in panel
 
 
 def test_units_for_and_cost_ns_are_inverse() -> None:
