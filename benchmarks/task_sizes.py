@@ -50,7 +50,9 @@ def run_cell(python: str, workload: str, ms: float, cache: str) -> dict[str, Any
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {done.stderr.strip()[-300:]}")
-    summary: dict[str, Any] = json.loads(done.stdout)
+    data = json.loads(done.stdout)
+    # The run's summary, whether --json prints it bare or in the envelope of later versions.
+    summary: dict[str, Any] = data["runs"][0] if "runs" in data else data
     return summary
 
 
