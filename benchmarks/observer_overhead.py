@@ -39,6 +39,7 @@ from host import cpu_model
 from concviz.engine.calibrate import calibration
 from concviz.engine.session import RunSession
 from concviz.engine.spec import RunSpec
+from concviz.workloads.base import units_for
 
 BARE = Path(__file__).resolve().with_name("bare_pool.py")
 MODELS = ("threads", "processes", "asyncio")
@@ -298,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         f"start method (processes): {info['start_method']}; workers: {WORKERS}; "
         f"load average at start: {', '.join(f'{x:.2f}' for x in info['loadavg'])}"
     )
-    per_ms = calibration(("sum_of_squares",))[0]["sum_of_squares"]
+    table = calibration(("sum_of_squares",))[0]["sum_of_squares"]
+    per_ms = units_for(table, 10.0) / 10.0
     print(f"calibration: {per_ms:,.0f} sum-of-squares iterations per ms")
     print()
 
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     for model in models:
         for size in sizes:
             size_ms = SIZES[size]
-            cell = Cell(model, size, iterations=max(1, round(size_ms * per_ms)))
+            cell = Cell(model, size, iterations=units_for(table, size_ms))
             cells.append(cell)
             try:
                 size_tasks(cell, size_ms)

@@ -433,8 +433,9 @@ def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
     python = resolve_python(args.python) or sys.executable
     code = (
         "import json; from concviz.engine.calibrate import calibration;"
+        "from concviz.workloads.base import units_for;"
         "c, _ = calibration(('sum_of_squares', 'trial_division'), refresh=True);"
-        "print(json.dumps(c))"
+        "print(json.dumps({k: units_for(t, 100.0) / 100.0 for k, t in c.items()}))"
     )
     done = subprocess.run(
         [python, "-c", code], env=child_env(), capture_output=True, text=True, check=False
@@ -446,8 +447,12 @@ def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
         return EXIT_RUN_FAILED
     figures = json.loads(done.stdout)
     print(f"{python}:", file=out)
-    print(f"  sum of squares: {figures['sum_of_squares']:,.0f} iterations/ms", file=out)
-    print(f"  trial division: {figures['trial_division']:,.0f} divisions/ms", file=out)
+    print(
+        f"  sum of squares: {figures['sum_of_squares']:,.0f} iterations/ms (100 ms tasks)", file=out
+    )
+    print(
+        f"  trial division: {figures['trial_division']:,.0f} divisions/ms (100 ms tasks)", file=out
+    )
     return EXIT_OK
 
 

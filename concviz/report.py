@@ -171,6 +171,11 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
         ("Wall time", fmt_seconds(s.wall_s), "model start to finish"),
         ("Throughput", f"{s.throughput:,.1f} tasks/s", ""),
         ("Worker CPU time", fmt_seconds(s.cpu_s), "CPU the tasks' threads used"),
+        *(
+            [("Task CPU", f"{s.task_cpu_ms_median:.3g} ms", f"median per task (asked: {size})")]
+            if s.task_cpu_ms_median is not None
+            else []
+        ),
         ("Parallelism", f"{s.parallelism:.2f}", "worker CPU time / wall time: cores kept busy"),
         (
             "On-CPU fraction",

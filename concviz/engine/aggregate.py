@@ -225,9 +225,38 @@ class Summary:
     observer_cpu: float | None = None
     #: The pitfalls the figures show (see :mod:`concviz.findings`), as dicts.
     findings: list[dict[str, str]] = field(default_factory=list)
+    #: The median CPU time of a completed task, in ms, over the spans kept (the
+    #: latest :data:`TASK_CPU_SAMPLE` at most): what --task-ms delivered (None: no task done).
+    task_cpu_ms_median: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+#: Most spans (the newest, shared among the lanes) the median task CPU is taken over.
+TASK_CPU_SAMPLE = 4096
+
+
+def task_cpu_ms_median(lanes: Sequence[Lane]) -> float | None:
+    """The median CPU time of the newest completed tasks kept in ``lanes``' spans, in ms."""
+    if not lanes:
+        return None
+    per_lane = max(16, TASK_CPU_SAMPLE // len(lanes))
+    cpu: list[int] = []
+    for lane in lanes:
+        taken = 0
+        for span in reversed(lane.spans):
+            if taken >= per_lane:
+                break
+            if span[4] == _OK:
+                cpu.append(span[3])
+                taken += 1
+    if not cpu:
+        return None
+    cpu.sort()
+    mid = len(cpu) // 2
+    ns = cpu[mid] if len(cpu) % 2 else (cpu[mid - 1] + cpu[mid]) / 2
+    return ns / 1e6
 
 
 def spec_iterations(spec: dict[str, Any]) -> int | None:
@@ -800,6 +829,7 @@ class RunAggregate:
             observer_cpu=(
                 self.observer_ns / self.observer_span_ns if self.observer_span_ns > 0 else None
             ),
+            task_cpu_ms_median=task_cpu_ms_median(self.lane_list),
             **self._memory_figures(),
         )
         from ..findings import findings_of  # noqa: PLC0415  (plain Python, above the engine)

@@ -1,9 +1,15 @@
-"""Times the CPU kernels once per interpreter and caches the result.
+"""Measures what the CPU kernels cost on this interpreter, and caches it.
 
 Standard library only; runs inside the runner, so the figures belong to the
 interpreter that runs the workload (a free-threaded build is slower per
-iteration than a GIL build, for instance). ``--task-ms`` is turned into an
-iteration count with these figures.
+iteration than a GIL build, for instance). Each kernel gets a cost table,
+``[[units, CPU ns], ...]`` measured in thread CPU time across the sizes
+``--task-ms`` can ask for (the cost per unit is not constant: ints grow), and
+``--task-ms`` is turned into units with it (:func:`concviz.workloads.base.units_for`).
+
+A cached table is checked at each run: one short probe (a few ms) must cost
+what the table predicts, within :data:`STALE_TOLERANCE`, else it is measured
+again (a slower machine, another CPU frequency, a rebuilt interpreter).
 """
 
 from __future__ import annotations
@@ -16,13 +22,25 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-CACHE_VERSION = 1
+#: The calibration scheme: a cache written by another scheme is not read.
+CACHE_VERSION = 2
+#: The stale-cache check: a probe of this size ...
+CHECK_MS = 3.0
+#: ... must cost the predicted CPU time within this fraction (one of three tries).
+STALE_TOLERANCE = 0.12
+CHECK_TRIES = 3
+
+Table = list[list[float]]
 
 
-def _kernels() -> dict[str, Callable[[], float]]:
+def _kernels() -> dict[str, tuple[Callable[[], Table], Callable[[int], int]]]:
+    """Per kernel: what measures its cost table, and what times one run of n units."""
     from ..workloads import cpu, factorize  # noqa: PLC0415
 
-    return {"sum_of_squares": cpu.calibrate, "trial_division": factorize.calibrate}
+    return {
+        "sum_of_squares": (cpu.cost_table, cpu.probe_ns),
+        "trial_division": (factorize.cost_table, factorize.probe_ns),
+    }
 
 
 def cache_path() -> Path:
@@ -30,15 +48,21 @@ def cache_path() -> Path:
     root = Path(base) if base else Path.home() / ".cache"
     if not os.environ.get("CONCVIZ_CACHE_DIR"):
         root = root / "concviz"
-    return root / "calibration.json"
+    return root / f"calibration-v{CACHE_VERSION}.json"
 
 
 def interpreter_key() -> str:
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    try:
+        built = str(os.stat(os.path.realpath(sys.executable)).st_mtime_ns)
+    except OSError:
+        built = "?"
     return "|".join(
         [
+            f"v{CACHE_VERSION}",
             sys.executable,
-            sys.version.split()[0],
+            built,
+            sys.version,
             sys.implementation.cache_tag or "",
             "gil" if gil else "nogil",
             platform.node(),
@@ -47,7 +71,7 @@ def interpreter_key() -> str:
     )
 
 
-def _load() -> dict[str, dict[str, float]]:
+def _load() -> dict[str, dict[str, Table]]:
     try:
         data = json.loads(cache_path().read_text())
     except (OSError, ValueError):
@@ -58,7 +82,7 @@ def _load() -> dict[str, dict[str, float]]:
     return entries if isinstance(entries, dict) else {}
 
 
-def _store(entries: dict[str, dict[str, float]]) -> None:
+def _store(entries: dict[str, dict[str, Table]]) -> None:
     path = cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,18 +93,43 @@ def _store(entries: dict[str, dict[str, float]]) -> None:
         pass  # a read-only home only costs a re-calibration next time
 
 
-def calibration(names: tuple[str, ...], refresh: bool = False) -> tuple[dict[str, float], bool]:
-    """Returns ``{kernel: units per ms}`` and whether anything was measured now."""
+def still_holds(table: Table, probe: Callable[[int], int]) -> bool:
+    """Whether a short probe costs what ``table`` predicts (one of a few tries)."""
+    from ..workloads.base import cost_ns, units_for  # noqa: PLC0415
+
+    units = units_for(table, CHECK_MS)
+    expected = cost_ns(table, units)
+    tries = (probe(units) / expected for _ in range(CHECK_TRIES))
+    return any(abs(ratio - 1.0) <= STALE_TOLERANCE for ratio in tries)
+
+
+def _valid(table: object) -> bool:
+    return (
+        isinstance(table, list)
+        and len(table) >= 2
+        and all(isinstance(p, list) and len(p) == 2 for p in table)
+    )
+
+
+def calibration(names: tuple[str, ...], refresh: bool = False) -> tuple[dict[str, Table], bool]:
+    """Returns ``{kernel: cost table}`` and whether anything was measured now.
+
+    A cached table is used once a short probe confirms it (else it is measured again).
+    """
     if not names:
         return {}, False
     entries = _load()
     key = interpreter_key()
     mine = dict(entries.get(key, {}))
-    missing = [n for n in names if refresh or n not in mine]
-    if missing:
-        kernels = _kernels()
-        for name in missing:
-            mine[name] = kernels[name]()
+    kernels = _kernels()
+    measured = False
+    for name in names:
+        measure, probe = kernels[name]
+        table = mine.get(name)
+        if refresh or not _valid(table) or not still_holds(table, probe):  # type: ignore[arg-type]
+            mine[name] = measure()
+            measured = True
+    if measured:
         entries[key] = mine
         _store(entries)
-    return {n: mine[n] for n in names}, bool(missing)
+    return {n: mine[n] for n in names}, measured

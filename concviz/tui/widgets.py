@@ -27,6 +27,7 @@ from textual.widgets import Static
 
 from ..engine.aggregate import Summary
 from ..report import describe_result, fmt_bytes, fmt_memory_per_task, fmt_seconds
+from ..workloads import CATALOG
 from .view import (
     LABEL_CHARS,
     EventLine,
@@ -540,6 +541,24 @@ def queue_content(view: QueueView, width: int) -> list[Content]:
     ]
 
 
+#: Workloads whose --task-ms is CPU time turned into work by calibration.
+CALIBRATED = frozenset(
+    name for name, info in CATALOG.items() if info.calibrations and info.nature == "cpu"
+)
+
+
+def _task_cpu_hints(s: Summary) -> tuple[str, bool, str]:
+    """The worker CPU row's hint: the median task CPU, next to what --task-ms asked
+    for where the workload's size is calibrated CPU time (so any drift shows)."""
+    median = s.task_cpu_ms_median
+    if median is None:
+        return "", False, ""
+    per_task = f" {median:.3g} ms/task"
+    if s.iterations is None and s.workload in CALIBRATED:
+        return f"{per_task} (asked {s.task_ms:g})", False, per_task
+    return per_task, False, per_task
+
+
 def summary_content(
     s: Summary, final: bool, compact: bool = False, width: int | None = None
 ) -> list[Content]:
@@ -606,7 +625,7 @@ def summary_content(
         lines.append(row("concviz", f"{s.observer_cpu:.0%}", " of a core", short=" CPU"))
     if not compact:
         lines += [
-            row("worker CPU", fmt_seconds(s.cpu_s)),
+            row("worker CPU", fmt_seconds(s.cpu_s), *_task_cpu_hints(s)),
             row("events", f"{s.events:,}", f" {s.dropped_events} lost", keep=True),
         ]
         if s.core_utilisation and final:

@@ -41,8 +41,9 @@ class WorkloadParams:
     task_args: list[Any] = field(default_factory=list)
     task_kwargs: dict[str, Any] = field(default_factory=dict)
     task_path: str | None = None
-    #: Filled in by the runner from the calibration cache.
-    calibration: dict[str, float] = field(default_factory=dict)
+    #: Filled in by the runner from the calibration cache: per kernel, its cost
+    #: table ``[[units, CPU ns], ...]`` (see :func:`units_for`).
+    calibration: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +51,34 @@ class WorkloadParams:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorkloadParams:
         return cls(**data)
+
+
+def units_for(table: list[list[float]], ms: float) -> int:
+    """How many units of a kernel (iterations, divisions) cost ``ms`` of CPU time.
+
+    ``table`` holds ``[units, CPU ns]`` points of the kernel's measured cost,
+    both increasing: read between two points linearly, below the first in
+    proportion, above the last along the last segment's slope.
+    """
+    target = ms * 1e6
+    prev_u, prev_ns = 0.0, 0.0
+    for units, ns in table:
+        if ns >= target and ns > prev_ns:
+            return max(1, round(prev_u + (units - prev_u) * (target - prev_ns) / (ns - prev_ns)))
+        prev_u, prev_ns = units, ns
+    (u0, ns0), (u1, ns1) = table[-2], table[-1]
+    return max(1, round(u1 + (target - ns1) * (u1 - u0) / (ns1 - ns0)))
+
+
+def cost_ns(table: list[list[float]], units: int) -> float:
+    """The CPU ns ``table`` predicts for ``units`` (the inverse of :func:`units_for`)."""
+    prev_u, prev_ns = 0.0, 0.0
+    for u, ns in table:
+        if u >= units and u > prev_u:
+            return prev_ns + (ns - prev_ns) * (units - prev_u) / (u - prev_u)
+        prev_u, prev_ns = u, ns
+    (u0, ns0), (u1, ns1) = table[-2], table[-1]
+    return ns1 + (units - u1) * (ns1 - ns0) / (u1 - u0)
 
 
 class InjectedFailure(RuntimeError):

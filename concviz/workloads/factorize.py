@@ -3,15 +3,18 @@
 Each task factorizes numbers ``p * q`` (both prime, 15 digits in all) chosen
 so that trial division needs about as many steps as ``--task-ms`` asks for:
 the work is proportional to the smaller factor, so the task size picks ``p``.
-Every task gets a different ``q``, so no two tasks do identical work.
+Every task gets a different ``q``, so no two tasks do identical work. Tasks
+too small for a 15-digit number (under ~23,000 divisions, a millisecond or two)
+factorize the product of two nearby primes instead, a smaller number.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
-from .base import Workload, WorkloadParams
+from .base import Workload, WorkloadParams, units_for
 
 LOW = 10**14  # the smallest 15-digit number
 HIGH = 10**15
@@ -71,8 +74,14 @@ def next_prime(n: int) -> int:
 
 
 def semiprime(divisions: int, variant: int) -> int:
-    """A 15-digit ``p * q`` whose smallest factor takes ~``divisions`` odd trial divisions."""
-    p = next_prime(min(max(MIN_FACTOR, 2 * divisions), MAX_FACTOR - 10_000))
+    """A ``p * q`` whose smallest factor takes ~``divisions`` odd trial divisions.
+
+    15 digits, unless the task is too small for that: then ``q`` is just above ``p``.
+    """
+    if 2 * divisions < MIN_FACTOR:
+        p = next_prime(max(3, 2 * divisions))
+        return p * next_prime(p + 1 + 2 * (variant % max(1, p // 4)))
+    p = next_prime(min(2 * divisions, MAX_FACTOR - 10_000))
     q = next_prime(max(p, LOW // p + 1) + 1 + 997 * variant)
     if p * q >= HIGH:  # large p leaves little room: step q down instead
         q = p
@@ -81,16 +90,37 @@ def semiprime(divisions: int, variant: int) -> int:
     return p * q
 
 
-def calibrate() -> float:
-    """Trial divisions per millisecond on this interpreter."""
-    p = 200_003  # ~100k odd divisions to reach it
-    n = p * next_prime(LOW // p + 1)
-    best = math.inf
-    for _ in range(5):
-        start = time.perf_counter()
-        factorize(n)
-        best = min(best, time.perf_counter() - start)
-    return (p // 2) / (best * 1000.0)
+#: Where the cost of one number is measured, in divisions: both sides of the
+#: switch to 15-digit numbers, then far enough to extrapolate (the cost per
+#: division no longer changes: the numbers and divisors keep their size).
+_PROBES = (1_000, 4_000, 12_000, MIN_FACTOR // 2 - 1, MIN_FACTOR // 2 + 100, 60_000, 150_000)
+#: Most divisions one 15-digit number can take (larger tasks take several).
+PER_NUMBER_MAX = MAX_FACTOR // 2 - 10_000
+
+
+def probe_ns(divisions: int, variant: int = 0) -> int:
+    """CPU ns to make and factorize one number of ``divisions`` (as a task does)."""
+    start = time.thread_time_ns()
+    n = semiprime(divisions, variant)
+    factorize(n)
+    return time.thread_time_ns() - start
+
+
+def cost_table(rounds: int = 3) -> list[list[float]]:
+    """``[[divisions, CPU ns for one number], ...]``: medians of ``rounds`` sweeps."""
+    sweeps = [[probe_ns(d, r) for d in _PROBES] for r in range(rounds)]
+    return [
+        [float(d), float(statistics.median(column))]
+        for d, column in zip(_PROBES, zip(*sweeps, strict=True), strict=True)
+    ]
+
+
+def plan(ms: float, table: list[list[float]]) -> tuple[int, int]:
+    """(numbers, divisions each) for a task of ``ms`` CPU time."""
+    count = 1
+    while units_for(table, ms / count) > PER_NUMBER_MAX:
+        count += 1
+    return count, units_for(table, ms / count)
 
 
 class FactorizeWorkload(Workload):
@@ -98,15 +128,13 @@ class FactorizeWorkload(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        if params.iterations is not None:
-            total = params.iterations
+        if params.iterations is None:
+            self.count, self.divisions = plan(params.task_ms, params.calibration["trial_division"])
         else:
-            total = round(params.task_ms * params.calibration["trial_division"])
-        # One number cannot need more steps than its square root allows; split
-        # large tasks into several numbers.
-        per_number_max = MAX_FACTOR // 2 - 10_000
-        self.count = max(1, math.ceil(total / per_number_max))
-        self.divisions = max(1, total // self.count)
+            # One number cannot need more steps than its square root allows; split
+            # large tasks into several numbers.
+            self.count = max(1, math.ceil(params.iterations / PER_NUMBER_MAX))
+            self.divisions = max(1, params.iterations // self.count)
 
     def compute(self, task_id: int) -> None:
         for k in range(self.count):
