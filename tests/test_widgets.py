@@ -14,9 +14,19 @@ from textual.style import Style as VisualStyle
 from textual.widgets import Static
 
 from concviz.engine.aggregate import RunAggregate
-from concviz.tui.view import QueueView, WorkerRow, WorkersView
+from concviz.tui.view import (
+    SPARKS,
+    WAIT_SPARKS,
+    Cell,
+    QueueView,
+    WorkerRow,
+    WorkersView,
+    group_cell,
+)
 from concviz.tui.widgets import (
+    GROUP_LEGEND,
     LEGEND,
+    SHORT_GROUP_LEGEND,
     SHORT_LEGEND,
     Panel,
     legend_line,
@@ -208,9 +218,26 @@ def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
 
 def test_the_timeline_legend_shrinks_before_its_note_is_cut() -> None:
     note = "1000 lanes, 67 per row: bar height = share of them busy"
-    assert legend_line(note, 120) == f"{note} · {LEGEND}"
-    assert legend_line(note, 86) == f"{note} · {SHORT_LEGEND}"
-    assert legend_line(note, 60) == note  # the legend goes; the note says how to read the rows
-    assert legend_line(note, 30) == note[:30]
+    assert legend_line(note, 120, "group") == f"{note} · {GROUP_LEGEND}"
+    assert legend_line(note, 80, "group") == f"{note} · {SHORT_GROUP_LEGEND}"
+    assert legend_line(note, 60, "group") == note  # the legend goes; the note says how to read
+    assert legend_line(note, 30, "group") == note[:30]
+    lanes = "lanes are asyncio task slots on one thread"
+    assert legend_line(lanes, 120) == f"{lanes} · {LEGEND}"
+    assert legend_line(lanes, 75) == f"{lanes} · {SHORT_LEGEND}"
     assert legend_line("", 80) == LEGEND
     assert len(legend_line("", 20)) <= 20
+
+
+def test_grouped_rows_explain_both_of_their_glyphs() -> None:
+    """Issue #17.2: the legend must say what a grouped row draws: solid on CPU, dotted waiting."""
+    for legend in (GROUP_LEGEND, SHORT_GROUP_LEGEND):
+        assert SPARKS[-2] in legend
+        assert WAIT_SPARKS[-1] in legend
+        assert "CPU" in legend
+        assert "waiting" in legend
+    assert group_cell(1.0, 0.9) == Cell(SPARKS[-1], "group")
+    assert group_cell(1.0, 0.1) == Cell(WAIT_SPARKS[-1], "wait")
+    assert group_cell(0.3, 0.0).glyph == WAIT_SPARKS[2]  # as tall as its busy share
+    assert group_cell(0.3, 0.3).glyph == SPARKS[2]
+    assert group_cell(0.01, 0.01).glyph == " "

@@ -298,7 +298,9 @@ class Timeline(Widget):
 
     Glyph density is the task's on-CPU share (█ computing … ░ waiting), so the
     GIL's picture survives a monochrome projector; ✗ marks a failed task;
-    consecutive tasks alternate colour so their boundaries show.
+    consecutive tasks alternate colour so their boundaries show. A row standing
+    for many lanes is a bar as tall as their busy share: solid (▇) where that
+    time was on CPU, dotted (⣿, muted) where it was waiting.
     """
 
     COMPONENT_CLASSES = {
@@ -307,6 +309,7 @@ class Timeline(Widget):
         "timeline--run",
         "timeline--fail",
         "timeline--group",
+        "timeline--wait",
         "timeline--label",
         "timeline--axis",
         "timeline--note",
@@ -318,6 +321,7 @@ class Timeline(Widget):
     Timeline > .timeline--run { color: $success; }
     Timeline > .timeline--fail { color: $error; text-style: bold; }
     Timeline > .timeline--group { color: $primary; }
+    Timeline > .timeline--wait { color: $foreground-muted; }
     Timeline > .timeline--label { color: $foreground; }
     Timeline > .timeline--axis { color: $foreground-muted; }
     Timeline > .timeline--note { color: $foreground-muted; text-style: italic; }
@@ -375,7 +379,7 @@ class Timeline(Widget):
         base = self.rich_style
         styles = {
             name: base + self.get_component_rich_style(f"timeline--{name}", partial=True)
-            for name in ("a", "b", "run", "fail", "group", "label", "axis", "note")
+            for name in ("a", "b", "run", "fail", "group", "wait", "label", "axis", "note")
         }
         styles[""] = base
         self._style_cache = (theme, styles)
@@ -429,7 +433,7 @@ class Timeline(Widget):
             ).adjust_cell_length(width, st[""])
         )
         if self.legend:
-            strip = Strip([Segment(legend_line(view.note, width), st["note"])])
+            strip = Strip([Segment(legend_line(view.note, width, view.legend), st["note"])])
             strips.append(strip.adjust_cell_length(width, st[""]))
         return strips
 
@@ -446,13 +450,20 @@ class Timeline(Widget):
 
 LEGEND = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
 SHORT_LEGEND = "█ CPU ▓▒░ waiting ✗ failed"
+#: Grouped rows: the height is the busy share (the note says so); the glyph, what it was.
+GROUP_LEGEND = "▇ busy on CPU  ⣿ busy waiting (sleep, I/O, GIL)"
+SHORT_GROUP_LEGEND = "▇ on CPU ⣿ waiting"
 
 
-def legend_line(note: str, width: int) -> str:
-    """The note and the glyph legend on one line: the legend shrinks before the note is cut."""
+def legend_line(note: str, width: int, kind: str = "lane") -> str:
+    """The note and the glyph legend on one line: the legend shrinks before the note is cut.
+
+    ``kind`` is the view's legend: "lane" (shade = on-CPU share) or "group".
+    """
+    long, short = (GROUP_LEGEND, SHORT_GROUP_LEGEND) if kind == "group" else (LEGEND, SHORT_LEGEND)
     if not note:
-        return LEGEND if len(LEGEND) <= width else SHORT_LEGEND[:width]
-    for legend in (LEGEND, SHORT_LEGEND):
+        return long if len(long) <= width else short[:width]
+    for legend in (long, short):
         line = f"{note} · {legend}"
         if len(line) <= width:
             return line
