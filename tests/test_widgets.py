@@ -18,6 +18,7 @@ from concviz.tui.view import (
     SPARKS,
     WAIT_SPARKS,
     Cell,
+    CoreRow,
     QueueView,
     WorkerRow,
     WorkersView,
@@ -29,6 +30,7 @@ from concviz.tui.widgets import (
     SHORT_GROUP_LEGEND,
     SHORT_LEGEND,
     Panel,
+    cores_content,
     legend_line,
     queue_content,
     summary_content,
@@ -241,3 +243,17 @@ def test_grouped_rows_explain_both_of_their_glyphs() -> None:
     assert group_cell(0.3, 0.0).glyph == WAIT_SPARKS[2]  # as tall as its busy share
     assert group_cell(0.3, 0.3).glyph == SPARKS[2]
     assert group_cell(0.01, 0.01).glyph == " "
+
+
+def test_the_cores_panel_shows_how_many_cores_were_busy_in_all() -> None:
+    """Issue #17.3: a GIL thread migrating between two cores reads 63 % and 58 %;
+    the headline, about one core busy in all, must be in the Cores panel too."""
+    rows = [CoreRow("cpu0", 63.0, [63.0]), CoreRow("cpu1", 58.0, [58.0])]
+    lines = [line.plain for line in cores_content(rows, 30, 8)]
+    assert len(lines) == 3
+    assert lines[-1].endswith("1.2 of 2 cores busy")
+    narrow = [line.plain for line in cores_content(rows, 20, 8)]
+    assert narrow[-1] == "all  1.2 of 2 cores"  # one line, not wrapped
+    many = [CoreRow(f"cpu{i}", 50.0, [50.0]) for i in range(16)]
+    (line,) = cores_content(many, 40, 8)  # one column per core, and the total
+    assert line.plain.endswith("8.0 of 16 cores busy")

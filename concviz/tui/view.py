@@ -868,6 +868,16 @@ def cores_view(agg: RunAggregate, history: int, smooth: int = 1) -> list[CoreRow
     return rows
 
 
+def cores_busy(rows: Sequence[CoreRow]) -> str:
+    """All the cores' busy time as cores, e.g. ``1.2 of 2 cores busy``.
+
+    A thread the GIL lets run alone migrates between cores: each core's own
+    figure hides that, all together they are one core busy.
+    """
+    total = sum(r.percent for r in rows) / 100.0
+    return f"{total:.1f} of {len(rows)} cores busy"
+
+
 @dataclass(frozen=True)
 class WorkerRow:
     label: str

@@ -35,6 +35,7 @@ from .view import (
     TimelineView,
     WorkersView,
     bar,
+    cores_busy,
     fmt_duration,
     spark,
     split_bar,
@@ -476,10 +477,10 @@ def legend_line(note: str, width: int, kind: str = "lane") -> str:
 def cores_content(rows: list[CoreRowView], width: int, height: int) -> list[Content]:
     if not rows:
         return [Content.styled("waiting for the first sample…", "$text-muted")]
-    if len(rows) > height:  # many cores: one column per core, bar height = busy
+    total = cores_busy(rows)
+    if len(rows) + 1 > height:  # many cores: one column per core, bar height = busy
         levels = "".join(spark([r.percent], 1, 100.0) for r in rows)
-        mean = sum(r.percent for r in rows) / len(rows)
-        return [Content.assemble((levels, "$accent"), f"  mean {mean:3.0f}% of {len(rows)} cores")]
+        return [Content.assemble((levels, "$accent"), f"  {total}")]
     bar_w = max(4, min(12, (width - 10) // 2))
     hist_w = max(0, width - bar_w - 12)
     lines = []
@@ -492,6 +493,9 @@ def cores_content(rows: list[CoreRowView], width: int, height: int) -> list[Cont
                 (spark(r.history, hist_w, 100.0), "$secondary"),
             )
         )
+    if len(total) + 5 > width:
+        total = total.removesuffix(" busy")  # narrow: it still reads as cores in use
+    lines.append(Content.assemble(("all  ", "$text-muted"), total))
     return lines
 
 
