@@ -860,6 +860,7 @@ def sweep_entries(
             "workload": args.workload,
             "cores": analysis.cores,
             "serial_fraction": analysis.serial_fraction,
+            "core_limited": analysis.core_limited,
             "knee": analysis.knee,
             "points": [
                 {

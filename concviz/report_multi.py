@@ -221,7 +221,7 @@ def sweep_table(
             if "±" in names
             else ""
         )
-        + f"Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%}; {knee}; "
+        + f"{analysis.fit_text()}; {knee}; "
         f"{analysis.cores} cores here"
     )
     return table

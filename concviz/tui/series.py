@@ -570,8 +570,7 @@ class SweepScreen(SeriesScreen):
             else "every step added speed"
         )
         self.query_one("#fit", Static).update(
-            f" Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%} · {knee} · "
-            f"{analysis.cores} cores here"
+            f" {analysis.fit_text()} · {knee} · {analysis.cores} cores here"
         )
 
     def _plot(self, analysis: SweepAnalysis) -> None:
