@@ -766,6 +766,17 @@ def compare_entries(
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
+def _machine_ceilings(workload: str, counts: list[int]) -> dict[int, float | None]:
+    """The machine ceiling per count for CPU-bound work (measured once, cached); none for I/O."""
+    from .engine.ceiling import ceilings  # noqa: PLC0415
+    from .workloads import CATALOG as KINDS  # noqa: PLC0415
+
+    kind = KINDS.get(workload)
+    if kind is None or kind.nature == "io":
+        return {}
+    return ceilings(counts)
+
+
 def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
     from .engine.spec import SpecError  # noqa: PLC0415
     from .experiments import parse_counts  # noqa: PLC0415
@@ -813,6 +824,7 @@ def sweep_entries(
             [r.summary.wall_s for r in results],
             [r.summary.parallelism for r in results],
             cores=cores,
+            ceilings=_machine_ceilings(args.workload, done),
         )
         if csv_file is not None:
             writer = csv.writer(csv_file)
@@ -868,6 +880,7 @@ def sweep_entries(
                     "speedup": p.speedup,
                     "efficiency": p.efficiency,
                     "amdahl": a,
+                    "ceiling": p.ceiling,
                     "stalled": p.stalled,
                     "walls": r.walls,
                     "spread": r.spread,

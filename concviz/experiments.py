@@ -12,7 +12,7 @@ import itertools
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -216,6 +216,9 @@ class SweepPoint:
     parallelism: float
     #: Adding workers from the previous point made things no faster (or slower).
     stalled: bool
+    #: The machine ceiling: the speedup this many plain processes get on the bare
+    #: CPU kernel (None: not measured). What the hardware allows, not the model.
+    ceiling: float | None = None
 
 
 @dataclass(frozen=True)
@@ -231,11 +234,16 @@ class SweepAnalysis:
     #: The fit counts at most ``cores`` workers at work: past the cores the
     #: hardware, not serial code, is what stopped the speedup.
     core_limited: bool = False
+    #: The fit counts each point's workers as its machine ceiling (what that many
+    #: bare processes reach): the hardware explains the speedups better.
+    machine_limited: bool = False
 
     def fit_text(self) -> str:
         """The fit in words, saying when the cores, not the code, are the limit."""
         text = f"Amdahl fit: serial fraction ≈ {self.serial_fraction:.0%}"
-        if self.core_limited:
+        if self.machine_limited:
+            text += " (against the machine ceiling: the hardware is the limit)"
+        elif self.core_limited:
             text += f" (counting at most {self.cores} workers: the cores are the limit)"
         return text
 
@@ -278,6 +286,7 @@ def analyse_sweep(
     walls: Sequence[float],
     parallelism: Sequence[float],
     cores: int | None = None,
+    ceilings: Mapping[int, float | None] | None = None,
 ) -> SweepAnalysis:
     """Speedup and efficiency against the smallest count, scaled to one worker.
 
@@ -292,20 +301,30 @@ def analyse_sweep(
         s = first_wall / wall * first_n if wall > 0 else 0.0
         stalled = bool(points) and s < best * STALL_GAIN
         best = max(best, s)
-        points.append(SweepPoint(n, wall, s, s / n, par, stalled))
+        ceiling = (ceilings or {}).get(n)
+        points.append(SweepPoint(n, wall, s, s / n, par, stalled, ceiling))
     n_cores = cores or os.cpu_count() or 1
     speeds = [p.speedup for p in points]
     serial, err = _fit(counts, speeds)
     # Amdahl's law assumes a core per worker. Where workers outnumber the cores, fit
     # with the workers that can run at once too: if that explains the speedups as
     # well (and the cores were kept busy) or better, the cores are the limit.
-    capped = [min(n, n_cores) for n in counts]
+    capped: list[float] = [min(n, n_cores) for n in counts]
     core_limited = False
     if any(n > n_cores for n in counts):
         serial_capped, err_capped = _fit(capped, speeds)
         busy = max(parallelism, default=0.0) >= CORE_BUSY_SHARE * n_cores
         if err_capped < err * 0.9 or (err_capped <= err and busy):
-            serial, core_limited = serial_capped, True
+            serial, err, core_limited = serial_capped, err_capped, True
+    # Where the machine ceiling was measured, the workers' real worth is that.
+    machine = [(ceilings or {}).get(n) for n in counts]
+    machine_limited = False
+    if all(m is not None for m in machine) and any(n > 1 for n in counts):
+        reach = [max(1.0, m or 1.0) for m in machine]
+        serial_machine, err_machine = _fit(reach, speeds)
+        if err_machine < err * 0.9:
+            serial, machine_limited, capped = serial_machine, True, reach
+            core_limited = False
     knee = None
     for previous, point in itertools.pairwise(points):
         if point.stalled:
@@ -314,8 +333,12 @@ def analyse_sweep(
     return SweepAnalysis(
         points=points,
         serial_fraction=serial,
-        amdahl=[amdahl_speedup(n, serial) for n in (capped if core_limited else counts)],
+        amdahl=[
+            amdahl_speedup(n, serial)
+            for n in (capped if core_limited or machine_limited else counts)
+        ],
         knee=knee,
         cores=n_cores,
         core_limited=core_limited,
+        machine_limited=machine_limited,
     )

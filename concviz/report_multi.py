@@ -181,6 +181,8 @@ def sweep_table(
         names.insert(2, "±")
     if width < 90:
         names.remove("ideal")
+    if any(p.ceiling is not None for p in analysis.points):
+        names.insert(names.index("Amdahl"), "ceiling")
     if any(memory):
         names.append("memory")
     # Under 100 columns the notes go under the table: beside it they squeezed every
@@ -203,6 +205,7 @@ def sweep_table(
             *([fmt_spread(spreads[index])] if "±" in names else []),
             f"{point.speedup:.2f}×",
             *([f"{point.workers}×"] if "ideal" in names else []),
+            *([fmt_ceiling(point.ceiling)] if "ceiling" in names else []),
             f"{amdahl:.2f}×",
             f"{point.efficiency:.0%}",
             f"{point.parallelism:.2f}",
@@ -221,10 +224,19 @@ def sweep_table(
             if "±" in names
             else ""
         )
+        + (CEILING_NOTE + "; " if "ceiling" in names else "")
         + f"{analysis.fit_text()}; {knee}; "
         f"{analysis.cores} cores here"
     )
     return table
+
+
+#: What the ceiling column means, in the tables' captions.
+CEILING_NOTE = "ceiling = speedup that many bare processes get on the CPU kernel (the machine)"
+
+
+def fmt_ceiling(ceiling: float | None) -> str:
+    return "-" if ceiling is None else f"{ceiling:.2f}×"
 
 
 def fmt_spread(spread: float | None) -> str:
