@@ -740,12 +740,16 @@ def compare_entries(
     results, interrupted = run_series(entries, args, "compare")
     rows = speedups(results)
     baseline = results[baseline_index([r.label for r in results])].label if results else "-"
+    ceilings = (
+        _machine_ceilings(entries[0][1].workload, [r.summary.workers for r in rows]) if rows else {}
+    )
     if args.json:
         data = [
             {
                 **r.summary.as_dict(),
                 "label": r.label,
                 "speedup": r.speedup,
+                "ceiling": ceilings.get(r.summary.workers),
                 "walls": list(r.walls),  # every run's, in run order
                 "spread": r.spread,
             }
@@ -762,7 +766,7 @@ def compare_entries(
         tasks = f"{spec.tasks} tasks" if len(counts) == 1 else "tasks"  # variants may differ
         title = f"concviz compare: {spec.workload}, {tasks} of {spec.size}"
         console = Console(file=out)
-        console.print(compare_table(rows, baseline, title, console.width, keep))
+        console.print(compare_table(rows, baseline, title, console.width, keep, ceilings))
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 

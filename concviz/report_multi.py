@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich import box
 from rich.table import Table
@@ -48,6 +48,7 @@ def compare_table(
     title: str,
     width: int = 120,
     keep: Sequence[str] = (),
+    ceilings: Mapping[int, float | None] | None = None,
 ) -> Table:
     """The comparison as a table for a terminal ``width`` columns wide.
 
@@ -57,6 +58,9 @@ def compare_table(
     the workers' start-up, the wait for a core and the queue; never those in
     ``keep`` (a scenario's focus: what its lesson rests on). Long labels wrap:
     every figure kept keeps its column whole, down to 80 columns.
+
+    ``ceilings``: the machine ceiling per worker count (see
+    :mod:`concviz.engine.ceiling`), said under the table for the counts shown.
     """
     bar_width = 6 if width >= 116 else 0
     table = Table(
@@ -110,6 +114,7 @@ def compare_table(
             else ""
         )
         + f"speedup = wall of {baseline} / wall of each · "
+        + ceiling_text(ceilings or {}, {r.summary.workers for r in rows})
         + ("parallel = worker CPU / wall · " if "parallel" in shown else "")
         + ("wait = of the tasks' time, ready to run but no core free · " if "wait" in shown else "")
         + ("queue = peak depth · " if "queue" in shown else "")
@@ -233,6 +238,18 @@ def sweep_table(
 
 #: What the ceiling column means, in the tables' captions.
 CEILING_NOTE = "ceiling = speedup that many bare processes get on the CPU kernel (the machine)"
+
+
+def ceiling_text(ceilings: Mapping[int, float | None], counts: Iterable[int]) -> str:
+    """The machine ceiling for a comparison's worker counts, as a caption's clause."""
+    reached = [
+        f"{n} processes {fmt_ceiling(c)}"
+        for n in sorted(set(counts))
+        if n > 1 and (c := ceilings.get(n))
+    ]
+    if not reached:
+        return ""
+    return f"machine ceiling (bare CPU kernel vs one process): {', '.join(reached)} · "
 
 
 def fmt_ceiling(ceiling: float | None) -> str:

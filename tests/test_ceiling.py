@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,31 @@ def test_a_sweep_that_reaches_the_machine_ceiling_does_not_blame_the_code() -> N
     assert seeing.machine_limited
     assert seeing.serial_fraction < 0.05
     assert "hardware is the limit" in seeing.fit_text()
+
+
+def test_compare_says_the_machine_ceiling_and_puts_it_in_its_json() -> None:
+    from rich.console import Console  # noqa: PLC0415
+
+    from concviz.engine.aggregate import RunAggregate  # noqa: PLC0415
+    from concviz.experiments import RunResult, speedups  # noqa: PLC0415
+    from concviz.report_multi import compare_table  # noqa: PLC0415
+    from tests.support import concviz  # noqa: PLC0415
+
+    out = concviz(
+        "compare", "--models", "sequential,processes", "-w", "cpu", "-n", "2", "-t", "4",
+        "--task-ms", "20", "--json", "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rows = {r["label"]: r for r in json.loads(out.stdout)}
+    assert rows["sequential"]["ceiling"] == 1.0
+    assert 0.3 < rows["processes"]["ceiling"] < 2.5  # measured on this machine, now or cached
+    summary = replace(
+        RunAggregate({"model": "processes", "workload": "cpu"}).summary(), workers=2, wall_s=1.0
+    )
+    results = [RunResult("processes", None, summary)]
+    console = Console(width=120, record=True)
+    with console.capture() as captured:
+        console.print(compare_table(speedups(results), "processes", "t", 120, (), {2: 1.56}))
+    assert "machine ceiling (bare CPU kernel vs one process): 2 processes 1.56×" in " ".join(
+        captured.get().split()
+    )
