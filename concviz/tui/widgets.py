@@ -301,7 +301,7 @@ class Timeline(Widget):
     GIL's picture survives a monochrome projector; ✗ marks a failed task;
     consecutive tasks alternate colour so their boundaries show. A row standing
     for many lanes is a bar as tall as their busy share: solid (▇) where that
-    time was on CPU, dotted (⣿, muted) where it was waiting.
+    time was on CPU, dotted (⣿, the waiting colour) where it was waiting.
     """
 
     COMPONENT_CLASSES = {
@@ -322,7 +322,7 @@ class Timeline(Widget):
     Timeline > .timeline--run { color: $success; }
     Timeline > .timeline--fail { color: $error; text-style: bold; }
     Timeline > .timeline--group { color: $primary; }
-    Timeline > .timeline--wait { color: $foreground-muted; }
+    Timeline > .timeline--wait { color: $warning; }
     Timeline > .timeline--label { color: $foreground; }
     Timeline > .timeline--axis { color: $foreground-muted; }
     Timeline > .timeline--note { color: $foreground-muted; text-style: italic; }
@@ -452,7 +452,7 @@ class Timeline(Widget):
 LEGEND = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
 SHORT_LEGEND = "█ CPU ▓▒░ waiting ✗ failed"
 #: Grouped rows: the height is the busy share (the note says so); the glyph, what it was.
-GROUP_LEGEND = "▇ busy on CPU  ⣿ busy waiting (sleep, I/O, GIL)"
+GROUP_LEGEND = "▇ busy on CPU  ⣿ busy waiting (sleep, I/O, GIL, a core)"
 SHORT_GROUP_LEGEND = "▇ on CPU ⣿ waiting"
 
 
