@@ -239,7 +239,14 @@ def test_compare_cpu_work_processes_beat_threads_on_a_gil_build() -> None:
         return float(rows["processes"]["speedup"])  # type: ignore[arg-type]
 
     # speedup is against the first (threads); neighbours can only slow processes down
-    assert best_of(3, ratio, enough=1.3) > 1.3
+    best = best_of(3, ratio, enough=1.3)
+    if best <= 1.3:
+        from concviz.engine.ceiling import measure  # noqa: PLC0415
+
+        machine = measure(2)  # what two bare processes reach here, right now
+        if machine < 1.4:
+            pytest.skip(f"two bare processes reach only {machine:.2f}× here now (busy machine)")
+    assert best > 1.3
 
 
 def test_compare_writes_a_trace_per_run(tmp_path: Path) -> None:
