@@ -704,8 +704,7 @@ def _group_occupancy(
         spread = int(dt * (hi_cell - lo_cell)) // BIN_NS
         sparse = sparse_cpu = None
         if len(bins) * 4 < spread:
-            sparse = _bins_by_cell(bins, t0, dt, lo_cell, hi_cell)
-            sparse_cpu = _bins_by_cell(lane.cpu_bins, t0, dt, lo_cell, hi_cell)
+            sparse, sparse_cpu = _bins_by_cell(bins, lane.cpu_bins, t0, dt, lo_cell, hi_cell)
         for i in range(lo_cell, hi_cell):
             # busy_between's sum, spelled for speed: every lane's new cells come here
             lo = int(t0 + i * dt)
@@ -801,10 +800,16 @@ def _group_occupancy(
 
 
 def _bins_by_cell(
-    bins: dict[int, int], t0: int, dt: float, lo_cell: int, hi_cell: int
-) -> list[float]:
-    """Each bin's busy ns shared out to the cells it overlaps (cells lo_cell..hi_cell-1)."""
+    bins: dict[int, int],
+    cpu_bins: dict[int, int],
+    t0: int,
+    dt: float,
+    lo_cell: int,
+    hi_cell: int,
+) -> tuple[list[float], list[float]]:
+    """Each bin's busy and on-CPU ns shared out to the cells it overlaps (lo_cell..hi_cell-1)."""
     out = [0.0] * (hi_cell - lo_cell)
+    out_cpu = [0.0] * (hi_cell - lo_cell)
     start = int(t0 + lo_cell * dt)
     stop = int(t0 + hi_cell * dt)
     for b, value in bins.items():
@@ -812,6 +817,7 @@ def _bins_by_cell(
         b_hi = b_lo + BIN_NS
         if b_hi <= start or b_lo >= stop or not value:
             continue
+        used = cpu_bins.get(b, 0)
         cell = min(max(lo_cell, int((b_lo - t0) // dt)), hi_cell - 1)
         while cell > lo_cell and int(t0 + cell * dt) > b_lo:  # float edges, as the cells have them
             cell -= 1
@@ -822,8 +828,10 @@ def _bins_by_cell(
             overlap = min(b_hi, int(t0 + (cell + 1) * dt)) - max(b_lo, cell_lo)
             if overlap > 0:
                 out[cell - lo_cell] += value * overlap / BIN_NS
+                if used:
+                    out_cpu[cell - lo_cell] += used * overlap / BIN_NS
             cell += 1
-    return out
+    return out, out_cpu
 
 
 def _ran(lane: Lane) -> bool:
