@@ -875,12 +875,20 @@ def compare_entries(
     results, interrupted = run_series(entries, args, "compare")
     rows = speedups(results)
     baseline = results[baseline_index([r.label for r in results])].label if results else "-"
+    ceilings = (
+        _machine_ceilings(entries[0][1].workload, [r.summary.workers for r in rows]) if rows else {}
+    )
     if args.json:
         from .report_multi import compare_json_runs  # noqa: PLC0415
 
         compare = {"baseline": baseline if results else None}
         _print_json(
-            args, "compare", compare_json_runs(rows), out, interrupted=interrupted, compare=compare
+            args,
+            "compare",
+            compare_json_runs(rows, ceilings),
+            out,
+            interrupted=interrupted,
+            compare=compare,
         )
     else:
         from rich.console import Console  # noqa: PLC0415
@@ -892,8 +900,19 @@ def compare_entries(
         tasks = f"{spec.tasks} tasks" if len(counts) == 1 else "tasks"  # variants may differ
         title = f"concviz compare: {spec.workload}, {tasks} of {spec.size}"
         console = Console(file=out)
-        console.print(compare_table(rows, baseline, title, console.width, keep))
+        console.print(compare_table(rows, baseline, title, console.width, keep, ceilings))
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _machine_ceilings(workload: str, counts: list[int]) -> dict[int, float | None]:
+    """The machine ceiling per count for CPU-bound work (measured once, cached); none for I/O."""
+    from .engine.ceiling import ceilings  # noqa: PLC0415
+    from .workloads import CATALOG as KINDS  # noqa: PLC0415
+
+    kind = KINDS.get(workload)
+    if kind is None or kind.nature == "io":
+        return {}
+    return ceilings(counts)
 
 
 def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
@@ -942,6 +961,7 @@ def sweep_entries(
             [r.summary.wall_s for r in results],
             [r.summary.parallelism for r in results],
             cores=cores,
+            ceilings=_machine_ceilings(args.workload, done),
         )
         if csv_file is not None:
             writer = csv.writer(csv_file)

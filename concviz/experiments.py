@@ -12,7 +12,7 @@ import itertools
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -216,6 +216,9 @@ class SweepPoint:
     parallelism: float
     #: Adding workers from the previous point made things no faster (or slower).
     stalled: bool
+    #: The machine ceiling: the speedup this many plain processes get on the bare
+    #: CPU kernel (None: not measured). What the hardware allows, not the model.
+    ceiling: float | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,21 @@ class SweepAnalysis:
     #: The worker count after which more workers stop helping (None: they kept helping).
     knee: int | None
     cores: int
+    #: The fit counts at most ``cores`` workers at work: past the cores the
+    #: hardware, not serial code, is what stopped the speedup.
+    core_limited: bool = False
+    #: The fit counts each point's workers as its machine ceiling (what that many
+    #: bare processes reach): the hardware explains the speedups better.
+    machine_limited: bool = False
+
+    def fit_text(self) -> str:
+        """The fit in words, saying when the cores, not the code, are the limit."""
+        text = f"Amdahl fit: serial fraction ≈ {self.serial_fraction:.0%}"
+        if self.machine_limited:
+            text += " (against the machine ceiling: the hardware is the limit)"
+        elif self.core_limited:
+            text += f" (counting at most {self.cores} workers: the cores are the limit)"
+        return text
 
 
 #: A step that adds less than 10 % speedup counts as "no faster": below that the
@@ -239,18 +257,28 @@ def amdahl_speedup(n: float, serial: float) -> float:
     return 1.0 / (serial + (1.0 - serial) / n)
 
 
-def fit_serial_fraction(counts: Sequence[int], speedup: Sequence[float]) -> float:
+def fit_serial_fraction(counts: Sequence[float], speedup: Sequence[float]) -> float:
     """Least-squares fit of Amdahl's law, on a fine grid (robust, no dependencies)."""
+    return _fit(counts, speedup)[0]
+
+
+def _fit(counts: Sequence[float], speedup: Sequence[float]) -> tuple[float, float]:
+    """The best serial fraction and its squared error."""
     usable = [(n, s) for n, s in zip(counts, speedup, strict=True) if s > 0]
     if len(usable) < 2:
-        return 0.0
+        return 0.0, 0.0
     best, best_err = 0.0, math.inf
     for i in range(1001):
         f = i / 1000
         err = sum((amdahl_speedup(n, f) - s) ** 2 for n, s in usable)
         if err < best_err:
             best, best_err = f, err
-    return best
+    return best, best_err
+
+
+#: Past the cores, a sweep counts as held back by them if its workers kept at
+#: least this share of the cores busy (a GIL keeps them at one core: the code).
+CORE_BUSY_SHARE = 0.75
 
 
 def analyse_sweep(
@@ -258,6 +286,7 @@ def analyse_sweep(
     walls: Sequence[float],
     parallelism: Sequence[float],
     cores: int | None = None,
+    ceilings: Mapping[int, float | None] | None = None,
 ) -> SweepAnalysis:
     """Speedup and efficiency against the smallest count, scaled to one worker.
 
@@ -272,8 +301,30 @@ def analyse_sweep(
         s = first_wall / wall * first_n if wall > 0 else 0.0
         stalled = bool(points) and s < best * STALL_GAIN
         best = max(best, s)
-        points.append(SweepPoint(n, wall, s, s / n, par, stalled))
-    serial = fit_serial_fraction(counts, [p.speedup for p in points])
+        ceiling = (ceilings or {}).get(n)
+        points.append(SweepPoint(n, wall, s, s / n, par, stalled, ceiling))
+    n_cores = cores or os.cpu_count() or 1
+    speeds = [p.speedup for p in points]
+    serial, err = _fit(counts, speeds)
+    # Amdahl's law assumes a core per worker. Where workers outnumber the cores, fit
+    # with the workers that can run at once too: if that explains the speedups as
+    # well (and the cores were kept busy) or better, the cores are the limit.
+    capped: list[float] = [min(n, n_cores) for n in counts]
+    core_limited = False
+    if any(n > n_cores for n in counts):
+        serial_capped, err_capped = _fit(capped, speeds)
+        busy = max(parallelism, default=0.0) >= CORE_BUSY_SHARE * n_cores
+        if err_capped < err * 0.9 or (err_capped <= err and busy):
+            serial, err, core_limited = serial_capped, err_capped, True
+    # Where the machine ceiling was measured, the workers' real worth is that.
+    machine = [(ceilings or {}).get(n) for n in counts]
+    machine_limited = False
+    if all(m is not None for m in machine) and any(n > 1 for n in counts):
+        reach = [max(1.0, m or 1.0) for m in machine]
+        serial_machine, err_machine = _fit(reach, speeds)
+        if err_machine < err * 0.9:
+            serial, machine_limited, capped = serial_machine, True, reach
+            core_limited = False
     knee = None
     for previous, point in itertools.pairwise(points):
         if point.stalled:
@@ -282,7 +333,12 @@ def analyse_sweep(
     return SweepAnalysis(
         points=points,
         serial_fraction=serial,
-        amdahl=[amdahl_speedup(n, serial) for n in counts],
+        amdahl=[
+            amdahl_speedup(n, serial)
+            for n in (capped if core_limited or machine_limited else counts)
+        ],
         knee=knee,
-        cores=cores or os.cpu_count() or 1,
+        cores=n_cores,
+        core_limited=core_limited,
+        machine_limited=machine_limited,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich import box
@@ -49,6 +49,7 @@ def compare_table(
     title: str,
     width: int = 120,
     keep: Sequence[str] = (),
+    ceilings: Mapping[int, float | None] | None = None,
 ) -> Table:
     """The comparison as a table for a terminal ``width`` columns wide.
 
@@ -58,6 +59,9 @@ def compare_table(
     the workers' start-up, the wait for a core and the queue; never those in
     ``keep`` (a scenario's focus: what its lesson rests on). Long labels wrap:
     every figure kept keeps its column whole, down to 80 columns.
+
+    ``ceilings``: the machine ceiling per worker count (see
+    :mod:`concviz.engine.ceiling`), said under the table for the counts shown.
     """
     bar_width = 6 if width >= 116 else 0
     table = Table(
@@ -111,6 +115,7 @@ def compare_table(
             else ""
         )
         + f"speedup = wall of {baseline} / wall of each · "
+        + ceiling_text(ceilings or {}, {r.summary.workers for r in rows})
         + ("parallel = worker CPU / wall · " if "parallel" in shown else "")
         + ("wait = of the tasks' time, ready to run but no core free · " if "wait" in shown else "")
         + ("queue = peak depth · " if "queue" in shown else "")
@@ -182,6 +187,8 @@ def sweep_table(
         names.insert(2, "±")
     if width < 90:
         names.remove("ideal")
+    if any(p.ceiling is not None for p in analysis.points):
+        names.insert(names.index("Amdahl"), "ceiling")
     if any(memory):
         names.append("memory")
     # Under 100 columns the notes go under the table: beside it they squeezed every
@@ -204,6 +211,7 @@ def sweep_table(
             *([fmt_spread(spreads[index])] if "±" in names else []),
             f"{point.speedup:.2f}×",
             *([f"{point.workers}×"] if "ideal" in names else []),
+            *([fmt_ceiling(point.ceiling)] if "ceiling" in names else []),
             f"{amdahl:.2f}×",
             f"{point.efficiency:.0%}",
             f"{point.parallelism:.2f}",
@@ -222,10 +230,31 @@ def sweep_table(
             if "±" in names
             else ""
         )
-        + f"Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%}; {knee}; "
+        + (CEILING_NOTE + "; " if "ceiling" in names else "")
+        + f"{analysis.fit_text()}; {knee}; "
         f"{analysis.cores} cores here"
     )
     return table
+
+
+#: What the ceiling column means, in the tables' captions.
+CEILING_NOTE = "ceiling = speedup that many bare processes get on the CPU kernel (the machine)"
+
+
+def ceiling_text(ceilings: Mapping[int, float | None], counts: Iterable[int]) -> str:
+    """The machine ceiling for a comparison's worker counts, as a caption's clause."""
+    reached = [
+        f"{n} processes {fmt_ceiling(c)}"
+        for n in sorted(set(counts))
+        if n > 1 and (c := ceilings.get(n))
+    ]
+    if not reached:
+        return ""
+    return f"machine ceiling (bare CPU kernel vs one process): {', '.join(reached)} · "
+
+
+def fmt_ceiling(ceiling: float | None) -> str:
+    return "-" if ceiling is None else f"{ceiling:.2f}×"
 
 
 def fmt_spread(spread: float | None) -> str:
@@ -264,13 +293,16 @@ def strip_ansi(text: str) -> str:
 # -- --json ---------------------------------------------------------------------
 
 
-def compare_json_runs(rows: Sequence[CompareRow]) -> list[dict[str, Any]]:
+def compare_json_runs(
+    rows: Sequence[CompareRow], ceilings: Mapping[int, float | None] | None = None
+) -> list[dict[str, Any]]:
     """A compare's runs for the ``--json`` envelope: each variant's median run."""
     return [
         {
             **r.summary.as_dict(),
             "label": r.label,
             "speedup": r.speedup,
+            "ceiling": (ceilings or {}).get(r.summary.workers),
             "walls": list(r.walls),  # every run's, in run order
             "spread": r.spread,
         }
@@ -288,6 +320,7 @@ def sweep_json(
             "speedup": p.speedup,
             "efficiency": p.efficiency,
             "amdahl": a,
+            "ceiling": p.ceiling,
             "stalled": p.stalled,
             "walls": list(r.walls),
             "spread": r.spread,
@@ -299,6 +332,7 @@ def sweep_json(
         "workload": workload,
         "cores": analysis.cores,
         "serial_fraction": analysis.serial_fraction,
+        "core_limited": analysis.core_limited,
         "knee": analysis.knee,
     }
     return runs, fit

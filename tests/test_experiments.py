@@ -45,7 +45,26 @@ def test_sweep_analysis_finds_where_more_workers_stop_helping() -> None:
     assert [round(p.efficiency, 2) for p in analysis.points] == [1.0, 1.0, 0.49, 0.24]
     assert analysis.knee == 2
     assert [p.stalled for p in analysis.points] == [False, False, True, True]
-    assert 0.3 < analysis.serial_fraction < 0.8
+    # Issue #17.3: the cores, not serial code, stopped it: the fit must not blame the code.
+    assert analysis.core_limited
+    assert analysis.serial_fraction < 0.05
+    assert analysis.amdahl == pytest.approx([1.0, 2.0, 2.0, 2.0], abs=0.1)
+    assert "the cores are the limit" in analysis.fit_text()
+
+
+def test_a_gil_that_holds_one_core_is_still_blamed_on_serial_code() -> None:
+    """Four GIL threads on two cores: one core busy, no speedup. The cores are not
+    what stopped it (they were half idle): the fit keeps its serial fraction."""
+    analysis = analyse_sweep([1, 2, 4], [1.0, 1.02, 1.03], [1.0, 1.0, 1.0], cores=2)
+    assert not analysis.core_limited
+    assert analysis.serial_fraction > 0.9
+    assert "cores are the limit" not in analysis.fit_text()
+
+
+def test_waiting_work_past_the_cores_is_not_capped_at_the_cores() -> None:
+    analysis = analyse_sweep([1, 4, 16], [1.6, 0.4, 0.1], [0.01, 0.02, 0.05], cores=2)
+    assert not analysis.core_limited
+    assert analysis.serial_fraction < 0.02
 
 
 def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> None:

@@ -37,3 +37,10 @@ def test_threads_on_a_gil_build(snap_compare: Any, size: tuple[int, int]) -> Non
 def test_processes_fill_both_cores_light_theme(snap_compare: Any) -> None:
     app = replayed("processes-cpu.cvrec", theme="textual-light")
     assert snap_compare(app, terminal_size=(120, 36), run_before=settle)
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+def test_grouped_sleeping_coroutines_do_not_look_like_cpu(snap_compare: Any, theme: str) -> None:
+    """Issue #17.2: 40 sleeping coroutines, 3 slots a row: dotted, muted bars (waiting)."""
+    app = replayed("asyncio-sleep-40.cvrec", theme=theme)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)

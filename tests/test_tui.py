@@ -646,3 +646,28 @@ async def test_a_refresh_while_the_app_is_taken_down_does_nothing() -> None:
         app.refresh_view()  # raised NoScreen before
         app.exit()
         app.refresh_view()  # and once quitting, it draws nothing at all
+
+
+async def test_sweep_screen_says_the_machine_ceiling_for_cpu_work() -> None:
+    """Issue #17.3: after a CPU-bound sweep the dashboard says what the machine allows.
+    The measurement is injected (its own tests measure real processes)."""
+    app = ConcvizApp(RunSpec(model="processes", workload="cpu", workers=1, tasks=4, task_ms=20))
+    async with app.run_test(size=(130, 42)) as pilot:
+        await pilot.press("x")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SweepScreen)
+        asked: list[list[int]] = []
+
+        def measure(counts: list[int]) -> dict[int, float | None]:
+            asked.append(counts)
+            return {n: min(n, 1.56) for n in counts}
+
+        screen.measure_ceilings = measure
+        screen.query_one(Input).value = "1,2"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 60)
+        await pilot.pause(0.3)
+        assert asked == [[1, 2]]
+        fit = str(screen.query_one("#fit").render())
+        assert "machine ceiling (bare CPU kernel vs one process): 2 processes 1.56×" in fit

@@ -22,7 +22,9 @@ from concviz.tui.view import (
     LABEL_CHARS,
     SHADES,
     SPARKS,
+    WAIT_SPARKS,
     TimelineCache,
+    TimelineView,
     bar,
     cores_view,
     header_view,
@@ -127,7 +129,8 @@ def test_too_many_lanes_are_grouped_and_say_so() -> None:
     assert len(view.rows) == 10
     assert view.per_row == 10
     assert "100 lanes" in view.note
-    assert all(glyphs(row) == "█" * 10 for row in view.rows)  # every slot busy: full height
+    # Every slot busy (full height); their CPU is not known while they run: not claimed.
+    assert all(glyphs(row) == WAIT_SPARKS[-1] * 10 for row in view.rows)
 
 
 @pytest.mark.parametrize(
@@ -548,12 +551,14 @@ def test_past_the_bin_budget_old_history_folds_into_blocks_and_keeps_its_sums() 
     busy, cpu = agg.busy_between(long_lane, 0, 23_000 * MS, 23_000 * MS)
     assert (busy, cpu) == pytest.approx((20_000 * MS, MS))
     assert min(long_lane.busy_bins) == horizon  # fine bins only where they still are
-    # The folded past still draws: every slot busy, every row at full height.
+    # The folded past still draws: every slot busy, every row at full height, and
+    # waiting (10 % on CPU), as the blocks' CPU sums say.
     view = timeline_view(
         agg, 23_000 * MS, columns=20, max_rows=4, window_s=20.0, end_ns=20_000 * MS
     )
     assert view.per_row > 1
-    assert all(glyphs(row) == "█" * 20 for row in view.rows[:3]), [glyphs(r) for r in view.rows]
+    full = WAIT_SPARKS[-1] * 20
+    assert all(glyphs(row) == full for row in view.rows[:3]), [glyphs(r) for r in view.rows]
 
 
 def test_folding_is_spread_over_refreshes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -665,7 +670,8 @@ def test_grouped_rows_open_cells_show_finished_and_running_tasks_exactly() -> No
                 )
                 / 10
             )
-            expected += " " if share < 0.02 else SPARKS[min(7, max(0, math.ceil(share * 8) - 1))]
+            level = min(7, max(0, math.ceil(share * 8) - 1))
+            expected += " " if share < 0.02 else WAIT_SPARKS[level]  # no CPU: waiting
         assert glyphs(row) == expected, (r, glyphs(row), expected)
 
 
@@ -705,3 +711,30 @@ def test_folded_history_is_forgotten_after_two_minutes_like_the_bins() -> None:
     assert lane.busy_bins
     assert min(lane.blocks) == 10
     assert min(lane.fail_bins) * timeline.BIN_NS >= 10_000 * MS
+
+
+def _grouped(cpu_share: float) -> TimelineView:
+    """100 coroutine slots, each busy for the whole 100 ms with ``cpu_share`` of it on CPU."""
+    agg = run({"model": "asyncio", "workers": 100, "tasks": 100})
+    agg.feed_records(
+        b"".join(
+            rec(Kind.TASK_START, 0, i, tid=7, slot=i, flags=START_COROUTINE)
+            + rec(Kind.TASK_FINISH, 100, i, tid=7, slot=i, aux=int(100 * MS * cpu_share))
+            for i in range(100)
+        )
+        + rec(Kind.RUN_END, 100)
+    )
+    return timeline_view(agg, 100 * MS, columns=10, max_rows=10, window_s=0.1)
+
+
+def test_grouped_rows_of_waiting_lanes_do_not_claim_the_cpu() -> None:
+    """Issue #17.2: sleeping coroutines were drawn as full CPU bars."""
+    waiting, computing = _grouped(0.01), _grouped(1.0)
+    assert waiting.per_row == computing.per_row == 10
+    for row in waiting.rows:
+        assert glyphs(row) == WAIT_SPARKS[-1] * 10  # all busy: full height, waiting glyphs
+        assert {c.tone for c in row.cells} == {"wait"}
+    for row in computing.rows:
+        assert glyphs(row) == SPARKS[-1] * 10  # all busy on CPU: solid, CPU colour
+        assert {c.tone for c in row.cells} == {"group"}
+    assert waiting.legend == computing.legend == "group"

@@ -14,11 +14,23 @@ from textual.style import Style as VisualStyle
 from textual.widgets import Static
 
 from concviz.engine.aggregate import RunAggregate
-from concviz.tui.view import QueueView, WorkerRow, WorkersView
+from concviz.tui.view import (
+    SPARKS,
+    WAIT_SPARKS,
+    Cell,
+    CoreRow,
+    QueueView,
+    WorkerRow,
+    WorkersView,
+    group_cell,
+)
 from concviz.tui.widgets import (
+    GROUP_LEGEND,
     LEGEND,
+    SHORT_GROUP_LEGEND,
     SHORT_LEGEND,
     Panel,
+    cores_content,
     legend_line,
     queue_content,
     summary_content,
@@ -208,9 +220,40 @@ def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
 
 def test_the_timeline_legend_shrinks_before_its_note_is_cut() -> None:
     note = "1000 lanes, 67 per row: bar height = share of them busy"
-    assert legend_line(note, 120) == f"{note} · {LEGEND}"
-    assert legend_line(note, 86) == f"{note} · {SHORT_LEGEND}"
-    assert legend_line(note, 60) == note  # the legend goes; the note says how to read the rows
-    assert legend_line(note, 30) == note[:30]
+    assert legend_line(note, 120, "group") == f"{note} · {GROUP_LEGEND}"
+    assert legend_line(note, 80, "group") == f"{note} · {SHORT_GROUP_LEGEND}"
+    assert legend_line(note, 60, "group") == note  # the legend goes; the note says how to read
+    assert legend_line(note, 30, "group") == note[:30]
+    lanes = "lanes are asyncio task slots on one thread"
+    assert legend_line(lanes, 120) == f"{lanes} · {LEGEND}"
+    assert legend_line(lanes, 75) == f"{lanes} · {SHORT_LEGEND}"
     assert legend_line("", 80) == LEGEND
     assert len(legend_line("", 20)) <= 20
+
+
+def test_grouped_rows_explain_both_of_their_glyphs() -> None:
+    """Issue #17.2: the legend must say what a grouped row draws: solid on CPU, dotted waiting."""
+    for legend in (GROUP_LEGEND, SHORT_GROUP_LEGEND):
+        assert SPARKS[-2] in legend
+        assert WAIT_SPARKS[-1] in legend
+        assert "CPU" in legend
+        assert "waiting" in legend
+    assert group_cell(1.0, 0.9) == Cell(SPARKS[-1], "group")
+    assert group_cell(1.0, 0.1) == Cell(WAIT_SPARKS[-1], "wait")
+    assert group_cell(0.3, 0.0).glyph == WAIT_SPARKS[2]  # as tall as its busy share
+    assert group_cell(0.3, 0.3).glyph == SPARKS[2]
+    assert group_cell(0.01, 0.01).glyph == " "
+
+
+def test_the_cores_panel_shows_how_many_cores_were_busy_in_all() -> None:
+    """Issue #17.3: a GIL thread migrating between two cores reads 63 % and 58 %;
+    the headline, about one core busy in all, must be in the Cores panel too."""
+    rows = [CoreRow("cpu0", 63.0, [63.0]), CoreRow("cpu1", 58.0, [58.0])]
+    lines = [line.plain for line in cores_content(rows, 30, 8)]
+    assert len(lines) == 3
+    assert lines[-1].endswith("1.2 of 2 cores busy")
+    narrow = [line.plain for line in cores_content(rows, 20, 8)]
+    assert narrow[-1] == "all  1.2 of 2 cores"  # one line, not wrapped
+    many = [CoreRow(f"cpu{i}", 50.0, [50.0]) for i in range(16)]
+    (line,) = cores_content(many, 40, 8)  # one column per core, and the total
+    assert line.plain.endswith("8.0 of 16 cores busy")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -21,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Label, SelectionList, Stat
 from textual_plotext import PlotextPlot
 
 from ..engine.aggregate import RunAggregate, Summary
+from ..engine.ceiling import ceilings
 from ..engine.interpreters import Interpreter
 from ..engine.session import LocalHttpServer, RunSession, SessionError
 from ..engine.spec import RunSpec, SpecError
@@ -40,7 +42,7 @@ from ..experiments import (
 )
 from ..models import CATALOG as MODELS
 from ..report import describe_result, fmt_seconds
-from ..report_multi import compare_figures, fmt_memory, fmt_spread
+from ..report_multi import ceiling_text, compare_figures, fmt_memory, fmt_spread
 from ..workloads import CATALOG as WORKLOADS
 from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
@@ -82,6 +84,10 @@ class Series:
     #: How many runs have started, of ``len(entries) * repeats``.
     position: int = 0
     done: threading.Event = field(default_factory=threading.Event)
+    #: The machine ceiling per worker count (CPU-bound work), once the runs are over.
+    ceilings: dict[int, float | None] = field(default_factory=dict)
+    #: Measures the ceilings (None: none measured); see :mod:`concviz.engine.ceiling`.
+    measure_ceilings: Callable[[list[int]], dict[int, float | None]] | None = None
     _stop: bool = False
 
     @property
@@ -114,6 +120,10 @@ class Series:
                 entry.runs.append((session, session.summary()))
                 entry.settle()
                 session.close()
+            cpu_bound = all(WORKLOADS[e.spec.workload].nature != "io" for e in self.entries)
+            if self.measure_ceilings is not None and cpu_bound and not self.stopping():
+                # After the runs, not beside them: it needs the cores to itself.
+                self.ceilings = self.measure_ceilings([e.spec.workers for e in self.entries])
         except SessionError as exc:  # the HTTP server did not start
             for entry in self.entries:
                 entry.error = entry.error or str(exc)
@@ -184,6 +194,8 @@ class SeriesScreen(Screen[None]):
         #: Runs of each entry (n cycles through REPEATS): a noisy machine moves one
         #: run's wall time by several %; the median of a few says more.
         self.repeats = 1
+        #: Measures the machine ceiling after a series (cached; None: not at all).
+        self.measure_ceilings: Callable[[list[int]], dict[int, float | None]] | None = ceilings
 
     def on_mount(self) -> None:
         self.set_interval(0.1, self.poll)
@@ -212,7 +224,7 @@ class SeriesScreen(Screen[None]):
         except SpecError as exc:
             self.notify(str(exc), title="Cannot run", severity="error")
             return
-        self.series = Series(entries, repeats=self.repeats)
+        self.series = Series(entries, repeats=self.repeats, measure_ceilings=self.measure_ceilings)
         self._shown = -1
         self.started()
         self._run_series(self.series)
@@ -264,7 +276,8 @@ class SeriesScreen(Screen[None]):
             status.update(
                 f"run {series.position} of {series.total}: {entry.label}{progress} · s stops"
             )
-        completed = sum(len(e.runs) + e.failed for e in series.entries)
+        # (plus the ceilings: they come after the last run)
+        completed = sum(len(e.runs) + e.failed for e in series.entries) + len(series.ceilings)
         if completed != self._shown:
             self._shown = completed
             self.show_results(series)
@@ -403,7 +416,9 @@ class CompareScreen(SeriesScreen):
             alive = any(r.summary.memory_tasks_basis == "alive" for r in rows)
             note = " · per task*: over tasks alive, waiting ones too" if alive else ""
             each = f" · median of {series.repeats} runs each" if series.repeats > 1 else ""
-            table.border_subtitle = f"speedup vs {rows[base].label}{note}{each}"
+            machine = ceiling_text(series.ceilings, [r.summary.workers for r in rows])
+            machine = f" · {machine.removesuffix(' · ')}" if machine else ""
+            table.border_subtitle = f"speedup vs {rows[base].label}{note}{each}{machine}"
         self._ensure_timelines(series)
 
     def _ensure_timelines(self, series: Series) -> None:
@@ -544,6 +559,7 @@ class SweepScreen(SeriesScreen):
             [s.wall_s for s in summaries],
             [s.parallelism for s in summaries],
             cores=summaries[0].cores,
+            ceilings=series.ceilings,
         )
         spreads = [wall_spread(e.walls, s.wall_s) for e, s in zip(done, summaries, strict=True)]
         rows = zip(analysis.points, analysis.amdahl, summaries, spreads, strict=True)
@@ -565,9 +581,10 @@ class SweepScreen(SeriesScreen):
             if analysis.knee is not None
             else "every step added speed"
         )
+        machine = ceiling_text(series.ceilings, counts).removesuffix(" · ")
         self.query_one("#fit", Static).update(
-            f" Amdahl fit: serial fraction ≈ {analysis.serial_fraction:.0%} · {knee} · "
-            f"{analysis.cores} cores here"
+            f" {analysis.fit_text()} · {knee} · {analysis.cores} cores here"
+            + (f"\n {machine}" if machine else "")
         )
 
     def _plot(self, analysis: SweepAnalysis) -> None:

@@ -20,6 +20,12 @@ from ..engine.timeline import BIN_NS, BLOCK_SEALED_NS, Lane, run_end_bin
 from ..workloads import describe_size
 
 SPARKS = "▁▂▃▄▅▆▇█"
+#: A grouped row's bar where its lanes were busy but mostly not on CPU (asleep,
+#: awaiting I/O, waiting for the GIL): as tall as the busy share, but dotted, so
+#: it cannot be read as computing, in colour or not.
+WAIT_SPARKS = "⡀⣀⣄⣤⣦⣶⣷⣿"
+#: A grouped cell is drawn as on CPU when at least this share of its busy time was.
+GROUP_CPU_SHARE = 0.5
 #: On-CPU shading, from waiting (light) to computing (solid). Density carries
 #: the meaning, so it survives a monochrome projector.
 SHADES = ("░", "▒", "▓", "█")
@@ -157,7 +163,8 @@ class Cell:
     glyph: str
     #: "a"/"b" alternate between consecutive tasks (a cell takes the tone of the
     #: task covering most of it, else "a"); "fail", "run" (in flight),
-    #: "group" (aggregated rows) or "" (idle).
+    #: "group" (aggregated rows, busy on CPU), "wait" (aggregated rows, busy
+    #: waiting) or "" (idle).
     tone: str
 
 
@@ -181,6 +188,9 @@ class TimelineView:
     note: str = ""
     axis: str = ""
     ticks: list[tuple[int, str]] = field(default_factory=list)
+    #: Which glyph legend explains the rows: "lane" (density = on-CPU share) or
+    #: "group" (height = busy share; solid on CPU, dotted waiting).
+    legend: str = "lane"
 
 
 @dataclass
@@ -200,6 +210,8 @@ class GroupCells:
 
     members: set[tuple[int, int, int, int, int]]
     cells: list[float]
+    #: The same cells' summed on-CPU share.
+    cpu: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -581,18 +593,11 @@ def timeline_view(
         limit = min(columns, future)  # later cells hold nothing yet
         for start in range(0, len(packed), per_row):
             groups = packed[start : start + per_row]
-            occupancy = _group_occupancy(
-                agg, groups, t0, t1, columns, limit, now_ns, shared, (start, per_row), settled
+            occupancy, on_cpu = _group_occupancy(
+                agg, groups, t0, t1, columns, limit, now_ns, shared, (start, per_row), settled, live
             )
             n = len(groups)
-            cells = []
-            for i in range(columns):
-                share = occupancy[i] / n
-                if share < 0.02:
-                    cells.append(Cell(IDLE, ""))
-                else:
-                    level = min(7, max(0, math.ceil(share * 8) - 1))
-                    cells.append(Cell(SPARKS[level], "group"))
+            cells = [group_cell(occupancy[i] / n, on_cpu[i] / n) for i in range(columns)]
             rows.append(TimelineRow(_group_label(start, n, noun), cells))
         note = f"{len(packed)} lanes, {per_row} per row: bar height = share of them busy"
     axis, ticks = _axis(t0, t1, columns, origin)
@@ -607,7 +612,22 @@ def timeline_view(
         note=note,
         axis=axis,
         ticks=ticks,
+        legend="group" if per_row > 1 else "lane",
     )
+
+
+def group_cell(busy: float, cpu: float) -> Cell:
+    """A grouped row's cell from its lanes' mean busy and on-CPU shares (0..1).
+
+    Its height is the busy share; whether that busy time was spent on CPU picks
+    the glyphs and the tone, so sleeping lanes never look like computing ones.
+    """
+    if busy < 0.02:
+        return _IDLE_CELL
+    level = min(7, max(0, math.ceil(busy * 8) - 1))
+    if cpu >= GROUP_CPU_SHARE * busy:
+        return Cell(SPARKS[level], "group")
+    return Cell(WAIT_SPARKS[level], "wait")
 
 
 def _group_label(start: int, n: int, noun: str) -> str:
@@ -627,8 +647,13 @@ def _group_occupancy(
     shared: dict[tuple[int, int], GroupCells],
     key: tuple[int, int],
     settled: dict[int, int],
-) -> list[float]:
-    """How busy a row of many lanes is per cell: the sum of each lane's busy share.
+    live: dict[tuple[int, int], float],
+) -> tuple[list[float], list[float]]:
+    """How busy a row of many lanes is per cell, and how much of that on CPU: the
+    sums of each lane's busy and on-CPU shares.
+
+    A task in flight has no CPU figure yet: it counts its thread's latest
+    sampled CPU, shared among the thread's lanes in flight (none if unsampled).
 
     With a thousand lanes this is most of a refresh. So a cell no lane of the
     row can change any more (it ends before every lane's settled time) is summed
@@ -648,14 +673,16 @@ def _group_occupancy(
     kept = shared.get(key)
     if kept is None or not kept.members <= members.keys():
         kept = GroupCells(set(), [])
-    first = min(len(kept.cells), sealed)
+    first = min(len(kept.cells), sealed, len(kept.cpu))
     cells = kept.cells[:first]
+    cpus = kept.cpu[:first]
 
     def from_bins(lane: Lane, lo_cell: int, hi_cell: int) -> None:
         bins = lane.busy_bins
         if not bins and not lane.blocks and not lane.runs:
             return
         get = bins.get
+        get_cpu = lane.cpu_bins.get
         folded = lane.fine_from * BIN_NS  # before it only blocks: busy_between reads them
         # Its bins lie between its start and its last finish: only those cells.
         lo_cell = max(lo_cell, int((lane.up_ns - t0) // dt))
@@ -669,26 +696,39 @@ def _group_occupancy(
         # Few bins against many places to look them up (long tasks: two bins each,
         # the rest runs): each bin goes to its cells instead.
         spread = int(dt * (hi_cell - lo_cell)) // BIN_NS
-        sparse = _bins_by_cell(bins, t0, dt, lo_cell, hi_cell) if len(bins) * 4 < spread else None
+        sparse = sparse_cpu = None
+        if len(bins) * 4 < spread:
+            sparse, sparse_cpu = _bins_by_cell(bins, lane.cpu_bins, t0, dt, lo_cell, hi_cell)
         for i in range(lo_cell, hi_cell):
             # busy_between's sum, spelled for speed: every lane's new cells come here
             lo = int(t0 + i * dt)
             hi = int(t0 + (i + 1) * dt)
             if lo < folded:
-                cells[i] += min(agg.busy_between(lane, lo, hi, now_ns)[0] / dt, 1.0)
+                busy, cpu = agg.busy_between(lane, lo, hi, now_ns)
+                cells[i] += min(busy / dt, 1.0)
+                cpus[i] += min(cpu / dt, 1.0)
                 continue
-            if sparse is not None:
+            if sparse is not None and sparse_cpu is not None:
                 busy = sparse[i - lo_cell]
+                cpu = sparse_cpu[i - lo_cell]
             else:
                 b_first = lo // BIN_NS
                 b_last = (hi - 1) // BIN_NS
                 value = get(b_first)
-                busy = value * (min(hi, (b_first + 1) * BIN_NS) - lo) / BIN_NS if value else 0.0
+                busy = cpu = 0.0
+                if value:
+                    head = (min(hi, (b_first + 1) * BIN_NS) - lo) / BIN_NS
+                    busy = value * head
+                    cpu = get_cpu(b_first, 0) * head
                 if b_last > b_first:
-                    busy += sum(filter(None, map(get, range(b_first + 1, b_last))))  # whole bins
+                    whole = range(b_first + 1, b_last)
+                    busy += sum(filter(None, map(get, whole)))  # whole bins
+                    cpu += sum(filter(None, map(get_cpu, whole)))
                     value = get(b_last)
                     if value:
-                        busy += value * (hi - b_last * BIN_NS) / BIN_NS
+                        tail = (hi - b_last * BIN_NS) / BIN_NS
+                        busy += value * tail
+                        cpu += get_cpu(b_last, 0) * tail
             while r < n_runs:
                 run = runs[r]
                 run_lo = run[0] * BIN_NS
@@ -696,37 +736,45 @@ def _group_occupancy(
                     break
                 run_hi = run[1] * BIN_NS
                 if run_hi > lo:
-                    busy += (run_hi if run_hi < hi else hi) - (run_lo if run_lo > lo else lo)
+                    overlap = (run_hi if run_hi < hi else hi) - (run_lo if run_lo > lo else lo)
+                    busy += overlap
+                    cpu += run[2] * overlap / BIN_NS
                     if run_hi > hi:
                         break  # it goes on into the next cell
                 r += 1
             if busy:
                 cells[i] += min(busy / dt, 1.0)
+                cpus[i] += min(cpu / dt, 1.0)
 
     if first:
         for lane_key, lane in members.items():
             if lane_key not in kept.members:  # new to the row: its share of the kept cells
                 from_bins(lane, 0, first)
     cells += [0.0] * (limit - first)
+    cpus += [0.0] * (limit - first)
     for lane in members.values():
         from_bins(lane, first, sealed)
     if sealed:
-        shared[key] = GroupCells(set(members), cells[:sealed])
+        shared[key] = GroupCells(set(members), cells[:sealed], cpus[:sealed])
+    # A thread's sampled CPU, shared among its lanes in flight (coroutine slots share one).
+    in_flight: dict[tuple[int, int], int] = {}
+    for lane in members.values():
+        if lane.current_task is not None:
+            in_flight[lane.pid, lane.tid] = in_flight.get((lane.pid, lane.tid), 0) + 1
     region = t0 + sealed * dt
     for lane in members.values():
         if lane.current_task is None and lane.last_finish_ns < region:
             continue  # idle since before the open cells: nothing to add
+        thread = (lane.pid, lane.tid)
+        live_frac = min(live.get(thread, 0.0) / 100.0 / in_flight.get(thread, 1), 1.0)
         # Open cells as the sealed ones are drawn: finished tasks from their bins
         # (every finished span is in them), then the task in flight up to now.
         # Drawing each lane's spans cost ten thousand slots 0.2 s a refresh.
         if not agg.track_bins:  # no bins: its spans, then
             acc = _accumulate(agg, lane, t0, t1, columns, now_ns, None, from_cell=sealed)
-            cells[sealed:] = [
-                o + min((b + u) / dt, 1.0)
-                for o, b, u in zip(
-                    cells[sealed:], acc.busy[sealed:limit], acc.unknown[sealed:limit], strict=True
-                )
-            ]
+            for i in range(sealed, limit):
+                cells[i] += min((acc.busy[i] + acc.unknown[i]) / dt, 1.0)
+                cpus[i] += min((acc.cpu[i] + acc.unknown[i] * live_frac) / dt, 1.0)
             continue
         from_bins(lane, sealed, limit)
         if lane.current_task is not None:
@@ -739,15 +787,23 @@ def _group_occupancy(
                 overlap = min(cell_lo + dt, now_ns) - max(cell_lo, lo)
                 if overlap > 0:
                     cells[i] = cells[i] + min(overlap / dt, 1.0)
+                    cpus[i] = cpus[i] + min(overlap * live_frac / dt, 1.0)
                 i += 1
-    return cells + [0.0] * (columns - limit)
+    pad = [0.0] * (columns - limit)
+    return cells + pad, cpus + pad
 
 
 def _bins_by_cell(
-    bins: dict[int, int], t0: int, dt: float, lo_cell: int, hi_cell: int
-) -> list[float]:
-    """Each bin's busy ns shared out to the cells it overlaps (cells lo_cell..hi_cell-1)."""
+    bins: dict[int, int],
+    cpu_bins: dict[int, int],
+    t0: int,
+    dt: float,
+    lo_cell: int,
+    hi_cell: int,
+) -> tuple[list[float], list[float]]:
+    """Each bin's busy and on-CPU ns shared out to the cells it overlaps (lo_cell..hi_cell-1)."""
     out = [0.0] * (hi_cell - lo_cell)
+    out_cpu = [0.0] * (hi_cell - lo_cell)
     start = int(t0 + lo_cell * dt)
     stop = int(t0 + hi_cell * dt)
     for b, value in bins.items():
@@ -755,6 +811,7 @@ def _bins_by_cell(
         b_hi = b_lo + BIN_NS
         if b_hi <= start or b_lo >= stop or not value:
             continue
+        used = cpu_bins.get(b, 0)
         cell = min(max(lo_cell, int((b_lo - t0) // dt)), hi_cell - 1)
         while cell > lo_cell and int(t0 + cell * dt) > b_lo:  # float edges, as the cells have them
             cell -= 1
@@ -765,8 +822,10 @@ def _bins_by_cell(
             overlap = min(b_hi, int(t0 + (cell + 1) * dt)) - max(b_lo, cell_lo)
             if overlap > 0:
                 out[cell - lo_cell] += value * overlap / BIN_NS
+                if used:
+                    out_cpu[cell - lo_cell] += used * overlap / BIN_NS
             cell += 1
-    return out
+    return out, out_cpu
 
 
 def _ran(lane: Lane) -> bool:
@@ -809,6 +868,16 @@ def cores_view(agg: RunAggregate, history: int, smooth: int = 1) -> list[CoreRow
         hist = [s.cores[i] for s in samples if len(s.cores) > i]
         rows.append(CoreRow(f"cpu{i}", _mean_of_last(hist, smooth), hist))
     return rows
+
+
+def cores_busy(rows: Sequence[CoreRow]) -> str:
+    """All the cores' busy time as cores, e.g. ``1.2 of 2 cores busy``.
+
+    A thread the GIL lets run alone migrates between cores: each core's own
+    figure hides that, all together they are one core busy.
+    """
+    total = sum(r.percent for r in rows) / 100.0
+    return f"{total:.1f} of {len(rows)} cores busy"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from .view import (
     TimelineView,
     WorkersView,
     bar,
+    cores_busy,
     fmt_duration,
     spark,
     split_bar,
@@ -299,7 +300,9 @@ class Timeline(Widget):
 
     Glyph density is the task's on-CPU share (█ computing … ░ waiting), so the
     GIL's picture survives a monochrome projector; ✗ marks a failed task;
-    consecutive tasks alternate colour so their boundaries show.
+    consecutive tasks alternate colour so their boundaries show. A row standing
+    for many lanes is a bar as tall as their busy share: solid (▇) where that
+    time was on CPU, dotted (⣿, the waiting colour) where it was waiting.
     """
 
     COMPONENT_CLASSES = {
@@ -308,6 +311,7 @@ class Timeline(Widget):
         "timeline--run",
         "timeline--fail",
         "timeline--group",
+        "timeline--wait",
         "timeline--label",
         "timeline--axis",
         "timeline--note",
@@ -319,6 +323,7 @@ class Timeline(Widget):
     Timeline > .timeline--run { color: $success; }
     Timeline > .timeline--fail { color: $error; text-style: bold; }
     Timeline > .timeline--group { color: $primary; }
+    Timeline > .timeline--wait { color: $warning; }
     Timeline > .timeline--label { color: $foreground; }
     Timeline > .timeline--axis { color: $foreground-muted; }
     Timeline > .timeline--note { color: $foreground-muted; text-style: italic; }
@@ -376,7 +381,7 @@ class Timeline(Widget):
         base = self.rich_style
         styles = {
             name: base + self.get_component_rich_style(f"timeline--{name}", partial=True)
-            for name in ("a", "b", "run", "fail", "group", "label", "axis", "note")
+            for name in ("a", "b", "run", "fail", "group", "wait", "label", "axis", "note")
         }
         styles[""] = base
         self._style_cache = (theme, styles)
@@ -430,7 +435,7 @@ class Timeline(Widget):
             ).adjust_cell_length(width, st[""])
         )
         if self.legend:
-            strip = Strip([Segment(legend_line(view.note, width), st["note"])])
+            strip = Strip([Segment(legend_line(view.note, width, view.legend), st["note"])])
             strips.append(strip.adjust_cell_length(width, st[""]))
         return strips
 
@@ -447,13 +452,20 @@ class Timeline(Widget):
 
 LEGEND = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
 SHORT_LEGEND = "█ CPU ▓▒░ waiting ✗ failed"
+#: Grouped rows: the height is the busy share (the note says so); the glyph, what it was.
+GROUP_LEGEND = "▇ busy on CPU  ⣿ busy waiting (sleep, I/O, GIL, a core)"
+SHORT_GROUP_LEGEND = "▇ on CPU ⣿ waiting"
 
 
-def legend_line(note: str, width: int) -> str:
-    """The note and the glyph legend on one line: the legend shrinks before the note is cut."""
+def legend_line(note: str, width: int, kind: str = "lane") -> str:
+    """The note and the glyph legend on one line: the legend shrinks before the note is cut.
+
+    ``kind`` is the view's legend: "lane" (shade = on-CPU share) or "group".
+    """
+    long, short = (GROUP_LEGEND, SHORT_GROUP_LEGEND) if kind == "group" else (LEGEND, SHORT_LEGEND)
     if not note:
-        return LEGEND if len(LEGEND) <= width else SHORT_LEGEND[:width]
-    for legend in (LEGEND, SHORT_LEGEND):
+        return long if len(long) <= width else short[:width]
+    for legend in (long, short):
         line = f"{note} · {legend}"
         if len(line) <= width:
             return line
@@ -466,10 +478,10 @@ def legend_line(note: str, width: int) -> str:
 def cores_content(rows: list[CoreRowView], width: int, height: int) -> list[Content]:
     if not rows:
         return [Content.styled("waiting for the first sample…", "$text-muted")]
-    if len(rows) > height:  # many cores: one column per core, bar height = busy
+    total = cores_busy(rows)
+    if len(rows) + 1 > height:  # many cores: one column per core, bar height = busy
         levels = "".join(spark([r.percent], 1, 100.0) for r in rows)
-        mean = sum(r.percent for r in rows) / len(rows)
-        return [Content.assemble((levels, "$accent"), f"  mean {mean:3.0f}% of {len(rows)} cores")]
+        return [Content.assemble((levels, "$accent"), f"  {total}")]
     bar_w = max(4, min(12, (width - 10) // 2))
     hist_w = max(0, width - bar_w - 12)
     lines = []
@@ -482,6 +494,9 @@ def cores_content(rows: list[CoreRowView], width: int, height: int) -> list[Cont
                 (spark(r.history, hist_w, 100.0), "$secondary"),
             )
         )
+    if len(total) + 5 > width:
+        total = total.removesuffix(" busy")  # narrow: it still reads as cores in use
+    lines.append(Content.assemble(("all  ", "$text-muted"), total))
     return lines
 
 
