@@ -61,7 +61,14 @@ def test_compare_names_its_baseline_and_each_runs_speedup() -> None:
 
 def test_sweep_keeps_its_fit_beside_the_runs() -> None:
     data = envelope("sweep", "-m", "threads", "-w", "sleep", "-n", "1,2", "-t", "4", "--quiet")
-    assert set(data["sweep"]) == {"model", "workload", "cores", "serial_fraction", "core_limited", "knee"}
+    assert set(data["sweep"]) == {
+        "model",
+        "workload",
+        "cores",
+        "serial_fraction",
+        "core_limited",
+        "knee",
+    }
     assert [r["workers"] for r in data["runs"]] == [1, 2]
     assert {"speedup", "efficiency", "amdahl", "stalled", "walls", "spread"} <= set(data["runs"][0])
 
