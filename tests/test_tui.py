@@ -646,3 +646,115 @@ async def test_a_refresh_while_the_app_is_taken_down_does_nothing() -> None:
         app.refresh_view()  # raised NoScreen before
         app.exit()
         app.refresh_view()  # and once quitting, it draws nothing at all
+
+
+async def test_f_freezes_the_timeline_while_the_run_goes_on() -> None:
+    """A frozen view stays put: its window does not follow the clock until unfrozen."""
+    spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=40, task_ms=50)
+    app = ConcvizApp(spec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        session_started = lambda: isinstance(app.controller.source, RunSession)  # noqa: E731
+        await wait_for(pilot, session_started)
+        source = app.controller.source
+        assert source is not None
+        await wait_for(pilot, lambda: source.aggregate.run_start_ns is not None)
+        await pilot.press("z", "z", "f")
+        app.refresh_view()
+        frozen = app.w_timeline.view
+        assert frozen is not None
+        moved_from = source.now_ns()
+        # The clock moves on (half a second, however busy the machine is) ...
+        await wait_for(pilot, lambda: source.now_ns() - moved_from > 500_000_000)
+        app.refresh_view()
+        later = app.w_timeline.view
+        assert later is not None
+        # ... the frozen window does not.
+        assert (later.start_s, later.end_s) == (frozen.start_s, frozen.end_s)
+        await pilot.press("f")  # following again: the window catches up with the run
+        app.refresh_view()
+        following = app.w_timeline.view
+        assert following is not None
+        if not _finished_run(app):
+            assert following.end_s > frozen.end_s
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state in FINAL)
+
+
+def _finished_run(app: ConcvizApp) -> bool:
+    source = app.controller.source
+    return source is not None and source.aggregate.run_end_ns is not None
+
+
+async def test_after_a_run_a_frozen_zoomed_view_ends_at_the_runs_end() -> None:
+    spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=8, task_ms=50)
+    app = ConcvizApp(spec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        assert app.state == "done", why_not_done(app)
+        source = app.controller.source
+        assert source is not None
+        end = source.aggregate.run_end_ns
+        origin = source.aggregate.run_start_ns
+        assert end is not None
+        assert origin is not None
+        # Some time passes after the run, as when a speaker talks over it.
+        await wait_for(pilot, lambda: source.now_ns() - end > 500_000_000)
+        await pilot.press("f", "z")
+        app.refresh_view()
+        view = app.w_timeline.view
+        assert view is not None
+        run_s = (end - origin) / 1e9
+        assert view.end_s == pytest.approx(run_s, abs=0.01)  # not the empty time after it
+        assert view.start_s < run_s
+        await pilot.press("Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z")  # back to the whole run
+        app.refresh_view()
+        whole = app.w_timeline.view
+        assert whole is not None
+        assert whole.start_s == 0
+        # Fitted to the run (at least a second wide), not to the clock now.
+        assert whole.end_s < max(run_s * 1.05, 1.0) + 0.01
+
+
+async def test_z_narrows_the_window_and_Z_widens_it() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state != "replay" and app.w_timeline.view is not None)
+        app.refresh_view()
+        assert app.w_timeline.view is not None
+        spans = [app.w_timeline.view.end_s - app.w_timeline.view.start_s]
+        for _ in range(3):
+            await pilot.press("z")
+            app.refresh_view()
+            view = app.w_timeline.view
+            assert view is not None
+            spans.append(view.end_s - view.start_s)
+            labels = [label for _, label in view.ticks]
+            assert len(labels) == len(set(labels)), labels  # every tick says another time
+            assert len(labels) >= 2
+        assert spans == sorted(spans, reverse=True), spans
+        assert len(set(spans)) == len(spans), spans
+        for _ in range(3):
+            await pilot.press("Z")
+            app.refresh_view()
+            view = app.w_timeline.view
+            assert view is not None
+            spans.append(view.end_s - view.start_s)
+        assert spans[3:] == sorted(spans[3:]), spans
+        assert spans[-1] == pytest.approx(spans[0])  # back to the whole run
+
+
+def test_tick_labels_are_distinct_at_a_quarter_second_late_in_a_run() -> None:
+    from concviz.tui.view import _axis  # noqa: PLC0415
+
+    origin = 0
+    for start_s in (3.2, 15.6, 61.0):
+        t0 = origin + int(start_s * 1e9)
+        _, ticks = _axis(t0, t0 + 250_000_000, 80, origin)
+        labels = [label for _, label in ticks]
+        assert len(labels) >= 3, labels
+        assert len(set(labels)) == len(labels), labels

@@ -86,7 +86,8 @@ PANELS_EVERY = 4
 REFRESH_BUDGET = 0.15
 REFRESH_COSTS_KEPT = 5
 #: Zoom steps for the timeline window, in seconds (None: fit the whole run).
-ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+#: ``z`` narrows (towards 0.1 s), ``Z`` widens back to the whole run.
+ZOOMS: tuple[float | None, ...] = (None, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
 #: Fewer rows than this (a big font on a projector): the explanation strip shrinks.
 SHORT = 30
@@ -306,7 +307,7 @@ class ConcvizApp(App[None]):
         Binding("minus", "workers(-1)", "-Worker", key_display="-", show=False),
         Binding("right_square_bracket", "tasks(2)", "More tasks", show=False),
         Binding("left_square_bracket", "tasks(0.5)", "Fewer tasks", show=False),
-        Binding("z", "zoom(1)", "Zoom", show=False),
+        Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("Z", "zoom(-1)", "Zoom out", show=False),
         Binding("f", "follow", "Freeze", show=False),
         Binding("left", "scroll_time(-1)", "Earlier", show=False),
@@ -347,6 +348,8 @@ class ConcvizApp(App[None]):
         self.zoom_index = 0
         self.follow = True
         self.view_end_ns: int | None = None
+        #: A frozen whole-run view's span (the run goes on; the window does not).
+        self._frozen_span_s: float | None = None
         self.state = "idle"
         self._last_events = -1
         self._last_code: tuple[str, str, str | None, bool] | None = None
@@ -665,27 +668,103 @@ class ConcvizApp(App[None]):
     def action_toggle_events(self) -> None:
         self.w_events.toggle_class("-shown")
 
+    def _window(self, source: Any) -> tuple[float | None, int | None]:
+        """The timeline's window (None: fit the run) and where it ends (None: follow)."""
+        window = ZOOMS[self.zoom_index]
+        if self.follow or self.view_end_ns is None:
+            return window, None
+        if window is None:
+            if source.aggregate.run_end_ns is not None:
+                return None, None  # a finished run, whole: the same picture frozen or not
+            return self._frozen_span_s, self.view_end_ns
+        return window, self.view_end_ns
+
+    def _shown_ns(self) -> tuple[int, int] | None:
+        """The time span the timeline shows now, on the run's clock (None: nothing yet)."""
+        source = self.controller.source
+        view = self.w_timeline.view
+        if source is None or view is None:
+            return None
+        origin = source.aggregate.run_start_ns
+        if origin is None:
+            return None
+        return origin + int(view.start_s * 1e9), origin + int(view.end_s * 1e9)
+
+    def _latest_ns(self) -> int | None:
+        """The last moment there is anything to see: the run's end, or now while it goes."""
+        source = self.controller.source
+        if source is None:
+            return None
+        end = source.aggregate.run_end_ns
+        return end if end is not None else int(source.now_ns())
+
     def action_zoom(self, step: int) -> None:
-        self.zoom_index = max(0, min(len(ZOOMS) - 1, self.zoom_index + step))
+        """``z`` (step 1) narrows the window, ``Z`` (-1) widens it, up to the whole run."""
+        shown = self._shown_ns()
+        span_s = (shown[1] - shown[0]) / 1e9 if shown else None
+        windows = [w for w in ZOOMS if w is not None]  # ascending, from ZOOMS[1]
+        if step > 0:
+            if self.zoom_index == 0:
+                smaller = [i for i, w in enumerate(windows, 1) if span_s is None or w < span_s]
+                self.zoom_index = smaller[-1] if smaller else 1
+            else:
+                self.zoom_index = max(1, self.zoom_index - 1)
+        elif self.zoom_index != 0:
+            self.zoom_index += 1
+            latest = self._latest_ns()
+            source = self.controller.source
+            origin = source.aggregate.run_start_ns if source is not None else None
+            run_s = (latest - origin) / 1e9 if latest is not None and origin is not None else None
+            wide = self.zoom_index >= len(ZOOMS)
+            if wide or (run_s is not None and (ZOOMS[self.zoom_index] or 0) >= run_s):
+                self.zoom_index = 0  # as wide as the run: fit the whole of it
+        if not self.follow and shown is not None:
+            latest = self._latest_ns()
+            end = shown[1] if latest is None else min(shown[1], latest)
+            self.view_end_ns = end  # a frozen view keeps its end, within the run
         window = ZOOMS[self.zoom_index]
         self.notify(
-            "whole run" if window is None else f"last {window:g} s", title="Timeline", timeout=1.5
+            "whole run" if window is None else f"{window:g} s", title="Timeline", timeout=1.5
         )
 
     def action_follow(self) -> None:
         self.follow = not self.follow
         if self.follow:
             self.view_end_ns = None
+        else:
+            self._freeze()
         self.notify("following the run" if self.follow else "frozen: ← → scroll", timeout=1.5)
+
+    def _freeze(self) -> None:
+        """Holds the window on screen where it is (after a run: ending at the run's end)."""
+        shown = self._shown_ns()
+        latest = self._latest_ns()
+        if shown is None:
+            self.view_end_ns = latest
+            return
+        self._frozen_span_s = (shown[1] - shown[0]) / 1e9
+        ended = self.controller.source is not None and (
+            self.controller.source.aggregate.run_end_ns is not None
+        )
+        self.view_end_ns = min(shown[1], latest) if ended and latest is not None else shown[1]
 
     def action_scroll_time(self, direction: int) -> None:
         source = self.controller.source
         window = ZOOMS[self.zoom_index]
         if source is None or window is None:
             return
-        self.follow = False
+        if self.follow or self.view_end_ns is None:
+            self.follow = False
+            self._freeze()
         end = self.view_end_ns if self.view_end_ns is not None else source.now_ns()
-        self.view_end_ns = end + int(direction * window * 0.25 * 1e9)
+        end += int(direction * window * 0.25 * 1e9)
+        latest = self._latest_ns()
+        origin = source.aggregate.run_start_ns
+        if latest is not None:
+            end = min(end, latest)
+        if origin is not None:
+            end = max(end, origin + int(window * 1e9))
+        self.view_end_ns = end
 
     #: Actions that only make sense on the dashboard itself (hidden on other screens).
     DASHBOARD_ONLY = frozenset(
@@ -908,8 +987,7 @@ class ConcvizApp(App[None]):
         if self._timed_view[:1] != view[:1]:
             self._refresh_costs.clear()  # a new run: its own costs
         self._timed_view = view
-        now = source.now_ns() if self.view_end_ns is None or self.follow else self.view_end_ns
-        window = ZOOMS[self.zoom_index]
+        window, end_ns = self._window(source)
         with source.lock:
             agg = source.aggregate
             # A finished run's picture only changes when the view does: skip the work.
@@ -941,7 +1019,7 @@ class ConcvizApp(App[None]):
                     timeline.columns,
                     timeline.rows,
                     window_s=window,
-                    end_ns=None if self.follow else now,
+                    end_ns=end_ns,
                     cache=self._timeline_cache,
                 )
                 timeline_cost = time.perf_counter() - began
