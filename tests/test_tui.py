@@ -758,3 +758,36 @@ def test_tick_labels_are_distinct_at_a_quarter_second_late_in_a_run() -> None:
         labels = [label for _, label in ticks]
         assert len(labels) >= 3, labels
         assert len(set(labels)) == len(labels), labels
+
+
+async def test_talk_keys_work_on_the_compare_screen(tmp_path: Path) -> None:
+    """PageDown and i on the screen a compare scenario opens: no Esc needed first."""
+    scenario = tmp_path / "tiny-gil.toml"
+    scenario.write_text(
+        load("gil")
+        .path.read_text()
+        .replace("tasks = 8", "tasks = 40")
+        .replace("task_ms = 100", "task_ms = 50")
+    )
+    app = ConcvizApp(playlist=[load(str(scenario)), load("retry"), load("backpressure")])
+    async with app.run_test(size=(130, 42)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        explain = screen.query_one("#explain")
+        assert explain.display
+        await pilot.press("i")  # hides the compare screen's explanation
+        assert not explain.display
+        await pilot.press("i")
+        assert explain.display
+        await wait_for(pilot, lambda: screen.series is not None)
+        await pilot.press("pagedown")  # the next demo, from here
+        await wait_for(pilot, lambda: app.screen is app.w_header.screen)
+        assert app.scenario is not None
+        assert app.scenario.name == "retry"
+        series = screen.series
+        assert series is not None
+        await wait_for(pilot, series.done.is_set)  # leaving stops the series it ran
+        await pilot.press("pageup")
+        assert app.scenario.name == "tiny-gil"

@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.dom import NoScreen
 from textual.screen import Screen
 from textual.widget import Widget
@@ -785,14 +786,18 @@ class ConcvizApp(App[None]):
             "run",
             "stop",
             "pick_scenario",
-            "next_scenario",
-            "toggle_explanation",
         }
     )
+    #: A talk's keys: on the dashboard and on the compare and sweep screens a demo opens.
+    TALK_KEYS = frozenset({"next_scenario", "toggle_explanation"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         header = getattr(self, "w_header", None)
         on_dashboard = header is None or not header.is_attached or self.screen is header.screen
+        if action in self.TALK_KEYS and not on_dashboard:
+            from .series import SeriesScreen  # noqa: PLC0415
+
+            return isinstance(self.screen, SeriesScreen)  # not in the picker or help
         return on_dashboard or action not in self.DASHBOARD_ONLY
 
     # -- scenarios ------------------------------------------------------------
@@ -827,11 +832,25 @@ class ConcvizApp(App[None]):
         self.w_explain.display = True
         self._last_key = None
 
-    def action_next_scenario(self, step: int) -> None:
-        if self.playlist:
-            self.load_scenario(self.scenario_index + step)
+    async def action_next_scenario(self, step: int) -> None:
+        if not self.playlist:
+            return
+        # From a compare or sweep screen: stop its series, back to the dashboard.
+        while len(self.screen_stack) > 1 and self.screen is not self.w_header.screen:
+            series = getattr(self.screen, "series", None)
+            if series is not None:
+                series.stop()
+            await self.pop_screen()
+        self.load_scenario(self.scenario_index + step)
 
     def action_toggle_explanation(self) -> None:
+        screen = self.screen
+        if screen is not self.w_header.screen:  # a compare or sweep screen's own text
+            with contextlib.suppress(NoMatches):
+                box = screen.query_one("#explain")
+                if getattr(screen, "title_text", ""):
+                    box.display = not box.display
+            return
         if self.scenario is not None:
             self.w_explain.display = not self.w_explain.display
 
