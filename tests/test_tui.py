@@ -796,3 +796,22 @@ async def test_talk_keys_work_on_the_compare_screen(tmp_path: Path) -> None:
 
 def scenario_name(app: ConcvizApp) -> str | None:
     return app.scenario.name if app.scenario is not None else None
+
+
+@pytest.mark.parametrize("name", ["gil", "race"])
+async def test_a_scenario_with_variants_announces_what_r_runs(name: str) -> None:
+    scenario = load(name)
+    app = ConcvizApp(playlist=[scenario])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.refresh_view()
+        message = app.w_timeline.message
+        assert f"{len(scenario.variants)} variants" in message
+        for variant in scenario.variants:
+            assert variant.label in message
+        assert "Press r to run threads ×" not in message  # not the one run r does not do
+        if name == "race":
+            assert "GIL" not in message
+        # What r does comes first in the strip: a short screen shows its first line.
+        first_line = app.w_explain.text.splitlines()[0]
+        assert f"r runs its {len(scenario.variants)} variants" in first_line

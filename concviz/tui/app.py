@@ -825,9 +825,10 @@ class ConcvizApp(App[None]):
             "compare": f"r runs its {len(scenario.variants)} variants in turn",
             "sweep": f"r runs it at {', '.join(map(str, scenario.sweep))} workers",
         }[scenario.kind]
+        # What r does first: a short screen shows the strip's first line only.
         self.w_explain.update(
-            f"[b]{scenario.title}[/b]{position}\n{scenario.explanation}"
-            f"  [dim]({action}; i hides this)[/]"
+            f"[b]{scenario.title}[/b] · {action}{position}\n{scenario.explanation}"
+            "  [dim](i hides this)[/]"
         )
         self.w_explain.display = True
         self._last_key = None
@@ -981,13 +982,7 @@ class ConcvizApp(App[None]):
         if source is None:
             spec = self.spec
             header.show(idle_header(spec, self.python_label), self.state)
-            timeline.show(
-                None,
-                f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
-                f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
-                "m / w change the model / workload, + / - the workers, o opens all settings, "
-                "? explains every panel.",
-            )
+            timeline.show(None, self._idle_message(spec))
             for panel, text in (
                 (self.w_cores, "sampled while a run goes"),
                 (self.w_queue, "-"),
@@ -1096,6 +1091,30 @@ class ConcvizApp(App[None]):
         if tl is not None:
             self._refresh_costs.append(timeline_cost)
             self._next_refresh = began + statistics.median(self._refresh_costs) / REFRESH_BUDGET
+
+    def _idle_message(self, spec: RunSpec) -> str:
+        """What r will run, before it is pressed: a scenario's variants, or one run."""
+        scenario = self.scenario
+        if scenario is not None and scenario.kind == "compare":
+            labels = " · ".join(v.label for v in scenario.variants)
+            return (
+                f"\nPress r to run its {len(scenario.variants)} variants in turn, "
+                f"side by side on the compare screen: {labels}.\n\n"
+                "page down: the next demo · i hides the explanation"
+            )
+        if scenario is not None and scenario.kind == "sweep":
+            counts = ", ".join(map(str, scenario.sweep))
+            return (
+                f"\nPress r to run {spec.model} on {spec.tasks} {spec.workload} tasks "
+                f"at {counts} workers in turn, on the sweep screen.\n\n"
+                "page down: the next demo · i hides the explanation"
+            )
+        return (
+            f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
+            f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
+            "m / w change the model / workload, + / - the workers, o opens all settings, "
+            "? explains every panel."
+        )
 
     def _show_panels(
         self,
