@@ -247,6 +247,16 @@ def resolve_python(path: str | None) -> str | None:
         raise UsageError(str(exc)) from None
 
 
+def refuse_unavailable(model: str, python: str | None) -> None:
+    """A model the chosen interpreter cannot run: refused up front, naming one that can."""
+    from .models import CATALOG as MODELS  # noqa: PLC0415
+    from .tui.controller import unavailable_reason  # noqa: PLC0415
+
+    reason = unavailable_reason(MODELS[model], python)
+    if reason:
+        raise UsageError(reason)
+
+
 def add_series_output(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print JSON on stdout instead of a table")
@@ -416,6 +426,7 @@ def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     python = resolve_python(args.python)
+    refuse_unavailable(spec.model, python)
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
     return run_app(ConcvizApp(spec, python=python, autorun=args.run))

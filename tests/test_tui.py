@@ -815,3 +815,36 @@ async def test_a_scenario_with_variants_announces_what_r_runs(name: str) -> None
         # What r does comes first in the strip: a short screen shows its first line.
         first_line = app.w_explain.text.splitlines()[0]
         assert f"r runs its {len(scenario.variants)} variants" in first_line
+
+
+needs_older_python = pytest.mark.skipif(
+    sys.version_info >= (3, 14), reason="the interpreters model runs on this Python"
+)
+
+
+@needs_older_python
+def test_the_dashboard_refuses_a_model_this_python_cannot_run_up_front() -> None:
+    from tests.support import concviz  # noqa: PLC0415
+
+    out = concviz("-m", "interpreters", timeout=20)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "interpreters needs Python 3.14+" in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+@needs_older_python
+async def test_r_on_a_model_this_python_cannot_run_says_why_and_stays_said() -> None:
+    app = ConcvizApp(RunSpec(model="interpreters", workload="sleep", tasks=4, task_ms=10))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        app.refresh_view()
+        assert "needs Python 3.14+" in app.w_timeline.message  # said before r
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state == "error")
+        await pilot.pause(0.3)
+        app.refresh_view()
+        assert app.state == "error"  # not "starting" for good
+        assert app.controller.source is None
+        assert "needs Python 3.14+" in app.w_timeline.message  # not only in a toast

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,3 +161,8 @@ def discover(timeout: float = 10.0) -> list[Interpreter]:
             )
             found.setdefault(key, interp)
     return sorted(found.values(), key=lambda i: (i.version, not i.free_threaded), reverse=True)
+
+
+def first_that(fits: Callable[[Interpreter], bool]) -> Interpreter | None:
+    """The newest interpreter discovery finds here that ``fits`` (to name in a refusal)."""
+    return next((i for i in discover() if fits(i)), None)

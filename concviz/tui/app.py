@@ -351,6 +351,8 @@ class ConcvizApp(App[None]):
         self.view_end_ns: int | None = None
         #: A frozen whole-run view's span (the run goes on; the window does not).
         self._frozen_span_s: float | None = None
+        #: Why the last r did not start a run (shown until the next r).
+        self._refusal: str | None = None
         self.state = "idle"
         self._last_events = -1
         self._last_code: tuple[str, str, str | None, bool] | None = None
@@ -524,6 +526,7 @@ class ConcvizApp(App[None]):
             self.notify(str(exc), title="Cannot run", severity="error")
             return
         self.spec = spec
+        self._refusal = None
         self.state = "starting"
         self._start(spec)
 
@@ -540,6 +543,8 @@ class ConcvizApp(App[None]):
 
     def _run_failed(self, message: str) -> None:
         self.state = "error"
+        self._refusal = message  # said in the timeline too, not only in a toast
+        self._last_key = None
         self.notify(message, title="Run failed to start", severity="error", timeout=8)
 
     def action_stop(self) -> None:
@@ -609,6 +614,7 @@ class ConcvizApp(App[None]):
 
     def _set_spec(self, spec: RunSpec) -> None:
         self.spec = spec
+        self._refusal = None  # it was about the settings before
         self.w_settings.set_spec(spec)
 
     @on(Select.Changed)
@@ -1109,12 +1115,38 @@ class ConcvizApp(App[None]):
                 f"at {counts} workers in turn, on the sweep screen.\n\n"
                 "page down: the next demo · i hides the explanation"
             )
+        reason = self._unavailable(spec)
+        if reason is not None or self._refusal is not None:
+            why = reason or self._refusal
+            return (
+                f"\n{spec.model} cannot run here: {why}.\n\n"
+                "o opens the settings (Interpreter), m changes the model."
+            )
         return (
             f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
             f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
             "m / w change the model / workload, + / - the workers, o opens all settings, "
             "? explains every panel."
         )
+
+    def _unavailable(self, spec: RunSpec) -> str | None:
+        """Why the chosen interpreter cannot run the model, naming one found that can."""
+        info = MODELS[spec.model]
+        if info.requires is None:
+            return None
+        if self.python is None:
+            version: tuple[int, ...] = tuple(sys.version_info[:3])
+        elif self.python in self.interpreters:
+            version = self.interpreters[self.python].version
+        else:
+            return None  # not probed yet: the run's start says it if so
+        reason = info.unavailable(version)
+        if reason is None:
+            return None
+        able = next(
+            (i for i in self.interpreters.values() if info.unavailable(i.version) is None), None
+        )
+        return reason if able is None else f"{reason}; pick {able.short} ({able.path})"
 
     def _show_panels(
         self,

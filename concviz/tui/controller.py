@@ -8,6 +8,7 @@ take a moment.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -15,10 +16,32 @@ from pathlib import Path
 from typing import Protocol
 
 from ..engine.aggregate import RunAggregate
+from ..engine.interpreters import InterpreterError, first_that, probe
 from ..engine.recording import Replay
 from ..engine.session import LocalHttpServer, RunSession
 from ..engine.spec import RunSpec
+from ..models import ModelInfo
 from ..workloads import CATALOG as WORKLOADS
+
+
+def unavailable_reason(info: ModelInfo, python: str | None) -> str | None:
+    """Why ``python`` (None: this one) cannot run the model, naming one found that can."""
+    if info.requires is None:
+        return None
+    if python is None:
+        version: tuple[int, ...] = tuple(sys.version_info[:3])
+    else:
+        try:
+            version = probe(python).version
+        except InterpreterError as exc:
+            return str(exc)
+    reason = info.unavailable(version)
+    if reason is None:
+        return None
+    able = first_that(lambda i: info.unavailable(i.version) is None)
+    if able is None:
+        return f"{reason}; none found on this machine"
+    return f"{reason}; {able.short} can: --python {able.path}"
 
 
 class Source(Protocol):
@@ -62,8 +85,8 @@ class RunController:
                 record_to=self._recording,
                 track_bins=True,
             )
+            session.start()  # refused (a model this Python cannot run): nothing to show
             self.source = session
-            session.start()
             return session
 
     def forget(self) -> None:
