@@ -239,10 +239,10 @@ def spec_from_args(
 def resolve_python(path: str | None) -> str | None:
     if path is None:
         return None
-    from .engine.interpreters import InterpreterError, probe  # noqa: PLC0415
+    from .engine.interpreters import InterpreterError, probe, resolve_name  # noqa: PLC0415
 
     try:
-        return probe(path).path
+        return probe(resolve_name(path)).path
     except InterpreterError as exc:
         raise UsageError(str(exc)) from None
 
