@@ -848,3 +848,28 @@ async def test_r_on_a_model_this_python_cannot_run_says_why_and_stays_said() -> 
         assert app.state == "error"  # not "starting" for good
         assert app.controller.source is None
         assert "needs Python 3.14+" in app.w_timeline.message  # not only in a toast
+
+
+async def test_at_80_columns_every_footer_key_fits_and_resizing_keeps_it_so() -> None:
+    from textual.widgets._footer import FooterKey  # noqa: PLC0415
+
+    app = ConcvizApp()
+
+    def shown(width: int) -> list[str]:
+        keys = list(app.screen.query(FooterKey))
+        cut = [k.key_display for k in keys if k.region.right > width or k.region.width == 0]
+        assert not cut, f"cut off at {width} columns: {cut}"
+        return [k.key_display for k in keys]
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        narrow = shown(80)
+        assert {"r", "s", "?", "q", "o", "p", "v", "x", "c", "e"} <= set(narrow), narrow
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        assert {"m", "w"} <= set(shown(160))
+        assert app.w_settings.has_class("-shown")  # docked beside the dashboard
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert shown(80) == narrow
+        assert not app.w_settings.has_class("-shown")  # no longer covering the lanes

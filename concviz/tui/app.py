@@ -313,7 +313,7 @@ class ConcvizApp(App[None]):
         Binding("f", "follow", "Freeze", show=False),
         Binding("left", "scroll_time(-1)", "Earlier", show=False),
         Binding("right", "scroll_time(1)", "Later", show=False),
-        Binding("p", "pick_scenario", "Scenarios"),
+        Binding("p", "pick_scenario", "Demos"),
         Binding("pagedown", "next_scenario(1)", "Next demo", show=False, priority=True),
         Binding("pageup", "next_scenario(-1)", "Previous demo", show=False, priority=True),
         Binding("i", "toggle_explanation", "About", show=False),
@@ -498,8 +498,9 @@ class ConcvizApp(App[None]):
             self.autorun = False
             self.action_run()
 
-    def on_resize(self) -> None:
-        self._apply_size(self.size.width, self.size.height)
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size: this handler runs before App's, which updates self.size.
+        self._apply_size(event.size.width, event.size.height)
 
     def _apply_size(self, width: int, height: int, force: bool = False) -> None:
         narrow = width < NARROW
@@ -509,6 +510,16 @@ class ConcvizApp(App[None]):
         if force or narrow != screen.has_class("narrow"):
             screen.set_class(narrow, "narrow")
             self.w_settings.set_class(not narrow, "-shown")
+            # 80 columns: the keys close up, and ^p (the palette) gives them room.
+            with contextlib.suppress(NoMatches):
+                footer = screen.query_one(Footer)
+                footer.compact = narrow
+                footer.show_command_palette = not narrow
+            # m and w are named in the settings and the idle text: the footer drops them.
+            for key, bindings in self._bindings.key_to_bindings.items():
+                if key in self.NARROW_UNSHOWN:
+                    bindings[:] = [replace(b, show=not narrow) for b in bindings]
+            screen.refresh_bindings()
 
     # -- running ----------------------------------------------------------------------
 
@@ -772,6 +783,9 @@ class ConcvizApp(App[None]):
         if origin is not None:
             end = max(end, origin + int(window * 1e9))
         self.view_end_ns = end
+
+    #: Keys the footer leaves out below NARROW columns (all of them still work).
+    NARROW_UNSHOWN = frozenset({"m", "w"})
 
     #: Actions that only make sense on the dashboard itself (hidden on other screens).
     DASHBOARD_ONLY = frozenset(
