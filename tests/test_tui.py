@@ -24,7 +24,7 @@ from concviz.tui.app import ConcvizApp
 from concviz.tui.options import OPTIONS
 from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
-from concviz.tui.series import CompareScreen, SweepScreen
+from concviz.tui.series import CompareScreen, Entry, SweepScreen
 from concviz.tui.view import timeline_view, workers_view
 from concviz.tui.widgets import Panel, RunHeader, TextPanel, Timeline
 from tests.support import wait_pids_gone
@@ -873,3 +873,48 @@ async def test_at_80_columns_every_footer_key_fits_and_resizing_keeps_it_so() ->
         await pilot.pause()
         assert shown(80) == narrow
         assert not app.w_settings.has_class("-shown")  # no longer covering the lanes
+
+
+async def test_at_80_columns_the_compare_table_keeps_the_scenarios_focus() -> None:
+    from tests.test_snapshots import finished_series  # noqa: PLC0415
+
+    series = finished_series()
+    app = ConcvizApp()
+    screen = CompareScreen(
+        series.entries[0].spec,
+        None,
+        preset=[Entry(e.label, e.spec) for e in series.entries],
+        focus=load("gil").focus,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.series = series
+        screen.poll()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        right = 0
+        visible = []
+        for column in table.ordered_columns:
+            right += column.get_render_width(table)
+            if right <= table.size.width:
+                visible.append(str(column.label))
+        assert {"model", "wall", "speedup", "parallel", "on-CPU"} <= set(visible), visible
+
+
+async def test_at_80_columns_the_sweep_table_shows_every_column_whole() -> None:
+    from tests.test_snapshots import finished_series  # noqa: PLC0415
+
+    series = finished_series(workers=(1, 2))
+    app = ConcvizApp()
+    screen = SweepScreen(series.entries[0].spec, None, counts=[1, 2])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.series = series
+        screen.poll()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        assert sum(widths) <= table.size.width, (widths, table.size.width)
+        assert "ideal" in [str(column.label) for column in table.ordered_columns]

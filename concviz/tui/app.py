@@ -903,6 +903,7 @@ class ConcvizApp(App[None]):
                     title=scenario.title,
                     explanation=scenario.explanation,
                     autorun=True,
+                    focus=scenario.focus,
                 )
             )
         else:
