@@ -918,3 +918,19 @@ async def test_at_80_columns_the_sweep_table_shows_every_column_whole() -> None:
         widths = [column.get_render_width(table) for column in table.ordered_columns]
         assert sum(widths) <= table.size.width, (widths, table.size.width)
         assert "ideal" in [str(column.label) for column in table.ordered_columns]
+
+
+async def test_with_settings_and_code_open_the_header_keeps_its_progress_line() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        app.refresh_view()
+        await pilot.pause()
+        header = app.w_header
+        drawn = [line.plain for line in header._lines]
+        assert len(drawn) > 2  # the first line wrapped beside the two side panels
+        assert header.size.height >= len(drawn), drawn  # ... and no line is cut off
+        assert any("12/12" in line for line in drawn), drawn
