@@ -934,3 +934,19 @@ async def test_with_settings_and_code_open_the_header_keeps_its_progress_line() 
         assert len(drawn) > 2  # the first line wrapped beside the two side panels
         assert header.size.height >= len(drawn), drawn  # ... and no line is cut off
         assert any("12/12" in line for line in drawn), drawn
+
+
+async def test_resizing_to_80x24_keeps_a_lane_per_thread() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        app.refresh_view()
+        view = app.w_timeline.view
+        assert view is not None
+        assert view.per_row == 1  # not "rows 0–1 / rows 2–3"
+        assert [row.label for row in view.rows] == [f"tid {t}" for t in range(1647, 1651)]
+        assert app.has_class("-short")
