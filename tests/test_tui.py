@@ -950,3 +950,27 @@ async def test_resizing_to_80x24_keeps_a_lane_per_thread() -> None:
         assert view.per_row == 1  # not "rows 0–1 / rows 2–3"
         assert [row.label for row in view.rows] == [f"tid {t}" for t in range(1647, 1651)]
         assert app.has_class("-short")
+
+
+async def test_a_stopped_run_s_header_counts_only_the_tasks_that_ran() -> None:
+    spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=40, task_ms=100)
+    app = ConcvizApp(spec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.controller.source, RunSession))
+        source = app.controller.source
+        assert source is not None
+        await wait_for(pilot, lambda: source.aggregate.completed >= 2)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        await pilot.pause(0.3)
+        app.refresh_view()
+        await pilot.pause()
+        agg = source.aggregate
+        ran = agg.completed + agg.failed
+        if ran == 40:
+            pytest.skip("every task finished before the stop took effect")
+        header = str(app.query_one(RunHeader).render())
+        assert f"{ran}/40" in header, header
+        assert "40/40" not in header

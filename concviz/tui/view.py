@@ -149,7 +149,7 @@ def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
         gil="" if gil is None else ("GIL on" if gil else "GIL off"),
         state=agg.status,
         elapsed_s=elapsed,
-        done=finished,
+        done=agg.completed + agg.failed,  # what ran: a stopped run's cancelled tasks did not
         failed=agg.failed,
         eta_s=eta,
     )
