@@ -974,3 +974,25 @@ async def test_a_stopped_run_s_header_counts_only_the_tasks_that_ran() -> None:
         header = str(app.query_one(RunHeader).render())
         assert f"{ran}/40" in header, header
         assert "40/40" not in header
+
+
+async def test_ctrl_s_saves_into_a_recordings_folder_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = ConcvizApp(RunSpec(model="sequential", workload="sleep", workers=1, tasks=2, task_ms=5))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        await pilot.press("ctrl+s")
+        folder = tmp_path / "concviz-recordings"
+        await wait_for(pilot, lambda: folder.is_dir() and any(folder.glob("*.cvrec")))
+        saved = next(folder.glob("*.cvrec"))
+        assert not list(tmp_path.glob("*.cvrec"))  # not loose in the working folder
+
+        def said_where() -> bool:
+            said = [f"{n.title} {n.message}" for n in app._notifications]
+            return any(saved.name in m and str(folder) in m for m in said)
+
+        await wait_for(pilot, said_where)

@@ -946,8 +946,12 @@ class ConcvizApp(App[None]):
         except (FileNotFoundError, RuntimeError, OSError) as exc:
             self.call_from_thread(self.notify, str(exc), title="Not saved", severity="warning")
             return
+        shown = os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
         self.call_from_thread(
-            self.notify, f"concviz replay {path.name}", title=f"Saved {path.name}", timeout=6
+            self.notify,
+            f"in {path.parent}\nreplay it: concviz replay {shown}",
+            title=f"Saved {path.name}",
+            timeout=8,
         )
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -23,6 +23,9 @@ from ..engine.spec import RunSpec
 from ..models import ModelInfo
 from ..workloads import CATALOG as WORKLOADS
 
+#: Where ctrl+s saves runs, under the working folder: not loose among the user's files.
+RECORDINGS_DIR = "concviz-recordings"
+
 
 def unavailable_reason(info: ModelInfo, python: str | None) -> str | None:
     """Why ``python`` (None: this one) cannot run the model, naming one found that can."""
@@ -128,7 +131,7 @@ class RunController:
     # -- recordings ------------------------------------------------------------------
 
     def save_recording(self, directory: Path | None = None) -> Path:
-        """Copies the current run's recording next to the user; returns its path."""
+        """Copies the current run's recording to RECORDINGS_DIR (under the working folder)."""
         source = self.source
         if self._recording is None or source is None or not self._recording.exists():
             raise FileNotFoundError("nothing has been recorded yet: run something first")
@@ -137,7 +140,9 @@ class RunController:
         spec = source.spec if isinstance(source, RunSession) else None
         name = f"{spec.model}-{spec.workload}" if spec else self._recording.stem
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        dest = (directory or Path.cwd()) / f"concviz-{name}-{stamp}.cvrec"
+        folder = directory or Path.cwd() / RECORDINGS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / f"concviz-{name}-{stamp}.cvrec"
         shutil.copyfile(self._recording, dest)
         return dest
 
