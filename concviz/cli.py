@@ -902,7 +902,8 @@ def sweep_entries(
         console.print(table)
         if not args.no_plot and len(done) > 1:
             plot = sweep_plot(analysis, title="speedup vs workers")
-            print(plot if out.isatty() else strip_ansi(plot), file=out)
+            colour = out.isatty() and console.color_system is not None  # not TERM=dumb
+            print(plot if colour else strip_ansi(plot), file=out)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""Interpreters named the way concviz itself names them are accepted (issue #18)."""
+"""The command line as a newcomer meets it (issue #18): names it prints, plain terminals."""
 
 from __future__ import annotations
 
@@ -80,3 +80,34 @@ def test_discovery_looks_under_pyenv_root_and_uv_install_dir(
     found = _candidates()
     assert str(pyenv / "versions/3.12.9/bin/python3.12") in found
     assert str(uv / "cpython-3.13/bin/python3.13") in found
+
+
+def test_sweep_on_a_dumb_terminal_prints_no_escape_codes() -> None:
+    """TERM=dumb on a real terminal (a pty): the plot comes without colour codes too."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    leader, follower = os.openpty()
+    env = {**os.environ, "TERM": "dumb", "COLUMNS": "100"}
+    args = ["sweep", "-m", "threads", "-w", "sleep", "-t", "4", "--task-ms", "5"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "concviz", *args, "--workers", "1,2"],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the pty closed: the command is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "speedup vs workers" in text
+    assert "\x1b[" not in text
