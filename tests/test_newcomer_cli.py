@@ -111,3 +111,25 @@ def test_sweep_on_a_dumb_terminal_prints_no_escape_codes() -> None:
     text = b"".join(chunks).decode(errors="replace")
     assert "speedup vs workers" in text
     assert "\x1b[" not in text
+
+
+@pytest.mark.parametrize("scenario", ["forgot-await", "graceful-shutdown"])
+def test_a_scenario_s_summary_reads_at_80_columns(scenario: str) -> None:
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    out = subprocess.run(
+        [sys.executable, "-m", "concviz", "run", "--scenario", scenario],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    table = [line for line in out.stdout.splitlines() if line.startswith(("│", "┌", "└"))]
+    assert max(len(line) for line in table) <= 80
+    labels = [line.split("│")[1].strip() for line in table if line.startswith("│")]
+    assert "Model" in labels  # whole words, not "M…"
+    assert not [label for label in labels if label.endswith("…")], labels
+    assert len(table) < 70, len(table)
