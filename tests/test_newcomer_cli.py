@@ -133,3 +133,25 @@ def test_a_scenario_s_summary_reads_at_80_columns(scenario: str) -> None:
     assert "Model" in labels  # whole words, not "M…"
     assert not [label for label in labels if label.endswith("…")], labels
     assert len(table) < 70, len(table)
+
+
+def test_the_deadlock_comparison_keeps_its_result_and_caption_at_80_columns() -> None:
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    out = subprocess.run(
+        [sys.executable, "-m", "concviz", "run", "--scenario", "deadlock"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    head = next(line for line in lines if line.startswith("model"))
+    assert head.rstrip().endswith("result")  # the lesson's column is not cut off
+    words = " ".join(" ".join(lines).split())
+    assert "speedup = wall of each locks its source first / wall of each" in words
+    assert "Python" in words.rsplit("·", 1)[-1]  # the caption's last words are there
