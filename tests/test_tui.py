@@ -996,3 +996,16 @@ async def test_ctrl_s_saves_into_a_recordings_folder_and_says_where(
             return any(saved.name in m and str(folder) in m for m in said)
 
         await wait_for(pilot, said_where)
+
+
+async def test_at_80x24_the_settings_leave_the_lane_labels_in_view() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+        settings, timeline = app.w_settings.region, app.w_timeline.region
+        assert settings.width > 0
+        labels = timeline.x + Timeline.LABEL_WIDTH
+        assert settings.x >= labels, (settings, timeline)  # over the newest cells, not the names
