@@ -1009,3 +1009,15 @@ async def test_at_80x24_the_settings_leave_the_lane_labels_in_view() -> None:
         assert settings.width > 0
         labels = timeline.x + Timeline.LABEL_WIDTH
         assert settings.x >= labels, (settings, timeline)  # over the newest cells, not the names
+
+
+def test_a_narrow_queue_panel_keeps_room_for_its_sparkline() -> None:
+    from concviz.tui.view import SPARKS, QueueView  # noqa: PLC0415
+    from concviz.tui.widgets import queue_content  # noqa: PLC0415
+
+    pinned = QueueView(depth=8, peak=8, history=[8.0] * 60, real_queue=True)
+    for width in (19, 24, 34):  # the panel's inner width at 80, 100 and 120 columns
+        line = queue_content(pinned, width)[0].plain
+        assert len(line) <= width
+        cells = sum(line.count(s) for s in SPARKS)
+        assert cells >= 8, (width, line)  # enough samples to see it stay pinned
