@@ -861,16 +861,26 @@ async def test_at_80_columns_every_footer_key_fits_and_resizing_keeps_it_so() ->
         assert not cut, f"cut off at {width} columns: {cut}"
         return [k.key_display for k in keys]
 
+    def laid_out() -> bool:
+        keys = list(app.screen.query(FooterKey))
+        return bool(keys) and all(k.region.width > 0 for k in keys)
+
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await wait_for(pilot, laid_out)  # the footer recomposes after the first frame
         narrow = shown(80)
         assert {"r", "s", "?", "q", "o", "p", "v", "x", "c", "e"} <= set(narrow), narrow
         await pilot.resize_terminal(160, 50)
-        await pilot.pause()
+        await wait_for(
+            pilot,
+            lambda: laid_out() and "m" in [k.key_display for k in app.screen.query(FooterKey)],
+        )
         assert {"m", "w"} <= set(shown(160))
         assert app.w_settings.has_class("-shown")  # docked beside the dashboard
         await pilot.resize_terminal(80, 24)
-        await pilot.pause()
+        await wait_for(
+            pilot,
+            lambda: laid_out() and "m" not in [k.key_display for k in app.screen.query(FooterKey)],
+        )
         assert shown(80) == narrow
         assert not app.w_settings.has_class("-shown")  # no longer covering the lanes
 

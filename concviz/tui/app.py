@@ -631,6 +631,8 @@ class ConcvizApp(App[None]):
     @on(Select.Changed)
     @on(Input.Changed)
     def _settings_changed(self) -> None:
+        if self._quitting:
+            return  # fields are being taken down: nothing to read
         try:
             self.spec = self.read_settings()
         except SpecError:
