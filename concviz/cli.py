@@ -245,12 +245,22 @@ def spec_from_args(
 def resolve_python(path: str | None) -> str | None:
     if path is None:
         return None
-    from .engine.interpreters import InterpreterError, probe  # noqa: PLC0415
+    from .engine.interpreters import InterpreterError, probe, resolve_name  # noqa: PLC0415
 
     try:
-        return probe(path).path
+        return probe(resolve_name(path)).path
     except InterpreterError as exc:
         raise UsageError(str(exc)) from None
+
+
+def refuse_unavailable(model: str, python: str | None) -> None:
+    """A model the chosen interpreter cannot run: refused up front, naming one that can."""
+    from .models import CATALOG as MODELS  # noqa: PLC0415
+    from .tui.controller import unavailable_reason  # noqa: PLC0415
+
+    reason = unavailable_reason(MODELS[model], python)
+    if reason:
+        raise UsageError(reason)
 
 
 def add_series_output(p: argparse.ArgumentParser) -> None:
@@ -480,6 +490,7 @@ def need_terminal() -> None:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     python = resolve_python(args.python)
+    refuse_unavailable(spec.model, python)
     need_terminal()
     from .tui.app import ConcvizApp  # noqa: PLC0415
 
@@ -1030,7 +1041,8 @@ def sweep_entries(
         console.print(table)
         if not args.no_plot and len(done) > 1:
             plot = sweep_plot(analysis, title="speedup vs workers")
-            print(plot if out.isatty() else strip_ansi(plot), file=out)
+            colour = out.isatty() and console.color_system is not None  # not TERM=dumb
+            print(plot if colour else strip_ansi(plot), file=out)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 

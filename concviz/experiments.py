@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .engine.aggregate import RunAggregate, Summary
-from .engine.interpreters import InterpreterError, probe
+from .engine.interpreters import InterpreterError, probe, resolve_name
 from .engine.spec import START_METHODS, SpecError
 from .models import CATALOG as MODELS
 from .workloads import CATALOG as WORKLOADS
@@ -61,7 +61,7 @@ def parse_variants(text: str, default_python: str | None = None) -> list[Variant
         python = at.strip() or None
         if python is not None:
             try:
-                interp = probe(python)
+                interp = probe(resolve_name(python))
             except InterpreterError as exc:
                 raise SpecError(str(exc).replace("--python", f"--models {item}:")) from None
             reason = MODELS[model].unavailable(interp.version)

@@ -237,9 +237,11 @@ def summary_table(s: Summary) -> Table:
     table = Table(
         title=f"concviz run: {s.model} / {s.workload}", show_header=False, title_justify="left"
     )
-    table.add_column("figure", style="bold")
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("meaning", style="dim")
+    # At 80 columns the labels stay whole words and the figures one line; a long
+    # message (a warning, a task's error) wraps in its cell rather than squeeze both.
+    table.add_column("figure", style="bold", no_wrap=True)
+    table.add_column("value", justify="right", max_width=30)
+    table.add_column("meaning", style="dim", ratio=1)
     for label, value, hint in summary_rows(s):
         style = "red" if label in ("Run error", "Task error", "Transport error") else ""
         table.add_row(label, Text(value, style=style), hint)

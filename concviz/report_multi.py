@@ -80,20 +80,22 @@ def compare_table(
     shown = list(FIGURES) if repeats < 2 else ["wall", "±", *FIGURES[1:]]
     if startup:
         shown.append("start")
-    if width < 100:
-        shown = _fitting(shown, cells_of, width, keep)
-    columns = ["model", *shown]
     results = any(r.summary.result for r in rows)
+    if width < 100:
+        # The result column (what a pattern measured) wraps, but needs room too: a
+        # table wider than the terminal is cut at its edge, caption words and all.
+        shown = _fitting(shown, cells_of, width - (3 + RESULT_MIN if results else 0), keep)
+    columns = ["model", *shown]
     if results:
         columns.append("result")
     for name in columns:
         justify = "left" if name in ("model", "speedup", "python") else "right"
         table.add_column(
             name,
-            min_width=12 if name == "model" else None,
             justify=justify,  # type: ignore[arg-type]
             no_wrap=name not in ("result", "model"),
             overflow="fold",
+            min_width=RESULT_MIN if name == "result" else (12 if name == "model" else None),
         )
     for r, figures in zip(rows, cells_of, strict=True):
         s = r.summary
@@ -139,6 +141,10 @@ def compare_table(
 #: the same in every run, then these whatever they are.
 _SAME_DROPS = ("queue", "memory", "start", "parallel", "on-CPU", "per task", "wait")
 _NARROW_DROPS = ("memory", "start", "wait", "queue")
+
+
+#: The narrowest the result column gets at 80 columns (its text wraps).
+RESULT_MIN = 16
 
 
 def _fitting(

@@ -24,7 +24,7 @@ from concviz.tui.app import ConcvizApp
 from concviz.tui.options import OPTIONS
 from concviz.tui.picker import ScenarioPicker
 from concviz.tui.screens import HelpScreen
-from concviz.tui.series import CompareScreen, SweepScreen
+from concviz.tui.series import CompareScreen, Entry, SweepScreen
 from concviz.tui.view import timeline_view, workers_view
 from concviz.tui.widgets import Panel, RunHeader, TextPanel, Timeline
 from tests.support import wait_pids_gone
@@ -671,3 +671,388 @@ async def test_sweep_screen_says_the_machine_ceiling_for_cpu_work() -> None:
         assert asked == [[1, 2]]
         fit = str(screen.query_one("#fit").render())
         assert "machine ceiling (bare CPU kernel vs one process): 2 processes 1.56×" in fit
+
+
+async def test_f_freezes_the_timeline_while_the_run_goes_on() -> None:
+    """A frozen view stays put: its window does not follow the clock until unfrozen."""
+    spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=40, task_ms=50)
+    app = ConcvizApp(spec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        session_started = lambda: isinstance(app.controller.source, RunSession)  # noqa: E731
+        await wait_for(pilot, session_started)
+        source = app.controller.source
+        assert source is not None
+        await wait_for(pilot, lambda: source.aggregate.run_start_ns is not None)
+        await pilot.press("z", "z", "f")
+        app.refresh_view()
+        frozen = app.w_timeline.view
+        assert frozen is not None
+        moved_from = source.now_ns()
+        # The clock moves on (half a second, however busy the machine is) ...
+        await wait_for(pilot, lambda: source.now_ns() - moved_from > 500_000_000)
+        app.refresh_view()
+        later = app.w_timeline.view
+        assert later is not None
+        # ... the frozen window does not.
+        assert (later.start_s, later.end_s) == (frozen.start_s, frozen.end_s)
+        await pilot.press("f")  # following again: the window catches up with the run
+        app.refresh_view()
+        following = app.w_timeline.view
+        assert following is not None
+        if not _finished_run(app):
+            assert following.end_s > frozen.end_s
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state in FINAL)
+
+
+def _finished_run(app: ConcvizApp) -> bool:
+    source = app.controller.source
+    return source is not None and source.aggregate.run_end_ns is not None
+
+
+async def test_after_a_run_a_frozen_zoomed_view_ends_at_the_runs_end() -> None:
+    spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=8, task_ms=50)
+    app = ConcvizApp(spec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        assert app.state == "done", why_not_done(app)
+        source = app.controller.source
+        assert source is not None
+        end = source.aggregate.run_end_ns
+        origin = source.aggregate.run_start_ns
+        assert end is not None
+        assert origin is not None
+        # Some time passes after the run, as when a speaker talks over it.
+        await wait_for(pilot, lambda: source.now_ns() - end > 500_000_000)
+        await pilot.press("f", "z")
+        app.refresh_view()
+        view = app.w_timeline.view
+        assert view is not None
+        run_s = (end - origin) / 1e9
+        assert view.end_s == pytest.approx(run_s, abs=0.01)  # not the empty time after it
+        assert view.start_s < run_s
+        await pilot.press("Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z", "Z")  # back to the whole run
+        app.refresh_view()
+        whole = app.w_timeline.view
+        assert whole is not None
+        assert whole.start_s == 0
+        # Fitted to the run (at least a second wide), not to the clock now.
+        assert whole.end_s < max(run_s * 1.05, 1.0) + 0.01
+
+
+async def test_z_narrows_the_window_and_Z_widens_it() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.state != "replay" and app.w_timeline.view is not None)
+        app.refresh_view()
+        assert app.w_timeline.view is not None
+        spans = [app.w_timeline.view.end_s - app.w_timeline.view.start_s]
+        for _ in range(3):
+            await pilot.press("z")
+            app.refresh_view()
+            view = app.w_timeline.view
+            assert view is not None
+            spans.append(view.end_s - view.start_s)
+            labels = [label for _, label in view.ticks]
+            assert len(labels) == len(set(labels)), labels  # every tick says another time
+            assert len(labels) >= 2
+        assert spans == sorted(spans, reverse=True), spans
+        assert len(set(spans)) == len(spans), spans
+        for _ in range(3):
+            await pilot.press("Z")
+            app.refresh_view()
+            view = app.w_timeline.view
+            assert view is not None
+            spans.append(view.end_s - view.start_s)
+        assert spans[3:] == sorted(spans[3:]), spans
+        assert spans[-1] == pytest.approx(spans[0])  # back to the whole run
+
+
+def test_tick_labels_are_distinct_at_a_quarter_second_late_in_a_run() -> None:
+    from concviz.tui.view import _axis  # noqa: PLC0415
+
+    origin = 0
+    for start_s in (3.2, 15.6, 61.0):
+        t0 = origin + int(start_s * 1e9)
+        _, ticks = _axis(t0, t0 + 250_000_000, 80, origin)
+        labels = [label for _, label in ticks]
+        assert len(labels) >= 3, labels
+        assert len(set(labels)) == len(labels), labels
+
+
+async def test_talk_keys_work_on_the_compare_screen(tmp_path: Path) -> None:
+    """PageDown and i on the screen a compare scenario opens: no Esc needed first."""
+    scenario = tmp_path / "tiny-gil.toml"
+    scenario.write_text(
+        load("gil")
+        .path.read_text()
+        .replace("tasks = 8", "tasks = 40")
+        .replace("task_ms = 100", "task_ms = 50")
+    )
+    app = ConcvizApp(playlist=[load(str(scenario)), load("retry"), load("backpressure")])
+    async with app.run_test(size=(130, 42)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        explain = screen.query_one("#explain")
+        shown = [explain.display]
+        await pilot.press("i")  # hides the compare screen's explanation
+        shown.append(explain.display)
+        await pilot.press("i")
+        shown.append(explain.display)
+        assert shown == [True, False, True]
+        await wait_for(pilot, lambda: screen.series is not None)
+        await pilot.press("pagedown")  # the next demo, from here
+        await wait_for(pilot, lambda: app.screen is app.w_header.screen)
+        assert app.scenario is not None
+        assert app.scenario.name == "retry"
+        series = screen.series
+        assert series is not None
+        await wait_for(pilot, series.done.is_set)  # leaving stops the series it ran
+        await pilot.press("pageup")
+        assert scenario_name(app) == "tiny-gil"
+
+
+def scenario_name(app: ConcvizApp) -> str | None:
+    return app.scenario.name if app.scenario is not None else None
+
+
+@pytest.mark.parametrize("name", ["gil", "race"])
+async def test_a_scenario_with_variants_announces_what_r_runs(name: str) -> None:
+    scenario = load(name)
+    app = ConcvizApp(playlist=[scenario])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.refresh_view()
+        message = app.w_timeline.message
+        assert f"{len(scenario.variants)} variants" in message
+        for variant in scenario.variants:
+            assert variant.label in message
+        assert "Press r to run threads ×" not in message  # not the one run r does not do
+        if name == "race":
+            assert "GIL" not in message
+        # What r does comes first in the strip: a short screen shows its first line.
+        first_line = app.w_explain.text.splitlines()[0]
+        assert f"r runs its {len(scenario.variants)} variants" in first_line
+
+
+needs_older_python = pytest.mark.skipif(
+    sys.version_info >= (3, 14), reason="the interpreters model runs on this Python"
+)
+
+
+@needs_older_python
+def test_the_dashboard_refuses_a_model_this_python_cannot_run_up_front() -> None:
+    from tests.support import concviz  # noqa: PLC0415
+
+    out = concviz("-m", "interpreters", timeout=20)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "interpreters needs Python 3.14+" in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+@needs_older_python
+async def test_r_on_a_model_this_python_cannot_run_says_why_and_stays_said() -> None:
+    app = ConcvizApp(RunSpec(model="interpreters", workload="sleep", tasks=4, task_ms=10))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        app.refresh_view()
+        assert "needs Python 3.14+" in app.w_timeline.message  # said before r
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state == "error")
+        await pilot.pause(0.3)
+        app.refresh_view()
+        assert app.state == "error"  # not "starting" for good
+        assert app.controller.source is None
+        assert "needs Python 3.14+" in app.w_timeline.message  # not only in a toast
+
+
+async def test_at_80_columns_every_footer_key_fits_and_resizing_keeps_it_so() -> None:
+    from textual.widgets._footer import FooterKey  # noqa: PLC0415
+
+    app = ConcvizApp()
+
+    def shown(width: int) -> list[str]:
+        keys = list(app.screen.query(FooterKey))
+        cut = [k.key_display for k in keys if k.region.right > width or k.region.width == 0]
+        assert not cut, f"cut off at {width} columns: {cut}"
+        return [k.key_display for k in keys]
+
+    def laid_out() -> bool:
+        keys = list(app.screen.query(FooterKey))
+        return bool(keys) and all(k.region.width > 0 for k in keys)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, laid_out)  # the footer recomposes after the first frame
+        narrow = shown(80)
+        assert {"r", "s", "?", "q", "o", "p", "v", "x", "c", "e"} <= set(narrow), narrow
+        await pilot.resize_terminal(160, 50)
+        await wait_for(
+            pilot,
+            lambda: laid_out() and "m" in [k.key_display for k in app.screen.query(FooterKey)],
+        )
+        assert {"m", "w"} <= set(shown(160))
+        assert app.w_settings.has_class("-shown")  # docked beside the dashboard
+        await pilot.resize_terminal(80, 24)
+        await wait_for(
+            pilot,
+            lambda: laid_out() and "m" not in [k.key_display for k in app.screen.query(FooterKey)],
+        )
+        assert shown(80) == narrow
+        assert not app.w_settings.has_class("-shown")  # no longer covering the lanes
+
+
+async def test_at_80_columns_the_compare_table_keeps_the_scenarios_focus() -> None:
+    from tests.test_snapshots import finished_series  # noqa: PLC0415
+
+    series = finished_series()
+    app = ConcvizApp()
+    screen = CompareScreen(
+        series.entries[0].spec,
+        None,
+        preset=[Entry(e.label, e.spec) for e in series.entries],
+        focus=load("gil").focus,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.series = series
+        screen.poll()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        right = 0
+        visible = []
+        for column in table.ordered_columns:
+            right += column.get_render_width(table)
+            if right <= table.size.width:
+                visible.append(str(column.label))
+        assert {"model", "wall", "speedup", "parallel", "on-CPU"} <= set(visible), visible
+
+
+async def test_at_80_columns_the_sweep_table_shows_every_column_whole() -> None:
+    from tests.test_snapshots import finished_series  # noqa: PLC0415
+
+    series = finished_series(workers=(1, 2))
+    app = ConcvizApp()
+    screen = SweepScreen(series.entries[0].spec, None, counts=[1, 2])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.series = series
+        screen.poll()
+        await pilot.pause()
+        table = screen.query_one(DataTable)
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        assert sum(widths) <= table.size.width, (widths, table.size.width)
+        assert "ideal" in [str(column.label) for column in table.ordered_columns]
+
+
+async def test_with_settings_and_code_open_the_header_keeps_its_progress_line() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        app.refresh_view()
+        await pilot.pause()
+        header = app.w_header
+        drawn = [line.plain for line in header._lines]
+        assert len(drawn) > 2  # the first line wrapped beside the two side panels
+        assert header.size.height >= len(drawn), drawn  # ... and no line is cut off
+        assert any("12/12" in line for line in drawn), drawn
+
+
+async def test_resizing_to_80x24_keeps_a_lane_per_thread() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        app.refresh_view()
+        view = app.w_timeline.view
+        assert view is not None
+        assert view.per_row == 1  # not "rows 0–1 / rows 2–3"
+        assert [row.label for row in view.rows] == [f"tid {t}" for t in range(1647, 1651)]
+        assert app.has_class("-short")
+
+
+async def test_a_stopped_run_s_header_counts_only_the_tasks_that_ran() -> None:
+    spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=40, task_ms=100)
+    app = ConcvizApp(spec)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.controller.source, RunSession))
+        source = app.controller.source
+        assert source is not None
+        await wait_for(pilot, lambda: source.aggregate.completed >= 2)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        await pilot.pause(0.3)
+        app.refresh_view()
+        await pilot.pause()
+        agg = source.aggregate
+        ran = agg.completed + agg.failed
+        if ran == 40:
+            pytest.skip("every task finished before the stop took effect")
+        header = str(app.query_one(RunHeader).render())
+        assert f"{ran}/40" in header, header
+        assert "40/40" not in header
+
+
+async def test_ctrl_s_saves_into_a_recordings_folder_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = ConcvizApp(RunSpec(model="sequential", workload="sleep", workers=1, tasks=2, task_ms=5))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.state in FINAL)
+        await pilot.press("ctrl+s")
+        folder = tmp_path / "concviz-recordings"
+        await wait_for(pilot, lambda: folder.is_dir() and any(folder.glob("*.cvrec")))
+        saved = next(folder.glob("*.cvrec"))
+        assert not list(tmp_path.glob("*.cvrec"))  # not loose in the working folder
+
+        def said_where() -> bool:
+            said = [f"{n.title} {n.message}" for n in app._notifications]
+            return any(saved.name in m and str(folder) in m for m in said)
+
+        await wait_for(pilot, said_where)
+
+
+async def test_at_80x24_the_settings_leave_the_lane_labels_in_view() -> None:
+    data = Path(__file__).parent / "data" / "threads-cpu.cvrec"
+    app = ConcvizApp(replay=data, replay_speed=float("inf"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+        settings, timeline = app.w_settings.region, app.w_timeline.region
+        assert settings.width > 0
+        labels = timeline.x + Timeline.LABEL_WIDTH
+        assert settings.x >= labels, (settings, timeline)  # over the newest cells, not the names
+
+
+def test_a_narrow_queue_panel_keeps_room_for_its_sparkline() -> None:
+    from concviz.tui.view import SPARKS, QueueView  # noqa: PLC0415
+    from concviz.tui.widgets import queue_content  # noqa: PLC0415
+
+    pinned = QueueView(depth=8, peak=8, history=[8.0] * 60, real_queue=True)
+    for width in (19, 24, 34):  # the panel's inner width at 80, 100 and 120 columns
+        line = queue_content(pinned, width)[0].plain
+        assert len(line) <= width
+        cells = sum(line.count(s) for s in SPARKS)
+        assert cells >= 8, (width, line)  # enough samples to see it stay pinned

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,9 @@ def _candidates() -> list[str]:
     """Paths that may be CPythons: PATH names, pyenv and uv installs, concviz's own builds."""
     home = Path.home()
     found: list[str] = [sys.executable]
+    pyenv = Path(os.environ.get("PYENV_ROOT") or home / ".pyenv")
+    uv = os.environ.get("UV_PYTHON_INSTALL_DIR")
+    uv_dir = Path(uv) if uv else home / ".local/share/uv/python"
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         try:
             names = os.listdir(directory)
@@ -154,8 +158,8 @@ def _candidates() -> list[str]:
     # concviz's own builds (tools/build-cpython, tools/debian-cpython) live in its cache.
     caches = {home / ".cache", Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache")}
     for root, pattern in (
-        (home, ".pyenv/versions/*/bin/python3.*"),
-        (home, ".local/share/uv/python/*/bin/python3.*"),
+        (pyenv, "versions/*/bin/python3.*"),
+        (uv_dir, "*/bin/python3.*"),
         *((cache, "concviz/*/bin/python3.*") for cache in caches),
     ):
         found += [str(p) for p in root.glob(pattern) if _NAME.fullmatch(p.name)]
@@ -195,3 +199,30 @@ def discover(timeout: float = 10.0) -> list[Interpreter]:
             )
             found.setdefault(key, interp)
     return sorted(found.values(), key=lambda i: (i.version, not i.free_threaded), reverse=True)
+
+
+def first_that(fits: Callable[[Interpreter], bool]) -> Interpreter | None:
+    """The newest interpreter discovery finds here that ``fits`` (to name in a refusal)."""
+    return next((i for i in discover() if fits(i)), None)
+
+
+_LABEL = re.compile(r"(?:python)?(3\.\d+)(\.\d+)?(t?)")
+
+
+def resolve_name(name: str) -> str:
+    """A path for an interpreter named as concviz shows it: ``3.13t``, ``python3.13t``, ``3.12.1``.
+
+    A path, or a name on PATH, is left as it is; so is a name nothing matches
+    (probing it then says why it is refused).
+    """
+    if os.sep in name or shutil.which(name) is not None:
+        return name
+    label = _LABEL.fullmatch(name)
+    if label is None:
+        return name
+    minor, patch, t = label.groups()
+    for interp in discover():
+        full = ".".join(map(str, interp.version))
+        if interp.short == f"{minor}{t}" and (patch is None or full == f"{minor}{patch}"):
+            return interp.path
+    return name

@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.dom import NoScreen
 from textual.screen import Screen
 from textual.widget import Widget
@@ -87,7 +88,8 @@ PANELS_EVERY = 4
 REFRESH_BUDGET = 0.15
 REFRESH_COSTS_KEPT = 5
 #: Zoom steps for the timeline window, in seconds (None: fit the whole run).
-ZOOMS: tuple[float | None, ...] = (None, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+#: ``z`` narrows (towards 0.1 s), ``Z`` widens back to the whole run.
+ZOOMS: tuple[float | None, ...] = (None, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
 #: Fewer rows than this (a big font on a projector): the explanation strip shrinks.
 SHORT = 30
@@ -307,12 +309,12 @@ class ConcvizApp(App[None]):
         Binding("minus", "workers(-1)", "-Worker", key_display="-", show=False),
         Binding("right_square_bracket", "tasks(2)", "More tasks", show=False),
         Binding("left_square_bracket", "tasks(0.5)", "Fewer tasks", show=False),
-        Binding("z", "zoom(1)", "Zoom", show=False),
+        Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("Z", "zoom(-1)", "Zoom out", show=False),
         Binding("f", "follow", "Freeze", show=False),
         Binding("left", "scroll_time(-1)", "Earlier", show=False),
         Binding("right", "scroll_time(1)", "Later", show=False),
-        Binding("p", "pick_scenario", "Scenarios"),
+        Binding("p", "pick_scenario", "Demos"),
         Binding("pagedown", "next_scenario(1)", "Next demo", show=False, priority=True),
         Binding("pageup", "next_scenario(-1)", "Previous demo", show=False, priority=True),
         Binding("i", "toggle_explanation", "About", show=False),
@@ -349,6 +351,10 @@ class ConcvizApp(App[None]):
         self.zoom_index = 0
         self.follow = True
         self.view_end_ns: int | None = None
+        #: A frozen whole-run view's span (the run goes on; the window does not).
+        self._frozen_span_s: float | None = None
+        #: Why the last r did not start a run (shown until the next r).
+        self._refusal: str | None = None
         self.state = "idle"
         self._last_events = -1
         self._last_code: tuple[str, str, str | None, bool] | None = None
@@ -494,8 +500,9 @@ class ConcvizApp(App[None]):
             self.autorun = False
             self.action_run()
 
-    def on_resize(self) -> None:
-        self._apply_size(self.size.width, self.size.height)
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size: this handler runs before App's, which updates self.size.
+        self._apply_size(event.size.width, event.size.height)
 
     def _apply_size(self, width: int, height: int, force: bool = False) -> None:
         narrow = width < NARROW
@@ -505,6 +512,16 @@ class ConcvizApp(App[None]):
         if force or narrow != screen.has_class("narrow"):
             screen.set_class(narrow, "narrow")
             self.w_settings.set_class(not narrow, "-shown")
+            # 80 columns: the keys close up, and ^p (the palette) gives them room.
+            with contextlib.suppress(NoMatches):
+                footer = screen.query_one(Footer)
+                footer.compact = narrow
+                footer.show_command_palette = not narrow
+            # m and w are named in the settings and the idle text: the footer drops them.
+            for key, bindings in self._bindings.key_to_bindings.items():
+                if key in self.NARROW_UNSHOWN:
+                    bindings[:] = [replace(b, show=not narrow) for b in bindings]
+            screen.refresh_bindings()
 
     # -- running ----------------------------------------------------------------------
 
@@ -522,6 +539,7 @@ class ConcvizApp(App[None]):
             self.notify(str(exc), title="Cannot run", severity="error")
             return
         self.spec = spec
+        self._refusal = None
         self.state = "starting"
         self._start(spec)
 
@@ -538,6 +556,8 @@ class ConcvizApp(App[None]):
 
     def _run_failed(self, message: str) -> None:
         self.state = "error"
+        self._refusal = message  # said in the timeline too, not only in a toast
+        self._last_key = None
         self.notify(message, title="Run failed to start", severity="error", timeout=8)
 
     def action_stop(self) -> None:
@@ -607,11 +627,14 @@ class ConcvizApp(App[None]):
 
     def _set_spec(self, spec: RunSpec) -> None:
         self.spec = spec
+        self._refusal = None  # it was about the settings before
         self.w_settings.set_spec(spec)
 
     @on(Select.Changed)
     @on(Input.Changed)
     def _settings_changed(self) -> None:
+        if self._quitting:
+            return  # fields are being taken down: nothing to read
         try:
             self.spec = self.read_settings()
         except SpecError:
@@ -667,27 +690,106 @@ class ConcvizApp(App[None]):
     def action_toggle_events(self) -> None:
         self.w_events.toggle_class("-shown")
 
+    def _window(self, source: Any) -> tuple[float | None, int | None]:
+        """The timeline's window (None: fit the run) and where it ends (None: follow)."""
+        window = ZOOMS[self.zoom_index]
+        if self.follow or self.view_end_ns is None:
+            return window, None
+        if window is None:
+            if source.aggregate.run_end_ns is not None:
+                return None, None  # a finished run, whole: the same picture frozen or not
+            return self._frozen_span_s, self.view_end_ns
+        return window, self.view_end_ns
+
+    def _shown_ns(self) -> tuple[int, int] | None:
+        """The time span the timeline shows now, on the run's clock (None: nothing yet)."""
+        source = self.controller.source
+        view = self.w_timeline.view
+        if source is None or view is None:
+            return None
+        origin = source.aggregate.run_start_ns
+        if origin is None:
+            return None
+        return origin + int(view.start_s * 1e9), origin + int(view.end_s * 1e9)
+
+    def _latest_ns(self) -> int | None:
+        """The last moment there is anything to see: the run's end, or now while it goes."""
+        source = self.controller.source
+        if source is None:
+            return None
+        end = source.aggregate.run_end_ns
+        return end if end is not None else int(source.now_ns())
+
     def action_zoom(self, step: int) -> None:
-        self.zoom_index = max(0, min(len(ZOOMS) - 1, self.zoom_index + step))
+        """``z`` (step 1) narrows the window, ``Z`` (-1) widens it, up to the whole run."""
+        shown = self._shown_ns()
+        span_s = (shown[1] - shown[0]) / 1e9 if shown else None
+        windows = [w for w in ZOOMS if w is not None]  # ascending, from ZOOMS[1]
+        if step > 0:
+            if self.zoom_index == 0:
+                smaller = [i for i, w in enumerate(windows, 1) if span_s is None or w < span_s]
+                self.zoom_index = smaller[-1] if smaller else 1
+            else:
+                self.zoom_index = max(1, self.zoom_index - 1)
+        elif self.zoom_index != 0:
+            self.zoom_index += 1
+            latest = self._latest_ns()
+            source = self.controller.source
+            origin = source.aggregate.run_start_ns if source is not None else None
+            run_s = (latest - origin) / 1e9 if latest is not None and origin is not None else None
+            wide = self.zoom_index >= len(ZOOMS)
+            if wide or (run_s is not None and (ZOOMS[self.zoom_index] or 0) >= run_s):
+                self.zoom_index = 0  # as wide as the run: fit the whole of it
+        if not self.follow and shown is not None:
+            latest = self._latest_ns()
+            end = shown[1] if latest is None else min(shown[1], latest)
+            self.view_end_ns = end  # a frozen view keeps its end, within the run
         window = ZOOMS[self.zoom_index]
         self.notify(
-            "whole run" if window is None else f"last {window:g} s", title="Timeline", timeout=1.5
+            "whole run" if window is None else f"{window:g} s", title="Timeline", timeout=1.5
         )
 
     def action_follow(self) -> None:
         self.follow = not self.follow
         if self.follow:
             self.view_end_ns = None
+        else:
+            self._freeze()
         self.notify("following the run" if self.follow else "frozen: ← → scroll", timeout=1.5)
+
+    def _freeze(self) -> None:
+        """Holds the window on screen where it is (after a run: ending at the run's end)."""
+        shown = self._shown_ns()
+        latest = self._latest_ns()
+        if shown is None:
+            self.view_end_ns = latest
+            return
+        self._frozen_span_s = (shown[1] - shown[0]) / 1e9
+        ended = self.controller.source is not None and (
+            self.controller.source.aggregate.run_end_ns is not None
+        )
+        self.view_end_ns = min(shown[1], latest) if ended and latest is not None else shown[1]
 
     def action_scroll_time(self, direction: int) -> None:
         source = self.controller.source
         window = ZOOMS[self.zoom_index]
         if source is None or window is None:
             return
-        self.follow = False
+        if self.follow or self.view_end_ns is None:
+            self.follow = False
+            self._freeze()
         end = self.view_end_ns if self.view_end_ns is not None else source.now_ns()
-        self.view_end_ns = end + int(direction * window * 0.25 * 1e9)
+        end += int(direction * window * 0.25 * 1e9)
+        latest = self._latest_ns()
+        origin = source.aggregate.run_start_ns
+        if latest is not None:
+            end = min(end, latest)
+        if origin is not None:
+            end = max(end, origin + int(window * 1e9))
+        self.view_end_ns = end
+
+    #: Keys the footer leaves out below NARROW columns (all of them still work).
+    NARROW_UNSHOWN = frozenset({"m", "w"})
 
     #: Actions that only make sense on the dashboard itself (hidden on other screens).
     DASHBOARD_ONLY = frozenset(
@@ -708,14 +810,18 @@ class ConcvizApp(App[None]):
             "run",
             "stop",
             "pick_scenario",
-            "next_scenario",
-            "toggle_explanation",
         }
     )
+    #: A talk's keys: on the dashboard and on the compare and sweep screens a demo opens.
+    TALK_KEYS = frozenset({"next_scenario", "toggle_explanation"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         header = getattr(self, "w_header", None)
         on_dashboard = header is None or not header.is_attached or self.screen is header.screen
+        if action in self.TALK_KEYS and not on_dashboard:
+            from .series import SeriesScreen  # noqa: PLC0415
+
+            return isinstance(self.screen, SeriesScreen)  # not in the picker or help
         return on_dashboard or action not in self.DASHBOARD_ONLY
 
     # -- scenarios ------------------------------------------------------------
@@ -743,18 +849,33 @@ class ConcvizApp(App[None]):
             "compare": f"r runs its {len(scenario.variants)} variants in turn",
             "sweep": f"r runs it at {', '.join(map(str, scenario.sweep))} workers",
         }[scenario.kind]
+        # What r does first: a short screen shows the strip's first line only.
         self.w_explain.update(
-            f"[b]{scenario.title}[/b]{position}\n{scenario.explanation}"
-            f"  [dim]({action}; i hides this)[/]"
+            f"[b]{scenario.title}[/b] · {action}{position}\n{scenario.explanation}"
+            "  [dim](i hides this)[/]"
         )
         self.w_explain.display = True
         self._last_key = None
 
-    def action_next_scenario(self, step: int) -> None:
-        if self.playlist:
-            self.load_scenario(self.scenario_index + step)
+    async def action_next_scenario(self, step: int) -> None:
+        if not self.playlist:
+            return
+        # From a compare or sweep screen: stop its series, back to the dashboard.
+        while len(self.screen_stack) > 1 and self.screen is not self.w_header.screen:
+            series = getattr(self.screen, "series", None)
+            if series is not None:
+                series.stop()
+            await self.pop_screen()
+        self.load_scenario(self.scenario_index + step)
 
     def action_toggle_explanation(self) -> None:
+        screen = self.screen
+        if screen is not self.w_header.screen:  # a compare or sweep screen's own text
+            with contextlib.suppress(NoMatches):
+                box = screen.query_one("#explain")
+                if getattr(screen, "title_text", ""):
+                    box.display = not box.display
+            return
         if self.scenario is not None:
             self.w_explain.display = not self.w_explain.display
 
@@ -786,6 +907,7 @@ class ConcvizApp(App[None]):
                     title=scenario.title,
                     explanation=scenario.explanation,
                     autorun=True,
+                    focus=scenario.focus,
                 )
             )
         else:
@@ -833,8 +955,12 @@ class ConcvizApp(App[None]):
         except (FileNotFoundError, RuntimeError, OSError) as exc:
             self.call_from_thread(self.notify, str(exc), title="Not saved", severity="warning")
             return
+        shown = os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
         self.call_from_thread(
-            self.notify, f"concviz replay {path.name}", title=f"Saved {path.name}", timeout=6
+            self.notify,
+            f"in {path.parent}\nreplay it: concviz replay {shown}",
+            title=f"Saved {path.name}",
+            timeout=8,
         )
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -895,13 +1021,7 @@ class ConcvizApp(App[None]):
         if source is None:
             spec = self.spec
             header.show(idle_header(spec, self.python_label), self.state)
-            timeline.show(
-                None,
-                f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
-                f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
-                "m / w change the model / workload, + / - the workers, o opens all settings, "
-                "? explains every panel.",
-            )
+            timeline.show(None, self._idle_message(spec))
             for panel, text in (
                 (self.w_cores, "sampled while a run goes"),
                 (self.w_queue, "-"),
@@ -920,8 +1040,7 @@ class ConcvizApp(App[None]):
         if self._timed_view[:1] != view[:1]:
             self._refresh_costs.clear()  # a new run: its own costs
         self._timed_view = view
-        now = source.now_ns() if self.view_end_ns is None or self.follow else self.view_end_ns
-        window = ZOOMS[self.zoom_index]
+        window, end_ns = self._window(source)
         with source.lock:
             agg = source.aggregate
             # A finished run's picture only changes when the view does: skip the work.
@@ -952,7 +1071,7 @@ class ConcvizApp(App[None]):
                     timeline.columns,
                     timeline.rows,
                     window_s=window,
-                    end_ns=None if self.follow else now,
+                    end_ns=end_ns,
                     cache=self._timeline_cache,
                 )
                 timeline_cost = time.perf_counter() - began
@@ -1010,6 +1129,56 @@ class ConcvizApp(App[None]):
         if tl is not None:
             self._refresh_costs.append(timeline_cost)
             self._next_refresh = began + statistics.median(self._refresh_costs) / REFRESH_BUDGET
+
+    def _idle_message(self, spec: RunSpec) -> str:
+        """What r will run, before it is pressed: a scenario's variants, or one run."""
+        scenario = self.scenario
+        if scenario is not None and scenario.kind == "compare":
+            labels = " · ".join(v.label for v in scenario.variants)
+            return (
+                f"\nPress r to run its {len(scenario.variants)} variants in turn, "
+                f"side by side on the compare screen: {labels}.\n\n"
+                "page down: the next demo · i hides the explanation"
+            )
+        if scenario is not None and scenario.kind == "sweep":
+            counts = ", ".join(map(str, scenario.sweep))
+            return (
+                f"\nPress r to run {spec.model} on {spec.tasks} {spec.workload} tasks "
+                f"at {counts} workers in turn, on the sweep screen.\n\n"
+                "page down: the next demo · i hides the explanation"
+            )
+        reason = self._unavailable(spec)
+        if reason is not None or self._refusal is not None:
+            why = reason or self._refusal
+            return (
+                f"\n{spec.model} cannot run here: {why}.\n\n"
+                "o opens the settings (Interpreter), m changes the model."
+            )
+        return (
+            f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
+            f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
+            "m / w change the model / workload, + / - the workers, o opens all settings, "
+            "? explains every panel."
+        )
+
+    def _unavailable(self, spec: RunSpec) -> str | None:
+        """Why the chosen interpreter cannot run the model, naming one found that can."""
+        info = MODELS[spec.model]
+        if info.requires is None:
+            return None
+        if self.python is None:
+            version: tuple[int, ...] = tuple(sys.version_info[:3])
+        elif self.python in self.interpreters:
+            version = self.interpreters[self.python].version
+        else:
+            return None  # not probed yet: the run's start says it if so
+        reason = info.unavailable(version)
+        if reason is None:
+            return None
+        able = next(
+            (i for i in self.interpreters.values() if info.unavailable(i.version) is None), None
+        )
+        return reason if able is None else f"{reason}; pick {able.short} ({able.path})"
 
     def _show_panels(
         self,

@@ -8,15 +8,41 @@ take a moment.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from ..engine.interpreters import InterpreterError, first_that, probe
 from ..engine.recording import Replay
 from ..engine.session import LocalHttpServer, RunSession
 from ..engine.spec import RunSpec
+from ..models import ModelInfo
 from ..workloads import CATALOG as WORKLOADS
+
+#: Where ctrl+s saves runs, under the working folder: not loose among the user's files.
+RECORDINGS_DIR = "concviz-recordings"
+
+
+def unavailable_reason(info: ModelInfo, python: str | None) -> str | None:
+    """Why ``python`` (None: this one) cannot run the model, naming one found that can."""
+    if info.requires is None:
+        return None
+    if python is None:
+        version: tuple[int, ...] = tuple(sys.version_info[:3])
+    else:
+        try:
+            version = probe(python).version
+        except InterpreterError as exc:
+            return str(exc)
+    reason = info.unavailable(version)
+    if reason is None:
+        return None
+    able = first_that(lambda i: info.unavailable(i.version) is None)
+    if able is None:
+        return f"{reason}; none found on this machine"
+    return f"{reason}; {able.short} can: --python {able.path}"
 
 
 class RunController:
@@ -51,8 +77,8 @@ class RunController:
                 record_to=self._recording,
                 track_bins=True,
             )
+            session.start()  # refused (a model this Python cannot run): nothing to show
             self.source = session
-            session.start()
             return session
 
     def forget(self) -> None:
@@ -94,7 +120,7 @@ class RunController:
     # -- recordings ------------------------------------------------------------------
 
     def save_recording(self, directory: Path | None = None) -> Path:
-        """Copies the current run's recording next to the user; returns its path."""
+        """Copies the current run's recording to RECORDINGS_DIR (under the working folder)."""
         source = self.source
         if self._recording is None or source is None or not self._recording.exists():
             raise FileNotFoundError("nothing has been recorded yet: run something first")
@@ -103,7 +129,9 @@ class RunController:
         spec = source.spec if isinstance(source, RunSession) else None
         name = f"{spec.model}-{spec.workload}" if spec else self._recording.stem
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        dest = (directory or Path.cwd()) / f"concviz-{name}-{stamp}.cvrec"
+        folder = directory or Path.cwd() / RECORDINGS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / f"concviz-{name}-{stamp}.cvrec"
         shutil.copyfile(self._recording, dest)
         return dest
 

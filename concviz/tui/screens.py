@@ -51,16 +51,16 @@ happened. Nothing is simulated: every bar and figure is measured.
 | `m` / `w` | next model / next workload |
 | `+` / `-` | one worker more / fewer |
 | `]` / `[` | twice / half as many tasks |
-| `z` / `Z` | zoom the timeline in / out (first step: the whole run) |
-| `f` | freeze or follow the timeline; `←` `→` scroll when frozen |
+| `z` / `Z` | zoom the timeline in (down to 0.1 s) / out (up to the whole run) |
+| `f` | freeze the timeline where it is (a run over: at its end); `←` `→` scroll |
 | `c` / `e` | show or hide the code / the event log |
 | `v` | compare: several models in turn, timelines stacked on one time scale, speedups |
 | `x` | sweep: this model at several worker counts, speedup and Amdahl's-law fit |
 | `a` | advise: which model, and how many workers, for this workload, measured here |
 | `p` | pick a scenario: a ready-made demonstration of one pattern |
-| `page down` / `page up` | next / previous scenario of a talk (`concviz scenario A B C`) |
-| `i` | show or hide the scenario's explanation |
-| `ctrl+s` | save the last run's recording (`concviz replay FILE`) |
+| `page down` / `page up` | next / previous scenario of a talk, from any of its screens |
+| `i` | show or hide the scenario's explanation (on the compare and sweep screens too) |
+| `ctrl+s` | save the last run's recording in `./concviz-recordings/` (`concviz replay FILE`) |
 | `ctrl+p` | command palette |
 | `?` | this help; `escape` closes it |
 | `q` | quit: every process of the run is ended |

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -46,6 +46,9 @@ from ..report_multi import ceiling_text, compare_figures, fmt_memory, fmt_spread
 from ..workloads import CATALOG as WORKLOADS
 from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
+
+#: Narrower than this (the dashboard's NARROW): the compact layout.
+NARROW_COLUMNS = 110
 
 # -- the runs (no Textual) ---------------------------------------------------------
 
@@ -167,6 +170,11 @@ class SeriesScreen(Screen[None]):
     SeriesScreen #controls { height: auto; padding: 0 1; }
     SeriesScreen #body { height: 1fr; }
     SeriesScreen #picks { width: 34; height: 1fr; padding: 0 1; }
+    SeriesScreen.narrow #picks { width: 20; padding: 0; }
+    SeriesScreen.narrow #sweep-body { layout: vertical; }
+    SeriesScreen #controls Label { width: 100%; }
+    SeriesScreen.narrow #sweep-body DataTable { width: 100%; }
+    SeriesScreen.narrow #sweep-body PlotextPlot { height: 1fr; min-height: 8; }
     SeriesScreen SelectionList { height: 1fr; }
     SeriesScreen #side { width: 1fr; }
     SeriesScreen #status { height: 1; padding: 0 1; color: $foreground-muted; }
@@ -197,7 +205,15 @@ class SeriesScreen(Screen[None]):
         #: Measures the machine ceiling after a series (cached; None: not at all).
         self.measure_ceilings: Callable[[list[int]], dict[int, float | None]] | None = ceilings
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Below the dashboard's NARROW columns: a slimmer pick list, no speedup bars.
+        narrow = event.size.width < NARROW_COLUMNS
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self._shown = -1  # redraw the table for the new width
+
     def on_mount(self) -> None:
+        self.set_class(self.app.size.width < NARROW_COLUMNS, "narrow")
         self.set_interval(0.1, self.poll)
         if self.autorun:
             self.call_after_refresh(self.action_run)
@@ -310,10 +326,19 @@ class CompareScreen(SeriesScreen):
         title: str = "",
         explanation: str = "",
         autorun: bool = False,
+        focus: tuple[str, ...] = (),
     ) -> None:
         super().__init__(base, python, title, explanation, autorun)
         #: A scenario's variants: offered (all picked) instead of the model list.
         self.preset = preset or []
+        #: The figures the lesson rests on: next to the speedup, seen at 80 columns.
+        self.focus_figures = tuple(name for name in focus if name in FIGURES)
+
+    def figure_order(self) -> list[str]:
+        """FIGURES, with the focus columns moved up to follow wall and speedup."""
+        head = [name for name in ("wall", "speedup") if name not in self.focus_figures]
+        rest = [name for name in FIGURES if name not in head and name not in self.focus_figures]
+        return [*head, *self.focus_figures, *rest]
 
     def compose(self) -> ComposeResult:
         spec = self.base
@@ -362,7 +387,7 @@ class CompareScreen(SeriesScreen):
         table = self.query_one("#results", DataTable)
         table.clear(columns=True)
         longer = {"wait": "core wait", "queue": "peak queue"}  # room for whole words here
-        names = ["model", *(longer.get(name, name) for name in FIGURES)]
+        names = ["model", *(longer.get(name, name) for name in self.figure_order())]
         if self._result_column:
             names.insert(3, "result")  # what the pattern measured: the point of the demo
         if self._spread_column:
@@ -405,8 +430,11 @@ class CompareScreen(SeriesScreen):
             self._columns()
         base = baseline_index([r.label for r in rows]) if rows else 0
         top = max((r.speedup for r in rows), default=1.0)
+        order = [FIGURES.index(name) for name in self.figure_order()]
+        bar = 0 if self.has_class("narrow") else 6
         for row in rows:
-            cells = [row.label, *compare_figures(row, top, 6)]
+            figures = compare_figures(row, top, bar)
+            cells = [row.label, *(figures[i] for i in order)]
             if self._result_column:
                 cells.insert(3, describe_result(row.summary.result))
             if self._spread_column:
@@ -504,7 +532,7 @@ class SweepScreen(SeriesScreen):
             )
             yield Input(",".join(map(str, self.counts)), id="counts")
         yield Static("", id="status")
-        with Horizontal():
+        with Horizontal(id="sweep-body"):  # the plot goes below the table at 80 columns
             yield DataTable(id="results", zebra_stripes=True, cursor_type="none")
             yield PlotextPlot(id="plot")
         yield Static("", id="fit")

@@ -149,7 +149,7 @@ def header_view(agg: RunAggregate, now_ns: int) -> HeaderView:
         gil="" if gil is None else ("GIL on" if gil else "GIL off"),
         state=agg.status,
         elapsed_s=elapsed,
-        done=finished,
+        done=agg.completed + agg.failed,  # what ran: a stopped run's cancelled tasks did not
         failed=agg.failed,
         eta_s=eta,
     )
@@ -451,6 +451,18 @@ def _pack(lanes: list[Lane], t1: int) -> list[list[Lane]]:
     return rows
 
 
+def _tick_label(at: float, step: float) -> str:
+    """A tick's time, with as many decimals as the step needs: neighbours never read alike."""
+    if not at:
+        return "0"
+    if step >= 1:
+        return f"{at:g}s"
+    if at < 1:
+        return fmt_duration(at)
+    decimals = max(1, -math.floor(math.log10(step) + 1e-9))
+    return f"{at:.{decimals}f}s"
+
+
 def _axis(t0: int, t1: int, columns: int, origin: int) -> tuple[str, list[tuple[int, str]]]:
     span_s = (t1 - t0) / 1e9
     raw = span_s / max(1, columns // 10)
@@ -471,7 +483,7 @@ def _axis(t0: int, t1: int, columns: int, origin: int) -> tuple[str, list[tuple[
             break
         if col < 0:
             continue
-        label = f"{at:g}s" if step >= 1 else fmt_duration(at) if at else "0"
+        label = _tick_label(at, step)
         if all(c == " " for c in chars[col : col + len(label) + 1]) and col + len(label) <= columns:
             chars[col] = "╵"
             for j, ch in enumerate(label[: columns - col - 1]):

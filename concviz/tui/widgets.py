@@ -541,12 +541,16 @@ def workers_content(view: WorkersView, width: int) -> list[Content]:
     return lines
 
 
+#: The fewest samples the queue's sparkline shows before the peak's words go.
+SPARK_MIN = 12
+
+
 def queue_content(view: QueueView, width: int) -> list[Content]:
     kind = "in queue" if view.real_queue else "waiting"
     text = f" {kind} {view.depth}"
     peak = f" peak {view.peak}"
-    if width < len(text) + len(peak) + 3:
-        peak = ""  # a narrow panel: one line, and the summary has the peak
+    if width < len(text) + len(peak) + SPARK_MIN:
+        peak = ""  # a narrow panel: the sparkline first (the summary has the peak)
     return [
         Content.assemble(
             (spark(view.history, max(3, width - len(text) - len(peak))), "$accent"),
