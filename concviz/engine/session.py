@@ -397,7 +397,7 @@ class RunSession:
         if reason is not None:
             raise SessionError(reason)
         _LIVE.add(self)
-        if self.aggregate.bulk:
+        if self.aggregate.may_take_bulk():  # a few tasks never make a long frame
             load_bulk()
         self._tmp = tempfile.mkdtemp(prefix="concviz-")
         path = os.path.join(self._tmp, "events.sock")
