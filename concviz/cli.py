@@ -545,14 +545,8 @@ def run_single(
         except OSError as exc:
             raise UsageError(f"cannot write recording {args.record!r}: {exc.strerror}") from None
 
-    from rich.console import Console  # noqa: PLC0415
-
     from .engine.session import RunSession, SessionError  # noqa: PLC0415
-    from .engine.trace import write_trace  # noqa: PLC0415
-    from .progress import RunProgress  # noqa: PLC0415
-    from .report import summary_table  # noqa: PLC0415
 
-    err = Console(stderr=True)
     session = RunSession(
         spec,
         python=python,
@@ -566,6 +560,13 @@ def run_single(
             session.start()
         except SessionError as exc:
             raise UsageError(str(exc)) from None
+        # Imported while the runner starts (~100 ms before its first event), not before:
+        # a Ctrl+C meanwhile is still start-up's (main() ends the run, exit 130).
+        from rich.console import Console  # noqa: PLC0415
+
+        from .progress import RunProgress  # noqa: PLC0415
+
+        err = Console(stderr=True)
         if stop_after is not None:
             session.stop_after(stop_after)
         with RunProgress(session, err, enabled=not args.quiet) as progress:
@@ -579,6 +580,8 @@ def run_single(
             progress.update()
         summary = session.summary()
         if trace_file is not None:
+            from .engine.trace import write_trace  # noqa: PLC0415
+
             with session.lock:
                 write_trace(session.aggregate, trace_file)
             trace_file.close()
@@ -591,6 +594,8 @@ def run_single(
     if args.json:
         print(json.dumps(summary.as_dict()), file=out)
     else:
+        from .report import summary_table  # noqa: PLC0415
+
         Console(file=out).print(summary_table(summary))
     if args.trace:
         err.print(f"trace written to {args.trace} (open it in https://ui.perfetto.dev)")

@@ -28,18 +28,19 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import concviz
 
 from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
 from .aggregate import RunAggregate, Summary, load_bulk
-from .interpreters import InterpreterError, probe
 from .protocol import VERSION, FrameDecoder, FrameType, ProtocolError
-from .recording import Recorder
-from .sampler import Sampler
 from .spec import RunSpec
+
+if TYPE_CHECKING:  # imported where first needed: the runner starts before them (see start)
+    from .recording import Recorder
+    from .sampler import Sampler
 
 #: Where the concviz package lives: put on the runner's PYTHONPATH so any
 #: interpreter can run it without concviz being installed there.
@@ -368,6 +369,8 @@ class RunSession:
         self.spec = spec.validated()
         self.recording: Recorder | None = None
         if record_to is not None:
+            from .recording import Recorder  # noqa: PLC0415
+
             self.recording = Recorder(record_to, self.spec.__dict__)
         self._tap = _chain(tap, self.recording.frame if self.recording else None)
         self.python = python or sys.executable
@@ -433,6 +436,9 @@ class RunSession:
         except OSError as exc:
             self.close()
             raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
+        # psutil (~15 ms) loads while the runner starts: it samples nothing before that.
+        from .sampler import Sampler  # noqa: PLC0415
+
         self._sampler = Sampler(
             self.aggregate,
             self.lock,
@@ -454,6 +460,8 @@ class RunSession:
         if self.python == sys.executable:
             version: tuple[int, ...] = tuple(sys.version_info[:3])
         else:
+            from .interpreters import InterpreterError, probe  # noqa: PLC0415
+
             try:
                 version = probe(self.python).version
             except InterpreterError as exc:
