@@ -174,14 +174,14 @@ def test_a_small_sync_run_imports_neither_asyncio_nor_numpy(
 ) -> None:
     """What a short ``concviz run`` pays for at start-up, and what it must not (issue #21).
 
-    Its runner never imports asyncio (~40 ms; a sync model does not use it);
+    Its runner never imports asyncio (~40 ms; a sync model does not use it) nor
+    multiprocessing (a thread's run does not);
     its observer never imports NumPy (~60 ms; a few tasks never make a frame
     long enough for the bulk path) nor Textual (the dashboard's).
     """
     args = ("run", "-m", model, "-w", workload, "-n", "2", "-t", "3", "--task-ms", "1", "--quiet")
     loaded = _loaded_by_role(tmp_path, *args)
-    assert "asyncio" not in loaded["runner"]
-    assert "numpy" not in loaded["runner"]
+    assert not {"asyncio", "multiprocessing", "numpy"} & loaded["runner"]
     assert not {"numpy", "textual"} & loaded["observer"]
     # Rich (the progress bar, the report) and psutil (the sampler) load while the runner starts.
     assert "rich" in loaded["observer"]

@@ -7,7 +7,6 @@ few places they touch concviz read as plain English (``job.tasks()``,
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -110,6 +109,8 @@ class Job:
 
     @property
     def mp_context(self) -> Any:
+        import multiprocessing  # noqa: PLC0415  (process models only: a thread's run never pays it)
+
         return multiprocessing.get_context(self.start_method)
 
     @property

@@ -16,7 +16,6 @@ import functools
 import gc
 import heapq
 import importlib
-import multiprocessing.util
 import os
 import sys
 import threading
@@ -183,6 +182,8 @@ def init_process(
     else:
         # Pool workers leave through multiprocessing's exit path, which runs
         # finalizers (not atexit): flush there, or the last tasks' events are lost.
+        import multiprocessing.util  # noqa: PLC0415  (loaded already: this is a pool's worker)
+
         multiprocessing.util.Finalize(recorder, _worker_exit, exitpriority=100)
     # As the runner does before the model: concviz's objects are not the collector's
     # to walk while tasks run (a forked worker inherits the runner's freeze already).
