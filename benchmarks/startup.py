@@ -73,6 +73,22 @@ def top_imports(cmd: list[str], n: int = 6) -> list[tuple[float, str]]:
     return sorted(rows, reverse=True)[:n]
 
 
+def bytecode_state() -> str:
+    """Whether concviz's own modules start from cached bytecode or are compiled at every start."""
+    import importlib.util  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    import concviz  # noqa: PLC0415
+
+    source = Path(concviz.__file__).with_name("cli.py")
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    fresh = cached.exists() and cached.stat().st_mtime >= source.stat().st_mtime
+    said = os.environ.get("PYTHONDONTWRITEBYTECODE")
+    env = f"PYTHONDONTWRITEBYTECODE={said}" if said else "bytecode written on first import"
+    state = "cached" if fresh else "not cached, compiled at every start"
+    return f"concviz's bytecode: {state} ({env})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -93,6 +109,7 @@ def main() -> int:
     print(f"                                  {r * 1000:7.0f} ms   (+{(r - b) * 1000:.0f} ms)")
     verdict = "PASS" if r - b <= TARGET_EXTRA_S else "MISS"
     print(f"  target: at most bare + {TARGET_EXTRA_S * 1000:.0f} ms: {verdict}")
+    print(f"  {bytecode_state()}")
     phases = []
     for _ in range(args.runs):
         out = subprocess.run(

@@ -687,14 +687,8 @@ def run_single(
         except OSError as exc:
             raise UsageError(f"cannot write recording {args.record!r}: {exc.strerror}") from None
 
-    from rich.console import Console  # noqa: PLC0415
-
     from .engine.session import RunSession, SessionError  # noqa: PLC0415
-    from .engine.trace import write_trace  # noqa: PLC0415
-    from .progress import RunProgress  # noqa: PLC0415
-    from .report import summary_table  # noqa: PLC0415
 
-    err = Console(stderr=True)
     session = RunSession(
         spec,
         python=python,
@@ -708,6 +702,13 @@ def run_single(
             session.start()
         except SessionError as exc:
             raise UsageError(str(exc)) from None
+        # Imported while the runner starts (~100 ms before its first event), not before:
+        # a Ctrl+C meanwhile is still start-up's (main() ends the run, exit 130).
+        from rich.console import Console  # noqa: PLC0415
+
+        from .progress import RunProgress  # noqa: PLC0415
+
+        err = Console(stderr=True)
         if stop_after is not None:
             session.stop_after(stop_after)
         with RunProgress(session, err, enabled=not args.quiet) as progress:
@@ -721,6 +722,8 @@ def run_single(
             progress.update()
         summary = session.summary()
         if trace_file is not None:
+            from .engine.trace import write_trace  # noqa: PLC0415
+
             try:
                 with session.lock:
                     write_trace(session.aggregate, trace_file)
@@ -737,6 +740,8 @@ def run_single(
     if args.json:
         _print_json(args, "run", [summary.as_dict()], out, interrupted=interrupted)
     else:
+        from .report import summary_table  # noqa: PLC0415
+
         Console(file=out).print(summary_table(summary))
     if args.trace and args.trace != "-":
         err.print(f"trace written to {args.trace} (open it in https://ui.perfetto.dev)")

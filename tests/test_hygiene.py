@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from concviz.engine.session import PACKAGE_ROOT, child_env
 
@@ -23,6 +27,7 @@ RUNNER_SIDE = [
     "concviz.workloads.cpu",
     "concviz.workloads.factorize",
     "concviz.workloads.sleep",
+    "concviz.workloads.async_pitfalls",
     "concviz.workloads.http",
 ]
 FORBIDDEN = ("textual", "rich", "psutil", "aiohttp", "plotext", "textual_plotext", "numpy")
@@ -102,3 +107,109 @@ def test_numpy_waits_for_the_first_busy_stream() -> None:
     """NumPy (the observer's bulk decoding, ~60 ms to import) stays off the start-up path."""
     loaded = _top_level(_imported_after(["concviz.tui.app", "concviz.engine.session"]))
     assert "numpy" not in loaded
+
+
+#: Put on PYTHONPATH as ``sitecustomize``: every Python process of a run (the
+#: observer, the runner) writes the modules it had loaded when it exited, and
+#: those it had loaded when it started the runner.
+MODULES_AT_EXIT = """
+import atexit, json, os, sys
+
+at_spawn = []
+
+def _spawned(event, args):
+    if event == "subprocess.Popen" and "concviz.engine.runner" in list(args[1] or ()):
+        at_spawn.append(sorted(sys.modules))
+
+def _dump():
+    path = os.path.join(os.environ["CONCVIZ_TEST_MODULES"], f"{os.getpid()}.json")
+    with open(path, "w") as f:
+        json.dump({"argv": sys.argv, "modules": sorted(sys.modules), "at_spawn": at_spawn}, f)
+
+sys.addaudithook(_spawned)
+atexit.register(_dump)
+"""
+
+
+def _loaded_by_role(tmp_path: Path, *args: str) -> dict[str, set[str]]:
+    """``concviz ARGS``: the top-level modules its observer and its runner had loaded at exit.
+
+    And as "observer at spawn": those the observer had loaded when it started the runner.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(MODULES_AT_EXIT)
+    out = tmp_path / "modules"
+    out.mkdir()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
+    env["CONCVIZ_TEST_MODULES"] = str(out)
+    done = subprocess.run(
+        [sys.executable, "-m", "concviz", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    roles: dict[str, set[str]] = {}
+    for dump in out.glob("*.json"):
+        facts = json.loads(dump.read_text())
+        script = Path(facts["argv"][0])
+        role = {"__main__.py": "observer", "runner.py": "runner"}.get(script.name, script.name)
+        assert role not in roles, f"two {role} processes"
+        roles[role] = _top_level(set(facts["modules"]))
+        if facts["at_spawn"]:
+            roles[f"{role} at spawn"] = _top_level(set(facts["at_spawn"][0]))
+    assert {"observer", "runner"} <= set(roles), roles.keys()
+    return roles
+
+
+@pytest.mark.parametrize(
+    ("model", "workload"), [("sequential", "sleep"), ("threads", "sleep"), ("threads", "cpu")]
+)
+def test_a_small_sync_run_imports_neither_asyncio_nor_numpy(
+    tmp_path: Path, model: str, workload: str
+) -> None:
+    """What a short ``concviz run`` pays for at start-up, and what it must not (issue #21).
+
+    Its runner never imports asyncio (~40 ms; a sync model does not use it) nor
+    multiprocessing (a thread's run does not);
+    its observer never imports NumPy (~60 ms; a few tasks never make a frame
+    long enough for the bulk path) nor Textual (the dashboard's).
+    """
+    args = ("run", "-m", model, "-w", workload, "-n", "2", "-t", "3", "--task-ms", "1", "--quiet")
+    loaded = _loaded_by_role(tmp_path, *args)
+    assert not {"asyncio", "multiprocessing", "numpy"} & loaded["runner"]
+    assert not {"numpy", "textual"} & loaded["observer"]
+    # Rich (the progress bar, the report) and psutil (the sampler) load while the runner starts.
+    assert "rich" in loaded["observer"]
+    assert not {"rich", "psutil"} & loaded["observer at spawn"]
+
+
+def test_an_async_runs_runner_does_import_asyncio(tmp_path: Path) -> None:
+    """The probe above sees asyncio where it is used: an async model's runner."""
+    args = ("run", "-m", "asyncio", "-w", "sleep", "-t", "3", "--task-ms", "1", "--quiet")
+    assert "asyncio" in _loaded_by_role(tmp_path, *args)["runner"]
+
+
+def test_a_session_starts_its_runner_before_the_observers_heavier_imports() -> None:
+    """What ``concviz run`` needs before it can start the runner is light (issue #21).
+
+    The sampler's psutil, the interpreter probe's thread pool, Rich's progress
+    bar and report are imported after the runner is started, while it starts.
+    """
+    code = (
+        "from concviz.engine.session import RunSession\n"
+        "from concviz.engine.spec import RunSpec\n"
+        "spec = RunSpec(model='sequential', workload='sleep', tasks=1, task_ms=1)\n"
+        "before = set(sys.modules)\n"
+        "session = RunSession(spec).start()\n"
+        "assert not {'psutil', 'concviz.engine.sampler'} & before, before\n"
+        "assert 'psutil' in sys.modules  # the sampler runs from start() on\n"
+        "session.wait(60)\n"
+        "session.close()\n"
+    )
+    loaded = _top_level(_imported_after(["concviz.engine.session"], code))
+    assert not {"rich", "textual", "numpy", "concurrent"} & loaded

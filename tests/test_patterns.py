@@ -258,7 +258,9 @@ def test_a_forgotten_await_skips_the_wait_and_its_warning_reaches_the_summary() 
     assert all(took_ms[t] >= 250 for t in took_ms if t not in forgot)
     assert cap.summary.completed == 12
     (warning,) = cap.summary.warnings
-    assert warning.startswith("RuntimeWarning: coroutine 'sleep' was never awaited (sleep.py:")
+    assert warning.startswith(
+        "RuntimeWarning: coroutine 'sleep' was never awaited (async_pitfalls.py:"
+    )
 
 
 # -- your own code ------------------------------------------------------------------

@@ -67,6 +67,25 @@ def _bulk_module() -> ModuleType | None:
     return _bulk
 
 
+#: The most records one task can make: queued, started and finished (or cancelled),
+#: a thread of its own coming and going (thread-per-task), a CPU part drawn as a span
+#: (hybrid); and two for each attempt drawn as its own bar (retry), counted apart.
+_MOST_RECORDS_PER_TASK = 8
+#: Besides the tasks': the run's start and end, each worker's coming and going, a few more.
+_MOST_RECORDS_PER_RUN = 16
+
+
+def most_records(spec: dict[str, Any]) -> int:
+    """An upper bound on the records a run of ``spec`` makes (queue-depth samples aside).
+
+    Queue depths are sampled once per flush (20 Hz) whatever the tasks do: they
+    add one record per frame, never a frame's worth.
+    """
+    tasks = int(spec.get("tasks", 0))
+    per_task = _MOST_RECORDS_PER_TASK + 2 * int(spec.get("attempts", 1))
+    return tasks * per_task + 2 * int(spec.get("workers", 1)) + _MOST_RECORDS_PER_RUN
+
+
 def load_bulk() -> None:
     """Imports the bulk path (NumPy) now: before a run, not on its first long frame.
 
@@ -345,6 +364,18 @@ class RunAggregate:
         #: Lanes not yet down, by OS thread: a WORKER_DOWN ends them all (a scan of
         #: every lane per thread was quadratic in thread-per-task's thousands).
         self._live_threads: dict[tuple[int, int], list[Lane]] = {}
+
+    def may_take_bulk(self) -> bool:
+        """Whether this run could send a frame long enough for the bulk path.
+
+        A run of a few tasks cannot (each makes a handful of records): it never
+        needs NumPy, and its start need not pay ~60 ms to import it.
+        """
+        return (
+            self.bulk
+            and not self.keep_all_spans
+            and most_records(self.spec) * RECORD_SIZE >= _BULK_BYTES
+        )
 
     # -- the event stream -----------------------------------------------------
 

@@ -7,7 +7,6 @@ few places they touch concviz read as plain English (``job.tasks()``,
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import threading
 import time
@@ -116,6 +115,8 @@ class Job:
 
     @property
     def mp_context(self) -> Any:
+        import multiprocessing  # noqa: PLC0415  (process models only: a thread's run never pays it)
+
         return multiprocessing.get_context(self.start_method)
 
     @property

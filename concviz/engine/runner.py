@@ -13,7 +13,6 @@ observer dies, the connection's EOF makes the runner kill that group itself.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import gc
 import os
@@ -238,6 +237,8 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
         _emit(Kind.RUN_START)
         try:
             if model.style == "async":
+                import asyncio  # noqa: PLC0415  (~40 ms: a sync model's run never pays it)
+
                 asyncio.run(_drive(module, job))
             else:
                 module.run(job)

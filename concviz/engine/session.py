@@ -28,20 +28,22 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 import concviz
+
+if TYPE_CHECKING:  # psutil is imported where used: after the runner is spawned
+    import psutil
 
 from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
 from .aggregate import RunAggregate, Summary, load_bulk
-from .interpreters import InterpreterError, probe
 from .protocol import VERSION, FrameDecoder, FrameType, ProtocolError
-from .recording import Recorder
-from .sampler import Sampler
 from .spec import RunSpec
+
+if TYPE_CHECKING:  # imported where first needed: the runner starts before them (see start)
+    from .recording import Recorder
+    from .sampler import Sampler
 
 #: Where the concviz package lives: put on the runner's PYTHONPATH so any
 #: interpreter can run it without concviz being installed there.
@@ -383,6 +385,8 @@ class RunSession:
         self.start_timeout = start_timeout
         self.recording: Recorder | None = None
         if record_to is not None:
+            from .recording import Recorder  # noqa: PLC0415
+
             self.recording = Recorder(record_to, self.spec.__dict__)
         self._tap = _chain(tap, self.recording.frame if self.recording else None)
         self.python = python or sys.executable
@@ -416,7 +420,7 @@ class RunSession:
         if reason is not None:
             raise SessionError(reason)
         _LIVE.add(self)
-        if self.aggregate.bulk:
+        if self.aggregate.may_take_bulk():  # a few tasks never make a long frame
             load_bulk()
         remove_stale_folders()
         # The owner's pid in the name: a folder left by a kill -9 is removed by a
@@ -455,6 +459,9 @@ class RunSession:
         except OSError as exc:
             self.close()
             raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
+        # psutil (~15 ms) loads while the runner starts: it samples nothing before that.
+        from .sampler import Sampler  # noqa: PLC0415
+
         self._sampler = Sampler(
             self.aggregate,
             self.lock,
@@ -489,6 +496,8 @@ class RunSession:
         if self.python == sys.executable:
             version: tuple[int, ...] = tuple(sys.version_info[:3])
         else:
+            from .interpreters import InterpreterError, probe  # noqa: PLC0415
+
             try:
                 version = probe(self.python).version
             except InterpreterError as exc:
@@ -618,6 +627,8 @@ class RunSession:
         its descendants first and they are ended here (psutil checks each is
         still the process noted, not a new one with a reused pid).
         """
+        import psutil  # noqa: PLC0415
+
         for proc in self._escapees:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
@@ -729,6 +740,8 @@ def _chain(*taps: Tap | None) -> Tap | None:
 def _descendants(pid: int | None) -> list[psutil.Process]:
     if pid is None:
         return []
+    import psutil  # noqa: PLC0415
+
     try:
         return list(psutil.Process(pid).children(recursive=True))
     except psutil.Error:
@@ -774,7 +787,7 @@ def remove_stale_folders(where: str | None = None) -> list[str]:
         if not entry.is_dir(follow_symlinks=False) or info.st_uid != uid:
             continue
         if dash and owner.isdigit():
-            dead = not psutil.pid_exists(int(owner))
+            dead = not _pid_exists(int(owner))
         elif not dash and len(owner) == 8:
             dead = time.time() - info.st_mtime > LEGACY_AGE_S and _nobody_listens(entry.path)
         else:
@@ -827,13 +840,38 @@ UPFRONT_BYTES: dict[str, int] = {
 MEMORY_SHARE = 0.5
 
 
+def _pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists (ours or not): signal 0 checks without sending."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _available_memory() -> int:
+    """MemAvailable from /proc/meminfo (no psutil before the runner starts), else psutil's."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import psutil  # noqa: PLC0415
+
+    return int(psutil.virtual_memory().available)
+
+
 def _too_big(spec: RunSpec) -> str | None:
     """Why a run would not fit in memory (its tasks all made up front), or None."""
     per_task = UPFRONT_BYTES.get(spec.model)
     if per_task is None:
         return None
     need = per_task * spec.tasks
-    available = psutil.virtual_memory().available
+    available = _available_memory()
     if need <= MEMORY_SHARE * available:
         return None
     return (

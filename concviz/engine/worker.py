@@ -11,13 +11,11 @@ clock (``time.thread_time_ns``, ~0.6 µs): nothing that releases the GIL.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import gc
 import heapq
 import importlib
-import multiprocessing.util
 import os
 import sys
 import threading
@@ -257,6 +255,8 @@ def init_process(
     else:
         # Pool workers leave through multiprocessing's exit path, which runs
         # finalizers (not atexit): flush there, or the last tasks' events are lost.
+        import multiprocessing.util  # noqa: PLC0415  (loaded already: this is a pool's worker)
+
         multiprocessing.util.Finalize(recorder, _worker_exit, exitpriority=100)
     # As the runner does before the model: concviz's objects are not the collector's
     # to walk while tasks run (a forked worker inherits the runner's freeze already).
@@ -418,6 +418,18 @@ def _take_slot() -> int:
     return _slots_used - 1
 
 
+def _cancelled_error() -> type[BaseException]:
+    """asyncio's CancelledError, asked for only by coroutines, on a loop (so asyncio is loaded).
+
+    The runner side imports asyncio only for async models: ~40 ms of a sync
+    model's start saved. An ``except`` clause evaluates this only when a
+    coroutine raised, never per step.
+    """
+    import asyncio  # noqa: PLC0415
+
+    return asyncio.CancelledError
+
+
 _slot_var: contextvars.ContextVar[int] = contextvars.ContextVar("concviz_slot", default=0)
 
 
@@ -473,7 +485,7 @@ class _Traced:
                     cpu += _cpu() - start
                     _append(_pack(_FINISH, _STOPPED, slot, pid, tid, task_id, _mono(), 0, cpu))
                     return
-                except asyncio.CancelledError:
+                except _cancelled_error():
                     cpu += _cpu() - start
                     _append(
                         _pack(
@@ -601,7 +613,7 @@ class Attempt:
     async def __aexit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
         if kind is None:
             status = _OK
-        elif issubclass(kind, asyncio.CancelledError):
+        elif issubclass(kind, _cancelled_error()):
             status = _STOPPED
         else:
             status = _ERROR

@@ -98,7 +98,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "forgot-await",
             "pitfall: every Nth coroutine calls asyncio.sleep without await: no wait, a warning",
             "io",
-            "concviz.workloads.sleep:ForgotAwaitWorkload",
+            "concviz.workloads.async_pitfalls:ForgotAwaitWorkload",
             shows_code=True,
         ),
         WorkloadInfo(
@@ -128,7 +128,7 @@ CATALOG: dict[str, WorkloadInfo] = {
             "blocking-async",
             "pitfall: every Nth coroutine calls time.sleep and freezes the event loop",
             "io",
-            "concviz.workloads.sleep:BlockingAsyncWorkload",
+            "concviz.workloads.async_pitfalls:BlockingAsyncWorkload",
             shows_code=True,
         ),
     )

@@ -9,7 +9,6 @@ as it would in your code.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import inspect
@@ -145,6 +144,8 @@ class CustomWorkload(Workload):
     def run(self, task_id: int) -> None:
         result = self._call()
         if self.is_coroutine:
+            import asyncio  # noqa: PLC0415  (only a coroutine function in a sync model needs it)
+
             asyncio.run(result)
         self.maybe_fail(task_id)
 
