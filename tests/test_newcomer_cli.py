@@ -30,7 +30,7 @@ def test_run_accepts_the_label_concviz_interpreters_prints(ft: Interpreter, name
     assert label in concviz("interpreters").stdout or label.startswith("python")
     out = concviz("run", "--python", label, "-t", "2", "--task-ms", "1", "-w", "sleep", "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["gil_enabled"] is False
+    assert json.loads(out.stdout)["runs"][0]["gil_enabled"] is False
 
 
 def test_compare_accepts_the_label_it_prints(ft: Interpreter) -> None:
