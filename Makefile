@@ -24,6 +24,7 @@ lint: $(VENV)/.test
 	$(BIN)/ruff check concviz tests benchmarks tools
 	$(BIN)/ruff format --check concviz tests benchmarks tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint  ## install the test extras, then lint, type-check and run the tests
 	$(BIN)/pytest

@@ -31,8 +31,8 @@ if "--child" not in sys.argv:  # a child runs against the tree it is started in
 
 def child(workers: int, seconds: float, task_ms: float) -> None:
     """One run: prints its figures as one JSON line."""
-    from concviz.engine.session import RunSession  # noqa: PLC0415
-    from concviz.engine.spec import RunSpec  # noqa: PLC0415
+    from concviz.observer.session import RunSession  # noqa: PLC0415
+    from concviz.runner.spec import RunSpec  # noqa: PLC0415
 
     spec = RunSpec(
         model="asyncio", workload="sleep", workers=workers, tasks=1_000_000, task_ms=task_ms

@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if "--dashboard" not in sys.argv:  # a child runs against the tree it is started in
     sys.path.insert(0, str(ROOT))
 
-from concviz.engine.session import RunSession  # noqa: E402
-from concviz.engine.spec import RunSpec  # noqa: E402
+from concviz.observer.session import RunSession  # noqa: E402
+from concviz.runner.spec import RunSpec  # noqa: E402
 from concviz.tui.view import TimelineCache, timeline_view  # noqa: E402
 
 #: model, workers, tasks, task ms, workload: each runs well past the measuring.

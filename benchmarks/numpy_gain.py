@@ -26,9 +26,9 @@ import subprocess
 import sys
 import time
 
-from concviz.engine import aggregate as aggregate_module
-from concviz.engine.aggregate import RunAggregate
-from concviz.engine.protocol import RECORD, Kind, Status
+from concviz.observer import aggregate as aggregate_module
+from concviz.observer.aggregate import RunAggregate
+from concviz.runner.protocol import RECORD, Kind, Status
 
 RUNNER = 100
 FRAME = 4096  # records
@@ -69,7 +69,7 @@ def real_run(numpy: bool) -> dict[str, float]:
     code = (
         "import sys\n" + prelude + "from concviz.cli import main\n"
         f"code = main({[*RUN, '--json']!r})\n"
-        "assert ('concviz.engine.bulk' in sys.modules) == " + repr(numpy) + "\n"
+        "assert ('concviz.observer.bulk' in sys.modules) == " + repr(numpy) + "\n"
         "sys.exit(code)\n"
     )
     done = subprocess.run(

@@ -5,7 +5,7 @@ the same kernel with the same explicit iteration count twice per pair:
 
 * bare: ``benchmarks/bare_pool.py`` in a subprocess of this interpreter, plain
   executor code with no concviz at all, timing pool creation to pool shutdown;
-* concviz: a :class:`concviz.engine.session.RunSession` (runner, recorder,
+* concviz: a :class:`concviz.observer.session.RunSession` (runner, recorder,
   event server and sampler all live), taking ``summary().wall_s``, which the
   runner measures over the same span (RUN_START just before the model starts,
   RUN_END just after it returns).
@@ -36,9 +36,9 @@ from typing import Any
 
 from host import cpu_model
 
-from concviz.engine.calibrate import calibration
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import RunSession
+from concviz.runner.calibrate import calibration
+from concviz.runner.spec import RunSpec
 from concviz.workloads.base import units_for
 
 BARE = Path(__file__).resolve().with_name("bare_pool.py")

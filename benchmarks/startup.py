@@ -26,8 +26,8 @@ TINY = ["run", "-m", "sequential", "-w", "sleep", "-t", "1", "--task-ms", "1", "
 PHASES = """
 import time
 t0 = time.perf_counter()
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import RunSession
+from concviz.runner.spec import RunSpec
 t1 = time.perf_counter()
 s = RunSession(RunSpec(model="sequential", workload="sleep", tasks=1, task_ms=1))
 s.start()
@@ -122,7 +122,7 @@ def main() -> int:
     print("\nheaviest top-level imports, cumulative (one run each)")
     for label, cmd in (
         ("concviz run", ["-m", "concviz", *TINY]),
-        ("runner side", ["-c", "import concviz.engine.runner"]),
+        ("runner side", ["-c", "import concviz.runner.run"]),
     ):
         print(f"  {label}:")
         for seconds, name in top_imports(cmd):

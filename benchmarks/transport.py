@@ -1,10 +1,10 @@
 """Transport: sustained events per second from worker processes into the observer's aggregate.
 
-The observer side is set up exactly as :class:`concviz.engine.session.RunSession`
-sets it up internally: an :class:`~concviz.engine.session.EventServer` on an
-AF_UNIX socket feeding a :class:`~concviz.engine.aggregate.RunAggregate` under a
+The observer side is set up exactly as :class:`concviz.observer.session.RunSession`
+sets it up internally: an :class:`~concviz.observer.session.EventServer` on an
+AF_UNIX socket feeding a :class:`~concviz.observer.aggregate.RunAggregate` under a
 lock. Two producer processes each hold a real
-:class:`~concviz.engine.recorder.Recorder` (its flusher thread, its framing, its
+:class:`~concviz.runner.recorder.Recorder` (its flusher thread, its framing, its
 back-pressure and drop accounting) and push TASK_START/TASK_FINISH records
 through ``recorder.append``, one 40-byte record per event, packed beforehand
 (real ``time.monotonic_ns()`` timestamps, distinct task ids per producer) so the
@@ -44,10 +44,10 @@ from typing import Any, Literal, cast
 
 from host import cpu_model
 
-from concviz.engine.aggregate import RunAggregate
-from concviz.engine.protocol import RECORD, FrameDecoder, FrameType, Kind, Status, encode_frame
-from concviz.engine.recorder import FLUSH_INTERVAL, MAX_BACKLOG_BYTES, MAX_QUEUED
-from concviz.engine.session import RECV_BYTES, EventServer
+from concviz.observer.aggregate import RunAggregate
+from concviz.observer.session import RECV_BYTES, EventServer
+from concviz.runner.protocol import RECORD, FrameDecoder, FrameType, Kind, Status, encode_frame
+from concviz.runner.recorder import FLUSH_INTERVAL, MAX_BACKLOG_BYTES, MAX_QUEUED
 
 PRODUCERS = 2
 TARGET_EVENTS_S = 2_000_000
@@ -93,7 +93,7 @@ def producer(
     results: Any,
 ) -> None:
     """One worker process: connect a Recorder, wait for go, append flat out (or paced), close."""
-    from concviz.engine.recorder import Recorder  # noqa: PLC0415  (the child's own import)
+    from concviz.runner.recorder import Recorder  # noqa: PLC0415  (the child's own import)
 
     pid = os.getpid()
     tid = threading.get_native_id()

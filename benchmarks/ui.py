@@ -30,7 +30,7 @@ Three measurements, each against the real code:
    is the dashboard still responsive under the stream?
 
 3. **Per-panel cost.** The high-rate runs are recorded on the spot (``concviz
-   run --record``) and loaded into :class:`concviz.engine.recording.Replay`;
+   run --record``) and loaded into :class:`concviz.observer.recording.Replay`;
    each view-model builder (``concviz/tui/view.py``) and content function
    (``concviz/tui/widgets.py``) is timed in process (thread CPU time, median of
    batches), with each replay stopped at 80 % of its run (what a live run
@@ -73,8 +73,8 @@ from typing import Any
 import psutil
 from host import cpu_model
 
-from concviz.engine.aggregate import RunAggregate
-from concviz.engine.recording import Replay
+from concviz.observer.aggregate import RunAggregate
+from concviz.observer.recording import Replay
 from concviz.tui.app import ConcvizApp
 from concviz.tui.view import (
     cores_view,

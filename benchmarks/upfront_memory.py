@@ -18,8 +18,8 @@ import os
 import sys
 import time
 
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import RunSession
+from concviz.runner.spec import RunSpec
 
 UPFRONT = [
     "asyncio",

@@ -26,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .engine.aggregate import Summary
-from .engine.interpreters import Interpreter, discover
-from .engine.session import LocalHttpServer, RunSession, SessionError, child_env
-from .engine.spec import RunSpec
 from .experiments import STALL_GAIN, RunResult, median_run, run_order
 from .models import CATALOG as MODELS
+from .observer.aggregate import Summary
+from .observer.interpreters import Interpreter, discover
+from .observer.session import LocalHttpServer, RunSession, SessionError, child_env
+from .runner.spec import RunSpec
 from .workloads import CATALOG as WORKLOADS
 
 #: Seconds the whole advice may take (probe and runs), by default.

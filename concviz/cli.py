@@ -199,7 +199,7 @@ def _task_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]
 def spec_from_args(
     args: argparse.Namespace, model: str | None = None, workers: int | None = None
 ) -> Any:
-    from .engine.spec import RunSpec, SpecError  # noqa: PLC0415
+    from .runner.spec import RunSpec, SpecError  # noqa: PLC0415
 
     task_args, task_kwargs = _task_arguments(args)
     workload = args.workload
@@ -245,7 +245,7 @@ def spec_from_args(
 def resolve_python(path: str | None) -> str | None:
     if path is None:
         return None
-    from .engine.interpreters import InterpreterError, probe, resolve_name  # noqa: PLC0415
+    from .observer.interpreters import InterpreterError, probe, resolve_name  # noqa: PLC0415
 
     try:
         return probe(resolve_name(path)).path
@@ -422,7 +422,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def cmd_interpreters(out: IO[str]) -> int:
-    from .engine.interpreters import discover  # noqa: PLC0415
+    from .observer.interpreters import discover  # noqa: PLC0415
 
     found = discover()
     width = max((len(i.short) for i in found), default=4)
@@ -438,11 +438,11 @@ def cmd_interpreters(out: IO[str]) -> int:
 def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
     import subprocess  # noqa: PLC0415
 
-    from .engine.session import child_env  # noqa: PLC0415
+    from .observer.session import child_env  # noqa: PLC0415
 
     python = resolve_python(args.python) or sys.executable
     code = (
-        "import json; from concviz.engine.calibrate import calibration;"
+        "import json; from concviz.runner.calibrate import calibration;"
         "from concviz.workloads.base import units_for;"
         "c, _ = calibration(('sum_of_squares', 'trial_division'), refresh=True);"
         "print(json.dumps({k: units_for(t, 100.0) / 100.0 for k, t in c.items()}))"
@@ -514,7 +514,7 @@ def run_app(app: Any) -> int:
     def hang_up(signum: int, _frame: Any) -> None:
         def last_resort() -> None:
             time.sleep(HANGUP_GRACE_S)
-            from .engine.session import close_all  # noqa: PLC0415
+            from .observer.session import close_all  # noqa: PLC0415
 
             close_all()
             os._exit(128 + signum)
@@ -534,7 +534,7 @@ def run_app(app: Any) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     if not 0.01 <= args.speed <= 1000:
         raise UsageError(f"speed must be between 0.01 and 1000, got {args.speed:g}")
-    from .engine.recording import RecordingError, read_frames  # noqa: PLC0415
+    from .observer.recording import RecordingError, read_frames  # noqa: PLC0415
 
     try:
         read_frames(args.file)
@@ -552,7 +552,7 @@ def convert_recording(args: argparse.Namespace, out: IO[str]) -> int:
     """``replay FILE --trace OUT`` / ``--json``: the recording played back at once, no UI."""
     from rich.console import Console  # noqa: PLC0415
 
-    from .engine.trace import recording_aggregate, write_trace  # noqa: PLC0415
+    from .observer.trace import recording_aggregate, write_trace  # noqa: PLC0415
 
     trace_file = _open_trace(args.trace)
     try:
@@ -687,7 +687,7 @@ def run_single(
         except OSError as exc:
             raise UsageError(f"cannot write recording {args.record!r}: {exc.strerror}") from None
 
-    from .engine.session import RunSession, SessionError  # noqa: PLC0415
+    from .observer.session import RunSession, SessionError  # noqa: PLC0415
 
     session = RunSession(
         spec,
@@ -722,7 +722,7 @@ def run_single(
             progress.update()
         summary = session.summary()
         if trace_file is not None:
-            from .engine.trace import write_trace  # noqa: PLC0415
+            from .observer.trace import write_trace  # noqa: PLC0415
 
             try:
                 with session.lock:
@@ -793,9 +793,9 @@ def run_series(
         TimeElapsedColumn,
     )
 
-    from .engine.session import LocalHttpServer, RunSession, SessionError  # noqa: PLC0415
-    from .engine.trace import write_trace  # noqa: PLC0415
     from .experiments import RunResult, median_run, needs_server, run_order  # noqa: PLC0415
+    from .observer.session import LocalHttpServer, RunSession, SessionError  # noqa: PLC0415
+    from .observer.trace import write_trace  # noqa: PLC0415
 
     console = Console(stderr=True)
     progress = Progress(
@@ -864,8 +864,8 @@ def _with_start_method(spec: Any, method: str | None) -> Any:
 
 
 def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
-    from .engine.spec import SpecError  # noqa: PLC0415
     from .experiments import parse_variants  # noqa: PLC0415
+    from .runner.spec import SpecError  # noqa: PLC0415
 
     python = resolve_python(args.python)
     try:
@@ -922,7 +922,7 @@ def compare_entries(
 
 def _machine_ceilings(workload: str, counts: list[int]) -> dict[int, float | None]:
     """The machine ceiling per count for CPU-bound work (measured once, cached); none for I/O."""
-    from .engine.ceiling import ceilings  # noqa: PLC0415
+    from .observer.ceiling import ceilings  # noqa: PLC0415
     from .workloads import CATALOG as KINDS  # noqa: PLC0415
 
     kind = KINDS.get(workload)
@@ -932,8 +932,8 @@ def _machine_ceilings(workload: str, counts: list[int]) -> dict[int, float | Non
 
 
 def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
-    from .engine.spec import SpecError  # noqa: PLC0415
     from .experiments import parse_counts  # noqa: PLC0415
+    from .runner.spec import SpecError  # noqa: PLC0415
 
     try:
         counts = parse_counts(args.workers)
@@ -1210,7 +1210,7 @@ def cmd_serve(argv: list[str]) -> int:
             for name in checked.names:
                 load_scenario(name)
         else:
-            from .engine.recording import RecordingError, read_frames  # noqa: PLC0415
+            from .observer.recording import RecordingError, read_frames  # noqa: PLC0415
 
             try:
                 read_frames(checked.file)

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .engine.aggregate import RunAggregate, Summary
-from .engine.interpreters import InterpreterError, probe, resolve_name
-from .engine.spec import START_METHODS, SpecError
 from .models import CATALOG as MODELS
+from .observer.aggregate import RunAggregate, Summary
+from .observer.interpreters import InterpreterError, probe, resolve_name
+from .runner.spec import START_METHODS, SpecError
 from .workloads import CATALOG as WORKLOADS
 
 

@@ -1,6 +1,6 @@
 """Findings: the concurrency pitfalls a run's own figures show, named with the figure.
 
-A pure function of a run's :class:`~concviz.engine.aggregate.Summary` and a few
+A pure function of a run's :class:`~concviz.observer.aggregate.Summary` and a few
 figures read off its aggregate (:class:`Shape`): plain Python, no terminal, so
 the command line's JSON, the dashboard's findings line and the tests all get
 the same list. Each finding carries the measured figure that triggered it, a
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine.aggregate import RunAggregate, Summary
+    from .observer.aggregate import RunAggregate, Summary
 
 #: Model names whose worker lanes are OS threads sharing one interpreter.
 THREAD_MODELS = frozenset(

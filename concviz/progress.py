@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .engine.session import RunSession
+from .observer.session import RunSession
 
 
 class RunProgress:

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .engine.aggregate import MEMORY_RESOLUTION, Summary
+from .observer.aggregate import MEMORY_RESOLUTION, Summary
 from .workloads import describe_size
 
 #: The version of the ``--json`` envelope (docs/json.md): bumped when a key

@@ -61,7 +61,7 @@ def compare_table(
     every figure kept keeps its column whole, down to 80 columns.
 
     ``ceilings``: the machine ceiling per worker count (see
-    :mod:`concviz.engine.ceiling`), said under the table for the counts shown.
+    :mod:`concviz.observer.ceiling`), said under the table for the counts shown.
     """
     bar_width = 6 if width >= 116 else 0
     table = Table(

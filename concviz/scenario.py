@@ -44,8 +44,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .engine.spec import RunSpec, SpecError
 from .experiments import COLUMNS
+from .runner.spec import RunSpec, SpecError
 
 #: Settings a [run] table or a [[variant]] may set, with their types.
 RUN_FIELDS: dict[str, type] = {f.name: f.type for f in fields(RunSpec)}  # type: ignore[misc]

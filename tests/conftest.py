@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from concviz.engine.session import LocalHttpServer
+from concviz.observer.session import LocalHttpServer
 
 
 @pytest.fixture(autouse=True, scope="session")

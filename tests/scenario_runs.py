@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from concviz.engine.aggregate import Summary
-from concviz.engine.session import LocalHttpServer, RunSession
-from concviz.engine.spec import RunSpec
 from concviz.findings import Shape, shape_of
+from concviz.observer.aggregate import Summary
+from concviz.observer.session import LocalHttpServer, RunSession
+from concviz.runner.spec import RunSpec
 from concviz.scenario import load, shipped
 
 #: Per scenario, the settings that make it quicker (applied to every run of it).

@@ -15,10 +15,10 @@ from typing import Any
 import psutil
 import pytest
 
-from concviz.engine.aggregate import Summary
-from concviz.engine.protocol import RECORD, FrameType, Kind
-from concviz.engine.session import LocalHttpServer, RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.aggregate import Summary
+from concviz.observer.session import LocalHttpServer, RunSession
+from concviz.runner.protocol import RECORD, FrameType, Kind
+from concviz.runner.spec import RunSpec
 
 
 @dataclass

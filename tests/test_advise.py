@@ -17,8 +17,8 @@ import pytest
 from textual.widgets import DataTable
 
 from concviz.advise import SATURATED_WAIT, Advice, Advisor, Point
-from concviz.engine.interpreters import probe
-from concviz.engine.spec import RunSpec
+from concviz.observer.interpreters import probe
+from concviz.runner.spec import RunSpec
 from concviz.tui.advise_screen import AdviseScreen
 from concviz.tui.app import ConcvizApp
 

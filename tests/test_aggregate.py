@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from concviz.engine import aggregate as agg_mod
-from concviz.engine import timeline
-from concviz.engine.aggregate import RunAggregate, Sample
-from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
-from concviz.engine.timeline import BIN_HISTORY_NS, BIN_NS, Lane
-from concviz.engine.trace import trace_events
+from concviz.observer import aggregate as agg_mod
+from concviz.observer import timeline
+from concviz.observer.aggregate import RunAggregate, Sample
+from concviz.observer.timeline import BIN_HISTORY_NS, BIN_NS, Lane
+from concviz.observer.trace import trace_events
+from concviz.runner.protocol import RECORD, START_COROUTINE, Kind, Status
 
 RUNNER = 100
 MS = 1_000_000

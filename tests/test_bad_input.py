@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 
 from concviz import __version__
-from concviz.engine.interpreters import PROBE_TIMEOUT_S, InterpreterError, probe
-from concviz.engine.protocol import FrameType
-from concviz.engine.recording import (
+from concviz.observer.interpreters import PROBE_TIMEOUT_S, InterpreterError, probe
+from concviz.observer.recording import (
     HEADER,
     FileFrame,
     RecordingError,
     Replay,
     read_recording,
 )
+from concviz.runner.protocol import FrameType
 from concviz.workloads.custom import CHECK_TIMEOUT_S, check_task
 from tests.support import concviz, wait_pids_gone
 

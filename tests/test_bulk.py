@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from concviz.engine import aggregate as agg_mod
-from concviz.engine import bulk
-from concviz.engine.aggregate import RunAggregate
-from concviz.engine.protocol import RECORD, START_COROUTINE, START_IN_PARTS, Kind, Status
-from concviz.engine.timeline import BIN_NS, BLOCK_SEALED_NS, Lane
+from concviz.observer import aggregate as agg_mod
+from concviz.observer import bulk
+from concviz.observer.aggregate import RunAggregate
+from concviz.observer.timeline import BIN_NS, BLOCK_SEALED_NS, Lane
+from concviz.runner.protocol import RECORD, START_COROUTINE, START_IN_PARTS, Kind, Status
 
 RUNNER = 100
 SPEC = {"model": "threads", "workload": "cpu", "workers": 4, "tasks": 100}

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine import calibrate
-from concviz.engine.aggregate import Summary
+from concviz.observer.aggregate import Summary
 from concviz.report import summary_rows
+from concviz.runner import calibrate
 from concviz.tui.widgets import summary_content
 from concviz.workloads.base import cost_ns, units_for
 from tests.support import free_threaded_python

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine import ceiling
 from concviz.experiments import analyse_sweep
+from concviz.observer import ceiling
 
 
 def test_each_count_is_measured_once_then_read_from_the_cache(
@@ -78,8 +78,8 @@ def test_a_sweep_that_reaches_the_machine_ceiling_does_not_blame_the_code() -> N
 def test_compare_says_the_machine_ceiling_and_puts_it_in_its_json() -> None:
     from rich.console import Console  # noqa: PLC0415
 
-    from concviz.engine.aggregate import RunAggregate  # noqa: PLC0415
     from concviz.experiments import RunResult, speedups  # noqa: PLC0415
+    from concviz.observer.aggregate import RunAggregate  # noqa: PLC0415
     from concviz.report_multi import compare_table  # noqa: PLC0415
     from tests.support import concviz  # noqa: PLC0415
 

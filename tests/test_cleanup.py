@@ -12,8 +12,8 @@ import time
 import psutil
 import pytest
 
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import RunSession
+from concviz.runner.spec import RunSpec
 from tests.support import descendants as _descendants
 from tests.support import wait_pids_gone
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine import session
-from concviz.engine.aggregate import RunAggregate
-from concviz.engine.protocol import RECORD, FrameType, Kind, encode_frame, encode_hello
-from concviz.engine.session import EventServer
-from concviz.engine.timeline import BIN_HISTORY_NS, BIN_NS
+from concviz.observer import session
+from concviz.observer.aggregate import RunAggregate
+from concviz.observer.session import EventServer
+from concviz.observer.timeline import BIN_HISTORY_NS, BIN_NS
+from concviz.runner.protocol import RECORD, FrameType, Kind, encode_frame, encode_hello
 
 HOLD_S = 30.0
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine.spec import SpecError
 from concviz.experiments import (
     amdahl_speedup,
     analyse_sweep,
@@ -20,6 +19,7 @@ from concviz.experiments import (
     parse_counts,
     parse_variants,
 )
+from concviz.runner.spec import SpecError
 from tests.support import concviz as run_concviz
 from tests.support import free_threaded_python, with_free_cores
 
@@ -110,8 +110,8 @@ def test_sweep_table_shows_memory_when_measured_and_fits_narrow_terminals() -> N
 def test_compare_table_fits_80_columns_dropping_what_tells_the_runs_apart_least() -> None:
     from rich.console import Console  # noqa: PLC0415
 
-    from concviz.engine.aggregate import RunAggregate  # noqa: PLC0415
     from concviz.experiments import CompareRow  # noqa: PLC0415
+    from concviz.observer.aggregate import RunAggregate  # noqa: PLC0415
     from concviz.report_multi import compare_table  # noqa: PLC0415
 
     def row(
@@ -450,8 +450,8 @@ def test_too_old_an_interpreter_is_refused() -> None:
 
 
 def test_repeated_series_alternate_their_order_and_keep_the_median_run() -> None:
-    from concviz.engine.aggregate import RunAggregate  # noqa: PLC0415
     from concviz.experiments import RunResult, median_run, run_order  # noqa: PLC0415
+    from concviz.observer.aggregate import RunAggregate  # noqa: PLC0415
 
     assert run_order(3, 1) == [(0, 0), (0, 1), (0, 2)]
     assert run_order(3, 2) == [(0, 0), (0, 1), (0, 2), (1, 2), (1, 1), (1, 0)]

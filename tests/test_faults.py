@@ -27,15 +27,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from concviz.engine.protocol import RECORD, FrameType, Kind
-from concviz.engine.session import (
+from concviz.observer.session import (
     LEGACY_AGE_S,
     MEMORY_SHARE,
     UPFRONT_BYTES,
     RunSession,
     remove_stale_folders,
 )
-from concviz.engine.spec import RunSpec
+from concviz.runner.protocol import RECORD, FrameType, Kind
+from concviz.runner.spec import RunSpec
 from tests.support import descendants, still_running, wait_pids_gone
 
 #: The user's task module: each function is one fault, run as ``--task mod:NAME``.
@@ -137,7 +137,7 @@ class Watched:
         while True:
             for child in psutil.Process(self.proc.pid).children():
                 try:
-                    if "concviz.engine.runner" in child.cmdline():
+                    if "concviz.runner" in child.cmdline():
                         return child
                 except psutil.NoSuchProcess:
                     continue
@@ -391,7 +391,7 @@ def test_a_runner_that_hangs_at_start_up_fails_the_session_and_dies(tmp_path: Pa
     fake.write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
-        f"  *concviz.engine.runner*) echo $$ > {tmp_path}/hung;"
+        f"  *concviz.runner.run*) echo $$ > {tmp_path}/hung;"
         f" sleep 300 & echo $! > {tmp_path}/child; wait;;\n"
         f'  *) exec {sys.executable} "$@";;\n'
         "esac\n"

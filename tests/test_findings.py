@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from concviz.engine.aggregate import RunAggregate, Summary
-from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
-from concviz.engine.session import LocalHttpServer
 from concviz.findings import Finding, Shape, findings, shape_of
+from concviz.observer.aggregate import RunAggregate, Summary
+from concviz.observer.session import LocalHttpServer
+from concviz.runner.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.scenario import shipped
 
 from .scenario_runs import ScenarioRun, run_one, scenario_runs

@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from concviz.cli import main
-from concviz.engine.aggregate import RunAggregate
-from concviz.engine.recording import HEADER, RecordingError, apply, read_recording
 from concviz.experiments import COLUMNS
 from concviz.models import CATALOG as MODELS
+from concviz.observer.aggregate import RunAggregate
+from concviz.observer.recording import HEADER, RecordingError, apply, read_recording
 from concviz.scenario import RUN_FIELDS
 from concviz.workloads import CATALOG as WORKLOADS
 

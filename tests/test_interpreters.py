@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from concviz.engine.interpreters import discover
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
 from concviz.models import CATALOG
+from concviz.observer.interpreters import discover
+from concviz.observer.session import RunSession
+from concviz.runner.spec import RunSpec
 from tests.support import concviz, run_captured, with_free_cores
 
 

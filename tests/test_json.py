@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from concviz import __version__
-from concviz.engine.aggregate import Summary
+from concviz.observer.aggregate import Summary
 from tests.support import concviz
 
 DATA = Path(__file__).parent / "data"

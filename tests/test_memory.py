@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from concviz.engine import memory
-from concviz.engine.aggregate import MEMORY_RESOLUTION, RunAggregate
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.aggregate import MEMORY_RESOLUTION, RunAggregate
+from concviz.observer.session import RunSession
 from concviz.report import fmt_memory_per_task, memory_per_task_basis
+from concviz.runner import memory
+from concviz.runner.spec import RunSpec
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PSS is Linux's")

@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from concviz.engine.protocol import Kind, Status
-from concviz.engine.session import LocalHttpServer
-from concviz.engine.spec import RunSpec
 from concviz.models import CATALOG
+from concviz.observer.session import LocalHttpServer
+from concviz.runner.protocol import Kind, Status
+from concviz.runner.spec import RunSpec
 from tests.support import run_captured
 
 #: The models this interpreter can run (``interpreters`` needs Python 3.14+).

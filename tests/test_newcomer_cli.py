@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine.interpreters import Interpreter, _candidates, discover, resolve_name
+from concviz.observer.interpreters import Interpreter, _candidates, discover, resolve_name
 from tests.support import concviz
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import RunSession
+from concviz.runner.spec import RunSpec
 
 
 def observed_cpu(busy_s: float) -> float:
@@ -44,9 +44,9 @@ def test_the_observers_own_cpu_is_measured_and_shows_work_done_in_it() -> None:
 BULK_PROBE = """
 import json, os, sys
 from pathlib import Path
-from concviz.engine.aggregate import _BULK_BYTES
-from concviz.engine.session import RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.aggregate import _BULK_BYTES
+from concviz.observer.session import RunSession
+from concviz.runner.spec import RunSpec
 
 def threads():
     return len(list(Path("/proc/self/task").iterdir()))
@@ -54,7 +54,7 @@ def threads():
 long_frames = []
 def tap(ftype, payload):
     if len(payload) >= _BULK_BYTES:
-        long_frames.append("concviz.engine.bulk" in sys.modules)
+        long_frames.append("concviz.observer.bulk" in sys.modules)
 
 before = threads()
 session = RunSession(RunSpec(**json.loads(sys.argv[1])), tap=tap)

@@ -48,7 +48,7 @@ def _run_json(prelude: str, *args: str) -> tuple[dict[str, object], str]:
     code = (
         prelude + "from concviz.cli import main\n"
         f"code = main({list(args)!r})\n"
-        "print('bulk path loaded:', 'concviz.engine.bulk' in sys.modules, file=sys.stderr)\n"
+        "print('bulk path loaded:', 'concviz.observer.bulk' in sys.modules, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     done = subprocess.run(
@@ -78,7 +78,7 @@ def test_a_run_without_numpy_works_and_counts_the_same() -> None:
 
 def test_the_bulk_path_is_skipped_quietly_without_numpy() -> None:
     code = (
-        WITHOUT_NUMPY + "from concviz.engine.aggregate import _bulk_module, load_bulk\n"
+        WITHOUT_NUMPY + "from concviz.observer.aggregate import _bulk_module, load_bulk\n"
         "load_bulk()\n"
         "assert _bulk_module() is None\n"
         "print('ok')\n"

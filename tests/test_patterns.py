@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from concviz.engine.protocol import Kind, Status
-from concviz.engine.session import LocalHttpServer, RunSession, SessionError
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import LocalHttpServer, RunSession, SessionError
 from concviz.report import describe_result
+from concviz.runner.protocol import Kind, Status
+from concviz.runner.spec import RunSpec
 from tests.support import free_threaded_python, run_captured
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from concviz.engine.protocol import (
+from concviz.runner.protocol import (
     FRAME,
     MAX_FRAME,
     RECORD,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine import recorder as recorder_mod
-from concviz.engine.protocol import RECORD, FrameDecoder, FrameType, Kind
-from concviz.engine.recorder import Recorder
+from concviz.runner import recorder as recorder_mod
+from concviz.runner.protocol import RECORD, FrameDecoder, FrameType, Kind
+from concviz.runner.recorder import Recorder
 
 
 def _listener(tmp_path: Path) -> tuple[socket.socket, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine.recording import RecordingError, Replay, read_frames
+from concviz.observer.recording import RecordingError, Replay, read_frames
 
 
 def test_a_replay_rebuilds_the_recorded_run(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine.session import LocalHttpServer, RunSession
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import LocalHttpServer, RunSession
+from concviz.runner.spec import RunSpec
 from concviz.scenario import Scenario, ScenarioError, load, shipped, usable_cores
 
 CURRICULUM = {

@@ -45,7 +45,7 @@ LONG_RUN = ("-m", "processes", "-n", "2", "-t", "400")
 
 def runner_processes(served: Served) -> list[psutil.Process]:
     # A process that has just exited (a zombie until reaped) is not a runner still going.
-    return [p for p in served.descendants() if "concviz.engine.runner" in command_line(p)]
+    return [p for p in served.descendants() if "concviz.runner" in command_line(p)]
 
 
 async def wait_for_workers(served: Served, count: int) -> list[psutil.Process]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from concviz.engine.spec import RunSpec
 from concviz.models import CATALOG as MODELS
+from concviz.runner.spec import RunSpec
 from concviz.tui.app import ConcvizApp
 
 MAX_PROCESSES = MODELS["processes"].max_workers

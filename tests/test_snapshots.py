@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from concviz.engine.recording import Replay
-from concviz.engine.spec import RunSpec
+from concviz.observer.recording import Replay
+from concviz.runner.spec import RunSpec
 from concviz.scenario import load
 from concviz.tui.app import ConcvizApp
 from concviz.tui.series import CompareScreen, Entry, Series, SeriesScreen, SweepScreen

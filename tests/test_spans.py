@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from concviz.engine.spans import Span, SpanRing
+from concviz.observer.spans import Span, SpanRing
 
 # An operation: a span appended alone (the record-by-record path) or n at once (bulk).
 ops = st.lists(

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from concviz import __version__
-from concviz.engine import aggregate as agg_mod
-from concviz.engine.aggregate import RunAggregate, Sample
-from concviz.engine.protocol import RECORD, START_COROUTINE, Kind
-from concviz.engine.recording import Replay
-from concviz.engine.trace import SYNTHETIC_TID_BASE, trace_document, trace_events
 from concviz.models import CATALOG as MODELS
+from concviz.observer import aggregate as agg_mod
+from concviz.observer.aggregate import RunAggregate, Sample
+from concviz.observer.recording import Replay
+from concviz.observer.trace import SYNTHETIC_TID_BASE, trace_document, trace_events
+from concviz.runner.protocol import RECORD, START_COROUTINE, Kind
 from tests.support import concviz
 from tests.trace_format import model_trace, problems, strict_json
 

@@ -16,8 +16,8 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, Select, SelectionList
 
-from concviz.engine.session import RunSession, run_in_progress
-from concviz.engine.spec import RunSpec
+from concviz.observer.session import RunSession, run_in_progress
+from concviz.runner.spec import RunSpec
 from concviz.scenario import load
 from concviz.tui import app as app_module
 from concviz.tui.app import ConcvizApp

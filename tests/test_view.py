@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from concviz.engine import aggregate as agg_mod
-from concviz.engine import timeline
-from concviz.engine.aggregate import RunAggregate, Sample
-from concviz.engine.protocol import RECORD, START_COROUTINE, Kind, Status
-from concviz.engine.spans import SpanRing
-from concviz.engine.spec import RunSpec
-from concviz.engine.timeline import BIN_NS
+from concviz.observer import aggregate as agg_mod
+from concviz.observer import timeline
+from concviz.observer.aggregate import RunAggregate, Sample
+from concviz.observer.spans import SpanRing
+from concviz.observer.timeline import BIN_NS
+from concviz.runner.protocol import RECORD, START_COROUTINE, Kind, Status
+from concviz.runner.spec import RunSpec
 from concviz.tui.view import (
     DENSE_WALK,
     FAILED,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from concviz.engine.spec import RunSpec
+from concviz.runner.spec import RunSpec
 from tests.support import against_bare, free_threaded_python, run_captured, with_free_cores
 
 

@@ -13,7 +13,7 @@ from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widgets import Static
 
-from concviz.engine.aggregate import RunAggregate
+from concviz.observer.aggregate import RunAggregate
 from concviz.tui.view import (
     SPARKS,
     WAIT_SPARKS,

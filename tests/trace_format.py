@@ -211,8 +211,8 @@ def model_trace(model: str, folder: Path) -> Path:
 
 def _python_for(model: str) -> str | None:
     """None: this interpreter runs ``model``; else a CPython that can (or skip)."""
-    from concviz.engine.interpreters import discover  # noqa: PLC0415
     from concviz.models import CATALOG  # noqa: PLC0415
+    from concviz.observer.interpreters import discover  # noqa: PLC0415
 
     info = CATALOG[model]
     why = info.unavailable(tuple(sys.version_info[:3]))

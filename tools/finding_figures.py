@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from concviz.engine.session import LocalHttpServer
+from concviz.observer.session import LocalHttpServer
 from concviz.scenario import shipped
 from tests.scenario_runs import run_one, scenario_runs
 

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 async def main(job: Job) -> None:

@@ -3,7 +3,7 @@
 import asyncio
 import signal
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 async def main(job: Job) -> None:

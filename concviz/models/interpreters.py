@@ -1,6 +1,6 @@
 """Sub-interpreters: InterpreterPoolExecutor, one GIL per interpreter (Python 3.14+)."""
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 def run(job: Job) -> None:

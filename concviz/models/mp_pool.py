@@ -1,6 +1,6 @@
 """multiprocessing.Pool with imap_unordered: results in completion order."""
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 def run(job: Job) -> None:

@@ -2,7 +2,7 @@
 
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 def run(job: Job) -> None:

@@ -3,7 +3,7 @@
 import asyncio
 import random
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 BASE_S = 0.05  # the first back-off
 CAP_S = 1.0  # the longest back-off

@@ -1,6 +1,6 @@
 """One task after another: the baseline every other model is measured against."""
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 def run(job: Job) -> None:

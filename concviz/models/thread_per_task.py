@@ -2,7 +2,7 @@
 
 import threading
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 def run(job: Job) -> None:

@@ -3,7 +3,7 @@
 import queue
 import threading
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 def run(job: Job) -> None:

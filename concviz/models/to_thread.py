@@ -3,7 +3,7 @@
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 async def main(job: Job) -> None:

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from concviz.engine.job import Job
+from concviz.runner.job import Job
 
 
 class TokenBucket:

@@ -27,7 +27,7 @@ from ..advise import (
     report_lines,
     table_rows,
 )
-from ..engine.spec import RunSpec
+from ..runner.spec import RunSpec
 
 
 class AdviseScreen(Screen[None]):

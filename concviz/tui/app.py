@@ -34,12 +34,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select
 
-from ..engine.aggregate import Summary
-from ..engine.interpreters import Interpreter, discover
-from ..engine.recording import RecordingError, Replay
-from ..engine.session import RunSession, SessionError, run_in_progress
-from ..engine.spec import START_METHODS, RunSpec, SpecError
 from ..models import CATALOG as MODELS
+from ..observer.aggregate import Summary
+from ..observer.interpreters import Interpreter, discover
+from ..observer.recording import RecordingError, Replay
+from ..observer.session import RunSession, SessionError, run_in_progress
+from ..runner.spec import START_METHODS, RunSpec, SpecError
 from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
 from ..workloads import task_source

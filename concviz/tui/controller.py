@@ -14,11 +14,11 @@ import threading
 import time
 from pathlib import Path
 
-from ..engine.interpreters import InterpreterError, first_that, probe
-from ..engine.recording import Replay
-from ..engine.session import LocalHttpServer, RunSession
-from ..engine.spec import RunSpec
 from ..models import ModelInfo
+from ..observer.interpreters import InterpreterError, first_that, probe
+from ..observer.recording import Replay
+from ..observer.session import LocalHttpServer, RunSession
+from ..runner.spec import RunSpec
 from ..workloads import CATALOG as WORKLOADS
 
 #: Where ctrl+s saves runs, under the working folder: not loose among the user's files.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.spec import LOCK_ORDERS, RACE_FORMS, RunSpec, SpecError
+from ..runner.spec import LOCK_ORDERS, RACE_FORMS, RunSpec, SpecError
 
 
 @dataclass(frozen=True)

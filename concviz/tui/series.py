@@ -21,11 +21,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, SelectionList, Static
 from textual_plotext import PlotextPlot
 
-from ..engine.aggregate import RunAggregate, Summary
-from ..engine.ceiling import ceilings
-from ..engine.interpreters import Interpreter
-from ..engine.session import LocalHttpServer, RunSession, SessionError
-from ..engine.spec import RunSpec, SpecError
 from ..experiments import (
     FIGURES,
     CompareRow,
@@ -41,8 +36,13 @@ from ..experiments import (
     wall_spread,
 )
 from ..models import CATALOG as MODELS
+from ..observer.aggregate import RunAggregate, Summary
+from ..observer.ceiling import ceilings
+from ..observer.interpreters import Interpreter
+from ..observer.session import LocalHttpServer, RunSession, SessionError
 from ..report import describe_result, fmt_seconds
 from ..report_multi import ceiling_text, compare_figures, fmt_memory, fmt_spread
+from ..runner.spec import RunSpec, SpecError
 from ..workloads import CATALOG as WORKLOADS
 from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
@@ -89,7 +89,7 @@ class Series:
     done: threading.Event = field(default_factory=threading.Event)
     #: The machine ceiling per worker count (CPU-bound work), once the runs are over.
     ceilings: dict[int, float | None] = field(default_factory=dict)
-    #: Measures the ceilings (None: none measured); see :mod:`concviz.engine.ceiling`.
+    #: Measures the ceilings (None: none measured); see :mod:`concviz.observer.ceiling`.
     measure_ceilings: Callable[[list[int]], dict[int, float | None]] | None = None
     _stop: bool = False
 

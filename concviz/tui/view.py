@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
-from ..engine.aggregate import RunAggregate, spec_iterations
-from ..engine.protocol import RECORD, Kind, Status
-from ..engine.spec import RunSpec
-from ..engine.timeline import BIN_NS, BLOCK_SEALED_NS, Lane, run_end_bin
+from ..observer.aggregate import RunAggregate, spec_iterations
+from ..observer.timeline import BIN_NS, BLOCK_SEALED_NS, Lane, run_end_bin
+from ..runner.protocol import RECORD, Kind, Status
+from ..runner.spec import RunSpec
 from ..workloads import describe_size
 
 SPARKS = "▁▂▃▄▅▆▇█"

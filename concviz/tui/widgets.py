@@ -25,7 +25,7 @@ from textual.visual import Visual
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..engine.aggregate import Summary
+from ..observer.aggregate import Summary
 from ..report import describe_result, fmt_bytes, fmt_memory_per_task, fmt_seconds
 from ..workloads import CATALOG
 from .view import (

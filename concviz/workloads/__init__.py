@@ -24,7 +24,7 @@ class WorkloadInfo:
     target: str  # "module:Class"
     #: The runner starts the local HTTP server for these.
     needs_server: bool = False
-    #: Kernels to time on the runner's interpreter (see concviz.engine.calibrate).
+    #: Kernels to time on the runner's interpreter (see concviz.runner.calibrate).
     calibrations: tuple[str, ...] = ()
     #: Its tasks share state in memory, so they need threads (or coroutines).
     threads_only: bool = False

@@ -3,7 +3,7 @@
 Standard library only, so it runs under any CPython >= 3.11 the user points at
 (free-threaded builds included) without concviz being installed there: the
 observer puts concviz on ``PYTHONPATH`` and starts
-``python -m concviz.engine.runner --connect SOCKET --spec JSON``.
+``python -m concviz.runner --connect SOCKET --spec JSON``.
 
 It is started in a session of its own, so its worker processes share its
 process group and the observer can end all of them with one ``killpg``. If the

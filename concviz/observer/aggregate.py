@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from .protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
+from ..runner.protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
 from .spans import Span
 from .timeline import (
     BIN_HISTORY_NS,
@@ -53,7 +53,7 @@ _bulk_tried = False
 
 
 def _bulk_module() -> ModuleType | None:
-    """concviz.engine.bulk, imported on first use: NumPy's ~60 ms stay off the start-up path."""
+    """concviz.observer.bulk, imported on first use: NumPy's ~60 ms stay off the start-up path."""
     global _bulk, _bulk_tried
     if not _bulk_tried:
         _bulk_tried = True
@@ -299,7 +299,7 @@ class RunAggregate:
         bulk: bool = True,
     ) -> None:
         self.spec: dict[str, Any] = dict(spec or {})
-        #: Long RECORDS frames go through :mod:`concviz.engine.bulk` (False: always the loop).
+        #: Long RECORDS frames go through :mod:`concviz.observer.bulk` (False: always the loop).
         self.bulk = bulk
         self.track_bins = track_bins
         #: The model reports its queue's real size: depth comes from that alone

@@ -2,7 +2,7 @@
 
 It runs in a process of its own (never inside the runner, whose GIL it would
 compete for) on 127.0.0.1 with an ephemeral port. Started by the observer as
-``python -m concviz.engine.httpd``; it prints ``{"port": N}`` on stdout and
+``python -m concviz.observer.httpd``; it prints ``{"port": N}`` on stdout and
 serves until its stdin closes, so it cannot outlive the process that started it.
 
 Endpoints:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 import psutil
 
+from ..runner.memory import MEASURE, footprint, statm_rss
 from .aggregate import RunAggregate, Sample
-from .memory import MEASURE, footprint, statm_rss
 
 #: Sees each tick as it is recorded (a recording).
 SampleTap = Callable[[Sample, int, list[float], list[float]], None]

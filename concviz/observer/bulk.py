@@ -26,7 +26,7 @@ from .timeline import BIN_NS, Lane, add_to_blocks, spread
 
 if TYPE_CHECKING:  # bulk is the aggregate's loop, column-wise; it never imports it
     from .aggregate import RunAggregate
-from .protocol import RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
+from ..runner.protocol import RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
 
 #: Shorter segments go through the loop: below this, NumPy's fixed costs win.
 MIN_SEGMENT = 192

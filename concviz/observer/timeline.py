@@ -5,7 +5,7 @@ task slot. Its spans (a ring of the newest) give exact pictures of the recent
 past; its bins keep busy and on-CPU time per 10 ms for two minutes, so a view of
 the whole run stays honest when tasks are far shorter than a screen cell. Bins
 a span covers whole are one *run* entry; past a budget the oldest bins are
-*folded* into one-second *blocks*. :class:`~concviz.engine.aggregate.RunAggregate`
+*folded* into one-second *blocks*. :class:`~concviz.observer.aggregate.RunAggregate`
 owns the lanes and calls these as events arrive; views read them through
 :func:`busy_between` and :func:`failed_between`.
 """

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..runner.protocol import MAX_FRAME, RECORD, RECORD_SIZE, FrameType, Kind
 from .aggregate import RunAggregate, Sample
-from .protocol import MAX_FRAME, RECORD, RECORD_SIZE, FrameType, Kind
 
 FORMAT = "concviz-recording"
 VERSION = 1

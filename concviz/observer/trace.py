@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
+from ..runner.protocol import Status
 from .aggregate import RunAggregate
-from .protocol import Status
 from .timeline import Lane
 
 _STATUS = {Status.OK: "ok", Status.ERROR: "error", Status.STOPPED: "cancelled"}

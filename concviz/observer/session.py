@@ -36,10 +36,10 @@ if TYPE_CHECKING:  # psutil is imported where used: after the runner is spawned
     import psutil
 
 from ..models import CATALOG as MODELS
+from ..runner.protocol import VERSION, FrameDecoder, FrameType, ProtocolError
+from ..runner.spec import RunSpec
 from ..workloads import CATALOG as WORKLOADS
 from .aggregate import RunAggregate, Summary, load_bulk
-from .protocol import VERSION, FrameDecoder, FrameType, ProtocolError
-from .spec import RunSpec
 
 if TYPE_CHECKING:  # imported where first needed: the runner starts before them (see start)
     from .recording import Recorder
@@ -311,7 +311,7 @@ class LocalHttpServer:
 
     def __init__(self, timeout: float = 15.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "concviz.engine.httpd"],
+            [sys.executable, "-m", "concviz.observer.httpd"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -438,7 +438,7 @@ class RunSession:
             cmd = [
                 self.python,
                 "-m",
-                "concviz.engine.runner",
+                "concviz.runner",
                 "--connect",
                 path,
                 "--spec",
@@ -623,7 +623,7 @@ class RunSession:
         """Kills what the runner had started outside its group, if it could not itself.
 
         The runner ends every descendant when it ends (it is their subreaper,
-        see runner.py); a runner killed outright cannot, so :meth:`kill` notes
+        see runner/run.py); a runner killed outright cannot, so :meth:`kill` notes
         its descendants first and they are ended here (psutil checks each is
         still the process noted, not a new one with a reused pid).
         """
