@@ -391,7 +391,7 @@ def test_a_runner_that_hangs_at_start_up_fails_the_session_and_dies(tmp_path: Pa
     fake.write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
-        f"  *concviz.runner.run*) echo $$ > {tmp_path}/hung;"
+        f"  *concviz.runner?--connect*) echo $$ > {tmp_path}/hung;"
         f" sleep 300 & echo $! > {tmp_path}/child; wait;;\n"
         f'  *) exec {sys.executable} "$@";;\n'
         "esac\n"
