@@ -13,18 +13,17 @@ processes start first, then all compute at once behind a barrier).
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import multiprocessing.queues
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+from ..runner.calibrate import cache_dir, read_entries, write_entries
 from ..workloads.cpu import sum_of_squares
 
 CACHE_VERSION = 1
@@ -37,12 +36,8 @@ MAX_PROCESSES = 64
 
 
 def cache_path() -> Path:
-    """Next to the calibration cache (same directory rules)."""
-    base = os.environ.get("CONCVIZ_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base else Path.home() / ".cache"
-    if not os.environ.get("CONCVIZ_CACHE_DIR"):
-        root = root / "concviz"
-    return root / "ceiling.json"
+    """Next to the calibration cache."""
+    return cache_dir() / "ceiling.json"
 
 
 def machine_key(processes: int) -> str:
@@ -99,25 +94,11 @@ def measure(processes: int, iterations: int = ITERATIONS) -> float:
 
 
 def _load() -> dict[str, float]:
-    try:
-        data = json.loads(cache_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    entries = data.get("entries", {})
-    return {k: float(v) for k, v in entries.items()} if isinstance(entries, dict) else {}
+    return {k: float(v) for k, v in read_entries(cache_path(), CACHE_VERSION).items()}
 
 
 def _store(entries: dict[str, float]) -> None:
-    path = cache_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
-            json.dump({"version": CACHE_VERSION, "entries": entries}, tmp, indent=1)
-        os.replace(tmp.name, path)
-    except OSError:
-        pass  # a read-only home only costs a new measurement next time
+    write_entries(cache_path(), CACHE_VERSION, dict(entries))
 
 
 def ceilings(

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 #: The calibration scheme: a cache written by another scheme is not read.
 CACHE_VERSION = 2
@@ -43,12 +44,40 @@ def _kernels() -> dict[str, tuple[Callable[[], Table], Callable[[int], int]]]:
     }
 
 
-def cache_path() -> Path:
+def cache_dir() -> Path:
+    """Where concviz keeps what it measured once (calibration, the machine ceiling)."""
     base = os.environ.get("CONCVIZ_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
     root = Path(base) if base else Path.home() / ".cache"
     if not os.environ.get("CONCVIZ_CACHE_DIR"):
         root = root / "concviz"
-    return root / f"calibration-v{CACHE_VERSION}.json"
+    return root
+
+
+def cache_path() -> Path:
+    return cache_dir() / f"calibration-v{CACHE_VERSION}.json"
+
+
+def read_entries(path: Path, version: int) -> dict[str, Any]:
+    """A cache file's entries; empty if it is missing, unreadable or of another version."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != version:
+        return {}
+    entries = data.get("entries", {})
+    return entries if isinstance(entries, dict) else {}
+
+
+def write_entries(path: Path, version: int, entries: dict[str, Any]) -> None:
+    """Replaces a cache file at once; a read-only home only costs a measurement next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
+            json.dump({"version": version, "entries": entries}, tmp, indent=1)
+        os.replace(tmp.name, path)
+    except OSError:
+        pass
 
 
 def interpreter_key() -> str:
@@ -72,25 +101,11 @@ def interpreter_key() -> str:
 
 
 def _load() -> dict[str, dict[str, Table]]:
-    try:
-        data = json.loads(cache_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    entries = data.get("entries", {})
-    return entries if isinstance(entries, dict) else {}
+    return read_entries(cache_path(), CACHE_VERSION)
 
 
 def _store(entries: dict[str, dict[str, Table]]) -> None:
-    path = cache_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
-            json.dump({"version": CACHE_VERSION, "entries": entries}, tmp, indent=1)
-        os.replace(tmp.name, path)
-    except OSError:
-        pass  # a read-only home only costs a re-calibration next time
+    write_entries(cache_path(), CACHE_VERSION, entries)
 
 
 def still_holds(table: Table, probe: Callable[[int], int]) -> bool:
