@@ -233,6 +233,18 @@ def test_core_utilisation_counts_only_the_run_window() -> None:
     assert agg.peak_rss == 10
 
 
+def test_ticks_taken_before_the_run_events_arrive_still_count() -> None:
+    """A 40 ms run on a busy machine: its events reach the observer after the
+    sampler's ticks that covered it (CI saw ``core_utilisation == []``)."""
+    agg = RunAggregate({"model": "threads"})
+    agg.add_sample(Sample(100 * MS, (50.0, 50.0), {}, {}, 0), 0, [0.05, 0.0], [0.1, 0.1])
+    agg.add_sample(Sample(200 * MS, (0.0, 0.0), {}, {}, 0), 100 * MS, [0.0, 0.0], [0.1, 0.1])
+    assert agg.core_utilisation() == []  # nothing is known about the run yet
+    agg.feed_records(rec(Kind.RUN_START, 40) + rec(Kind.RUN_END, 80))
+    assert agg.core_utilisation() == [50.0, 0.0]
+    assert agg.summary().core_utilisation == [50.0, 0.0]
+
+
 def test_settled_before_is_the_oldest_open_task_or_the_last_finish() -> None:
     """Before this time a lane's bins can no longer change (so drawn cells can be kept)."""
     agg = started_run()

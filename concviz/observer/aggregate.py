@@ -37,6 +37,8 @@ from .timeline import (
 
 #: Samples kept (at 10 Hz, ten minutes).
 SAMPLES_KEPT = 6000
+#: Ticks held until the run's start event arrives (ten seconds at 10 Hz).
+EARLY_TICKS_KEPT = 100
 #: Lanes that have gone down are forgotten beyond this many (thread-per-task
 #: runs start a thread per task; their totals stay in the summary).
 DOWN_LANES_KEPT = 2048
@@ -360,6 +362,12 @@ class RunAggregate:
         self.observer_span_ns = 0.0
         self._core_busy: list[float] = []
         self._core_total: list[float] = []
+        #: Ticks recorded before the run's start event arrived: on a busy machine
+        #: the events of a 40 ms run can reach us after the sampler's last tick,
+        #: and those ticks still cover the run.
+        self._early_ticks: deque[tuple[Sample, int, Sequence[float], Sequence[float]]] = deque(
+            maxlen=EARLY_TICKS_KEPT
+        )
         self._down_lanes = 0
         #: Lanes not yet down, by OS thread: a WORKER_DOWN ends them all (a scan of
         #: every lane per thread was quadratic in thread-per-task's thousands).
@@ -779,6 +787,24 @@ class RunAggregate:
             self.peak_rss = max(self.peak_rss, *sample.rss.values())
         if sample.memory is not None and sample.memory > self.peak_memory:
             self.peak_memory = sample.memory
+        if self.run_start_ns is None:
+            self._early_ticks.append((sample, since_ns, core_busy, core_total))
+            return
+        self._fold_early_ticks()
+        self._fold_tick(sample, since_ns, core_busy, core_total)
+
+    def _fold_early_ticks(self) -> None:
+        while self._early_ticks:
+            self._fold_tick(*self._early_ticks.popleft())
+
+    def _fold_tick(
+        self,
+        sample: Sample,
+        since_ns: int,
+        core_busy: Sequence[float],
+        core_total: Sequence[float],
+    ) -> None:
+        """Adds the part of one tick that overlaps the run to the run's CPU totals."""
         start = self.run_start_ns
         if start is None or sample.t_ns <= since_ns:
             return
@@ -808,12 +834,16 @@ class RunAggregate:
         return max(0, (end or self.run_start_ns) - self.run_start_ns)
 
     def core_utilisation(self) -> list[float]:
+        if self.run_start_ns is not None:
+            self._fold_early_ticks()
         return [
             100.0 * b / tot if tot > 0 else 0.0
             for b, tot in zip(self._core_busy, self._core_total, strict=False)
         ]
 
     def summary(self, now_ns: int | None = None) -> Summary:
+        if self.run_start_ns is not None:
+            self._fold_early_ticks()
         wall_s = self.wall_ns(now_ns) / 1e9
         cpu_s = self.cpu_ns / 1e9
         meta = self.meta
