@@ -557,6 +557,8 @@ def convert_recording(args: argparse.Namespace, out: IO[str]) -> int:
     trace_file = _open_trace(args.trace)
     try:
         agg = recording_aggregate(args.file)
+        for note in agg.transport_errors:  # a damaged file: what was played, and where it ended
+            print(f"concviz replay: warning: {note}", file=sys.stderr)
         if trace_file is not None:
             write_trace(agg, trace_file)
     finally:
@@ -566,7 +568,8 @@ def convert_recording(args: argparse.Namespace, out: IO[str]) -> int:
         _print_json(args, "replay", [agg.summary().as_dict()], out, recording=args.file)
     if args.trace:
         Console(stderr=True).print(
-            f"trace written to {args.trace} (open it in https://ui.perfetto.dev)"
+            f"trace written to {args.trace} (open it in https://ui.perfetto.dev)",
+            soft_wrap=True,  # one line, whatever the path's length
         )
     return EXIT_OK
 

@@ -276,6 +276,22 @@ def test_a_damaged_recording_plays_up_to_the_damage_and_says_where(
     assert sound.play_all().aggregate.transport_errors == []
 
 
+def test_converting_a_damaged_recording_says_where_it_stopped(tmp_path: Path) -> None:
+    """``replay FILE --json``/``--trace`` played up to the damage without a word."""
+    path, offset = damaged(tmp_path, FileFrame.SAMPLE, 2, ord("x"))
+    out = concviz("replay", str(path), "--json", "--trace", str(tmp_path / "t.json"))
+    assert out.returncode == 0, out.stderr
+    warning = [line for line in out.stderr.splitlines() if "warning:" in line]
+    assert len(warning) == 1, out.stderr
+    assert f"damaged at byte {offset}" in warning[0]
+    assert "Traceback" not in out.stderr
+    (run,) = json.loads(out.stdout)["runs"]
+    assert any(f"damaged at byte {offset}" in e for e in run["transport_errors"])
+    sound = concviz("replay", str(RECORDING), "--json")
+    assert "damaged" not in sound.stderr
+    assert json.loads(sound.stdout)["runs"][0]["transport_errors"] == []
+
+
 def test_a_frame_length_past_any_recording_is_not_allocated(tmp_path: Path) -> None:
     data = RECORDING.read_bytes()
     offset, _, _ = list(frames_of(data))[3]

@@ -334,6 +334,11 @@ def apply(agg: RunAggregate, frame: Frame) -> None:
             agg.run_error = body["run_error"]
 
 
+def damage_note(damage: str) -> str:
+    """What a replay of a damaged file says where it stops (one line)."""
+    return f"replay stopped: {damage}; the rest of the file is lost"
+
+
 class Replay:
     """Plays a recording into its own aggregate on a virtual clock.
 
@@ -387,9 +392,7 @@ class Replay:
             self.aggregate.maintain(self._now)
             if i >= len(frames) and not self.done.is_set():
                 if self.damage is not None:  # on screen where transport faults go
-                    self.aggregate.transport_errors.append(
-                        f"replay stopped: {self.damage}; the rest of the file is lost"
-                    )
+                    self.aggregate.transport_errors.append(damage_note(self.damage))
                 self.done.set()
 
     def play_all(self) -> Replay:

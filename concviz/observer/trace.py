@@ -227,10 +227,12 @@ def write_trace(agg: RunAggregate, out: str | Path | IO[str]) -> None:
 
 def recording_aggregate(path: str | Path) -> RunAggregate:
     """A recording played back at once into an aggregate that keeps every span."""
-    from .recording import apply, read_frames  # noqa: PLC0415
+    from .recording import apply, damage_note, read_recording  # noqa: PLC0415
 
-    header, frames = read_frames(path)
-    agg = RunAggregate(header.get("spec", {}), keep_all_spans=True)
-    for frame in frames:
+    recording = read_recording(path)
+    agg = RunAggregate(recording.header.get("spec", {}), keep_all_spans=True)
+    for frame in recording.frames:
         apply(agg, frame)
+    if recording.damage is not None:
+        agg.transport_errors.append(damage_note(recording.damage))
     return agg
