@@ -135,6 +135,13 @@ def test_too_many_processes_wait_for_a_core_and_gil_bound_threads_do_not() -> No
     on_cpu, waiting = split("processes", 6)  # 6 processes, 2 cores
     assert on_cpu <= 0.6
     assert waiting >= 0.3  # runnable, but the cores are taken
-    on_cpu, waiting_threads = split("threads", 4)
-    assert on_cpu <= 0.6
-    assert waiting_threads <= waiting / 2  # asleep on the GIL, not queued for a core
+
+    def gil_not_core(_bare: float) -> float:
+        on_cpu, waiting_threads = split("threads", 4)
+        assert on_cpu <= 0.6
+        return 1.0 - waiting_threads / waiting
+
+    # Asleep on the GIL, not queued for a core: on cores a neighbour keeps busy the
+    # one thread holding the GIL queues for a core too (CI saw 0.51 against 0.93),
+    # so this is measured while a bare probe finds the cores free.
+    assert with_free_cores(gil_not_core, enough=0.5) >= 0.5
