@@ -610,6 +610,8 @@ def timeline_view(
             )
             n = len(groups)
             cells = [group_cell(occupancy[i] / n, on_cpu[i] / n) for i in range(columns)]
+            for i in _group_failures(agg, groups, t0, t1, columns):
+                cells[i] = _FAILED_GROUP_CELL  # as a single lane marks it: any lane's failure
             rows.append(TimelineRow(_group_label(start, n, noun), cells))
         note = f"{len(packed)} lanes, {per_row} per row: bar height = share of them busy"
     axis, ticks = _axis(t0, t1, columns, origin)
@@ -645,6 +647,44 @@ def group_cell(busy: float, cpu: float) -> Cell:
     if cpu >= GROUP_CPU_SHARE * busy:
         return _ON_CPU_CELLS[level]
     return _WAITING_CELLS[level]
+
+
+_FAILED_GROUP_CELL = Cell(FAILED, "fail")
+
+
+def _group_failures(
+    agg: RunAggregate, groups: list[list[Lane]], t0: int, t1: int, columns: int
+) -> set[int]:
+    """The cells of a grouped row in which a task (or an attempt) of any of its lanes failed.
+
+    Where bins are kept, from each lane's failure bins: a failure marks the cell
+    its bin starts in, as :meth:`RunAggregate.failed_between` does for a single
+    lane. Else from the spans: the cell its span ended in.
+    """
+    dt = (t1 - t0) / columns
+    failed: set[int] = set()
+    for group in groups:
+        for lane in group:
+            if agg.track_bins:
+                for b in lane.fail_bins:
+                    at = b * BIN_NS
+                    if not t0 <= at < t1:
+                        continue
+                    i = min(columns - 1, int((at - t0) // dt))
+                    # float edges, as the cells have them: lo = int(t0 + i * dt)
+                    while i > 0 and int(t0 + i * dt) > at:
+                        i -= 1
+                    while i < columns - 1 and int(t0 + (i + 1) * dt) <= at:
+                        i += 1
+                    failed.add(i)
+                continue
+            for span in reversed(lane.spans):
+                end = span[2]
+                if end < t0:
+                    break
+                if span[4] == Status.ERROR and end < t1:
+                    failed.add(min(columns - 1, int((end - t0) / dt)))
+    return failed
 
 
 def _group_label(start: int, n: int, noun: str) -> str:
