@@ -161,10 +161,17 @@ def main() -> int:
         )
     if len(views) == 2:
         drawn = [views[name].timeline_view(agg, now, COLUMNS, ROWS) for name in views]
-        same = [[(c.glyph, c.tone) for c in row.cells] for row in drawn[0].rows] == [
-            [(c.glyph, c.tone) for c in row.cells] for row in drawn[1].rows
+        pairs = [
+            (ours, theirs)
+            for row, other in zip(drawn[0].rows, drawn[1].rows, strict=True)
+            for ours, theirs in zip(row.cells, other.cells, strict=True)
+            if (ours.glyph, ours.tone) != (theirs.glyph, theirs.tone)  # two Cell classes
         ]
-        print(f"  the same cells drawn by both: {'yes' if same else 'NO'}")
+        marks = sum(ours.glyph == this_view.FAILED for ours, _ in pairs)
+        print(
+            f"  cells drawn differently: {len(pairs)} of {len(drawn[0].rows) * COLUMNS}"
+            f" ({marks} of them this tree's failure marks)"
+        )
         ratio = [a / b for a, b in zip(refresh["this tree"], refresh["baseline"], strict=True)]
         full_ratio = [a / b for a, b in zip(scratch["this tree"], scratch["baseline"], strict=True)]
         print(

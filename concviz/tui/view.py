@@ -767,9 +767,10 @@ def _group_occupancy(
         sparse = sparse_cpu = None
         if len(bins) * 4 < spread:
             sparse, sparse_cpu = _bins_by_cell(bins, lane.cpu_bins, t0, dt, lo_cell, hi_cell)
+        hi = int(t0 + lo_cell * dt)
         for i in range(lo_cell, hi_cell):
             # busy_between's sum, spelled for speed: every lane's new cells come here
-            lo = int(t0 + i * dt)
+            lo = hi  # the previous cell's end, as int(t0 + i * dt) gives it
             hi = int(t0 + (i + 1) * dt)
             if lo < folded:
                 busy, cpu = agg.busy_between(lane, lo, hi, now_ns)
@@ -824,8 +825,9 @@ def _group_occupancy(
                 from_bins(lane, 0, first)
     cells += [0.0] * (limit - first)
     cpus += [0.0] * (limit - first)
-    for lane in members.values():
-        from_bins(lane, first, sealed)
+    if sealed > first:  # cells sealed since the last refresh
+        for lane in members.values():
+            from_bins(lane, first, sealed)
     if sealed:
         shared[key] = GroupCells(set(members), cells[:sealed], cpus[:sealed])
     # A thread's sampled CPU, shared among its lanes in flight (coroutine slots share one).
