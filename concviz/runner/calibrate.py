@@ -80,17 +80,33 @@ def write_entries(path: Path, version: int, entries: dict[str, Any]) -> None:
         pass
 
 
+def interpreter_build() -> str:
+    """When this interpreter's binary was written: a rebuilt one (same version) differs."""
+    try:
+        return str(os.stat(os.path.realpath(sys.executable)).st_mtime_ns)
+    except OSError:
+        return "?"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def interpreter_key() -> str:
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    try:
-        built = str(os.stat(os.path.realpath(sys.executable)).st_mtime_ns)
-    except OSError:
-        built = "?"
     return "|".join(
         [
             f"v{CACHE_VERSION}",
             sys.executable,
-            built,
+            interpreter_build(),
             sys.version,
             sys.implementation.cache_tag or "",
             "gil" if gil else "nogil",
