@@ -34,13 +34,14 @@ CHECK_TRIES = 3
 Table = list[list[float]]
 
 
-def _kernels() -> dict[str, tuple[Callable[[], Table], Callable[[int], int]]]:
-    """Per kernel: what measures its cost table, and what times one run of n units."""
+def _kernels() -> dict[str, tuple[Callable[[], Table], Callable[[int], int], Callable[[], None]]]:
+    """Per kernel: what measures its cost table, what times one run of n units, and
+    what warms it up (a table is measured warm: a cold probe would call it stale)."""
     from ..workloads import cpu, factorize  # noqa: PLC0415
 
     return {
-        "sum_of_squares": (cpu.cost_table, cpu.probe_ns),
-        "trial_division": (factorize.cost_table, factorize.probe_ns),
+        "sum_of_squares": (cpu.cost_table, cpu.probe_ns, cpu.warm_up),
+        "trial_division": (factorize.cost_table, factorize.probe_ns, factorize.warm_up),
     }
 
 
@@ -155,7 +156,8 @@ def calibration(names: tuple[str, ...], refresh: bool = False) -> tuple[dict[str
     kernels = _kernels()
     measured = False
     for name in names:
-        measure, probe = kernels[name]
+        measure, probe, warm_up = kernels[name]
+        warm_up()
         table = mine.get(name)
         if refresh or not _valid(table) or not still_holds(table, probe):  # type: ignore[arg-type]
             mine[name] = measure()
