@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +31,80 @@ def test_each_count_is_measured_once_then_read_from_the_cache(
     assert len(cached["entries"]) == 3
     too_many = ceiling.MAX_PROCESSES + 1
     assert ceiling.ceilings([too_many], measure) == {too_many: None}  # not started at all
+
+
+def _counting(asked: list[int]) -> Callable[[int], float]:
+    def measure(n: int) -> float:
+        asked.append(n)
+        return n * 0.9 - 0.01 * len(asked)  # each measurement a little different
+
+    return measure
+
+
+def test_a_ceiling_older_than_its_max_age_is_measured_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ceiling was cached forever: a machine that got busier (or quieter) kept the old one."""
+    monkeypatch.setenv("CONCVIZ_CACHE_DIR", str(tmp_path))
+    asked: list[int] = []
+    measure = _counting(asked)
+    first = ceiling.ceilings([2], measure)[2]
+    path = tmp_path / "ceiling.json"
+
+    def age_by(seconds: float) -> None:
+        data = json.loads(path.read_text())
+        for entry in data["entries"].values():
+            entry["measured_at"] -= seconds
+        path.write_text(json.dumps(data))
+
+    age_by(ceiling.MAX_AGE_S - 3600)  # an hour short of stale: read as it is
+    assert ceiling.ceilings([2], measure) == {2: first}
+    assert asked == [2]
+    age_by(2 * 3600)  # an hour past
+    again = ceiling.ceilings([2], measure)[2]
+    assert asked == [2, 2]
+    assert again != first
+    assert ceiling.ceilings([2], measure) == {2: again}  # the new one is cached
+    assert asked == [2, 2]
+
+
+def test_another_core_count_cpu_or_interpreter_build_is_measured_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a calibration is: what the ceiling was measured on is part of its key."""
+    monkeypatch.setenv("CONCVIZ_CACHE_DIR", str(tmp_path))
+    asked: list[int] = []
+    measure = _counting(asked)
+    here = ceiling.ceilings([2], measure)
+    assert len(asked) == 1
+    cores = os.cpu_count() or 1
+    with monkeypatch.context() as changed:  # the VM given more cores
+        changed.setattr(os, "cpu_count", lambda: cores + 2)
+        ceiling.ceilings([2], measure)
+    assert len(asked) == 2
+    with monkeypatch.context() as changed:  # moved to another host's CPU
+        changed.setattr(ceiling, "cpu_model", lambda: "Another CPU @ 1.0GHz")
+        ceiling.ceilings([2], measure)
+    assert len(asked) == 3
+    with monkeypatch.context() as changed:  # the interpreter rebuilt in place
+        changed.setattr(ceiling, "interpreter_build", lambda: "0")
+        ceiling.ceilings([2], measure)
+    assert len(asked) == 4
+    assert ceiling.ceilings([2], measure) == here  # this machine's own is still there
+    assert len(asked) == 4
+
+
+def test_a_ceiling_cached_by_the_first_scheme_is_measured_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 1 kept a bare number with no date: it cannot say how old it is."""
+    monkeypatch.setenv("CONCVIZ_CACHE_DIR", str(tmp_path))
+    (tmp_path / "ceiling.json").write_text(
+        json.dumps({"version": 1, "entries": {ceiling.machine_key(2): 1.95}})
+    )
+    asked: list[int] = []
+    assert ceiling.ceilings([2], _counting(asked)) != {2: 1.95}
+    assert asked == [2]
 
 
 def test_the_ceiling_is_measured_on_real_processes() -> None:

@@ -738,3 +738,30 @@ def test_grouped_rows_of_waiting_lanes_do_not_claim_the_cpu() -> None:
         assert glyphs(row) == SPARKS[-1] * 10  # all busy on CPU: solid, CPU colour
         assert {c.tone for c in row.cells} == {"group"}
     assert waiting.legend == computing.legend == "group"
+
+
+@pytest.mark.parametrize("bins", [True, False], ids=["from-bins", "from-spans"])
+def test_grouped_rows_mark_a_failure_of_any_of_their_lanes(bins: bool) -> None:
+    """Issue #18 item 9: the retry scenario's 503s (✗) vanished once its lanes were
+    grouped two to a row; a single lane marks the cell where its task failed."""
+    agg = run({"model": "asyncio", "workers": 100, "tasks": 200})
+    agg.track_bins = bins  # the dashboard keeps bins; without them, the spans say it
+    frames = b""
+    for i in range(100):  # every slot busy for 100 ms; slot 23 fails at 55 ms, 71 at 98 ms
+        ends = {23: 55, 71: 98}.get(i, 100)
+        failed = Status.ERROR if i in (23, 71) else Status.OK
+        frames += rec(Kind.TASK_START, 0, i, tid=7, slot=i, flags=START_COROUTINE)
+        frames += rec(Kind.TASK_FINISH, ends, i, tid=7, slot=i, flags=failed)
+    agg.feed_records(frames + rec(Kind.RUN_END, 100))
+    view = timeline_view(agg, 100 * MS, columns=10, max_rows=10, window_s=0.1)
+    assert view.per_row == 10
+    marked = {
+        (r, i)
+        for r, row in enumerate(view.rows)
+        for i, cell in enumerate(row.cells)
+        if cell.glyph == FAILED
+    }
+    assert marked == {(2, 5), (7, 9)}  # slots 20–29 at 50–60 ms, slots 70–79 at 90–100 ms
+    assert all(view.rows[r].cells[i].tone == "fail" for r, i in marked)
+    # The other cells keep their height (all busy: full), only the failed cell changes.
+    assert glyphs(view.rows[2]).replace(FAILED, "") == WAIT_SPARKS[-1] * 9

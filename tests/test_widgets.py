@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from concviz.observer.aggregate import RunAggregate
 from concviz.tui.view import (
+    FAILED,
     SPARKS,
     WAIT_SPARKS,
     Cell,
@@ -29,6 +30,7 @@ from concviz.tui.widgets import (
     LEGEND,
     SHORT_GROUP_LEGEND,
     SHORT_LEGEND,
+    SHORTEST_GROUP_LEGEND,
     Panel,
     cores_content,
     legend_line,
@@ -221,7 +223,8 @@ def test_a_narrow_summary_drops_its_words_not_its_figures() -> None:
 def test_the_timeline_legend_shrinks_before_its_note_is_cut() -> None:
     note = "1000 lanes, 67 per row: bar height = share of them busy"
     assert legend_line(note, 120, "group") == f"{note} · {GROUP_LEGEND}"
-    assert legend_line(note, 80, "group") == f"{note} · {SHORT_GROUP_LEGEND}"
+    assert legend_line(note, 90, "group") == f"{note} · {SHORT_GROUP_LEGEND}"
+    assert legend_line(note, 80, "group") == f"{note} · {SHORTEST_GROUP_LEGEND}"
     assert legend_line(note, 60, "group") == note  # the legend goes; the note says how to read
     assert legend_line(note, 30, "group") == note[:30]
     lanes = "lanes are asyncio task slots on one thread"
@@ -238,6 +241,7 @@ def test_grouped_rows_explain_both_of_their_glyphs() -> None:
         assert WAIT_SPARKS[-1] in legend
         assert "CPU" in legend
         assert "waiting" in legend
+        assert FAILED in legend  # a failure of any of the row's lanes (#18 item 9)
     assert group_cell(1.0, 0.9) == Cell(SPARKS[-1], "group")
     assert group_cell(1.0, 0.1) == Cell(WAIT_SPARKS[-1], "wait")
     assert group_cell(0.3, 0.0).glyph == WAIT_SPARKS[2]  # as tall as its busy share

@@ -34,13 +34,14 @@ CHECK_TRIES = 3
 Table = list[list[float]]
 
 
-def _kernels() -> dict[str, tuple[Callable[[], Table], Callable[[int], int]]]:
-    """Per kernel: what measures its cost table, and what times one run of n units."""
+def _kernels() -> dict[str, tuple[Callable[[], Table], Callable[[int], int], Callable[[], None]]]:
+    """Per kernel: what measures its cost table, what times one run of n units, and
+    what warms it up (a table is measured warm: a cold probe would call it stale)."""
     from ..workloads import cpu, factorize  # noqa: PLC0415
 
     return {
-        "sum_of_squares": (cpu.cost_table, cpu.probe_ns),
-        "trial_division": (factorize.cost_table, factorize.probe_ns),
+        "sum_of_squares": (cpu.cost_table, cpu.probe_ns, cpu.warm_up),
+        "trial_division": (factorize.cost_table, factorize.probe_ns, factorize.warm_up),
     }
 
 
@@ -80,17 +81,33 @@ def write_entries(path: Path, version: int, entries: dict[str, Any]) -> None:
         pass
 
 
+def interpreter_build() -> str:
+    """When this interpreter's binary was written: a rebuilt one (same version) differs."""
+    try:
+        return str(os.stat(os.path.realpath(sys.executable)).st_mtime_ns)
+    except OSError:
+        return "?"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def interpreter_key() -> str:
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    try:
-        built = str(os.stat(os.path.realpath(sys.executable)).st_mtime_ns)
-    except OSError:
-        built = "?"
     return "|".join(
         [
             f"v{CACHE_VERSION}",
             sys.executable,
-            built,
+            interpreter_build(),
             sys.version,
             sys.implementation.cache_tag or "",
             "gil" if gil else "nogil",
@@ -139,7 +156,8 @@ def calibration(names: tuple[str, ...], refresh: bool = False) -> tuple[dict[str
     kernels = _kernels()
     measured = False
     for name in names:
-        measure, probe = kernels[name]
+        measure, probe, warm_up = kernels[name]
+        warm_up()
         table = mine.get(name)
         if refresh or not _valid(table) or not still_holds(table, probe):  # type: ignore[arg-type]
             mine[name] = measure()

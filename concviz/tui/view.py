@@ -610,6 +610,8 @@ def timeline_view(
             )
             n = len(groups)
             cells = [group_cell(occupancy[i] / n, on_cpu[i] / n) for i in range(columns)]
+            for i in _group_failures(agg, groups, t0, t1, columns):
+                cells[i] = _FAILED_GROUP_CELL  # as a single lane marks it: any lane's failure
             rows.append(TimelineRow(_group_label(start, n, noun), cells))
         note = f"{len(packed)} lanes, {per_row} per row: bar height = share of them busy"
     axis, ticks = _axis(t0, t1, columns, origin)
@@ -628,6 +630,11 @@ def timeline_view(
     )
 
 
+#: A grouped row's cells, one per height (made once: a refresh draws thousands).
+_ON_CPU_CELLS = tuple(Cell(glyph, "group") for glyph in SPARKS)
+_WAITING_CELLS = tuple(Cell(glyph, "wait") for glyph in WAIT_SPARKS)
+
+
 def group_cell(busy: float, cpu: float) -> Cell:
     """A grouped row's cell from its lanes' mean busy and on-CPU shares (0..1).
 
@@ -638,8 +645,46 @@ def group_cell(busy: float, cpu: float) -> Cell:
         return _IDLE_CELL
     level = min(7, max(0, math.ceil(busy * 8) - 1))
     if cpu >= GROUP_CPU_SHARE * busy:
-        return Cell(SPARKS[level], "group")
-    return Cell(WAIT_SPARKS[level], "wait")
+        return _ON_CPU_CELLS[level]
+    return _WAITING_CELLS[level]
+
+
+_FAILED_GROUP_CELL = Cell(FAILED, "fail")
+
+
+def _group_failures(
+    agg: RunAggregate, groups: list[list[Lane]], t0: int, t1: int, columns: int
+) -> set[int]:
+    """The cells of a grouped row in which a task (or an attempt) of any of its lanes failed.
+
+    Where bins are kept, from each lane's failure bins: a failure marks the cell
+    its bin starts in, as :meth:`RunAggregate.failed_between` does for a single
+    lane. Else from the spans: the cell its span ended in.
+    """
+    dt = (t1 - t0) / columns
+    failed: set[int] = set()
+    for group in groups:
+        for lane in group:
+            if agg.track_bins:
+                for b in lane.fail_bins:
+                    at = b * BIN_NS
+                    if not t0 <= at < t1:
+                        continue
+                    i = min(columns - 1, int((at - t0) // dt))
+                    # float edges, as the cells have them: lo = int(t0 + i * dt)
+                    while i > 0 and int(t0 + i * dt) > at:
+                        i -= 1
+                    while i < columns - 1 and int(t0 + (i + 1) * dt) <= at:
+                        i += 1
+                    failed.add(i)
+                continue
+            for span in reversed(lane.spans):
+                end = span[2]
+                if end < t0:
+                    break
+                if span[4] == Status.ERROR and end < t1:
+                    failed.add(min(columns - 1, int((end - t0) / dt)))
+    return failed
 
 
 def _group_label(start: int, n: int, noun: str) -> str:
@@ -697,28 +742,42 @@ def _group_occupancy(
         get_cpu = lane.cpu_bins.get
         folded = lane.fine_from * BIN_NS  # before it only blocks: busy_between reads them
         # Its bins lie between its start and its last finish: only those cells.
-        lo_cell = max(lo_cell, int((lane.up_ns - t0) // dt))
-        hi_cell = min(hi_cell, int((lane.last_finish_ns - t0) // dt) + 1)
+        # (max() and min() spelled out: called for every lane, every refresh)
+        cell = int((lane.up_ns - t0) // dt)
+        if cell > lo_cell:  # noqa: PLR1730
+            lo_cell = cell
+        cell = int((lane.last_finish_ns - t0) // dt) + 1
+        if cell < hi_cell:  # noqa: PLR1730
+            hi_cell = cell
         if hi_cell <= lo_cell:
             return
         # Its runs (bins covered whole), walked alongside the cells: one or two a cell.
         runs = lane.runs
-        n_runs = len(runs)
-        r = bisect_right(runs, int(t0 + lo_cell * dt) // BIN_NS, key=run_end_bin) if runs else 0
+        n_runs = r = len(runs)
+        first_bin = int(t0 + lo_cell * dt) // BIN_NS
+        # The first run ending past the first cell's bin. The open cells are the
+        # newest, their runs the last few: looked for from the end first.
+        while r and runs[r - 1][1] > first_bin and n_runs - r < 4:
+            r -= 1
+        if r and runs[r - 1][1] > first_bin:
+            r = bisect_right(runs, first_bin, 0, r, key=run_end_bin)
         # Few bins against many places to look them up (long tasks: two bins each,
         # the rest runs): each bin goes to its cells instead.
         spread = int(dt * (hi_cell - lo_cell)) // BIN_NS
         sparse = sparse_cpu = None
         if len(bins) * 4 < spread:
             sparse, sparse_cpu = _bins_by_cell(bins, lane.cpu_bins, t0, dt, lo_cell, hi_cell)
+        hi = int(t0 + lo_cell * dt)
         for i in range(lo_cell, hi_cell):
             # busy_between's sum, spelled for speed: every lane's new cells come here
-            lo = int(t0 + i * dt)
+            lo = hi  # the previous cell's end, as int(t0 + i * dt) gives it
             hi = int(t0 + (i + 1) * dt)
             if lo < folded:
                 busy, cpu = agg.busy_between(lane, lo, hi, now_ns)
-                cells[i] += min(busy / dt, 1.0)
-                cpus[i] += min(cpu / dt, 1.0)
+                share = busy / dt
+                cells[i] += share if share < 1.0 else 1.0  # min() spelled out: the hot loop
+                share = cpu / dt
+                cpus[i] += share if share < 1.0 else 1.0
                 continue
             if sparse is not None and sparse_cpu is not None:
                 busy = sparse[i - lo_cell]
@@ -755,8 +814,10 @@ def _group_occupancy(
                         break  # it goes on into the next cell
                 r += 1
             if busy:
-                cells[i] += min(busy / dt, 1.0)
-                cpus[i] += min(cpu / dt, 1.0)
+                share = busy / dt
+                cells[i] += share if share < 1.0 else 1.0
+                share = cpu / dt
+                cpus[i] += share if share < 1.0 else 1.0
 
     if first:
         for lane_key, lane in members.items():
@@ -764,8 +825,9 @@ def _group_occupancy(
                 from_bins(lane, 0, first)
     cells += [0.0] * (limit - first)
     cpus += [0.0] * (limit - first)
-    for lane in members.values():
-        from_bins(lane, first, sealed)
+    if sealed > first:  # cells sealed since the last refresh
+        for lane in members.values():
+            from_bins(lane, first, sealed)
     if sealed:
         shared[key] = GroupCells(set(members), cells[:sealed], cpus[:sealed])
     # A thread's sampled CPU, shared among its lanes in flight (coroutine slots share one).
@@ -773,12 +835,19 @@ def _group_occupancy(
     for lane in members.values():
         if lane.current_task is not None:
             in_flight[lane.pid, lane.tid] = in_flight.get((lane.pid, lane.tid), 0) + 1
+    # (the share is the same for every lane of a thread: worked out once a thread)
+    shares = {
+        thread: min(live.get(thread, 0.0) / 100.0 / count, 1.0)
+        for thread, count in in_flight.items()
+    }
     region = t0 + sealed * dt
     for lane in members.values():
         if lane.current_task is None and lane.last_finish_ns < region:
             continue  # idle since before the open cells: nothing to add
         thread = (lane.pid, lane.tid)
-        live_frac = min(live.get(thread, 0.0) / 100.0 / in_flight.get(thread, 1), 1.0)
+        live_frac = shares.get(thread)
+        if live_frac is None:
+            live_frac = min(live.get(thread, 0.0) / 100.0, 1.0)
         # Open cells as the sealed ones are drawn: finished tasks from their bins
         # (every finished span is in them), then the task in flight up to now.
         # Drawing each lane's spans cost ten thousand slots 0.2 s a refresh.
@@ -790,16 +859,24 @@ def _group_occupancy(
             continue
         from_bins(lane, sealed, limit)
         if lane.current_task is not None:
-            lo = max(lane.current_start, region)
-            i = max(sealed, int((lo - t0) // dt))
+            lo = lane.current_start if lane.current_start > region else region
+            i = int((lo - t0) // dt)
+            if i < sealed:  # noqa: PLR1730
+                i = sealed
             while i < limit:
                 cell_lo = t0 + i * dt
                 if cell_lo >= now_ns:
                     break
-                overlap = min(cell_lo + dt, now_ns) - max(cell_lo, lo)
+                # min() and max() spelled out (each lane in flight, every refresh)
+                cell_hi = cell_lo + dt
+                overlap = (now_ns if now_ns < cell_hi else cell_hi) - (
+                    lo if lo > cell_lo else cell_lo
+                )
                 if overlap > 0:
-                    cells[i] = cells[i] + min(overlap / dt, 1.0)
-                    cpus[i] = cpus[i] + min(overlap * live_frac / dt, 1.0)
+                    share = overlap / dt
+                    cells[i] += share if share < 1.0 else 1.0
+                    share = overlap * live_frac / dt
+                    cpus[i] += share if share < 1.0 else 1.0
                 i += 1
     pad = [0.0] * (columns - limit)
     return cells + pad, cpus + pad

@@ -452,9 +452,12 @@ class Timeline(Widget):
 
 LEGEND = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
 SHORT_LEGEND = "█ CPU ▓▒░ waiting ✗ failed"
-#: Grouped rows: the height is the busy share (the note says so); the glyph, what it was.
-GROUP_LEGEND = "▇ busy on CPU  ⣿ busy waiting (sleep, I/O, GIL, a core)"
-SHORT_GROUP_LEGEND = "▇ on CPU ⣿ waiting"
+#: Grouped rows: the height is the busy share (the note says so); the glyph, what it
+#: was; ✗ where any of the row's lanes failed.
+GROUP_LEGEND = "▇ on CPU  ⣿ waiting (sleep, I/O, GIL, a core)  ✗ failed"
+SHORT_GROUP_LEGEND = "▇ on CPU ⣿ waiting ✗ failed"
+#: Where even that would cut the note: what the glyphs mean comes first.
+SHORTEST_GROUP_LEGEND = "▇ on CPU ⣿ waiting"
 
 
 def legend_line(note: str, width: int, kind: str = "lane") -> str:
@@ -462,10 +465,14 @@ def legend_line(note: str, width: int, kind: str = "lane") -> str:
 
     ``kind`` is the view's legend: "lane" (shade = on-CPU share) or "group".
     """
-    long, short = (GROUP_LEGEND, SHORT_GROUP_LEGEND) if kind == "group" else (LEGEND, SHORT_LEGEND)
+    legends = (
+        (GROUP_LEGEND, SHORT_GROUP_LEGEND, SHORTEST_GROUP_LEGEND)
+        if kind == "group"
+        else (LEGEND, SHORT_LEGEND)
+    )
     if not note:
-        return long if len(long) <= width else short[:width]
-    for legend in (long, short):
+        return legends[0] if len(legends[0]) <= width else legends[1][:width]
+    for legend in legends:
         line = f"{note} · {legend}"
         if len(line) <= width:
             return line

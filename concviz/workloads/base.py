@@ -53,6 +53,13 @@ class WorkloadParams:
         return cls(**data)
 
 
+#: How many calls warm a kernel up. CPython 3.11 specialises a function's code (its
+#: adaptive interpreter) only after 8 calls, so a fresh process's first factorize
+#: calls cost ~17 % more CPU than the rest: the cost tables are measured warm, and
+#: so must the tasks be. A few tiny calls suffice (well under a millisecond).
+WARM_CALLS = 16
+
+
 def units_for(table: list[list[float]], ms: float) -> int:
     """How many units of a kernel (iterations, divisions) cost ``ms`` of CPU time.
 

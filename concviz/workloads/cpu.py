@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from .base import Workload, WorkloadParams, cost_ns, units_for
+from .base import WARM_CALLS, Workload, WorkloadParams, cost_ns, units_for
 
 
 def sum_of_squares(n: int) -> int:
@@ -71,6 +71,13 @@ def _call_ns() -> int:
     return time.thread_time_ns() - start
 
 
+def warm_up() -> None:
+    """A few tiny calls, so the interpreter has specialised the kernel before it is
+    timed or a task runs (see :data:`~concviz.workloads.base.WARM_CALLS`)."""
+    for _ in range(WARM_CALLS):
+        sum_of_squares(64)
+
+
 def probe_ns(n: int) -> int:
     """CPU ns of one sum_of_squares(n) (the stale-cache check)."""
     start = time.thread_time_ns()
@@ -87,6 +94,7 @@ class CpuWorkload(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
+        warm_up()  # in every process that runs tasks: its first ones are not colder
         if params.iterations is not None:
             self.n = params.iterations
         else:

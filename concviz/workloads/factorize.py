@@ -14,7 +14,7 @@ import math
 import statistics
 import time
 
-from .base import Workload, WorkloadParams, units_for
+from .base import WARM_CALLS, Workload, WorkloadParams, units_for
 
 LOW = 10**14  # the smallest 15-digit number
 HIGH = 10**15
@@ -90,6 +90,14 @@ def semiprime(divisions: int, variant: int) -> int:
     return p * q
 
 
+def warm_up() -> None:
+    """Runs the kernel on small numbers until the interpreter has specialised it
+    (see :data:`~concviz.workloads.base.WARM_CALLS`): tasks then cost what the
+    calibration measured from the first one."""
+    for variant in range(WARM_CALLS):
+        factorize(semiprime(50, variant))
+
+
 #: Where the cost of one number is measured, in divisions: both sides of the
 #: switch to 15-digit numbers, then far enough to extrapolate (the cost per
 #: division no longer changes: the numbers and divisors keep their size).
@@ -128,6 +136,7 @@ class FactorizeWorkload(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
+        warm_up()  # in every process that runs tasks: its first ones are not colder
         if params.iterations is None:
             self.count, self.divisions = plan(params.task_ms, params.calibration["trial_division"])
         else:
