@@ -26,13 +26,16 @@ from .timeline import (
     BLOCK_SEALED_NS,
     FINE_BINS_MAX,
     FOLD_WORK_PER_CALL,
+    SEAL_WORK_PER_CALL,
     Lane,
     busy_between,
     count_failure,
     failed_between,
     fold_lane,
     forget_before,
+    seal_blocks,
     spread,
+    unseal,
 )
 
 #: Samples kept (at 10 Hz, ten minutes).
@@ -316,6 +319,8 @@ class RunAggregate:
         self._fold_cursor = 0  # the next lane to fold (see _fold_fine_bins)
         self._fold_to = 0
         self._fold_counted = -(10**18)  # when the bins were last counted
+        self._seal_cursor = 0  # the next lane to seal (see _seal_blocks)
+        self._seal_to = -1  # the block the pass under way seals up to (-1: none yet)
         self.meta: dict[str, Any] = {}
         self.keep_all_spans = keep_all_spans
         #: Every finished span with its lane index, in arrival order (keep_all_spans only).
@@ -468,6 +473,8 @@ class RunAggregate:
                 if binning:
                     b0 = start // BIN_NS
                     if b0 == t // BIN_NS:
+                        if b0 < span_lane.sealed_to:  # a second already summed
+                            unseal(span_lane, b0)
                         bb = span_lane.busy_bins
                         bb[b0] = bb.get(b0, 0) + wall
                         cb = span_lane.cpu_bins
@@ -641,9 +648,9 @@ class RunAggregate:
         self.lanes = {lane.key: lane for lane in self.lane_list}
         self._down_lanes = sum(1 for lane in self.lane_list if lane.down_ns is not None)
 
-    def busy_between(self, lane: Lane, t0: int, t1: int, now_ns: int) -> tuple[float, float]:
+    def busy_between(self, lane: Lane, t0: int, t1: int) -> tuple[float, float]:
         """Busy and on-CPU ns of ``lane`` in [t0, t1), from its bins (see timeline.py)."""
-        return busy_between(lane, t0, t1, now_ns)
+        return busy_between(lane, t0, t1)
 
     def failed_between(self, lane: Lane, t0: int, t1: int) -> bool:
         """Whether a span of ``lane`` failed in a bin that starts in [t0, t1)."""
@@ -689,8 +696,10 @@ class RunAggregate:
 
     def prune_bins(self, now_ns: int) -> None:
         """Folds the oldest fine bins into blocks past ``fine_bins_max``, and forgets
-        bins older than BIN_HISTORY_NS (cheap to call often: a bounded share each time)."""
+        bins older than BIN_HISTORY_NS, and sums sealed seconds of bins into blocks
+        (cheap to call often: a bounded share each time)."""
         self._fold_fine_bins(now_ns)
+        self._seal_blocks(now_ns)
         if now_ns - self._pruned_at < 5_000_000_000:
             return
         self._pruned_at = now_ns
@@ -737,6 +746,24 @@ class RunAggregate:
         while self._fold_cursor < len(lanes) and work < FOLD_WORK_PER_CALL:
             work += fold_lane(lanes[self._fold_cursor], self._fold_to)
             self._fold_cursor += 1
+
+    def _seal_blocks(self, now_ns: int) -> None:
+        """Sums each lane's newly sealed seconds of bins into blocks, a few lanes per call.
+
+        Once a second a new block is sealed on every lane: a pass over the lanes
+        then, spread over refreshes like folding. A view reads the sums and
+        writes nothing; one it reads before they are taken sums the bins itself.
+        """
+        lanes = self.lane_list
+        if self._seal_cursor >= len(lanes) or self._seal_to < 0:
+            sealed_to = (now_ns - BLOCK_SEALED_NS) // BLOCK_NS
+            if sealed_to <= self._seal_to:
+                return
+            self._seal_to, self._seal_cursor = sealed_to, 0
+        work = 0
+        while self._seal_cursor < len(lanes) and work < SEAL_WORK_PER_CALL:
+            work += seal_blocks(lanes[self._seal_cursor], self._seal_to)
+            self._seal_cursor += 1
 
     # -- the sampler ----------------------------------------------------------
 

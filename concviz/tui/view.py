@@ -405,7 +405,7 @@ def _accumulate(
             hi = min(cell_end, edge)
             if hi <= lo:
                 break
-            b_busy, b_cpu = agg.busy_between(lane, lo, hi, now_ns)
+            b_busy, b_cpu = agg.busy_between(lane, lo, hi)
             if b_busy:
                 busy[i] += b_busy
                 cpu[i] += b_cpu
@@ -716,7 +716,7 @@ def _group_occupancy(
             lo = int(t0 + i * dt)
             hi = int(t0 + (i + 1) * dt)
             if lo < folded:
-                busy, cpu = agg.busy_between(lane, lo, hi, now_ns)
+                busy, cpu = agg.busy_between(lane, lo, hi)
                 cells[i] += min(busy / dt, 1.0)
                 cpus[i] += min(cpu / dt, 1.0)
                 continue
