@@ -15,7 +15,8 @@ import pytest
 from concviz.observer.aggregate import RunAggregate, Sample
 from concviz.observer.spans import SpanRing
 from concviz.runner.protocol import RECORD, Kind
-from concviz.tui.view import timeline_view
+from concviz.tui.frame import Geometry, Stamp, dashboard_frame
+from concviz.tui.view import TimelineCache, timeline_view
 
 MS = 1_000_000
 RUNNER = 100
@@ -134,3 +135,112 @@ def test_sealed_seconds_are_summed_by_the_engine_and_read_the_same(bulk: bool) -
     agg.maintain(60_000 * MS)  # summed again, the same
     assert seconds(agg, 1, 40, 48) == pytest.approx([1000 * MS, MS / 8] * 8)
     assert seconds(agg, 0, 41, 42) == pytest.approx([80 * MS, 0])
+
+
+def test_reading_a_summary_before_the_next_tick_leaves_the_aggregate_as_it_was() -> None:
+    """Ticks taken before the run's start arrived count, without the read folding them in."""
+    agg = RunAggregate({"model": "threads", "workload": "cpu", "workers": 2, "tasks": 4})
+    agg.feed_text({"type": "run_start", "pid": RUNNER, "cpu_count": 2})
+    sample(agg, 100, (11,))  # the run's events reach us after the tick that covers it
+    agg.feed_records(rec(Kind.RUN_START, 20) + rec(Kind.RUN_END, 60))
+    before = state(agg)
+    assert agg.summary(100 * MS).core_utilisation == pytest.approx([80.0, 30.0])
+    assert agg.core_utilisation() == pytest.approx([80.0, 30.0])
+    assert state(agg) == before
+    sample(agg, 200, (11,))  # the next tick folds it in for good: the same figures
+    assert agg.summary(200 * MS).core_utilisation == pytest.approx([80.0, 30.0])
+
+
+def test_a_frame_holds_every_view_the_dashboard_paints(long_run: RunAggregate) -> None:
+    long_run.feed_records(rec(Kind.TASK_START, 40_000, 999_999, tid=11))  # one in flight
+    long_run.maintain(41_000 * MS)
+    frame = dashboard_frame(long_run, 41_000 * MS, Geometry(columns=30, rows=8), smooth=4)
+    assert frame.now_ns == 41_000 * MS
+    assert frame.stamp == Stamp(events=long_run.events, samples=400, status="running")
+    header = frame.header
+    assert (header.done, header.tasks, header.elapsed_s) == (16_000, 40_000, 41.0)
+    assert header.eta_s == pytest.approx(41.0 / 16_000 * 24_000)
+    timeline = frame.timeline
+    assert timeline is not None
+    assert (timeline.start_s, timeline.end_s, timeline.lanes) == (0.0, 45.0, 2)
+    assert [row.label for row in timeline.rows] == ["tid 11", "tid 12"]
+    assert all(len(row.cells) == 30 for row in timeline.rows)
+    assert frame.panels is not None
+    assert [c.label for c in frame.panels.cores] == ["cpu0", "cpu1"]
+    assert frame.panels.cores[0].history[-1] == 80.0
+    assert frame.panels.queue.history[-1] == 2.0
+    assert [r.label for r in frame.panels.workers.rows] == ["tid 11", "tid 12"]
+    assert frame.panels.has_figures
+    assert frame.panels.summary.completed == 16_000
+    assert frame.panels.summary.core_utilisation == [80.0, 30.0]
+    assert frame.events is not None
+    assert frame.events[0].task == 999_999  # newest first
+
+
+def test_geometry_and_parts_shape_the_frame() -> None:
+    agg = run(workers=8, tasks=100)
+    agg.feed_records(
+        b"".join(
+            rec(Kind.TASK_START, 0, tid, tid=tid) + rec(Kind.TASK_FINISH, 500, tid, tid=tid)
+            for tid in range(20, 28)
+        )
+    )
+    for t in range(100, 1001, 100):
+        sample(agg, t, tuple(range(20, 28)))
+    now = 1_000 * MS
+    wide = dashboard_frame(agg, now, Geometry(columns=50, rows=10, window_s=0.5, end_ns=600 * MS))
+    narrow = dashboard_frame(agg, now, Geometry(columns=20, rows=3, narrow=True))
+    assert wide.timeline is not None
+    assert narrow.timeline is not None
+    assert (wide.timeline.start_s, wide.timeline.end_s) == pytest.approx((0.1, 0.6))
+    assert len(wide.timeline.rows[0].cells) == 50
+    assert len(narrow.timeline.rows[0].cells) == 20
+    assert (wide.timeline.per_row, narrow.timeline.per_row) == (1, 3)  # too many: grouped
+    assert wide.panels is not None
+    assert narrow.panels is not None
+    assert len(wide.panels.workers.rows) > len(narrow.panels.workers.rows)
+    header_only = dashboard_frame(
+        agg, now, Geometry(columns=20, rows=3), timeline=False, panels=False, events=False
+    )
+    assert (header_only.timeline, header_only.panels, header_only.events) == (None, None, None)
+    assert header_only.header == wide.header
+
+
+def test_building_frames_leaves_the_aggregate_as_it_was(long_run: RunAggregate) -> None:
+    long_run.maintain(41_000 * MS)
+    before = state(long_run)
+    cache = TimelineCache()
+    for now_ms, geometry in [
+        (41_000, Geometry(columns=40, rows=10)),
+        (50_000, Geometry(columns=20, rows=10)),
+        (50_000, Geometry(columns=20, rows=10, window_s=5.0, end_ns=20_000 * MS)),
+        (60_000, Geometry(columns=7, rows=1, narrow=True)),
+    ]:
+        dashboard_frame(long_run, now_ms * MS, geometry, cache=cache)
+    assert state(long_run) == before
+
+
+def test_a_frame_stays_as_it_was_built_while_the_run_goes_on() -> None:
+    """What is painted outside the lock shares nothing the reader goes on writing."""
+    agg = run()
+    dense(agg, 11, 0, 2_000)
+    for t in range(100, 2_001, 100):
+        sample(agg, t, (11,))
+    frame = dashboard_frame(agg, 2_000 * MS, Geometry(columns=20, rows=4))
+    painted = state(frame)
+    dense(agg, 11, 100_000, 4_000)
+    agg.feed_records(rec(Kind.TASK_START, 4_000, 7, tid=12) + rec(Kind.RUN_END, 4_100))
+    for t in range(2_100, 4_101, 100):
+        sample(agg, t, (11, 12))
+    agg.maintain(4_100 * MS)
+    assert state(frame) == painted
+
+
+def test_a_cached_timeline_frame_is_the_frame_drawn_from_scratch(long_run: RunAggregate) -> None:
+    cache = TimelineCache()
+    geometry = Geometry(columns=33, rows=10, window_s=10.0)
+    for now_ms in range(30_000, 40_001, 1_000):  # the dashboard's refreshes, a second apart
+        long_run.maintain(now_ms * MS)
+        cached = dashboard_frame(long_run, now_ms * MS, geometry, cache=cache)
+        fresh = dashboard_frame(long_run, now_ms * MS, geometry)
+        assert cached == fresh

@@ -20,6 +20,7 @@ from concviz.observer.session import RunSession, run_in_progress
 from concviz.runner.spec import RunSpec
 from concviz.scenario import load
 from concviz.tui import app as app_module
+from concviz.tui import frame as frame_module
 from concviz.tui.app import ConcvizApp
 from concviz.tui.options import OPTIONS
 from concviz.tui.picker import ScenarioPicker
@@ -619,7 +620,7 @@ async def test_a_costly_refresh_makes_the_next_ones_wait(monkeypatch: pytest.Mon
         time.sleep(0.04)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(app_module, "timeline_view", costly)
+    monkeypatch.setattr(frame_module, "timeline_view", costly)
     app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=80, task_ms=100))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")

@@ -174,6 +174,59 @@ class Sample:
     observer_ns: int | None = None
 
 
+@dataclass(slots=True)
+class TickSums:
+    """The part of the sampler's ticks that overlaps the run, summed."""
+
+    #: CPU seconds busy and in all, per core.
+    core_busy: list[float] = field(default_factory=list)
+    core_total: list[float] = field(default_factory=list)
+    #: Run-queue wait of the workers within the run (None until measured).
+    core_wait_ns: float | None = None
+    #: The observer's own CPU within the run, and the sampled time it covers.
+    observer_ns: float = 0.0
+    observer_span_ns: float = 0.0
+
+    def add(
+        self,
+        sample: Sample,
+        since_ns: int,
+        core_busy: Sequence[float],
+        core_total: Sequence[float],
+        start: int | None,
+        end: int | None,
+    ) -> None:
+        """Adds the part of a tick covering ``since_ns``..``sample.t_ns`` within the run
+        (from ``start`` to ``end``, None: not ended; an unstarted run takes none)."""
+        if start is None or sample.t_ns <= since_ns:
+            return
+        end = end if end is not None else sample.t_ns
+        overlap = min(end, sample.t_ns) - max(start, since_ns)
+        if overlap <= 0:
+            return
+        weight = overlap / (sample.t_ns - since_ns)
+        if sample.core_wait_ns is not None:
+            self.core_wait_ns = (self.core_wait_ns or 0.0) + sample.core_wait_ns * weight
+        if sample.observer_ns is not None:
+            self.observer_ns += sample.observer_ns * weight
+            self.observer_span_ns += overlap
+        if not self.core_busy:
+            self.core_busy = [0.0] * len(core_busy)
+            self.core_total = [0.0] * len(core_total)
+        for i, (b, tot) in enumerate(zip(core_busy, core_total, strict=False)):
+            self.core_busy[i] += b * weight
+            self.core_total[i] += tot * weight
+
+    def copy(self) -> TickSums:
+        return TickSums(
+            list(self.core_busy),
+            list(self.core_total),
+            self.core_wait_ns,
+            self.observer_ns,
+            self.observer_span_ns,
+        )
+
+
 @dataclass(frozen=True)
 class Summary:
     """The figures ``concviz run`` prints; the JSON keys are these field names."""
@@ -360,13 +413,8 @@ class RunAggregate:
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.peak_rss = 0
         self.peak_memory = 0
-        #: Run-queue wait of the workers within the run (None until measured).
-        self.core_wait_ns: float | None = None
-        #: The observer's own CPU within the run, and the sampled time it covers.
-        self.observer_ns = 0.0
-        self.observer_span_ns = 0.0
-        self._core_busy: list[float] = []
-        self._core_total: list[float] = []
+        #: What the sampler's ticks add up to within the run (read: tick_sums()).
+        self._ticks = TickSums()
         #: Ticks recorded before the run's start event arrived: on a busy machine
         #: the events of a 40 ms run can reach us after the sampler's last tick,
         #: and those ticks still cover the run.
@@ -832,25 +880,20 @@ class RunAggregate:
         core_total: Sequence[float],
     ) -> None:
         """Adds the part of one tick that overlaps the run to the run's CPU totals."""
-        start = self.run_start_ns
-        if start is None or sample.t_ns <= since_ns:
-            return
-        end = self.run_end_ns if self.run_end_ns is not None else sample.t_ns
-        overlap = min(end, sample.t_ns) - max(start, since_ns)
-        if overlap <= 0:
-            return
-        weight = overlap / (sample.t_ns - since_ns)
-        if sample.core_wait_ns is not None:
-            self.core_wait_ns = (self.core_wait_ns or 0.0) + sample.core_wait_ns * weight
-        if sample.observer_ns is not None:
-            self.observer_ns += sample.observer_ns * weight
-            self.observer_span_ns += overlap
-        if not self._core_busy:
-            self._core_busy = [0.0] * len(core_busy)
-            self._core_total = [0.0] * len(core_total)
-        for i, (b, tot) in enumerate(zip(core_busy, core_total, strict=False)):
-            self._core_busy[i] += b * weight
-            self._core_total[i] += tot * weight
+        self._ticks.add(sample, since_ns, core_busy, core_total, self.run_start_ns, self.run_end_ns)
+
+    def tick_sums(self) -> TickSums:
+        """The ticks' sums over the run, those taken before its start arrived included.
+
+        Reading writes nothing: ticks still held from before the start are added to
+        a copy (add_sample folds them in for good at the next tick).
+        """
+        if self.run_start_ns is None or not self._early_ticks:
+            return self._ticks
+        sums = self._ticks.copy()
+        for sample, since_ns, core_busy, core_total in self._early_ticks:
+            sums.add(sample, since_ns, core_busy, core_total, self.run_start_ns, self.run_end_ns)
+        return sums
 
     # -- reading --------------------------------------------------------------
 
@@ -861,20 +904,21 @@ class RunAggregate:
         return max(0, (end or self.run_start_ns) - self.run_start_ns)
 
     def core_utilisation(self) -> list[float]:
-        if self.run_start_ns is not None:
-            self._fold_early_ticks()
+        return self._core_utilisation(self.tick_sums())
+
+    @staticmethod
+    def _core_utilisation(ticks: TickSums) -> list[float]:
         return [
             100.0 * b / tot if tot > 0 else 0.0
-            for b, tot in zip(self._core_busy, self._core_total, strict=False)
+            for b, tot in zip(ticks.core_busy, ticks.core_total, strict=False)
         ]
 
     def summary(self, now_ns: int | None = None) -> Summary:
-        if self.run_start_ns is not None:
-            self._fold_early_ticks()
+        ticks = self.tick_sums()
         wall_s = self.wall_ns(now_ns) / 1e9
         cpu_s = self.cpu_ns / 1e9
         meta = self.meta
-        cores = meta.get("cpu_count") or len(self._core_busy) or 0
+        cores = meta.get("cpu_count") or len(ticks.core_busy) or 0
         run_error = None
         if self.run_error is not None:
             run_error = f"{self.run_error.get('error')}: {self.run_error.get('message')}"
@@ -894,7 +938,7 @@ class RunAggregate:
             on_cpu_fraction=self.cpu_ns / self.busy_ns if self.busy_ns > 0 else 0.0,
             peak_queue_depth=self.peak_queue_depth,
             cores=int(cores),
-            core_utilisation=[round(u, 1) for u in self.core_utilisation()],
+            core_utilisation=[round(u, 1) for u in self._core_utilisation(ticks)],
             peak_rss=self.peak_rss,
             python=str(meta.get("python", "?")),
             gil_enabled=meta.get("gil_enabled"),
@@ -913,9 +957,9 @@ class RunAggregate:
             worker_startup_s=self._worker_startup_s(),
             result=dict(self.results),
             warnings=dict(self.warnings.most_common(10)),
-            core_wait_fraction=self._core_wait_fraction(now_ns),
+            core_wait_fraction=self._core_wait_fraction(ticks, now_ns),
             observer_cpu=(
-                self.observer_ns / self.observer_span_ns if self.observer_span_ns > 0 else None
+                ticks.observer_ns / ticks.observer_span_ns if ticks.observer_span_ns > 0 else None
             ),
             task_cpu_ms_median=task_cpu_ms_median(self.lane_list),
             **self._memory_figures(),
@@ -924,10 +968,10 @@ class RunAggregate:
 
         return replace(summary, findings=[f.as_dict() for f in findings_of(self, summary)])
 
-    def _core_wait_fraction(self, now_ns: int | None) -> float | None:
+    def _core_wait_fraction(self, ticks: TickSums, now_ns: int | None) -> float | None:
         """Run-queue wait over the tasks' time, the running tasks' time so far included
         (the wait already counts theirs)."""
-        if self.core_wait_ns is None:
+        if ticks.core_wait_ns is None:
             return None
         busy = self.busy_ns
         if self.run_end_ns is None and now_ns is not None:
@@ -936,7 +980,7 @@ class RunAggregate:
                 for lane in self.lane_list
                 if lane.current_task is not None
             )
-        return min(1.0, self.core_wait_ns / busy) if busy > 0 else None
+        return min(1.0, ticks.core_wait_ns / busy) if busy > 0 else None
 
     def _memory_figures(self) -> dict[str, Any]:
         at_start = self.meta.get("memory_at_start")
