@@ -226,7 +226,9 @@ def test_a_frame_stays_as_it_was_built_while_the_run_goes_on() -> None:
     dense(agg, 11, 0, 2_000)
     for t in range(100, 2_001, 100):
         sample(agg, t, (11,))
-    frame = dashboard_frame(agg, 2_000 * MS, Geometry(columns=20, rows=4))
+    cache = TimelineCache()
+    geometry = Geometry(columns=20, rows=4, window_s=5.0)
+    frame = dashboard_frame(agg, 2_000 * MS, geometry, cache=cache)
     painted = state(frame)
     dense(agg, 11, 100_000, 4_000)
     agg.feed_records(rec(Kind.TASK_START, 4_000, 7, tid=12) + rec(Kind.RUN_END, 4_100))
@@ -234,6 +236,9 @@ def test_a_frame_stays_as_it_was_built_while_the_run_goes_on() -> None:
         sample(agg, t, (11, 12))
     agg.maintain(4_100 * MS)
     assert state(frame) == painted
+    later = dashboard_frame(agg, 4_100 * MS, geometry, cache=cache)  # the same memo, added to
+    assert state(frame) == painted
+    assert later.timeline != frame.timeline
 
 
 def test_a_cached_timeline_frame_is_the_frame_drawn_from_scratch(long_run: RunAggregate) -> None:

@@ -1051,7 +1051,6 @@ class ConcvizApp(App[None]):
         window, end_ns = self._window(source)
         events_shown = self.w_events.has_class("-shown")
         narrow = self.w_header.screen.has_class("narrow")
-        geometry = Geometry(timeline.columns, timeline.rows, window, end_ns, narrow)
         with source.lock:
             agg = source.aggregate
             now = stamp(agg)
@@ -1085,7 +1084,7 @@ class ConcvizApp(App[None]):
             return dashboard_frame(
                 agg,
                 source.now_ns(),
-                geometry,
+                Geometry(timeline.columns, timeline.rows, window, end_ns, narrow),
                 timeline=draw_timeline,
                 panels=finished or awaited or self._tick % PANELS_EVERY == 0,
                 events=events_shown and now.events != self._last_events,

@@ -11,6 +11,7 @@ a chosen time and geometry, look at what it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..observer.aggregate import RunAggregate, Summary
 from .view import (
@@ -52,8 +53,7 @@ class Geometry:
     narrow: bool = False
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(NamedTuple):
     """What changes the picture of a run: a finished run with the same stamp looks the same."""
 
     events: int
