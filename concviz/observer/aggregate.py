@@ -747,13 +747,12 @@ class RunAggregate:
         bins older than BIN_HISTORY_NS, and sums sealed seconds of bins into blocks
         (cheap to call often: a bounded share each time)."""
         self._fold_fine_bins(now_ns)
-        self._seal_blocks(now_ns)
-        if now_ns - self._pruned_at < 5_000_000_000:
-            return
-        self._pruned_at = now_ns
-        oldest = (now_ns - BIN_HISTORY_NS) // BIN_NS
-        for lane in self.lane_list:
-            forget_before(lane, oldest)
+        if now_ns - self._pruned_at >= 5_000_000_000:
+            self._pruned_at = now_ns
+            oldest = (now_ns - BIN_HISTORY_NS) // BIN_NS
+            for lane in self.lane_list:
+                forget_before(lane, oldest)
+        self._seal_blocks(now_ns)  # (after forgetting: no sums of bins about to go)
 
     def fine_bins(self) -> int:
         """Entries the lanes' fine bins take (a run counts one): what FINE_BINS_MAX bounds."""
