@@ -531,9 +531,7 @@ def test_past_the_bin_budget_old_history_folds_into_blocks_and_keeps_its_sums() 
     now = 21_000 * MS
     lanes = agg.lane_list
     seconds = [(k * 1000 * MS, (k + 1) * 1000 * MS) for k in range(20)]
-    before = [
-        x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi, now)
-    ]
+    before = [x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi)]
     fine = agg.fine_bins()
 
     agg.fine_bins_max = fine // 4
@@ -543,12 +541,12 @@ def test_past_the_bin_budget_old_history_folds_into_blocks_and_keeps_its_sums() 
     assert agg.fine_bins() <= agg.fine_bins_max
     horizon = lanes[-1].fine_from
     assert 0 < horizon * BIN_NS <= now - 4000 * MS  # only sealed blocks fold
-    after = [x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi, now)]
+    after = [x for lane in lanes for lo, hi in seconds for x in agg.busy_between(lane, lo, hi)]
     assert after == pytest.approx(before)  # whole seconds: exactly what the bins summed
     # A task in flight since before the horizon reaches back into the folded blocks.
     agg.feed_records(rec(Kind.TASK_FINISH, 22_000, task, tid=7, slot=40, aux=MS))
     long_lane = agg.lanes[(RUNNER, 7, 40)]
-    busy, cpu = agg.busy_between(long_lane, 0, 23_000 * MS, 23_000 * MS)
+    busy, cpu = agg.busy_between(long_lane, 0, 23_000 * MS)
     assert (busy, cpu) == pytest.approx((20_000 * MS, MS))
     assert min(long_lane.busy_bins) == horizon  # fine bins only where they still are
     # The folded past still draws: every slot busy, every row at full height, and
@@ -624,8 +622,8 @@ def test_runs_of_whole_bins_draw_as_the_bins_they_stand_for(seed: int) -> None:
         lane = with_runs.lane_list[3]
         twin = as_bins.lane_list[3]
         for lo in range(0, 4_000, 333):
-            got = with_runs.busy_between(lane, lo * MS, (lo + 333) * MS, now)
-            assert got == pytest.approx(as_bins.busy_between(twin, lo * MS, (lo + 333) * MS, now))
+            got = with_runs.busy_between(lane, lo * MS, (lo + 333) * MS)
+            assert got == pytest.approx(as_bins.busy_between(twin, lo * MS, (lo + 333) * MS))
 
 
 def test_grouped_rows_open_cells_show_finished_and_running_tasks_exactly() -> None:

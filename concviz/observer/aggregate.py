@@ -26,13 +26,16 @@ from .timeline import (
     BLOCK_SEALED_NS,
     FINE_BINS_MAX,
     FOLD_WORK_PER_CALL,
+    SEAL_WORK_PER_CALL,
     Lane,
     busy_between,
     count_failure,
     failed_between,
     fold_lane,
     forget_before,
+    seal_blocks,
     spread,
+    unseal,
 )
 
 #: Samples kept (at 10 Hz, ten minutes).
@@ -169,6 +172,59 @@ class Sample:
     #: CPU ns the observing process itself (UI, event reader, sampler) used since
     #: the last tick (None: not measured, e.g. a recording made before it was).
     observer_ns: int | None = None
+
+
+@dataclass(slots=True)
+class TickSums:
+    """The part of the sampler's ticks that overlaps the run, summed."""
+
+    #: CPU seconds busy and in all, per core.
+    core_busy: list[float] = field(default_factory=list)
+    core_total: list[float] = field(default_factory=list)
+    #: Run-queue wait of the workers within the run (None until measured).
+    core_wait_ns: float | None = None
+    #: The observer's own CPU within the run, and the sampled time it covers.
+    observer_ns: float = 0.0
+    observer_span_ns: float = 0.0
+
+    def add(
+        self,
+        sample: Sample,
+        since_ns: int,
+        core_busy: Sequence[float],
+        core_total: Sequence[float],
+        start: int | None,
+        end: int | None,
+    ) -> None:
+        """Adds the part of a tick covering ``since_ns``..``sample.t_ns`` within the run
+        (from ``start`` to ``end``, None: not ended; an unstarted run takes none)."""
+        if start is None or sample.t_ns <= since_ns:
+            return
+        end = end if end is not None else sample.t_ns
+        overlap = min(end, sample.t_ns) - max(start, since_ns)
+        if overlap <= 0:
+            return
+        weight = overlap / (sample.t_ns - since_ns)
+        if sample.core_wait_ns is not None:
+            self.core_wait_ns = (self.core_wait_ns or 0.0) + sample.core_wait_ns * weight
+        if sample.observer_ns is not None:
+            self.observer_ns += sample.observer_ns * weight
+            self.observer_span_ns += overlap
+        if not self.core_busy:
+            self.core_busy = [0.0] * len(core_busy)
+            self.core_total = [0.0] * len(core_total)
+        for i, (b, tot) in enumerate(zip(core_busy, core_total, strict=False)):
+            self.core_busy[i] += b * weight
+            self.core_total[i] += tot * weight
+
+    def copy(self) -> TickSums:
+        return TickSums(
+            list(self.core_busy),
+            list(self.core_total),
+            self.core_wait_ns,
+            self.observer_ns,
+            self.observer_span_ns,
+        )
 
 
 @dataclass(frozen=True)
@@ -316,6 +372,8 @@ class RunAggregate:
         self._fold_cursor = 0  # the next lane to fold (see _fold_fine_bins)
         self._fold_to = 0
         self._fold_counted = -(10**18)  # when the bins were last counted
+        self._seal_cursor = 0  # the next lane to seal (see _seal_blocks)
+        self._seal_to = -1  # the block the pass under way seals up to (-1: none yet)
         self.meta: dict[str, Any] = {}
         self.keep_all_spans = keep_all_spans
         #: Every finished span with its lane index, in arrival order (keep_all_spans only).
@@ -355,13 +413,8 @@ class RunAggregate:
         self.samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self.peak_rss = 0
         self.peak_memory = 0
-        #: Run-queue wait of the workers within the run (None until measured).
-        self.core_wait_ns: float | None = None
-        #: The observer's own CPU within the run, and the sampled time it covers.
-        self.observer_ns = 0.0
-        self.observer_span_ns = 0.0
-        self._core_busy: list[float] = []
-        self._core_total: list[float] = []
+        #: What the sampler's ticks add up to within the run (read: tick_sums()).
+        self._ticks = TickSums()
         #: Ticks recorded before the run's start event arrived: on a busy machine
         #: the events of a 40 ms run can reach us after the sampler's last tick,
         #: and those ticks still cover the run.
@@ -468,6 +521,8 @@ class RunAggregate:
                 if binning:
                     b0 = start // BIN_NS
                     if b0 == t // BIN_NS:
+                        if b0 < span_lane.sealed_to:  # a second already summed
+                            unseal(span_lane, b0)
                         bb = span_lane.busy_bins
                         bb[b0] = bb.get(b0, 0) + wall
                         cb = span_lane.cpu_bins
@@ -641,9 +696,9 @@ class RunAggregate:
         self.lanes = {lane.key: lane for lane in self.lane_list}
         self._down_lanes = sum(1 for lane in self.lane_list if lane.down_ns is not None)
 
-    def busy_between(self, lane: Lane, t0: int, t1: int, now_ns: int) -> tuple[float, float]:
+    def busy_between(self, lane: Lane, t0: int, t1: int) -> tuple[float, float]:
         """Busy and on-CPU ns of ``lane`` in [t0, t1), from its bins (see timeline.py)."""
-        return busy_between(lane, t0, t1, now_ns)
+        return busy_between(lane, t0, t1)
 
     def failed_between(self, lane: Lane, t0: int, t1: int) -> bool:
         """Whether a span of ``lane`` failed in a bin that starts in [t0, t1)."""
@@ -689,14 +744,15 @@ class RunAggregate:
 
     def prune_bins(self, now_ns: int) -> None:
         """Folds the oldest fine bins into blocks past ``fine_bins_max``, and forgets
-        bins older than BIN_HISTORY_NS (cheap to call often: a bounded share each time)."""
+        bins older than BIN_HISTORY_NS, and sums sealed seconds of bins into blocks
+        (cheap to call often: a bounded share each time)."""
         self._fold_fine_bins(now_ns)
-        if now_ns - self._pruned_at < 5_000_000_000:
-            return
-        self._pruned_at = now_ns
-        oldest = (now_ns - BIN_HISTORY_NS) // BIN_NS
-        for lane in self.lane_list:
-            forget_before(lane, oldest)
+        if now_ns - self._pruned_at >= 5_000_000_000:
+            self._pruned_at = now_ns
+            oldest = (now_ns - BIN_HISTORY_NS) // BIN_NS
+            for lane in self.lane_list:
+                forget_before(lane, oldest)
+        self._seal_blocks(now_ns)  # (after forgetting: no sums of bins about to go)
 
     def fine_bins(self) -> int:
         """Entries the lanes' fine bins take (a run counts one): what FINE_BINS_MAX bounds."""
@@ -737,6 +793,24 @@ class RunAggregate:
         while self._fold_cursor < len(lanes) and work < FOLD_WORK_PER_CALL:
             work += fold_lane(lanes[self._fold_cursor], self._fold_to)
             self._fold_cursor += 1
+
+    def _seal_blocks(self, now_ns: int) -> None:
+        """Sums each lane's newly sealed seconds of bins into blocks, a few lanes per call.
+
+        Once a second a new block is sealed on every lane: a pass over the lanes
+        then, spread over refreshes like folding. A view reads the sums and
+        writes nothing; one it reads before they are taken sums the bins itself.
+        """
+        lanes = self.lane_list
+        if self._seal_cursor >= len(lanes) or self._seal_to < 0:
+            sealed_to = (now_ns - BLOCK_SEALED_NS) // BLOCK_NS
+            if sealed_to <= self._seal_to:
+                return
+            self._seal_to, self._seal_cursor = sealed_to, 0
+        work = 0
+        while self._seal_cursor < len(lanes) and work < SEAL_WORK_PER_CALL:
+            work += seal_blocks(lanes[self._seal_cursor], self._seal_to)
+            self._seal_cursor += 1
 
     # -- the sampler ----------------------------------------------------------
 
@@ -805,25 +879,20 @@ class RunAggregate:
         core_total: Sequence[float],
     ) -> None:
         """Adds the part of one tick that overlaps the run to the run's CPU totals."""
-        start = self.run_start_ns
-        if start is None or sample.t_ns <= since_ns:
-            return
-        end = self.run_end_ns if self.run_end_ns is not None else sample.t_ns
-        overlap = min(end, sample.t_ns) - max(start, since_ns)
-        if overlap <= 0:
-            return
-        weight = overlap / (sample.t_ns - since_ns)
-        if sample.core_wait_ns is not None:
-            self.core_wait_ns = (self.core_wait_ns or 0.0) + sample.core_wait_ns * weight
-        if sample.observer_ns is not None:
-            self.observer_ns += sample.observer_ns * weight
-            self.observer_span_ns += overlap
-        if not self._core_busy:
-            self._core_busy = [0.0] * len(core_busy)
-            self._core_total = [0.0] * len(core_total)
-        for i, (b, tot) in enumerate(zip(core_busy, core_total, strict=False)):
-            self._core_busy[i] += b * weight
-            self._core_total[i] += tot * weight
+        self._ticks.add(sample, since_ns, core_busy, core_total, self.run_start_ns, self.run_end_ns)
+
+    def tick_sums(self) -> TickSums:
+        """The ticks' sums over the run, those taken before its start arrived included.
+
+        Reading writes nothing: ticks still held from before the start are added to
+        a copy (add_sample folds them in for good at the next tick).
+        """
+        if self.run_start_ns is None or not self._early_ticks:
+            return self._ticks
+        sums = self._ticks.copy()
+        for sample, since_ns, core_busy, core_total in self._early_ticks:
+            sums.add(sample, since_ns, core_busy, core_total, self.run_start_ns, self.run_end_ns)
+        return sums
 
     # -- reading --------------------------------------------------------------
 
@@ -834,20 +903,21 @@ class RunAggregate:
         return max(0, (end or self.run_start_ns) - self.run_start_ns)
 
     def core_utilisation(self) -> list[float]:
-        if self.run_start_ns is not None:
-            self._fold_early_ticks()
+        return self._core_utilisation(self.tick_sums())
+
+    @staticmethod
+    def _core_utilisation(ticks: TickSums) -> list[float]:
         return [
             100.0 * b / tot if tot > 0 else 0.0
-            for b, tot in zip(self._core_busy, self._core_total, strict=False)
+            for b, tot in zip(ticks.core_busy, ticks.core_total, strict=False)
         ]
 
     def summary(self, now_ns: int | None = None) -> Summary:
-        if self.run_start_ns is not None:
-            self._fold_early_ticks()
+        ticks = self.tick_sums()
         wall_s = self.wall_ns(now_ns) / 1e9
         cpu_s = self.cpu_ns / 1e9
         meta = self.meta
-        cores = meta.get("cpu_count") or len(self._core_busy) or 0
+        cores = meta.get("cpu_count") or len(ticks.core_busy) or 0
         run_error = None
         if self.run_error is not None:
             run_error = f"{self.run_error.get('error')}: {self.run_error.get('message')}"
@@ -867,7 +937,7 @@ class RunAggregate:
             on_cpu_fraction=self.cpu_ns / self.busy_ns if self.busy_ns > 0 else 0.0,
             peak_queue_depth=self.peak_queue_depth,
             cores=int(cores),
-            core_utilisation=[round(u, 1) for u in self.core_utilisation()],
+            core_utilisation=[round(u, 1) for u in self._core_utilisation(ticks)],
             peak_rss=self.peak_rss,
             python=str(meta.get("python", "?")),
             gil_enabled=meta.get("gil_enabled"),
@@ -886,9 +956,9 @@ class RunAggregate:
             worker_startup_s=self._worker_startup_s(),
             result=dict(self.results),
             warnings=dict(self.warnings.most_common(10)),
-            core_wait_fraction=self._core_wait_fraction(now_ns),
+            core_wait_fraction=self._core_wait_fraction(ticks, now_ns),
             observer_cpu=(
-                self.observer_ns / self.observer_span_ns if self.observer_span_ns > 0 else None
+                ticks.observer_ns / ticks.observer_span_ns if ticks.observer_span_ns > 0 else None
             ),
             task_cpu_ms_median=task_cpu_ms_median(self.lane_list),
             **self._memory_figures(),
@@ -897,10 +967,10 @@ class RunAggregate:
 
         return replace(summary, findings=[f.as_dict() for f in findings_of(self, summary)])
 
-    def _core_wait_fraction(self, now_ns: int | None) -> float | None:
+    def _core_wait_fraction(self, ticks: TickSums, now_ns: int | None) -> float | None:
         """Run-queue wait over the tasks' time, the running tasks' time so far included
         (the wait already counts theirs)."""
-        if self.core_wait_ns is None:
+        if ticks.core_wait_ns is None:
             return None
         busy = self.busy_ns
         if self.run_end_ns is None and now_ns is not None:
@@ -909,7 +979,7 @@ class RunAggregate:
                 for lane in self.lane_list
                 if lane.current_task is not None
             )
-        return min(1.0, self.core_wait_ns / busy) if busy > 0 else None
+        return min(1.0, ticks.core_wait_ns / busy) if busy > 0 else None
 
     def _memory_figures(self) -> dict[str, Any]:
         at_start = self.meta.get("memory_at_start")

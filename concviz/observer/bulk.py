@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 # aggregate imports this module lazily (on its first long frame), never at import time.
-from .timeline import BIN_NS, Lane, add_to_blocks, spread
+from .timeline import BIN_NS, Lane, add_to_blocks, spread, unseal
 
 if TYPE_CHECKING:  # bulk is the aggregate's loop, column-wise; it never imports it
     from .aggregate import RunAggregate
@@ -306,6 +306,8 @@ def _bin(
         if b < target.fine_from:  # later than any event should be: into the folded blocks
             add_to_blocks(target, b * BIN_NS, b * BIN_NS + busy, c)
             continue
+        if b < target.sealed_to:  # a second already summed
+            unseal(target, b)
         target.busy_bins[b] = target.busy_bins.get(b, 0) + busy
         target.cpu_bins[b] = target.cpu_bins.get(b, 0) + c
 

@@ -5,9 +5,12 @@ task slot. Its spans (a ring of the newest) give exact pictures of the recent
 past; its bins keep busy and on-CPU time per 10 ms for two minutes, so a view of
 the whole run stays honest when tasks are far shorter than a screen cell. Bins
 a span covers whole are one *run* entry; past a budget the oldest bins are
-*folded* into one-second *blocks*. :class:`~concviz.observer.aggregate.RunAggregate`
-owns the lanes and calls these as events arrive; views read them through
-:func:`busy_between` and :func:`failed_between`.
+*folded* into one-second *blocks*; once a second is sealed (nothing lands in it
+finely any more) the engine sums its bins into a block too, so a zoomed-out
+timeline reads one entry a second. :class:`~concviz.observer.aggregate.RunAggregate`
+owns the lanes and calls these as events arrive (:func:`spread`) and after each
+batch (:func:`seal_blocks`, :func:`fold_lane`); views read them through
+:func:`busy_between` and :func:`failed_between`, which write nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ BLOCK_SEALED_NS = 3_000_000_000
 FINE_BINS_MAX = 1_000_000
 #: Bins looked at per prune_bins call while folding (a few ms of a refresh).
 FOLD_WORK_PER_CALL = 100_000
+#: The same for summing sealed seconds into blocks (see seal_blocks): the reader
+#: holds the run's lock meanwhile, so a smaller share (about 2 ms); a pass over a
+#: thousand lanes' newest second takes about 100 000.
+SEAL_WORK_PER_CALL = 20_000
 
 
 @dataclass(slots=True)
@@ -76,6 +83,10 @@ class Lane:
     #: Bins before this one were folded into ``blocks`` (block-aligned): there the
     #: blocks are all there is, and a span reaching back adds to them.
     fine_from: int = 0
+    #: The fine bins before this one (block-aligned) are summed in ``blocks`` as
+    #: well, a missing block summing to nothing (see seal_blocks); a span landing
+    #: there moves it back.
+    sealed_to: int = 0
     #: Bumped whenever a finishing task changes bins older than BLOCK_SEALED_NS,
     #: so anything derived from sealed bins knows to recompute.
     bins_revision: int = 0
@@ -105,10 +116,8 @@ def spread(lane: Lane, start: int, end: int, cpu: int) -> None:
             return
         cpu -= cpu * (head - start) // wall
         start, b, wall = horizon, lane.fine_from, max(end - horizon, 1)
-    if lane.blocks:  # a task reaching back into summed blocks: sum its two ends' again
-        per_block = BLOCK_NS // BIN_NS
-        lane.blocks.pop(b // per_block, None)
-        lane.blocks.pop(last // per_block, None)
+    unseal(lane, b)  # a task reaching back into summed blocks: sum its two ends' again
+    unseal(lane, last)
     if b == last:  # within one bin (a zero-length span still marks it)
         busy_bins[b] = busy_bins.get(b, 0) + (end - start)
         cpu_bins[b] = cpu_bins.get(b, 0) + cpu * (end - start) // wall
@@ -129,6 +138,40 @@ def spread(lane: Lane, start: int, end: int, cpu: int) -> None:
     if part > 0:
         busy_bins[last] = busy_bins.get(last, 0) + part
         cpu_bins[last] = cpu_bins.get(last, 0) + cpu * part // wall
+
+
+def unseal(lane: Lane, b: int) -> None:
+    """Fine bin ``b`` is about to change: its block's sum (if taken) is no more."""
+    if b < lane.sealed_to:
+        per_block = BLOCK_NS // BIN_NS
+        lane.sealed_to = b // per_block * per_block
+        lane.blocks.pop(b // per_block, None)
+
+
+def seal_blocks(lane: Lane, before: int) -> int:
+    """Sums ``lane``'s fine bins in whole blocks before block ``before`` into ``lane.blocks``.
+
+    The engine calls it once those seconds are sealed (BLOCK_SEALED_NS in the past),
+    so a view reads a second in one entry instead of a hundred. Only the dict's
+    bins are summed (its runs are read as runs). Returns the work done.
+    """
+    per_block = BLOCK_NS // BIN_NS
+    # Its bins lie between its start and its latest finish: nothing to sum outside.
+    first = max(lane.sealed_to, lane.fine_from, lane.up_ns // BIN_NS) // per_block
+    last = min(before, lane.last_finish_ns // BLOCK_NS + 1)
+    work = 1
+    if last > first:
+        bins, cpu_bins, blocks = lane.busy_bins, lane.cpu_bins, lane.blocks
+        for block in range(first, last):
+            whole = range(block * per_block, (block + 1) * per_block)
+            busy = sum(filter(None, map(bins.get, whole)))
+            if busy:
+                blocks[block] = (busy, sum(filter(None, map(cpu_bins.get, whole))))
+            else:
+                blocks.pop(block, None)
+        work += (last - first) * per_block
+    lane.sealed_to = max(lane.sealed_to, before * per_block)
+    return work
 
 
 def runs_between(lane: Lane, t0: int, t1: int) -> tuple[int, float]:
@@ -250,12 +293,12 @@ def forget_before(lane: Lane, oldest: int) -> None:
         del lane.blocks[block]
 
 
-def busy_between(lane: Lane, t0: int, t1: int, now_ns: int) -> tuple[float, float]:
+def busy_between(lane: Lane, t0: int, t1: int) -> tuple[float, float]:
     """Busy and on-CPU ns of ``lane`` in [t0, t1), from its bins (BIN_NS resolution).
 
-    Sealed whole blocks are summed once and kept in ``lane.blocks`` (a memo the
-    bins' writers invalidate): a zoomed-out timeline stays cheap however long
-    the run.
+    Whole blocks the engine has summed (:func:`seal_blocks`) are read from
+    ``lane.blocks``: a zoomed-out timeline stays cheap however long the run. It
+    only reads: the same answer whether or not they were summed yet.
     """
     busy = 0.0
     cpu = 0.0
@@ -266,7 +309,7 @@ def busy_between(lane: Lane, t0: int, t1: int, now_ns: int) -> tuple[float, floa
         busy, cpu = runs_between(lane, max(t0, lane.fine_from * BIN_NS), t1)
     cpu_bins = lane.cpu_bins
     per_block = BLOCK_NS // BIN_NS
-    sealed_before = (now_ns - BLOCK_SEALED_NS) // BLOCK_NS
+    sealed_to = lane.sealed_to
     b = t0 // BIN_NS
     last = (t1 - 1) // BIN_NS
     while b < lane.fine_from and b <= last:  # folded: whole blocks, pro rata at the ends
@@ -281,16 +324,11 @@ def busy_between(lane: Lane, t0: int, t1: int, now_ns: int) -> tuple[float, floa
         b = (block + 1) * per_block
     while b <= last:
         block = b // per_block
-        if b % per_block == 0 and b + per_block - 1 <= last and block < sealed_before:
+        if b % per_block == 0 and b + per_block - 1 <= last and b < sealed_to:
             sums = lane.blocks.get(block)
-            if sums is None:
-                sums = (
-                    sum(busy_bins.get(k, 0) for k in range(b, b + per_block)),
-                    sum(cpu_bins.get(k, 0) for k in range(b, b + per_block)),
-                )
-                lane.blocks[block] = sums
-            busy += sums[0]
-            cpu += sums[1]
+            if sums is not None:
+                busy += sums[0]
+                cpu += sums[1]
             b += per_block
             continue
         value = busy_bins.get(b)

@@ -35,7 +35,6 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select
 
 from ..models import CATALOG as MODELS
-from ..observer.aggregate import Summary
 from ..observer.interpreters import Interpreter, discover
 from ..observer.recording import RecordingError, Replay
 from ..observer.session import RunSession, SessionError, run_in_progress
@@ -44,20 +43,9 @@ from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
 from ..workloads import task_source
 from .controller import RunController
+from .frame import Frame, Geometry, Panels, dashboard_frame, stamp
 from .options import Option, options_for
-from .view import (
-    CoreRow,
-    QueueView,
-    TimelineCache,
-    WorkersView,
-    cores_view,
-    header_view,
-    idle_header,
-    queue_view,
-    recent_events,
-    timeline_view,
-    workers_view,
-)
+from .view import TimelineCache, idle_header
 from .widgets import (
     Explanation,
     Panel,
@@ -1013,25 +1001,45 @@ class ConcvizApp(App[None]):
             return
 
     def _refresh_view(self) -> None:
+        """A snapshot of the run under its lock, then a paint outside it."""
         source = self.controller.source
         if not self.w_timeline.is_attached:
             return  # closing
-        timeline = self.w_timeline
-        header = self.w_header
         if source is None:
-            spec = self.spec
-            header.show(idle_header(spec, self.python_label), self.state)
-            timeline.show(None, self._idle_message(spec))
-            for panel, text in (
-                (self.w_cores, "sampled while a run goes"),
-                (self.w_queue, "-"),
-                (self.w_workers, "one row per worker thread or process"),
-                (self.w_summary, "the run's figures appear here"),
-            ):
-                panel.show(("idle", text), partial(_muted, text))
-            self._refresh_code()
+            self._paint_idle()
             return
         began = time.perf_counter()
+        frame = self._take_frame(source, began)
+        if frame is None:
+            return
+        built = time.perf_counter()
+        painted = self._paint(frame, source)
+        if frame.timeline is not None:  # what the timeline cost, to pace the next one
+            self._refresh_costs.append(built - began + painted)
+            self._next_refresh = began + statistics.median(self._refresh_costs) / REFRESH_BUDGET
+
+    def _paint_idle(self) -> None:
+        """No run yet: what r would run, and what each panel will show."""
+        spec = self.spec
+        self.w_header.show(idle_header(spec, self.python_label), self.state)
+        self.w_timeline.show(None, self._idle_message(spec))
+        for panel, text in (
+            (self.w_cores, "sampled while a run goes"),
+            (self.w_queue, "-"),
+            (self.w_workers, "one row per worker thread or process"),
+            (self.w_summary, "the run's figures appear here"),
+        ):
+            panel.show(("idle", text), partial(_muted, text))
+        self._refresh_code()
+
+    def _take_frame(self, source: Any, began: float) -> Frame | None:
+        """The frame to paint now, built under the run's lock (None: nothing changed).
+
+        Which parts it holds is the refresh's pace: the timeline unless the last ones
+        were costly (REFRESH_BUDGET), the panels every PANELS_EVERY refreshes, the
+        event log when shown and new.
+        """
+        timeline = self.w_timeline
         finished = _finished(source)
         view = (id(source), self.zoom_index, self.follow, self.view_end_ns, timeline.size)
         # The last timelines were costly: this one waits (a change of view does not);
@@ -1041,94 +1049,84 @@ class ConcvizApp(App[None]):
             self._refresh_costs.clear()  # a new run: its own costs
         self._timed_view = view
         window, end_ns = self._window(source)
+        events_shown = self.w_events.has_class("-shown")
+        narrow = self.w_header.screen.has_class("narrow")
         with source.lock:
             agg = source.aggregate
+            now = stamp(agg)
             # A finished run's picture only changes when the view does: skip the work.
             key = (
                 id(source),
-                agg.events,
-                len(agg.samples),
-                agg.status,
+                now,
                 self.zoom_index,
                 self.follow,
                 self.view_end_ns,
                 timeline.size,
-                self.w_events.has_class("-shown"),
-                self.w_header.screen.has_class("narrow"),
+                events_shown,
+                narrow,
                 self.theme,
                 self.spec,  # the header says what r would run next
                 self.python,
             )
             if finished and key == self._last_key:
-                return
+                return None
             self._last_key = key if finished else None
-            head = header_view(agg, source.now_ns())
-            tl = None
-            if draw_timeline:
-                tl = timeline_view(
-                    agg,
-                    source.now_ns(),
-                    timeline.columns,
-                    timeline.rows,
-                    window_s=window,
-                    end_ns=end_ns,
-                    cache=self._timeline_cache,
-                )
-                timeline_cost = time.perf_counter() - began
             # The header and the panels change more slowly than the bars (HEADER_EVERY,
             # PANELS_EVERY): on most frames Textual recomposes only the timeline (it
             # repaints the bounding box of everything that changed).
             self._tick += 1
-            narrow = self.w_header.screen.has_class("narrow")
-            panels = None
             # Until the panels have figures to show, each new sample is drawn at once
             # (the workers' CPU needs two): at 2.5 Hz they could stay empty for 0.4 s.
             if self._panels_for is not source:
                 self._panels_for, self._panels_empty_at = source, -1
             empty_at = self._panels_empty_at
-            awaited = empty_at is not None and len(agg.samples) > empty_at
-            if finished or awaited or self._tick % PANELS_EVERY == 0:
-                panels = (
-                    cores_view(agg, 60, smooth=PANELS_EVERY),
-                    queue_view(agg, 60),
-                    workers_view(agg, 4 if narrow else 6, 60, smooth=PANELS_EVERY),
-                    agg.summary(source.now_ns()),
-                )
-                figures = bool(panels[0]) and bool(panels[2].rows)
-                self._panels_empty_at = None if figures else len(agg.samples)
-            events_shown = self.w_events.has_class("-shown")
-            events = (
-                recent_events(agg, 40) if events_shown and agg.events != self._last_events else None
+            awaited = empty_at is not None and now.samples > empty_at
+            return dashboard_frame(
+                agg,
+                source.now_ns(),
+                Geometry(timeline.columns, timeline.rows, window, end_ns, narrow),
+                timeline=draw_timeline,
+                panels=finished or awaited or self._tick % PANELS_EVERY == 0,
+                events=events_shown and now.events != self._last_events,
+                smooth=PANELS_EVERY,
+                cache=self._timeline_cache,
             )
-            n_events = agg.events
+
+    def _paint(self, frame: Frame, source: Any) -> float:
+        """Hands each view of ``frame`` to its widget (outside the run's lock).
+
+        Returns the seconds the timeline took to paint.
+        """
+        head = frame.header
         state = "replay" if isinstance(source, Replay) and not source.done.is_set() else head.state
         if isinstance(source, RunSession) and source.done.is_set() and state == "running":
             state = "done"
+        panels = frame.panels
         header_due = panels is not None or self._tick % HEADER_EVERY == 0 or state != self.state
         self.state = state
         pending = ""
         if self._spec_differs(source):
             if self.controller.running:
                 pending = "new settings apply to the next run"
-            elif finished:  # the run on screen is not what r starts: say what it does
+            elif _finished(source):  # the run on screen is not what r starts: say what it does
                 spec = self.spec
                 pending = f"r runs {spec.model} × {spec.workers} · {spec.workload} × {spec.tasks}"
+        timeline_cost = 0.0
         with self.batch_update():
             if header_due:
-                header.show(head, state, pending)
-            if tl is not None:
+                self.w_header.show(head, state, pending)
+            if frame.timeline is not None:
                 drawn = time.perf_counter()
-                timeline.show(tl)
-                timeline_cost += time.perf_counter() - drawn
+                self.w_timeline.show(frame.timeline)
+                timeline_cost = time.perf_counter() - drawn
             if panels is not None:
-                self._show_panels(*panels, state=state, narrow=narrow)
-            if events is not None:
-                self._last_events = n_events
-                self.w_events.update(events_content(events), layout=False)
+                self._panels_empty_at = None if panels.has_figures else frame.stamp.samples
+                self._show_panels(panels, state=state, narrow=frame.geometry.narrow)
+            if frame.events is not None:
+                self._last_events = frame.stamp.events
+                self.w_events.update(events_content(list(frame.events)), layout=False)
             self._refresh_code()
-        if tl is not None:
-            self._refresh_costs.append(timeline_cost)
-            self._next_refresh = began + statistics.median(self._refresh_costs) / REFRESH_BUDGET
+        return timeline_cost
 
     def _idle_message(self, spec: RunSpec) -> str:
         """What r will run, before it is pressed: a scenario's variants, or one run."""
@@ -1180,15 +1178,8 @@ class ConcvizApp(App[None]):
         )
         return reason if able is None else f"{reason}; pick {able.short} ({able.path})"
 
-    def _show_panels(
-        self,
-        cores: list[CoreRow],
-        queue: QueueView,
-        workers: WorkersView,
-        summary: Summary,
-        state: str,
-        narrow: bool,
-    ) -> None:
+    def _show_panels(self, panels: Panels, state: str, narrow: bool) -> None:
+        cores, queue, workers, summary = panels.cores, panels.queue, panels.workers, panels.summary
         cores_panel = self.w_cores
         cores_panel.show(
             (
@@ -1196,7 +1187,7 @@ class ConcvizApp(App[None]):
                 tuple(cores[0].history) if cores else (),
                 cores_panel.size,
             ),
-            lambda: cores_content(cores, cores_panel.size.width - 4, 8),
+            lambda: cores_content(list(cores), cores_panel.size.width - 4, 8),
         )
         queue_panel = self.w_queue
         queue_panel.show(

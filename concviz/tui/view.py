@@ -405,7 +405,7 @@ def _accumulate(
             hi = min(cell_end, edge)
             if hi <= lo:
                 break
-            b_busy, b_cpu = agg.busy_between(lane, lo, hi, now_ns)
+            b_busy, b_cpu = agg.busy_between(lane, lo, hi)
             if b_busy:
                 busy[i] += b_busy
                 cpu[i] += b_cpu
@@ -773,7 +773,7 @@ def _group_occupancy(
             lo = hi  # the previous cell's end, as int(t0 + i * dt) gives it
             hi = int(t0 + (i + 1) * dt)
             if lo < folded:
-                busy, cpu = agg.busy_between(lane, lo, hi, now_ns)
+                busy, cpu = agg.busy_between(lane, lo, hi)
                 share = busy / dt
                 cells[i] += share if share < 1.0 else 1.0  # min() spelled out: the hot loop
                 share = cpu / dt
