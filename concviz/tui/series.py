@@ -25,13 +25,15 @@ from ..experiments import (
     FIGURES,
     CompareRow,
     RunResult,
+    SeriesListener,
+    SeriesRun,
     SweepAnalysis,
     analyse_sweep,
     baseline_index,
     check_available,
     median_run,
     parse_counts,
-    run_order,
+    run_series,
     speedups,
     wall_spread,
 )
@@ -39,7 +41,7 @@ from ..models import CATALOG as MODELS
 from ..observer.aggregate import RunAggregate, Summary
 from ..observer.ceiling import ceilings
 from ..observer.interpreters import Interpreter
-from ..observer.session import LocalHttpServer, RunSession, SessionError
+from ..observer.session import RunSession, SessionError
 from ..report import describe_result, fmt_seconds
 from ..report_multi import ceiling_text, compare_figures, fmt_memory, fmt_spread
 from ..runner.spec import RunSpec, SpecError
@@ -79,7 +81,7 @@ class Entry:
 
 
 @dataclass
-class Series:
+class Series(SeriesListener):
     entries: list[Entry]
     #: Runs of each entry, in rounds that alternate direction (see run_order).
     repeats: int = 1
@@ -99,30 +101,9 @@ class Series:
 
     def run(self) -> None:
         """Runs every entry in turn, ``repeats`` times (call from a worker thread)."""
-        http = None
         try:
-            if any(WORKLOADS[e.spec.workload].needs_server for e in self.entries):
-                http = LocalHttpServer()
-            for position, (_round, i) in enumerate(run_order(len(self.entries), self.repeats)):
-                entry = self.entries[i]
-                if self.stopping():
-                    break
-                if entry.failed:
-                    continue
-                self.current, self.position = i, position + 1
-                session = RunSession(entry.spec, python=entry.python, http=http, track_bins=True)
-                entry.session = session
-                try:
-                    session.start()
-                except SessionError as exc:
-                    entry.error, entry.failed = str(exc), True
-                    continue
-                while not session.wait(0.1):
-                    if self.stopping():
-                        session.stop(grace=0.6)
-                entry.runs.append((session, session.summary()))
-                entry.settle()
-                session.close()
+            entries = [(e.label, e.spec, e.python) for e in self.entries]
+            run_series(entries, self, self.repeats, track_bins=True)
             cpu_bound = all(WORKLOADS[e.spec.workload].nature != "io" for e in self.entries)
             if self.measure_ceilings is not None and cpu_bound and not self.stopping():
                 # After the runs, not beside them: it needs the cores to itself.
@@ -131,9 +112,23 @@ class Series:
             for entry in self.entries:
                 entry.error = entry.error or str(exc)
         finally:
-            if http is not None:
-                http.close()
             self.done.set()
+
+    # What run_series tells the series (in the worker thread); the screens poll it.
+
+    def started(self, run: SeriesRun) -> None:
+        self.current, self.position = run.index, run.position
+        self.entries[run.index].session = run.session
+
+    def failed(self, run: SeriesRun, error: SessionError) -> None:
+        entry = self.entries[run.index]
+        entry.error, entry.failed = str(error), True
+
+    def finished(self, run: SeriesRun, summary: Summary) -> None:
+        if run.kept:
+            entry = self.entries[run.index]
+            entry.runs.append((run.session, summary))
+            entry.settle()
 
     def stopping(self) -> bool:
         return self._stop
