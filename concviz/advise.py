@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .experiments import STALL_GAIN, RunResult, median_run, run_order
+from .findings import session_summary
 from .models import CATALOG as MODELS
 from .observer.aggregate import Summary
 from .observer.interpreters import Interpreter, discover
@@ -390,7 +391,7 @@ class Advisor:
                     session.stop(grace=0.3)
                     session.wait(5)
                     raise KeyboardInterrupt
-            summary = session.summary()
+            summary = session_summary(session)
         finally:
             session.close()
         self.done += 1

@@ -559,18 +559,20 @@ def convert_recording(args: argparse.Namespace, out: IO[str]) -> int:
     """``replay FILE --trace OUT`` / ``--json``: the recording played back at once, no UI."""
     from rich.console import Console  # noqa: PLC0415
 
+    from .findings import summarise  # noqa: PLC0415
     from .observer.trace import recording_aggregate, write_trace  # noqa: PLC0415
 
     trace_file = _open_trace(args.trace)
     try:
         agg = recording_aggregate(args.file)
+        summary = summarise(agg)
         if trace_file is not None:
-            write_trace(agg, trace_file)
+            write_trace(agg, trace_file, summary)
     finally:
         if trace_file is not None:
             trace_file.close()
     if args.json:
-        _print_json(args, "replay", [agg.summary().as_dict()], out, recording=args.file)
+        _print_json(args, "replay", [summary.as_dict()], out, recording=args.file)
     if args.trace:
         Console(stderr=True).print(
             f"trace written to {args.trace} (open it in https://ui.perfetto.dev)"
@@ -727,13 +729,15 @@ def run_single(
                 progress.note("stopping: running tasks may finish, the rest are cancelled")
                 session.stop(grace=0.6)
             progress.update()
-        summary = session.summary()
+        from .findings import session_summary  # noqa: PLC0415
+
+        summary = session_summary(session)
         if trace_file is not None:
             from .observer.trace import write_trace  # noqa: PLC0415
 
             try:
                 with session.lock:
-                    write_trace(session.aggregate, trace_file)
+                    write_trace(session.aggregate, trace_file, summary)
                 trace_file.flush()
             except OSError as exc:
                 raise UsageError(

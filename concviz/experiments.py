@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .findings import session_summary
 from .models import CATALOG as MODELS
 from .observer.aggregate import RunAggregate, Summary
 from .observer.interpreters import InterpreterError, probe, resolve_name
@@ -257,7 +258,7 @@ def run_series(
                     listener.failed(run, exc)
                     continue
                 cut_short = _wait(session, run, listener)
-                summary = session.summary()
+                summary = session_summary(session)
                 run = replace(run, cut_short=cut_short, kept=not (cut_short and runs[i]))
                 if run.kept:
                     runs[i].append(RunResult(label, python, summary))
@@ -268,6 +269,7 @@ def run_series(
                         write_trace(
                             session.aggregate,
                             os.path.join(trace_dir, f"{i:02d}-{safe}{run_no}.json"),
+                            summary,
                         )
                 listener.finished(run, summary)
             finally:

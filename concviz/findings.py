@@ -18,11 +18,12 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .observer.aggregate import RunAggregate, Summary
+    from .observer.session import RunSession
 
 #: Model names whose worker lanes are OS threads sharing one interpreter.
 THREAD_MODELS = frozenset(
@@ -449,3 +450,20 @@ def _count(value: object) -> str:
 def findings_of(agg: RunAggregate, summary: Summary) -> list[Finding]:
     """:func:`findings` for a run's aggregate (caller holds its lock)."""
     return findings(summary, shape_of(agg, summary.wall_s))
+
+
+def summarise(agg: RunAggregate, now_ns: int | None = None) -> Summary:
+    """A run's summary as concviz shows it: the aggregate's figures and their findings.
+
+    The aggregate (the observer) does not know of findings; whoever shows a
+    summary (the command line, the dashboard, a series) gets it here. The
+    caller holds the aggregate's lock.
+    """
+    summary = agg.summary(now_ns)
+    return replace(summary, findings=[f.as_dict() for f in findings_of(agg, summary)])
+
+
+def session_summary(session: RunSession) -> Summary:
+    """:func:`summarise` for a session's run (takes the session's lock)."""
+    with session.lock:
+        return summarise(session.aggregate, session.now_ns())

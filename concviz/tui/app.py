@@ -34,6 +34,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select
 
+from ..findings import summarise
 from ..models import CATALOG as MODELS
 from ..observer.aggregate import Summary
 from ..observer.interpreters import Interpreter, discover
@@ -1092,7 +1093,7 @@ class ConcvizApp(App[None]):
                     cores_view(agg, 60, smooth=PANELS_EVERY),
                     queue_view(agg, 60),
                     workers_view(agg, 4 if narrow else 6, 60, smooth=PANELS_EVERY),
-                    agg.summary(source.now_ns()),
+                    summarise(agg, source.now_ns()),  # the figures and their findings
                 )
                 figures = bool(panels[0]) and bool(panels[2].rows)
                 self._panels_empty_at = None if figures else len(agg.samples)
