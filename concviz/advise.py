@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .experiments import STALL_GAIN, RunResult, median_run, run_order
 from .findings import session_summary
@@ -34,6 +34,9 @@ from .observer.interpreters import Interpreter, discover
 from .observer.session import LocalHttpServer, RunSession, SessionError, child_env
 from .runner.spec import RunSpec
 from .workloads import CATALOG as WORKLOADS
+
+if TYPE_CHECKING:  # Rich only for the command line's table (the dashboard has its own)
+    from rich.table import Table
 
 #: Seconds the whole advice may take (probe and runs), by default.
 BUDGET_S = 60.0
@@ -376,7 +379,9 @@ class Advisor:
     def left(self) -> float:
         return self.budget_s - (time.monotonic() - self.started)
 
-    def _run(self, spec: RunSpec, python: str | None, label: str, http: Any) -> Summary:
+    def _run(
+        self, spec: RunSpec, python: str | None, label: str, http: LocalHttpServer | None
+    ) -> Summary:
         if self.stop.is_set():
             raise KeyboardInterrupt
         self.progress(self.done, self.planned, label)
@@ -404,7 +409,10 @@ class Advisor:
         return summary
 
     def _series(
-        self, entries: list[tuple[str, RunSpec, str | None]], repeats: int, http: Any
+        self,
+        entries: list[tuple[str, RunSpec, str | None]],
+        repeats: int,
+        http: LocalHttpServer | None,
     ) -> list[RunResult]:
         """Runs entries ``repeats`` times in alternating rounds; each one's median run."""
         runs: list[list[RunResult]] = [[] for _ in entries]
@@ -429,7 +437,9 @@ class Advisor:
             if http is not None:
                 http.close()
 
-    def _advise(self, spec: RunSpec, probe: Probe | None, http: Any, load0: float) -> Advice:
+    def _advise(
+        self, spec: RunSpec, probe: Probe | None, http: LocalHttpServer | None, load0: float
+    ) -> Advice:
         # 1. The probe run: a few tasks in sequence (wall vs CPU per task).
         call = probe.call_wall_s if probe is not None else spec.task_ms / 1e3
         few = max(3, min(20, math.ceil(0.3 / max(call, 1e-3))))
@@ -865,7 +875,7 @@ def closing_lines(advice: Advice) -> list[str]:
     return lines
 
 
-def advice_table(advice: Advice, width: int = 100) -> Any:
+def advice_table(advice: Advice, width: int = 100) -> Table:
     """The evidence as a Rich table (the command line's); narrow: the spread, then tasks/s go."""
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415

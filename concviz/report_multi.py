@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .experiments import FIGURES, CompareRow, SweepAnalysis
+from .experiments import FIGURES, CompareRow, RunResult, SweepAnalysis
 from .report import describe_result, fmt_memory_per_task, fmt_seconds
 
 
@@ -317,7 +317,7 @@ def compare_json_runs(
 
 
 def sweep_json(
-    analysis: SweepAnalysis, results: Sequence[Any], model: str, workload: str
+    analysis: SweepAnalysis, results: Sequence[RunResult], model: str, workload: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A sweep's runs (one per worker count) and its ``sweep`` key for ``--json``."""
     runs = [

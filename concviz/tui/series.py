@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -40,7 +40,6 @@ from ..experiments import (
 from ..models import CATALOG as MODELS
 from ..observer.aggregate import RunAggregate, Summary
 from ..observer.ceiling import ceilings
-from ..observer.interpreters import Interpreter
 from ..observer.session import RunSession, SessionError
 from ..report import describe_result, fmt_seconds
 from ..report_multi import ceiling_text, compare_figures, fmt_memory, fmt_spread
@@ -48,6 +47,11 @@ from ..runner.spec import RunSpec, SpecError
 from ..workloads import CATALOG as WORKLOADS
 from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
+
+if TYPE_CHECKING:  # the dashboard imports these screens
+    from textual import getters
+
+    from .app import ConcvizApp
 
 #: Narrower than this (the dashboard's NARROW): the compact layout.
 NARROW_COLUMNS = 110
@@ -153,6 +157,9 @@ class Series(SeriesListener):
 class SeriesScreen(Screen[None]):
     """What compare and sweep screens share: running a series and polling it."""
 
+    if TYPE_CHECKING:  # pushed on the dashboard (textual's idiom for a typed self.app)
+        app = getters.app(ConcvizApp)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Run"),
         Binding("s", "stop", "Stop"),
@@ -226,8 +233,7 @@ class SeriesScreen(Screen[None]):
         if self.series is not None and not self.series.done.is_set():
             self.notify("a series is running: s stops it", severity="warning")
             return
-        app: Any = self.app
-        if app.controller.running:
+        if self.app.controller.running:
             self.notify("stop the dashboard's run first (escape, then s)", severity="warning")
             return
         try:
@@ -337,7 +343,6 @@ class CompareScreen(SeriesScreen):
 
     def compose(self) -> ComposeResult:
         spec = self.base
-        app: Any = self.app
         yield self.explain()
         choices: list[tuple[str, str, bool]] = []
         for i, entry in enumerate(self.preset):
@@ -346,8 +351,7 @@ class CompareScreen(SeriesScreen):
             if info.unavailable(tuple(sys.version_info[:3])) and self.python is None:
                 continue
             choices.append((name, name, name in self.DEFAULT_MODELS))
-        interpreters: dict[str, Interpreter] = getattr(app, "interpreters", {})
-        for path, interp in interpreters.items() if not self.preset else ():
+        for path, interp in self.app.interpreters.items() if not self.preset else ():
             if path != (self.python or sys.executable) and not interp.gil_enabled:
                 choices.append(
                     (f"threads@{interp.short} (free-threaded)", f"threads@{path}", False)
@@ -489,9 +493,8 @@ class CompareScreen(SeriesScreen):
             timeline.show(view)
 
 
-def python_short(app: Any, path: str | None) -> str:
-    interpreters: dict[str, Interpreter] = getattr(app, "interpreters", {})
-    interp = interpreters.get(path or "")
+def python_short(app: ConcvizApp, path: str | None) -> str:
+    interp = app.interpreters.get(path or "")
     return interp.short if interp else (path or "").rsplit("/", 1)[-1]
 
 
