@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .experiments import FIGURES, CompareRow, RunResult, SweepAnalysis
-from .report import describe_result, fmt_memory_per_task, fmt_seconds
+from .report import describe_result, fmt_memory_per_task
+from .units import fmt_seconds
 
 
 def speedup_bar(speedup: float, top: float, width: int = 16) -> str:

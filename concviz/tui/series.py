@@ -41,9 +41,10 @@ from ..models import CATALOG as MODELS
 from ..observer.aggregate import RunAggregate, Summary
 from ..observer.ceiling import ceilings
 from ..observer.session import RunSession, SessionError
-from ..report import describe_result, fmt_seconds
+from ..report import describe_result
 from ..report_multi import ceiling_text, compare_figures, fmt_memory, fmt_spread
 from ..runner.spec import RunSpec, SpecError
+from ..units import fmt_seconds
 from ..workloads import CATALOG as WORKLOADS
 from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
