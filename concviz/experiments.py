@@ -218,6 +218,7 @@ def run_series(
     *,
     trace_dir: str | None = None,
     track_bins: bool = False,
+    http: LocalHttpServer | None = None,
 ) -> SeriesOutcome:
     """Runs the entries one after another, each ``repeats`` times (see :func:`run_order`).
 
@@ -225,14 +226,17 @@ def run_series(
     listener's :meth:`~SeriesListener.stopping`, or Ctrl+C) stops the run under
     way and ends the series; that cut-short run counts only for an entry that
     has no other. With ``trace_dir`` every whole run's Perfetto trace is written
-    there. A local HTTP server serves the runs whose workload needs one.
+    there. The runs whose workload needs one get a local HTTP server: ``http``,
+    or one of the series' own.
     """
     listener = listener or SeriesListener()
     order = run_order(len(entries), repeats)
     runs: list[list[RunResult]] = [[] for _ in entries]
     failed: set[int] = set()
     interrupted = False
-    http = LocalHttpServer() if any(needs_server(e[1].workload) for e in entries) else None
+    own_http = None
+    if http is None and any(needs_server(e[1].workload) for e in entries):
+        http = own_http = LocalHttpServer()
     try:
         for position, (round_, i) in enumerate(order, 1):
             if listener.stopping():
@@ -278,8 +282,8 @@ def run_series(
                 interrupted = True
                 break
     finally:
-        if http is not None:
-            http.close()
+        if own_http is not None:
+            own_http.close()
     return SeriesOutcome([median_run(each) for each in runs if each], interrupted)
 
 
