@@ -135,3 +135,4 @@ def test_the_dashboards_series_shows_a_whole_run_when_stopped_in_a_later_round()
     assert len(entry.runs) == 1
     assert entry.summary is not None
     assert entry.summary.completed == LONG.tasks
+    assert entry.session is entry.runs[0][0]  # its timeline too, not the cut-short run's

@@ -130,10 +130,10 @@ class Series(SeriesListener):
         entry.error, entry.failed = str(error), True
 
     def finished(self, run: SeriesRun, summary: Summary) -> None:
+        entry = self.entries[run.index]
         if run.kept:
-            entry = self.entries[run.index]
             entry.runs.append((run.session, summary))
-            entry.settle()
+        entry.settle()  # the median run, timeline and all (not a cut-short one beside it)
 
     def stopping(self) -> bool:
         return self._stop
