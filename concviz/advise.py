@@ -24,15 +24,25 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .experiments import STALL_GAIN, RunResult, median_run, run_order
+from .experiments import (
+    STALL_GAIN,
+    RunResult,
+    SeriesEntry,
+    SeriesListener,
+    SeriesRun,
+    run_series,
+)
 from .models import CATALOG as MODELS
 from .observer.aggregate import Summary
 from .observer.interpreters import Interpreter, discover
-from .observer.session import LocalHttpServer, RunSession, SessionError, child_env
+from .observer.session import LocalHttpServer, SessionError, child_env
 from .runner.spec import RunSpec
 from .workloads import CATALOG as WORKLOADS
+
+if TYPE_CHECKING:  # Rich only for the command line's table (the dashboard has its own)
+    from rich.table import Table
 
 #: Seconds the whole advice may take (probe and runs), by default.
 BUDGET_S = 60.0
@@ -349,6 +359,35 @@ def fmt_size(n: int) -> str:
 ProgressFn = Callable[[int, int, str], None]
 
 
+class _Measuring(SeriesListener):
+    """What the advisor hears of its runs: progress, a stop, runs that did not do their work."""
+
+    def __init__(self, advisor: Advisor) -> None:
+        self.advisor = advisor
+
+    def stopping(self) -> bool:
+        return self.advisor.stop.is_set()
+
+    def started(self, run: SeriesRun) -> None:
+        advisor = self.advisor
+        advisor.progress(advisor.done, advisor.planned, f"{run.label} × {run.spec.workers}")
+
+    def failed(self, run: SeriesRun, error: SessionError) -> None:
+        raise AdviseError(str(error)) from None
+
+    def finished(self, run: SeriesRun, summary: Summary) -> None:
+        if run.cut_short:
+            return  # stopped: the advice ends there (KeyboardInterrupt)
+        advisor, label = self.advisor, f"{run.label} × {run.spec.workers}"
+        advisor.done += 1
+        advisor.progress(advisor.done, advisor.planned, label)
+        if summary.status != "done":
+            raise AdviseError(f"{label}: the run ended {summary.status}: {summary.run_error}")
+        if summary.failed:
+            first = next(iter(summary.errors), "?")
+            raise AdviseError(f"{label}: {summary.failed} tasks failed ({first})")
+
+
 class Advisor:
     """Plans and runs the experiment for one task; :meth:`run` returns the :class:`Advice`."""
 
@@ -375,43 +414,14 @@ class Advisor:
     def left(self) -> float:
         return self.budget_s - (time.monotonic() - self.started)
 
-    def _run(self, spec: RunSpec, python: str | None, label: str, http: Any) -> Summary:
-        if self.stop.is_set():
-            raise KeyboardInterrupt
-        self.progress(self.done, self.planned, label)
-        session = RunSession(spec, python=python, http=http)
-        try:
-            try:
-                session.start()
-            except SessionError as exc:
-                raise AdviseError(str(exc)) from None
-            while not session.wait(0.1):
-                if self.stop.is_set():
-                    session.stop(grace=0.3)
-                    session.wait(5)
-                    raise KeyboardInterrupt
-            summary = session.summary()
-        finally:
-            session.close()
-        self.done += 1
-        self.progress(self.done, self.planned, label)
-        if summary.status != "done":
-            raise AdviseError(f"{label}: the run ended {summary.status}: {summary.run_error}")
-        if summary.failed:
-            first = next(iter(summary.errors), "?")
-            raise AdviseError(f"{label}: {summary.failed} tasks failed ({first})")
-        return summary
-
     def _series(
-        self, entries: list[tuple[str, RunSpec, str | None]], repeats: int, http: Any
+        self, entries: list[SeriesEntry], repeats: int, http: LocalHttpServer | None
     ) -> list[RunResult]:
         """Runs entries ``repeats`` times in alternating rounds; each one's median run."""
-        runs: list[list[RunResult]] = [[] for _ in entries]
-        for _, i in run_order(len(entries), repeats):
-            label, spec, python = entries[i]
-            summary = self._run(spec, python, f"{label} × {spec.workers}", http)
-            runs[i].append(RunResult(label, python, summary))
-        return [median_run(each) for each in runs]
+        outcome = run_series(entries, _Measuring(self), repeats, http=http)
+        if outcome.interrupted:
+            raise KeyboardInterrupt
+        return outcome.results
 
     def run(self) -> Advice:
         self.started = time.monotonic()
@@ -428,16 +438,15 @@ class Advisor:
             if http is not None:
                 http.close()
 
-    def _advise(self, spec: RunSpec, probe: Probe | None, http: Any, load0: float) -> Advice:
+    def _advise(
+        self, spec: RunSpec, probe: Probe | None, http: LocalHttpServer | None, load0: float
+    ) -> Advice:
         # 1. The probe run: a few tasks in sequence (wall vs CPU per task).
         call = probe.call_wall_s if probe is not None else spec.task_ms / 1e3
         few = max(3, min(20, math.ceil(0.3 / max(call, 1e-3))))
-        first = self._run(
-            replace(spec, model="sequential", workers=1, tasks=few).validated(),
-            self.python,
-            "probe: sequential",
-            http,
-        )
+        probe_spec = replace(spec, model="sequential", workers=1, tasks=few).validated()
+        (first_run,) = self._series([("probe: sequential", probe_spec, self.python)], 1, http)
+        first = first_run.summary
         per_task = first.wall_s / max(first.completed, 1)
         # On a CPU, or runnable and waiting for one (a busy machine): what it would
         # use of a core to itself. The rest it waits (I/O, sleep, locks).
@@ -469,7 +478,7 @@ class Advisor:
         candidates = self._candidates(spec, cpu_bound, coroutine, probe, cores, ceiling)
         base = replace(spec, tasks=tasks)
 
-        def entry(c: Candidate, n: int) -> tuple[str, RunSpec, str | None]:
+        def entry(c: Candidate, n: int) -> SeriesEntry:
             return (c.label, replace(base, model=c.model, workers=n).validated(), c.python)
 
         # Round 1: the baseline and every candidate at 2 workers; repeats if they fit.
@@ -864,7 +873,7 @@ def closing_lines(advice: Advice) -> list[str]:
     return lines
 
 
-def advice_table(advice: Advice, width: int = 100) -> Any:
+def advice_table(advice: Advice, width: int = 100) -> Table:
     """The evidence as a Rich table (the command line's); narrow: the spread, then tasks/s go."""
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415

@@ -17,9 +17,16 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import IO, Any, NoReturn
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
+
+if TYPE_CHECKING:  # imported by the command that needs them (see the module's docstring)
+    from .experiments import RunResult, SeriesEntry
+    from .runner.spec import RunSpec
+    from .scenario import Scenario
+    from .tui.app import ConcvizApp
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -501,7 +508,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 HANGUP_GRACE_S = 3.0
 
 
-def run_app(app: Any) -> int:
+def run_app(app: ConcvizApp) -> int:
     """Runs a Textual app; SIGTERM/SIGHUP (its terminal closed) make it quit, not hang.
 
     Raising SystemExit from the signal handler, as the other commands do, unwinds
@@ -511,7 +518,7 @@ def run_app(app: Any) -> int:
     HANGUP_GRACE_S, what concviz started is ended and the process leaves.
     """
 
-    def hang_up(signum: int, _frame: Any) -> None:
+    def hang_up(signum: int, _frame: FrameType | None) -> None:
         def last_resort() -> None:
             time.sleep(HANGUP_GRACE_S)
             from .observer.session import close_all  # noqa: PLC0415
@@ -552,6 +559,7 @@ def convert_recording(args: argparse.Namespace, out: IO[str]) -> int:
     """``replay FILE --trace OUT`` / ``--json``: the recording played back at once, no UI."""
     from rich.console import Console  # noqa: PLC0415
 
+    from .findings import summarise  # noqa: PLC0415
     from .observer.trace import recording_aggregate, write_trace  # noqa: PLC0415
 
     trace_file = _open_trace(args.trace)
@@ -559,13 +567,14 @@ def convert_recording(args: argparse.Namespace, out: IO[str]) -> int:
         agg = recording_aggregate(args.file)
         for note in agg.transport_errors:  # a damaged file: what was played, and where it ended
             print(f"concviz replay: warning: {note}", file=sys.stderr)
+        summary = summarise(agg)
         if trace_file is not None:
-            write_trace(agg, trace_file)
+            write_trace(agg, trace_file, summary)
     finally:
         if trace_file is not None:
             trace_file.close()
     if args.json:
-        _print_json(args, "replay", [agg.summary().as_dict()], out, recording=args.file)
+        _print_json(args, "replay", [summary.as_dict()], out, recording=args.file)
     if args.trace:
         Console(stderr=True).print(
             f"trace written to {args.trace} (open it in https://ui.perfetto.dev)",
@@ -626,7 +635,7 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     return run_single(spec_from_args(args), resolve_python(args.python), args, out)
 
 
-def load_scenario(name: str) -> Any:
+def load_scenario(name: str) -> Scenario:
     from .scenario import ScenarioError, load  # noqa: PLC0415
 
     try:
@@ -671,7 +680,7 @@ def cmd_run_scenario(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def run_single(
-    spec: Any,
+    spec: RunSpec,
     python: str | None,
     args: argparse.Namespace,
     out: IO[str],
@@ -723,13 +732,15 @@ def run_single(
                 progress.note("stopping: running tasks may finish, the rest are cancelled")
                 session.stop(grace=0.6)
             progress.update()
-        summary = session.summary()
+        from .findings import session_summary  # noqa: PLC0415
+
+        summary = session_summary(session)
         if trace_file is not None:
             from .observer.trace import write_trace  # noqa: PLC0415
 
             try:
                 with session.lock:
-                    write_trace(session.aggregate, trace_file)
+                    write_trace(session.aggregate, trace_file, summary)
                 trace_file.flush()
             except OSError as exc:
                 raise UsageError(
@@ -775,92 +786,33 @@ def _trace_dir(path: str | None) -> str | None:
 
 
 def run_series(
-    entries: list[tuple[str, Any, str | None]], args: argparse.Namespace, title: str
-) -> tuple[list[Any], bool]:
+    entries: list[SeriesEntry], args: argparse.Namespace, title: str
+) -> tuple[list[RunResult], bool]:
     """Runs (label, spec, python) entries one after another with a two-level progress display.
 
-    With ``--repeat N`` every entry runs N times, in rounds that alternate their
-    order (drift on a noisy machine then hits every entry alike), and each
-    entry's result is its median run (see :func:`experiments.median_run`).
+    With ``--repeat N`` every entry runs N times (see :func:`experiments.run_series`).
     Returns the results so far, one per entry run at least once, and whether
     Ctrl+C cut the series short.
     """
-    import os  # noqa: PLC0415
-
     from rich.console import Console  # noqa: PLC0415
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
-    from .experiments import RunResult, median_run, needs_server, run_order  # noqa: PLC0415
-    from .observer.session import LocalHttpServer, RunSession, SessionError  # noqa: PLC0415
-    from .observer.trace import write_trace  # noqa: PLC0415
+    from . import experiments  # noqa: PLC0415
+    from .observer.session import SessionError  # noqa: PLC0415
+    from .progress import SeriesProgress  # noqa: PLC0415
 
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=args.quiet,
-        refresh_per_second=10,
-    )
     repeats = getattr(args, "repeat", 1)
-    runs: list[list[Any]] = [[] for _ in entries]
-    order = run_order(len(entries), repeats)
-    http = LocalHttpServer() if needs_server(args.workload) else None
-    interrupted = False
+    shown = SeriesProgress(
+        title, len(entries) * repeats, repeats, Console(stderr=True), enabled=not args.quiet
+    )
     try:
-        with progress:
-            overall = progress.add_task(f"{title}: runs", total=len(order))
-            current = progress.add_task("", total=1, visible=False)
-            for r, i in order:
-                label, spec, python = entries[i]
-                shown = label if repeats == 1 else f"{label} ({r + 1}/{repeats})"
-                # reset, not update: each run's elapsed time starts at its own start
-                progress.reset(current, description=shown, total=spec.tasks, visible=True)
-                session = RunSession(
-                    spec, python=python, http=http, keep_all_spans=bool(args.trace_dir)
-                )
-                try:
-                    session.start()
-                except SessionError as exc:
-                    raise UsageError(str(exc)) from None
-                try:
-                    while not session.wait(0.1):
-                        progress.update(current, completed=session.progress()[0])
-                except KeyboardInterrupt:
-                    interrupted = True
-                    session.stop(grace=0.6)
-                finally:
-                    summary = session.summary()
-                    if args.trace_dir and not interrupted:
-                        safe = label.replace("/", "_").replace("@", "-at-")
-                        run_no = f"-run{r + 1}" if repeats > 1 else ""
-                        with session.lock:
-                            write_trace(
-                                session.aggregate,
-                                os.path.join(args.trace_dir, f"{i:02d}-{safe}{run_no}.json"),
-                            )
-                    session.close()
-                progress.update(current, completed=summary.completed + summary.failed)
-                if not (interrupted and runs[i]):  # a cut-short run only if it is all there is
-                    runs[i].append(RunResult(label, python, summary))
-                progress.advance(overall)
-                if interrupted:
-                    break
-    finally:
-        if http is not None:
-            http.close()
-    return [median_run(each) for each in runs if each], interrupted
+        with shown:
+            outcome = experiments.run_series(entries, shown, repeats, trace_dir=args.trace_dir)
+    except SessionError as exc:
+        raise UsageError(str(exc)) from None
+    return outcome.results, outcome.interrupted
 
 
-def _with_start_method(spec: Any, method: str | None) -> Any:
+def _with_start_method(spec: RunSpec, method: str | None) -> RunSpec:
     from dataclasses import replace  # noqa: PLC0415
 
     return replace(spec, start_method=method) if method else spec
@@ -883,7 +835,7 @@ def cmd_compare(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def compare_entries(
-    entries: list[tuple[str, Any, str | None]],
+    entries: list[SeriesEntry],
     args: argparse.Namespace,
     out: IO[str],
     keep: tuple[str, ...] = (),
@@ -954,7 +906,7 @@ def cmd_sweep(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def sweep_entries(
-    entries: list[tuple[str, Any, str | None]],
+    entries: list[SeriesEntry],
     counts: list[int],
     args: argparse.Namespace,
     out: IO[str],
@@ -1067,7 +1019,7 @@ def cmd_advise(args: argparse.Namespace, out: IO[str]) -> int:
     spec = spec_from_args(build_parser().parse_args(argv), model="sequential", workers=1)
     python = resolve_python(args.python)
     from rich.console import Console  # noqa: PLC0415
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: PLC0415
+    from rich.progress import TextColumn  # noqa: PLC0415
 
     from .advise import (  # noqa: PLC0415
         AdviseError,
@@ -1076,15 +1028,14 @@ def cmd_advise(args: argparse.Namespace, out: IO[str]) -> int:
         closing_lines,
         report_lines,
     )
+    from .progress import bars  # noqa: PLC0415
 
     err = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]advise[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
+    progress = bars(
+        err,
         TextColumn("{task.fields[left]}"),
-        console=err,
-        disable=args.quiet,
+        enabled=not args.quiet,
+        label="[bold]advise[/] {task.description}",
         transient=True,
     )
     bar = progress.add_task("", total=1, left="")
@@ -1116,7 +1067,7 @@ def cmd_advise(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
-def _terminate(signum: int, _frame: Any) -> NoReturn:
+def _terminate(signum: int, _frame: FrameType | None) -> NoReturn:
     # SIGTERM/SIGHUP: unwind so every ``finally`` (and atexit) ends what we started.
     raise SystemExit(128 + signum)
 

@@ -1,9 +1,11 @@
 """Several runs compared: models side by side, and one model swept over worker counts.
 
 Plain Python (no terminal): the command line and the dashboard both use it.
-Runs happen one after another, never at once, so they never compete for cores.
-The analysis (speedup, efficiency, an Amdahl's-law fit, where adding workers
-stops helping) is pure and unit-tested.
+Runs happen one after another, never at once, so they never compete for cores:
+:func:`run_series` is that loop, and a :class:`SeriesListener` is how the
+command line's progress bars and the dashboard's screens hear of it. The
+analysis (speedup, efficiency, an Amdahl's-law fit, where adding workers stops
+helping) is pure and unit-tested.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .findings import session_summary
 from .models import CATALOG as MODELS
 from .observer.aggregate import RunAggregate, Summary
 from .observer.interpreters import InterpreterError, probe, resolve_name
-from .runner.spec import START_METHODS, SpecError
+from .observer.session import LocalHttpServer, RunSession, SessionError
+from .observer.trace import write_trace
+from .runner.spec import START_METHODS, RunSpec, SpecError
 from .workloads import CATALOG as WORKLOADS
 
 
@@ -143,6 +148,158 @@ def median_run(runs: Sequence[RunResult]) -> RunResult:
 
 def needs_server(workload: str) -> bool:
     return WORKLOADS[workload].needs_server
+
+
+# -- running a series ------------------------------------------------------------------
+
+#: One entry of a series: its label, what it runs, and on which interpreter (None: this one).
+SeriesEntry = tuple[str, RunSpec, str | None]
+
+
+@dataclass(frozen=True)
+class SeriesRun:
+    """One run of a series, as :class:`SeriesListener` hears of it."""
+
+    #: The entry's index in the series, and which of its repeats this is (from 0).
+    index: int
+    round: int
+    #: Which run of the series this is (from 1), of ``total``.
+    position: int
+    total: int
+    label: str
+    spec: RunSpec
+    python: str | None
+    session: RunSession
+    #: (When finished) stopped or interrupted before its end.
+    cut_short: bool = False
+    #: (When finished) counted in the entry's result: a cut-short run only when
+    #: the entry has no other.
+    kept: bool = True
+
+
+class SeriesListener:
+    """What :func:`run_series` tells whoever shows it; override what you need.
+
+    Every method is called from the thread that runs the series (the dashboard
+    runs it in a worker thread, off the UI's).
+    """
+
+    def stopping(self) -> bool:
+        """Asked every 0.1 s: True stops the run under way and ends the series."""
+        return False
+
+    def started(self, run: SeriesRun) -> None:
+        """A run is about to start (its session is not started yet)."""
+
+    def waiting(self, run: SeriesRun) -> None:
+        """Every 0.1 s while a run goes."""
+
+    def finished(self, run: SeriesRun, summary: Summary) -> None:
+        """A run ended (its session is still open: its aggregate can be read)."""
+
+    def failed(self, run: SeriesRun, error: SessionError) -> None:
+        """A run did not start. By default that ends the series (the error propagates);
+        a listener that returns instead has that entry's other runs skipped."""
+        raise error
+
+
+@dataclass(frozen=True)
+class SeriesOutcome:
+    #: One per entry that ran at least once, in the entries' order: its median run.
+    results: list[RunResult]
+    #: Stopped (or Ctrl+C) before the last run ended.
+    interrupted: bool
+
+
+def run_series(
+    entries: Sequence[SeriesEntry],
+    listener: SeriesListener | None = None,
+    repeats: int = 1,
+    *,
+    trace_dir: str | None = None,
+    track_bins: bool = False,
+    http: LocalHttpServer | None = None,
+) -> SeriesOutcome:
+    """Runs the entries one after another, each ``repeats`` times (see :func:`run_order`).
+
+    Each entry's result is its median run (:func:`median_run`). Stopping (the
+    listener's :meth:`~SeriesListener.stopping`, or Ctrl+C) stops the run under
+    way and ends the series; that cut-short run counts only for an entry that
+    has no other. With ``trace_dir`` every whole run's Perfetto trace is written
+    there. The runs whose workload needs one get a local HTTP server: ``http``,
+    or one of the series' own.
+    """
+    listener = listener or SeriesListener()
+    order = run_order(len(entries), repeats)
+    runs: list[list[RunResult]] = [[] for _ in entries]
+    failed: set[int] = set()
+    interrupted = False
+    own_http = None
+    if http is None and any(needs_server(e[1].workload) for e in entries):
+        http = own_http = LocalHttpServer()
+    try:
+        for position, (round_, i) in enumerate(order, 1):
+            if listener.stopping():
+                interrupted = True
+                break
+            if i in failed:
+                continue
+            label, spec, python = entries[i]
+            session = RunSession(
+                spec,
+                python=python,
+                http=http,
+                keep_all_spans=trace_dir is not None,
+                track_bins=track_bins,
+            )
+            run = SeriesRun(i, round_, position, len(order), label, spec, python, session)
+            try:
+                listener.started(run)
+                try:
+                    session.start()
+                except SessionError as exc:
+                    failed.add(i)
+                    listener.failed(run, exc)
+                    continue
+                cut_short = _wait(session, run, listener)
+                summary = session_summary(session)
+                run = replace(run, cut_short=cut_short, kept=not (cut_short and runs[i]))
+                if run.kept:
+                    runs[i].append(RunResult(label, python, summary))
+                if trace_dir is not None and not cut_short:
+                    safe = label.replace("/", "_").replace("@", "-at-")
+                    run_no = f"-run{round_ + 1}" if repeats > 1 else ""
+                    with session.lock:
+                        write_trace(
+                            session.aggregate,
+                            os.path.join(trace_dir, f"{i:02d}-{safe}{run_no}.json"),
+                            summary,
+                        )
+                listener.finished(run, summary)
+            finally:
+                session.close()
+            if cut_short:
+                interrupted = True
+                break
+    finally:
+        if own_http is not None:
+            own_http.close()
+    return SeriesOutcome([median_run(each) for each in runs if each], interrupted)
+
+
+def _wait(session: RunSession, run: SeriesRun, listener: SeriesListener) -> bool:
+    """Waits for the run's end; whether it was cut short (stopped, or Ctrl+C)."""
+    stopped = False
+    try:
+        while not session.wait(0.1):
+            if not stopped and listener.stopping():
+                stopped = True
+                session.stop(grace=0.6)
+            listener.waiting(run)
+    except KeyboardInterrupt:
+        session.stop(grace=0.6)
+        return True
+    return stopped or listener.stopping()
 
 
 # -- compare ------------------------------------------------------------------------

@@ -18,11 +18,14 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from .units import fmt_seconds
 
 if TYPE_CHECKING:
     from .observer.aggregate import RunAggregate, Summary
+    from .observer.session import RunSession
 
 #: Model names whose worker lanes are OS threads sharing one interpreter.
 THREAD_MODELS = frozenset(
@@ -249,17 +252,6 @@ def _pct(x: float) -> str:
     return f"{x:.0%}"
 
 
-def _ms(s: float) -> str:
-    """Seconds as ``concviz run`` words them (report.fmt_seconds, without its Rich import)."""
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1.0:
-        return f"{s * 1e3:.0f} ms"
-    if s < 120:
-        return f"{s:.2f} s"
-    return f"{int(s // 60)} min {s % 60:.0f} s"
-
-
 def findings(s: Summary, shape: Shape) -> list[Finding]:
     """Every pitfall the figures show, most consequential first (empty: none)."""
     found: list[Finding] = []
@@ -318,9 +310,10 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
             Finding(
                 "loop-blocked",
                 "Event loop blocked",
-                f"coroutines held the loop {_ms(shape.loop_held_s)} of {_ms(s.wall_s)} "
-                f"while others waited (longest {_ms(shape.longest_hold_s)} without an await)",
-                f"held {_ms(shape.loop_held_s)} of {_ms(s.wall_s)}",
+                f"coroutines held the loop {fmt_seconds(shape.loop_held_s)} of "
+                f"{fmt_seconds(s.wall_s)} while others waited (longest "
+                f"{fmt_seconds(shape.longest_hold_s)} without an await)",
+                f"held {fmt_seconds(shape.loop_held_s)} of {fmt_seconds(s.wall_s)}",
                 "await instead of blocking; push blocking calls out with asyncio.to_thread",
                 "blocking-loop",
             )
@@ -332,7 +325,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
     idle_pool = processes and s.status == "done" and shape.busy_share < POOL_BUSY
     if slow_start or idle_pool:
         came_up = (
-            f"worker processes came up {_ms(startup)} into a {_ms(s.wall_s)} run; "
+            f"worker processes came up {fmt_seconds(startup)} into a {fmt_seconds(s.wall_s)} run; "
             if startup is not None
             else ""
         )
@@ -359,7 +352,7 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
                 "Back-pressure",
                 f"the queue sat at its maxsize {shape.queue_size} in "
                 f"{_pct(shape.queue_full_share)} of the samples; the producer was blocked "
-                f"{_ms(s.producer_wait_s)} of {_ms(s.wall_s)}",
+                f"{fmt_seconds(s.producer_wait_s)} of {fmt_seconds(s.wall_s)}",
                 f"full {_pct(shape.queue_full_share)} of the time",
                 "the consumers are the bottleneck: add consumers or make each task cheaper "
                 "(the bound is doing its job)",
@@ -417,9 +410,10 @@ def findings(s: Summary, shape: Shape) -> list[Finding]:
             Finding(
                 "stragglers",
                 "A straggler holds the run",
-                f"the last task ran alone for {_ms(shape.tail_s)} of {_ms(s.wall_s)}; "
-                f"it took {_ms(shape.last_task_s)}, the median task {_ms(shape.median_task_s)}",
-                f"alone {_ms(shape.tail_s)} of {_ms(s.wall_s)}",
+                f"the last task ran alone for {fmt_seconds(shape.tail_s)} of "
+                f"{fmt_seconds(s.wall_s)}; it took {fmt_seconds(shape.last_task_s)}, "
+                f"the median task {fmt_seconds(shape.median_task_s)}",
+                f"alone {fmt_seconds(shape.tail_s)} of {fmt_seconds(s.wall_s)}",
                 "split big tasks, or hand out the biggest first",
                 "",
             )
@@ -449,3 +443,20 @@ def _count(value: object) -> str:
 def findings_of(agg: RunAggregate, summary: Summary) -> list[Finding]:
     """:func:`findings` for a run's aggregate (caller holds its lock)."""
     return findings(summary, shape_of(agg, summary.wall_s))
+
+
+def summarise(agg: RunAggregate, now_ns: int | None = None) -> Summary:
+    """A run's summary as concviz shows it: the aggregate's figures and their findings.
+
+    The aggregate (the observer) does not know of findings; whoever shows a
+    summary (the command line, the dashboard, a series) gets it here. The
+    caller holds the aggregate's lock.
+    """
+    summary = agg.summary(now_ns)
+    return replace(summary, findings=[f.as_dict() for f in findings_of(agg, summary)])
+
+
+def session_summary(session: RunSession) -> Summary:
+    """:func:`summarise` for a session's run (takes the session's lock)."""
+    with session.lock:
+        return summarise(session.aggregate, session.now_ns())

@@ -11,21 +11,12 @@ from rich.text import Text
 
 from . import __version__
 from .observer.aggregate import MEMORY_RESOLUTION, Summary
+from .units import fmt_seconds
 from .workloads import describe_size
 
 #: The version of the ``--json`` envelope (docs/json.md): bumped when a key
 #: changes meaning or goes away, not when one is added.
 JSON_SCHEMA_VERSION = 1
-
-
-def fmt_seconds(s: float) -> str:
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1.0:
-        return f"{s * 1e3:.0f} ms"
-    if s < 120:
-        return f"{s:.2f} s"
-    return f"{int(s // 60)} min {s % 60:.0f} s"
 
 
 def fmt_bytes(n: int) -> str:

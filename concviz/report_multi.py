@@ -10,8 +10,9 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from .experiments import FIGURES, CompareRow, SweepAnalysis
-from .report import describe_result, fmt_memory_per_task, fmt_seconds
+from .experiments import FIGURES, CompareRow, RunResult, SweepAnalysis
+from .report import describe_result, fmt_memory_per_task
+from .units import fmt_seconds
 
 
 def speedup_bar(speedup: float, top: float, width: int = 16) -> str:
@@ -317,7 +318,7 @@ def compare_json_runs(
 
 
 def sweep_json(
-    analysis: SweepAnalysis, results: Sequence[Any], model: str, workload: str
+    analysis: SweepAnalysis, results: Sequence[RunResult], model: str, workload: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A sweep's runs (one per worker count) and its ``sweep`` key for ``--json``."""
     runs = [

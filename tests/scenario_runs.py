@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from concviz.findings import Shape, shape_of
+from concviz.findings import Shape, session_summary, shape_of
 from concviz.observer.aggregate import Summary
 from concviz.observer.session import LocalHttpServer, RunSession
 from concviz.runner.spec import RunSpec
@@ -67,7 +67,7 @@ def run_one(run: ScenarioRun, http: LocalHttpServer | None) -> tuple[Summary, Sh
         if run.stop_after_s is not None:
             session.stop_after(run.stop_after_s)
         assert session.wait(120), f"{run.scenario} / {run.label} did not finish"
-        summary = session.summary()
+        summary = session_summary(session)
         with session.lock:
             shape = shape_of(session.aggregate, summary.wall_s)
     return summary, shape

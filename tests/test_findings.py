@@ -6,7 +6,9 @@ its findings and every healthy run none, on this busy machine.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,9 @@ from concviz.runner.protocol import RECORD, START_COROUTINE, Kind, Status
 from concviz.scenario import shipped
 
 from .scenario_runs import ScenarioRun, run_one, scenario_runs
+from .support import concviz
+
+DATA = Path(__file__).parent / "data"
 
 
 def summary(**changes: Any) -> Summary:
@@ -257,3 +262,33 @@ def test_each_shipped_scenario_raises_exactly_its_findings(
             assert f["figure"]
             assert f["suggestion"]
             assert f["scenario"] in ("", *shipped())
+
+
+# -- where findings reach the user ------------------------------------------------------
+
+
+def test_a_recordings_json_and_trace_carry_its_findings(tmp_path: Path) -> None:
+    """The layer above the aggregate attaches the findings: replay's JSON and trace keep them."""
+    trace = tmp_path / "gil.json"
+    out = concviz("replay", str(DATA / "threads-cpu.cvrec"), "--json", "--trace", str(trace))
+    assert out.returncode == 0, out.stderr
+    (run,) = json.loads(out.stdout)["runs"]
+    assert [f["code"] for f in run["findings"]] == ["gil-bound"]
+    assert "4 threads kept 0.99 cores busy" in run["findings"][0]["figure"]
+    in_trace = json.loads(trace.read_text())["otherData"]["summary"]["findings"]
+    assert in_trace == run["findings"]
+    # a healthy run: the key is there, empty
+    out = concviz("replay", str(DATA / "processes-cpu.cvrec"), "--json")
+    assert json.loads(out.stdout)["runs"][0]["findings"] == []
+
+
+def test_the_observer_leaves_findings_to_the_layer_above() -> None:
+    """The aggregate's own summary has none; concviz.findings.summarise attaches them."""
+    from concviz.findings import summarise  # noqa: PLC0415
+    from concviz.observer.trace import recording_aggregate  # noqa: PLC0415
+
+    agg = recording_aggregate(DATA / "threads-cpu.cvrec")
+    assert agg.summary().findings == []
+    shown = summarise(agg)
+    assert [f["code"] for f in shown.findings] == ["gil-bound"]
+    assert replace(shown, findings=[]) == agg.summary()  # the figures themselves unchanged

@@ -7,7 +7,7 @@ from concviz.runner.job import Job
 
 async def main(job: Job) -> None:
     tasks: asyncio.Queue[int] = asyncio.Queue(maxsize=job.queue_size)
-    job.watch(tasks)
+    job.watch(tasks)  # concviz's hook, not the idiom: reports the queue's depth
 
     async def consumer() -> None:
         while True:

@@ -11,11 +11,11 @@ async def main(job: Job) -> None:
     with ProcessPoolExecutor(
         max_workers=job.workers,
         mp_context=job.mp_context,
-        initializer=job.initializer,
+        initializer=job.initializer,  # concviz's hook, not the idiom: workers report to concviz
         initargs=job.initargs,
     ) as pool:
 
-        @job.traced
+        @job.traced  # concviz's hook, not the idiom: draws each call as a task
         async def handle(task_id: int) -> None:
             await job.fetch(task_id)  # I/O: awaited on the event loop
             await loop.run_in_executor(pool, job.compute, task_id)  # CPU: in a worker process

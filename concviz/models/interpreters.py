@@ -8,7 +8,7 @@ def run(job: Job) -> None:
 
     with InterpreterPoolExecutor(
         max_workers=job.workers,
-        initializer=job.initializer,  # each interpreter connects to the observer itself
+        initializer=job.initializer,  # concviz's hook, not the idiom: each reports its events
         initargs=job.initargs,
     ) as pool:
         futures = [pool.submit(job.work, task_id) for task_id in job.tasks()]

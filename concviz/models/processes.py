@@ -9,7 +9,7 @@ def run(job: Job) -> None:
     with ProcessPoolExecutor(
         max_workers=job.workers,
         mp_context=job.mp_context,  # fork, spawn or forkserver
-        initializer=job.initializer,
+        initializer=job.initializer,  # concviz's hook, not the idiom: workers report to concviz
         initargs=job.initargs,
     ) as pool:
         futures = [pool.submit(job.work, task_id) for task_id in job.tasks()]

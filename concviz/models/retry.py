@@ -13,7 +13,7 @@ async def main(job: Job) -> None:
     limit = asyncio.Semaphore(job.workers)
     failed_attempts = 0
 
-    @job.traced_attempts  # each attempt is drawn as its own bar
+    @job.traced_attempts  # concviz's hook: each attempt is drawn as its own bar
     async def fetch_with_retry(task_id: int) -> None:
         async with limit:
             for attempt in range(job.spec.attempts):

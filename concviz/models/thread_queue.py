@@ -8,7 +8,7 @@ from concviz.runner.job import Job
 
 def run(job: Job) -> None:
     tasks: queue.Queue[int | None] = queue.Queue(maxsize=job.queue_size)
-    job.watch(tasks)
+    job.watch(tasks)  # concviz's hook, not the idiom: reports the queue's depth
 
     def consumer() -> None:
         while True:

@@ -13,7 +13,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -300,7 +300,8 @@ class Summary:
     #: drawing, event reader and sampler) used during the run, from its CPU clock.
     #: The core figures are system-wide and include it. None: not measured.
     observer_cpu: float | None = None
-    #: The pitfalls the figures show (see :mod:`concviz.findings`), as dicts.
+    #: The pitfalls the figures show, as dicts: attached by the layer above
+    #: (:func:`concviz.findings.summarise`); the aggregate's own summary has none.
     findings: list[dict[str, str]] = field(default_factory=list)
     #: The median CPU time of a completed task, in ms, over the spans kept (the
     #: latest :data:`TASK_CPU_SAMPLE` at most): what --task-ms delivered (None: no task done).
@@ -921,7 +922,7 @@ class RunAggregate:
         run_error = None
         if self.run_error is not None:
             run_error = f"{self.run_error.get('error')}: {self.run_error.get('message')}"
-        summary = Summary(
+        return Summary(
             model=str(self.spec.get("model", "?")),
             workload=str(self.spec.get("workload", "?")),
             workers=int(self.spec.get("workers", 0)),
@@ -963,9 +964,6 @@ class RunAggregate:
             task_cpu_ms_median=task_cpu_ms_median(self.lane_list),
             **self._memory_figures(),
         )
-        from ..findings import findings_of  # noqa: PLC0415  (plain Python, above the engine)
-
-        return replace(summary, findings=[f.as_dict() for f in findings_of(self, summary)])
 
     def _core_wait_fraction(self, ticks: TickSums, now_ns: int | None) -> float | None:
         """Run-queue wait over the tasks' time, the running tasks' time so far included

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..runner.protocol import Status
-from .aggregate import RunAggregate
+from .aggregate import RunAggregate, Summary
 from .timeline import Lane
 
 _STATUS = {Status.OK: "ok", Status.ERROR: "error", Status.STOPPED: "cancelled"}
@@ -193,8 +193,10 @@ def _origin(agg: RunAggregate, events: list[dict[str, Any]]) -> int:
     return agg.run_start_ns or min((lane.up_ns for lane in agg.lane_list), default=0)
 
 
-def trace_document(agg: RunAggregate) -> dict[str, Any]:
+def trace_document(agg: RunAggregate, summary: Summary | None = None) -> dict[str, Any]:
     """The whole JSON document: events and ``otherData``.
+
+    ``summary``: the run's as shown, findings and all (None: the aggregate's figures).
 
     No ``displayTimeUnit``: chrome://tracing shows ms without it, and Perfetto
     ignores it and says so in its stats (json_display_time_unit).
@@ -210,14 +212,16 @@ def trace_document(agg: RunAggregate) -> dict[str, Any]:
                 "generator": f"concviz {__version__}",
                 "run_start_us": start,
                 "spec": agg.spec,
-                "summary": agg.summary().as_dict(),
+                "summary": (summary or agg.summary()).as_dict(),
             }
         ),
     }
 
 
-def write_trace(agg: RunAggregate, out: str | Path | IO[str]) -> None:
-    doc = trace_document(agg)
+def write_trace(
+    agg: RunAggregate, out: str | Path | IO[str], summary: Summary | None = None
+) -> None:
+    doc = trace_document(agg, summary)
     if isinstance(out, (str, Path)):
         with open(out, "w") as f:
             json.dump(doc, f, allow_nan=False)

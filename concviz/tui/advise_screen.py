@@ -8,7 +8,7 @@ table and the reasons, each figure measured in this run.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -29,9 +29,17 @@ from ..advise import (
 )
 from ..runner.spec import RunSpec
 
+if TYPE_CHECKING:  # the dashboard imports this screen
+    from textual import getters
+
+    from .app import ConcvizApp
+
 
 class AdviseScreen(Screen[None]):
     """Which model, and how many workers, for the current workload: measured."""
+
+    if TYPE_CHECKING:  # pushed on the dashboard (textual's idiom for a typed self.app)
+        app = getters.app(ConcvizApp)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Advise again"),
@@ -92,9 +100,7 @@ class AdviseScreen(Screen[None]):
         if self.running:
             self.notify("advice is being measured: s stops it", severity="warning")
             return
-        app: Any = self.app
-        controller = getattr(app, "controller", None)
-        if controller is not None and controller.running:
+        if self.app.controller.running:
             self.notify("stop the dashboard's run first (escape, then s)", severity="warning")
             return
         self.advice, self.error, self.done, self.planned = None, None, 0, 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..findings import summarise
 from ..observer.aggregate import RunAggregate, Summary
 from .view import (
     CoreRow,
@@ -141,7 +142,7 @@ def dashboard_frame(
                 PANEL_HISTORY,
                 smooth=smooth,
             ),
-            summary=aggregate.summary(now_ns),
+            summary=summarise(aggregate, now_ns),  # the figures and their findings
         )
         if panels
         else None,

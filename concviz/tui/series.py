@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -25,27 +25,34 @@ from ..experiments import (
     FIGURES,
     CompareRow,
     RunResult,
+    SeriesListener,
+    SeriesRun,
     SweepAnalysis,
     analyse_sweep,
     baseline_index,
     check_available,
     median_run,
     parse_counts,
-    run_order,
+    run_series,
     speedups,
     wall_spread,
 )
 from ..models import CATALOG as MODELS
 from ..observer.aggregate import RunAggregate, Summary
 from ..observer.ceiling import ceilings
-from ..observer.interpreters import Interpreter
-from ..observer.session import LocalHttpServer, RunSession, SessionError
-from ..report import describe_result, fmt_seconds
+from ..observer.session import RunSession, SessionError
+from ..report import describe_result
 from ..report_multi import ceiling_text, compare_figures, fmt_memory, fmt_spread
 from ..runner.spec import RunSpec, SpecError
+from ..units import fmt_seconds
 from ..workloads import CATALOG as WORKLOADS
 from .view import FIT_STEPS_S, TimelineCache, timeline_view
 from .widgets import Explanation, Timeline
+
+if TYPE_CHECKING:  # the dashboard imports these screens
+    from textual import getters
+
+    from .app import ConcvizApp
 
 #: Narrower than this (the dashboard's NARROW): the compact layout.
 NARROW_COLUMNS = 110
@@ -79,7 +86,7 @@ class Entry:
 
 
 @dataclass
-class Series:
+class Series(SeriesListener):
     entries: list[Entry]
     #: Runs of each entry, in rounds that alternate direction (see run_order).
     repeats: int = 1
@@ -99,30 +106,9 @@ class Series:
 
     def run(self) -> None:
         """Runs every entry in turn, ``repeats`` times (call from a worker thread)."""
-        http = None
         try:
-            if any(WORKLOADS[e.spec.workload].needs_server for e in self.entries):
-                http = LocalHttpServer()
-            for position, (_round, i) in enumerate(run_order(len(self.entries), self.repeats)):
-                entry = self.entries[i]
-                if self.stopping():
-                    break
-                if entry.failed:
-                    continue
-                self.current, self.position = i, position + 1
-                session = RunSession(entry.spec, python=entry.python, http=http, track_bins=True)
-                entry.session = session
-                try:
-                    session.start()
-                except SessionError as exc:
-                    entry.error, entry.failed = str(exc), True
-                    continue
-                while not session.wait(0.1):
-                    if self.stopping():
-                        session.stop(grace=0.6)
-                entry.runs.append((session, session.summary()))
-                entry.settle()
-                session.close()
+            entries = [(e.label, e.spec, e.python) for e in self.entries]
+            run_series(entries, self, self.repeats, track_bins=True)
             cpu_bound = all(WORKLOADS[e.spec.workload].nature != "io" for e in self.entries)
             if self.measure_ceilings is not None and cpu_bound and not self.stopping():
                 # After the runs, not beside them: it needs the cores to itself.
@@ -131,9 +117,23 @@ class Series:
             for entry in self.entries:
                 entry.error = entry.error or str(exc)
         finally:
-            if http is not None:
-                http.close()
             self.done.set()
+
+    # What run_series tells the series (in the worker thread); the screens poll it.
+
+    def started(self, run: SeriesRun) -> None:
+        self.current, self.position = run.index, run.position
+        self.entries[run.index].session = run.session
+
+    def failed(self, run: SeriesRun, error: SessionError) -> None:
+        entry = self.entries[run.index]
+        entry.error, entry.failed = str(error), True
+
+    def finished(self, run: SeriesRun, summary: Summary) -> None:
+        entry = self.entries[run.index]
+        if run.kept:
+            entry.runs.append((run.session, summary))
+        entry.settle()  # the median run, timeline and all (not a cut-short one beside it)
 
     def stopping(self) -> bool:
         return self._stop
@@ -157,6 +157,9 @@ class Series:
 
 class SeriesScreen(Screen[None]):
     """What compare and sweep screens share: running a series and polling it."""
+
+    if TYPE_CHECKING:  # pushed on the dashboard (textual's idiom for a typed self.app)
+        app = getters.app(ConcvizApp)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "Run"),
@@ -231,8 +234,7 @@ class SeriesScreen(Screen[None]):
         if self.series is not None and not self.series.done.is_set():
             self.notify("a series is running: s stops it", severity="warning")
             return
-        app: Any = self.app
-        if app.controller.running:
+        if self.app.controller.running:
             self.notify("stop the dashboard's run first (escape, then s)", severity="warning")
             return
         try:
@@ -342,7 +344,6 @@ class CompareScreen(SeriesScreen):
 
     def compose(self) -> ComposeResult:
         spec = self.base
-        app: Any = self.app
         yield self.explain()
         choices: list[tuple[str, str, bool]] = []
         for i, entry in enumerate(self.preset):
@@ -351,8 +352,7 @@ class CompareScreen(SeriesScreen):
             if info.unavailable(tuple(sys.version_info[:3])) and self.python is None:
                 continue
             choices.append((name, name, name in self.DEFAULT_MODELS))
-        interpreters: dict[str, Interpreter] = getattr(app, "interpreters", {})
-        for path, interp in interpreters.items() if not self.preset else ():
+        for path, interp in self.app.interpreters.items() if not self.preset else ():
             if path != (self.python or sys.executable) and not interp.gil_enabled:
                 choices.append(
                     (f"threads@{interp.short} (free-threaded)", f"threads@{path}", False)
@@ -494,9 +494,8 @@ class CompareScreen(SeriesScreen):
             timeline.show(view)
 
 
-def python_short(app: Any, path: str | None) -> str:
-    interpreters: dict[str, Interpreter] = getattr(app, "interpreters", {})
-    interp = interpreters.get(path or "")
+def python_short(app: ConcvizApp, path: str | None) -> str:
+    interp = app.interpreters.get(path or "")
     return interp.short if interp else (path or "").rsplit("/", 1)[-1]
 
 

@@ -26,7 +26,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ..observer.aggregate import Summary
-from ..report import describe_result, fmt_bytes, fmt_memory_per_task, fmt_seconds
+from ..report import describe_result, fmt_bytes, fmt_memory_per_task
+from ..units import fmt_seconds
 from ..workloads import CATALOG
 from .view import (
     LABEL_CHARS,

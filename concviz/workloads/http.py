@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .base import Workload, WorkloadParams
+
+if TYPE_CHECKING:  # optional at run time: imported where used, if the interpreter has it
+    import aiohttp
 
 
 class HttpError(OSError):
     """The local server answered with something other than 200."""
 
 
-def _aiohttp() -> Any:
+def _aiohttp() -> ModuleType | None:
     try:
         import aiohttp  # noqa: PLC0415  (optional: only async HTTP tasks need it)
     except ImportError:
@@ -72,7 +76,7 @@ class HttpWorkload(Workload):
         if not params.base_url:
             raise ValueError("the http workload needs the local server's base_url")
         self.base_url = params.base_url.rstrip("/")
-        self._session: Any = None
+        self._session: aiohttp.ClientSession | _StreamsSession | None = None
 
     def path(self, task_id: int, delay_ms: float | None = None) -> str:
         ms = self.params.task_ms * self.scale(task_id) if delay_ms is None else delay_ms
