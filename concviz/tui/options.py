@@ -134,3 +134,20 @@ def options_for(spec: RunSpec) -> list[Option]:
             seen.add(option.field)
             chosen.append(option)
     return chosen
+
+
+#: Run parameters the panel leaves to the command line and scenario files (a new
+#: parameter goes in MAIN, LATER or OPTIONS, or here: tests/test_params.py checks).
+NOT_SHOWN: frozenset[str] = frozenset(
+    {
+        "payload_bytes",  # the http workloads' answers: a measurement knob, not a lesson
+        "fail_rate",  # failures on purpose: failure-semantics scenarios set these
+        "seed",
+        "fail_task",
+        "jitter",
+        "task",  # your own function: `concviz --task module:function`, or a scenario's [task]
+        "task_args",
+        "task_kwargs",
+        "task_path",
+    }
+)
