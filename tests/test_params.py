@@ -191,3 +191,50 @@ async def test_the_settings_panel_shows_each_default_and_refuses_what_the_cli_re
             if option.kind in ("choice", "bool") and option.always:
                 select = app.query_one(f"#{option.id}", Select)
                 assert select.value == option.text(app.spec)
+
+
+# -- what ran: the observer's typed spec, not the runner's echo of it -----------------
+
+
+def test_a_summary_names_the_spec_the_observer_ran_not_the_runners_echo() -> None:
+    from concviz.observer.aggregate import RunAggregate  # noqa: PLC0415
+
+    ran = RunSpec(model="processes", workload="sleep", workers=2, tasks=3, task_ms=20)
+    echo = {"model": "threads", "workload": "cpu", "workers": 9, "tasks": 99, "task_ms": 5.0}
+    agg = RunAggregate(ran)
+    agg.feed_text({"type": "run_start", "spec": echo})
+    summary = agg.summary()
+    assert (summary.model, summary.workload, summary.workers, summary.tasks) == (
+        "processes",
+        "sleep",
+        2,
+        3,
+    )
+    assert summary.task_ms == 20.0
+    assert isinstance(summary.task_ms, float)
+    assert agg.spec["model"] == "processes"  # the trace's "spec" is the same one
+    # A recording has only the JSON: its echo is what ran.
+    replayed = RunAggregate({})
+    replayed.feed_text({"type": "run_start", "spec": echo})
+    assert (replayed.summary().model, replayed.summary().workers) == ("threads", 9)
+
+
+def test_a_run_and_its_recording_report_the_same_settings(tmp_path: Path) -> None:
+    """Typed (the run) and JSON (its replay) give the same JSON figures for what ran."""
+    from concviz.observer.recording import Replay  # noqa: PLC0415
+    from concviz.observer.session import RunSession  # noqa: PLC0415
+
+    spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=4, task_ms=5, iterations=7)
+    record = tmp_path / "run.cvrec"
+    session = RunSession(spec, record_to=record)
+    try:
+        session.start()
+        assert session.wait(60)
+        live = session.summary().as_dict()
+    finally:
+        session.close()
+    replayed = Replay(record).play_all().aggregate.summary().as_dict()
+    keys = ("model", "workload", "workers", "tasks", "task_ms", "iterations", "task")
+    assert {k: live[k] for k in keys} == {k: replayed[k] for k in keys}
+    assert live["task_ms"] == 5.0
+    assert live["iterations"] == 7
