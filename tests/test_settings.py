@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Input
 
 from concviz.models import CATALOG as MODELS
-from concviz.runner.spec import RunSpec
+from concviz.runner.spec import MAX_TASKS, RunSpec
 from concviz.tui.app import ConcvizApp
 
 MAX_PROCESSES = MODELS["processes"].max_workers
@@ -40,3 +40,21 @@ async def test_the_task_size_typed_in_the_settings_panel_is_the_one_that_runs() 
         await pilot.pause()
         assert app.read_settings().task_ms == 35
         assert app.spec.task_ms == 35
+
+
+@pytest.mark.parametrize(
+    ("tasks", "key", "expected"),
+    [
+        (3_000_000, "right_square_bracket", 6_000_000),  # more tasks is never fewer
+        (MAX_TASKS - 1, "right_square_bracket", MAX_TASKS),  # never past the declared bound
+        (1, "left_square_bracket", 1),  # never zero tasks
+    ],
+)
+async def test_the_task_keys_keep_the_count_within_its_declared_bounds(
+    tasks: int, key: str, expected: int
+) -> None:
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=tasks))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(key)
+        assert app.spec.tasks == expected
+        assert app.spec.validated().tasks == expected  # a spec that can run

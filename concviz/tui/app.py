@@ -38,12 +38,12 @@ from ..observer.aggregate import Summary
 from ..observer.interpreters import Interpreter, discover
 from ..observer.recording import RecordingError, Replay
 from ..observer.session import RunSession, SessionError, run_in_progress
-from ..runner.spec import RunSpec, SpecError
+from ..runner.spec import BY_NAME, RunSpec, SpecError
 from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
 from ..workloads import task_source
 from .controller import RunController
-from .settings import SettingsPanel
+from .settings import SettingsPanel, clamp
 from .view import (
     CoreRow,
     QueueView,
@@ -468,11 +468,12 @@ class ConcvizApp(App[None]):
         )
 
     def action_workers(self, delta: int) -> None:
-        workers = max(1, min(MODELS[self.spec.model].max_workers, self.spec.workers + delta))
+        cap = MODELS[self.spec.model].max_workers  # each model's own, below the declared bound
+        workers = clamp(BY_NAME["workers"], self.spec.workers + delta, cap)
         self._set_spec(replace(self.spec, workers=workers))
 
     def action_tasks(self, factor: float) -> None:
-        tasks = max(1, min(1_000_000, round(self.spec.tasks * factor)))
+        tasks = clamp(BY_NAME["tasks"], round(self.spec.tasks * factor))
         self._set_spec(replace(self.spec, tasks=tasks))
 
     # -- view controls ----------------------------------------------------------------

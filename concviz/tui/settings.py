@@ -17,11 +17,22 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select
 
 from ..observer.interpreters import Interpreter
+from ..runner.params import Param
 from ..runner.spec import RunSpec
 from .options import LATER, MAIN, Option, options_for
 
 #: The interpreter's list comes right after this setting.
 INTERPRETER_AFTER = "start_method"
+
+
+def clamp(param: Param, value: int, cap: int | None = None) -> int:
+    """``value`` moved within ``param``'s declared bounds (``cap``: a lower upper bound)."""
+    highs = [int(h) for h in (param.hi, cap) if h is not None]
+    if highs:
+        value = min(value, *highs)
+    if param.lo is not None:
+        value = max(value, int(param.lo))
+    return value
 
 
 def box(option: Option, spec: RunSpec) -> Input | Select[str]:
