@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from functools import partial
 from typing import IO, Any, NoReturn
 
 from . import __version__
@@ -102,34 +101,9 @@ def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
                 help="comma-separated worker counts (default 1,2,4,8,16)",
             )
         else:
-            add_param_option(g, param)
+            param.add_option(g)
         if param.name == "switch_interval":
-            add_param_option(g, PYTHON)  # not a RunSpec field, but chosen with them
-
-
-def add_param_option(g: Any, param: Any) -> None:
-    """A run parameter as a command-line option: its flags, default and help, as declared."""
-    if param.kind == "bool":
-        g.add_argument(*param.flags, action="store_true", help=param.help_line)
-        return
-    # Text in, the parameter's own parsing (bounds are RunSpec.validated's, with the
-    # same line a scenario file or the settings panel gets).
-    g.add_argument(
-        *param.flags,
-        dest=param.name,
-        type=partial(_param_value, param),
-        default=param.default,
-        help=param.help_line,
-    )
-
-
-def _param_value(param: Any, text: str) -> Any:
-    from .runner.params import SpecError  # noqa: PLC0415
-
-    try:
-        return param.parse(text)
-    except SpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+            PYTHON.add_option(g)  # not a RunSpec field, but chosen with them
 
 
 def spec_from_args(

@@ -15,6 +15,7 @@ that order. Everything else is derived from that one declaration:
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from collections.abc import Callable
@@ -144,6 +145,29 @@ class Param:
         if self.kind == "bool":
             return text == "on"
         return text
+
+    def add_option(self, group: argparse._ActionsContainer) -> None:
+        """This parameter as a command-line option: its flags, default and help, as declared.
+
+        Its text is read by :meth:`parse`; bounds are left to ``RunSpec.validated``,
+        which refuses a value with the same line a scenario file or the settings panel gets.
+        """
+        if self.kind == "bool":
+            group.add_argument(*self.flags, action="store_true", help=self.help_line)
+            return
+        group.add_argument(
+            *self.flags,
+            dest=self.name,
+            type=self._option,
+            default=self.default,
+            help=self.help_line,
+        )
+
+    def _option(self, text: str) -> Any:
+        try:
+            return self.parse(text)
+        except SpecError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     def text(self, value: Any) -> str:
         """``value`` as a box shows it (and :meth:`parse` reads it back): '' for None."""
