@@ -20,12 +20,14 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
+#: What a parameter's values are ("list" and "dict": JSON on the command line).
+Kind = Literal["int", "float", "bool", "str", "list", "dict"]
 
-#: Kinds of parameter: what a value must be, as a message says it.
-EXPECTED = {
+#: Each kind of value, as a message says it.
+EXPECTED: dict[str, str] = {
     "int": "a whole number",
     "float": "a number",
     "bool": "true or false",
@@ -43,8 +45,7 @@ class SpecError(ValueError):
 class Param:
     """One run parameter. ``name`` and ``default`` come from its RunSpec field."""
 
-    #: "int", "float", "bool", "str", "list" or "dict" (the last two: JSON on the command line).
-    kind: str
+    kind: Kind
     #: Lowest and highest valid value (numbers; None: no bound that way).
     lo: float | None = None
     hi: float | None = None
@@ -53,7 +54,7 @@ class Param:
     #: Its command-line flags, e.g. ``("-n", "--workers")`` (none: not an option).
     flags: tuple[str, ...] = ()
     #: The command line's group: "run" (what to run) or "pattern" (pattern options).
-    group: str = "run"
+    group: Literal["run", "pattern"] = "run"
     #: The valid values of a "str" parameter (none: any string).
     choices: tuple[str, ...] = ()
     #: How an unknown choice is named: ``unknown race form 'x' (choose from ...)``.
@@ -196,7 +197,7 @@ PYTHON = Param(
 )
 
 
-def param(default: T, kind: str, **how: Any) -> T:
+def param(default: T, kind: Kind, **how: Any) -> T:
     """A RunSpec field declared as a run parameter (see :class:`Param` for ``how``)."""
     spec = Param(kind, **how)
     if isinstance(default, (list, dict)):
