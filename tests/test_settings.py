@@ -58,3 +58,14 @@ async def test_the_task_keys_keep_the_count_within_its_declared_bounds(
         await pilot.press(key)
         assert app.spec.tasks == expected
         assert app.spec.validated().tasks == expected  # a spec that can run
+
+
+async def test_a_settings_change_read_while_the_panel_is_taken_down_does_not_raise() -> None:
+    """A Changed event may arrive as the app closes, its fields gone (seen once under load)."""
+    app = ConcvizApp(RunSpec(model="threads", workload="sleep", workers=2, tasks=4, task_ms=30))
+    async with app.run_test(size=(140, 45)) as pilot:
+        while not app.w_settings.ready:
+            await pilot.pause(0.02)
+        await app.w_settings.remove_children()  # as the app's teardown does
+        app._settings_changed()  # what a late Input.Changed / Select.Changed runs
+        assert app.spec.task_ms == 30

@@ -75,6 +75,9 @@ class SettingsPanel(VerticalScroll):
         self.main_fields: dict[str, tuple[Option, Input | Select[str]]] = {}
         #: The model's and workload's own options on show, by RunSpec field.
         self.option_fields: dict[str, tuple[Option, Input | Select[str]]] = {}
+        #: Kept, as the fields are, so that reading them needs no query (none fails
+        #: while the panel is taken down with the app).
+        self.python_field: Select[str] | None = None
 
     async def fill(self) -> None:
         """Mounts the fields, then applies what changed while they were not there."""
@@ -95,12 +98,13 @@ class SettingsPanel(VerticalScroll):
             yield field
             if option.field == INTERPRETER_AFTER:
                 yield Label("Interpreter")
-                yield Select(
+                self.python_field = Select(
                     [(self.python_label, self.python or "")],
                     value=self.python or "",
                     allow_blank=False,
                     id="set-python",
                 )
+                yield self.python_field
 
     def _fields(self) -> Iterable[Widget]:
         spec = self.spec
@@ -129,7 +133,7 @@ class SettingsPanel(VerticalScroll):
 
     def chosen_python(self) -> str | None:
         """The interpreter picked (None: the one concviz runs under)."""
-        chosen = self.query_one("#set-python", Select).value
+        chosen = self.python_field.value if self.python_field is not None else None
         return str(chosen) if chosen else None
 
     def sync_options(self, spec: RunSpec, values: bool = True) -> None:
