@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from concviz.models import CATALOG as MODELS
 from concviz.runner.spec import MAX_TASKS, RunSpec
+from concviz.scenario import load
 from concviz.tui.app import ConcvizApp
 
 MAX_PROCESSES = MODELS["processes"].max_workers
@@ -69,3 +70,18 @@ async def test_a_settings_change_read_while_the_panel_is_taken_down_does_not_rai
         await app.w_settings.remove_children()  # as the app's teardown does
         app._settings_changed()  # what a late Input.Changed / Select.Changed runs
         assert app.spec.task_ms == 30
+
+
+async def test_the_next_scenario_shows_its_own_start_method_in_the_panel() -> None:
+    """PageDown to a scenario run with spawn: the panel says spawn, not the last one's default."""
+    app = ConcvizApp(playlist=[load("gil"), load("main-guard")])
+    async with app.run_test(size=(140, 45)) as pilot:
+        while not app.w_settings.ready:
+            await pilot.pause(0.02)
+        method = app.query_one("#set-start_method", Select)
+        assert method.value == "default"
+        await app.action_next_scenario(1)
+        await pilot.pause()
+        assert app.spec.start_method == "spawn"
+        assert method.value == "spawn"
+        assert app.read_settings().start_method == "spawn"  # what an edit would read back
