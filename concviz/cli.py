@@ -78,173 +78,56 @@ REPEAT_HELP = (
 def add_run_options(p: argparse.ArgumentParser, kind: str = "run") -> None:
     """The options that describe one run (``run`` and the dashboard share them).
 
-    ``compare`` takes ``--models`` instead of ``--model``; ``sweep`` takes a list
-    of worker counts.
+    Made from the run parameters' declarations (``runner.spec.PARAMS``): each
+    option's flags, type, default and help. ``compare`` takes ``--models``
+    instead of ``--model``; ``sweep`` takes a list of worker counts.
     """
-    g = p.add_argument_group("what to run")
-    if kind == "compare":
-        g.add_argument(
-            "-m",
-            "--models",
-            required=True,
-            help="comma-separated models, each optionally MODEL@PYTHON "
-            "(e.g. sequential,threads,threads@python3.13t,processes)",
-        )
-    else:
-        g.add_argument(
-            "-m", "--model", default="threads", help="concurrency model (see 'concviz models')"
-        )
-    g.add_argument("-w", "--workload", default="cpu", help="workload (see 'concviz workloads')")
-    if kind == "sweep":
-        g.add_argument(
-            "-n",
-            "--workers",
-            default="1,2,4,8,16",
-            help="comma-separated worker counts (default 1,2,4,8,16)",
-        )
-    else:
-        g.add_argument(
-            "-n", "--workers", type=int, default=4, help="pool size / consumers / concurrency cap"
-        )
-    g.add_argument("-t", "--tasks", type=int, default=20, help="number of tasks")
-    g.add_argument(
-        "--task-ms",
-        type=_positive_float,
-        default=100.0,
-        help="size of each task: CPU time (calibrated) or wait time, in ms",
-    )
-    g.add_argument(
-        "--iterations",
-        type=int,
-        default=None,
-        help="CPU loop iterations per task (overrides --task-ms)",
-    )
-    g.add_argument(
-        "--start-method",
-        default=None,
-        help="fork, spawn or forkserver (process models; default: the interpreter's)",
-    )
-    g.add_argument(
-        "--queue-size",
-        type=int,
-        default=8,
-        help="maxsize of the queue models' queue (0: unbounded)",
-    )
-    g.add_argument(
-        "--io-fraction",
-        type=_positive_float,
-        default=0.5,
-        help="mixed: share of a task spent on I/O",
-    )
-    g.add_argument("--payload-bytes", type=int, default=0, help="http/mixed: response body size")
-    g.add_argument(
-        "--block-every",
-        type=int,
-        default=5,
-        help="blocking-async, forgot-await: every Nth task is the faulty one",
-    )
-    g.add_argument(
-        "--fail-rate", type=_positive_float, default=0.0, help="fraction of tasks that raise (0-1)"
-    )
-    g.add_argument("--seed", type=int, default=0, help="seed for --fail-rate")
-    g.add_argument(
-        "--switch-interval", type=_positive_float, default=None, help="sys.setswitchinterval (s)"
-    )
-    g.add_argument(
-        "--python", default=None, help="run the workload under this interpreter (>= 3.11)"
-    )
-    o = p.add_argument_group("pattern options")
-    o.add_argument(
-        "--jitter", type=_positive_float, default=0.0, help="vary task sizes by up to this share"
-    )
-    o.add_argument("--fail-task", type=int, default=-1, help="this task id raises, halfway")
-    o.add_argument(
-        "--flaky", type=_positive_float, default=0.0, help="share of 503s from the local server"
-    )
-    o.add_argument(
-        "--lock",
-        action="store_true",
-        help="counter, shared-counter: guard the increment with a lock",
-    )
-    o.add_argument("--race", default="call", help="counter: 'call' or 'inplace' (counter += 1)")
-    o.add_argument(
-        "--lock-order",
-        default="opposite",
-        help="deadlock: 'opposite' (each transfer locks its source first) or 'fixed' (A first)",
-    )
-    o.add_argument("--rate", type=_positive_float, default=10.0, help="token-bucket: starts/s")
-    o.add_argument("--burst", type=int, default=5, help="token-bucket: the bucket's capacity")
-    o.add_argument(
-        "--timeout-ms",
-        type=_positive_float,
-        default=150.0,
-        help="timeout: each task's deadline; deadlock: the wait for the second lock (0: forever)",
-    )
-    o.add_argument("--attempts", type=int, default=4, help="retry: attempts per task")
-    o.add_argument("--task", default=None, help="custom workload: your function, module:function")
-    o.add_argument("--task-args", default="[]", help="custom workload: its arguments, a JSON list")
-    o.add_argument("--task-kwargs", default="{}", help="custom workload: keyword arguments (JSON)")
-    o.add_argument(
-        "--deadline-ms",
-        type=_positive_float,
-        default=500.0,
-        help="graceful-shutdown: how long in-flight tasks may take",
-    )
+    from .runner.params import PYTHON  # noqa: PLC0415
+    from .runner.spec import PARAMS  # noqa: PLC0415
 
-
-def _task_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
-    try:
-        task_args = json.loads(args.task_args)
-        task_kwargs = json.loads(args.task_kwargs)
-    except ValueError as exc:
-        raise UsageError(f"--task-args and --task-kwargs must be JSON: {exc}") from None
-    if not isinstance(task_args, list) or not isinstance(task_kwargs, dict):
-        raise UsageError("--task-args must be a JSON list and --task-kwargs a JSON object")
-    return task_args, task_kwargs
+    groups = {
+        "run": p.add_argument_group("what to run"),
+        "pattern": p.add_argument_group("pattern options"),
+    }
+    for param in PARAMS:
+        if not param.flags:
+            continue
+        g = groups[param.group]
+        if kind == "compare" and param.name == "model":
+            g.add_argument(
+                "-m",
+                "--models",
+                required=True,
+                help="comma-separated models, each optionally MODEL@PYTHON "
+                "(e.g. sequential,threads,threads@python3.13t,processes)",
+            )
+        elif kind == "sweep" and param.name == "workers":
+            g.add_argument(
+                *param.flags,
+                default="1,2,4,8,16",
+                help="comma-separated worker counts (default 1,2,4,8,16)",
+            )
+        else:
+            param.add_option(g)
+        if param.name == "switch_interval":
+            PYTHON.add_option(g)  # not a RunSpec field, but chosen with them
 
 
 def spec_from_args(
     args: argparse.Namespace, model: str | None = None, workers: int | None = None
 ) -> Any:
-    from .runner.spec import RunSpec, SpecError  # noqa: PLC0415
+    from .runner.spec import PARAMS, RunSpec, SpecError  # noqa: PLC0415
 
-    task_args, task_kwargs = _task_arguments(args)
-    workload = args.workload
-    if args.task is not None and workload == "cpu":  # the default: --task implies custom
-        workload = "custom"
-    spec = RunSpec(
-        model=model if model is not None else args.model,
-        workload=workload,
-        workers=workers if workers is not None else args.workers,
-        tasks=args.tasks,
-        task_ms=args.task_ms,
-        iterations=args.iterations,
-        start_method=args.start_method,
-        queue_size=args.queue_size,
-        io_fraction=args.io_fraction,
-        payload_bytes=args.payload_bytes,
-        block_every=args.block_every,
-        fail_rate=args.fail_rate,
-        seed=args.seed,
-        switch_interval=args.switch_interval,
-        jitter=args.jitter,
-        fail_task=args.fail_task,
-        flaky=args.flaky,
-        lock=args.lock,
-        race=args.race,
-        lock_order=args.lock_order,
-        rate=args.rate,
-        burst=args.burst,
-        timeout_ms=args.timeout_ms,
-        attempts=args.attempts,
-        deadline_ms=args.deadline_ms,
-        task=args.task,
-        task_args=task_args,
-        task_kwargs=task_kwargs,
-        task_path=os.getcwd() if args.task else None,
-    )
+    values = {p.name: getattr(args, p.name) for p in PARAMS if hasattr(args, p.name)}
+    if model is not None:
+        values["model"] = model
+    if workers is not None:
+        values["workers"] = workers
+    if args.task is not None and values["workload"] == "cpu":  # the default: --task implies custom
+        values["workload"] = "custom"
+    values["task_path"] = os.getcwd() if args.task else None
     try:
-        return spec.validated()
+        return RunSpec(**values).validated()
     except SpecError as exc:
         raise UsageError(str(exc)) from None
 

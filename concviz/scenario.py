@@ -39,16 +39,17 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .experiments import COLUMNS
-from .runner.spec import RunSpec, SpecError
+from .runner.params import PYTHON, Param
+from .runner.spec import BY_NAME, RunSpec, SpecError
 
-#: Settings a [run] table or a [[variant]] may set, with their types.
-RUN_FIELDS: dict[str, type] = {f.name: f.type for f in fields(RunSpec)}  # type: ignore[misc]
+#: Settings a [run] table or a [[variant]] may set: every run parameter, by its name.
+RUN_FIELDS: dict[str, Param] = BY_NAME
 VARIANT_EXTRA = {"label", "python"}
 #: Longest ``stop_after_s``: a day (a demonstration stops long before).
 MAX_STOP_AFTER_S = 86400.0
@@ -160,7 +161,7 @@ def parse(data: dict[str, Any], path: Path) -> Scenario:
 
     run = _table(data, "run", where)
     python = run.get("python")
-    if python is not None and not isinstance(python, str):
+    if not PYTHON.has_type(python):
         raise ScenarioError(f"{where}: [run] python must be a string (a path or a name)")
     spec = _spec(RunSpec(), {k: v for k, v in run.items() if k != "python"}, where, "[run]")
     task = _table(data, "task", where)
@@ -179,7 +180,7 @@ def parse(data: dict[str, Any], path: Path) -> Scenario:
         if not isinstance(name, str) or not name:
             raise ScenarioError(f"{where}: {label} needs a label (a string)")
         vpython = raw.get("python", python)
-        if vpython is not None and not isinstance(vpython, str):
+        if not PYTHON.has_type(vpython):
             raise ScenarioError(f"{where}: {label} python must be a string")
         overrides = {k: v for k, v in raw.items() if k not in VARIANT_EXTRA}
         variants.append(Variant(name, _spec(spec, overrides, where, label), vpython))
@@ -240,17 +241,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-_EXPECTED = {
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true or false",
-    "str": "a string",
-    "float | None": "a number",
-    "int | None": "a whole number",
-    "str | None": "a string",
-}
-
-
 #: Fields that may be given in cores ("cores", "4 * cores"): a demonstration of
 #: oversubscription must mean the same on 2 cores and on 16.
 PER_CORE_FIELDS = ("workers", "tasks")
@@ -283,25 +273,14 @@ def _per_core(values: dict[str, Any], where: str, section: str) -> dict[str, Any
 def _spec(base: RunSpec, values: dict[str, Any], where: str, section: str) -> RunSpec:
     values = _per_core(values, where, section)
     for key, value in values.items():
-        kind = RUN_FIELDS.get(key)
-        if kind is None:
+        param = RUN_FIELDS.get(key)
+        if param is None:
             raise ScenarioError(
                 f"{where}: {section} has an unknown field {key!r} "
                 f"(expected one of: {', '.join(RUN_FIELDS)}, python)"
             )
-        expected = _EXPECTED.get(str(kind), str(kind))
-        ok = (
-            (
-                expected == "a whole number"
-                and isinstance(value, int)
-                and not isinstance(value, bool)
-            )
-            or (expected == "a number" and _is_number(value))
-            or (expected == "true or false" and isinstance(value, bool))
-            or (expected == "a string" and isinstance(value, str))
-        )
-        if not ok:
-            raise ScenarioError(f"{where}: {section} {key} must be {expected}, got {value!r}")
+        if value is None or not param.has_type(value):  # TOML has no null: None is no value
+            raise ScenarioError(f"{where}: {section} {key} must be {param.expected}, got {value!r}")
     try:
         return replace(base, **values).validated()
     except SpecError as exc:

@@ -141,8 +141,10 @@ def test_the_cache_key_names_the_scheme_and_the_interpreter() -> None:
 #: Run in a fresh interpreter: a workload's first tasks against its later ones.
 _FIRST_TASKS = """
 import json, statistics, sys, time
+from concviz.runner.spec import RunSpec
 from concviz.workloads import WorkloadParams, load
-workload = load(WorkloadParams(name=sys.argv[1], iterations=int(sys.argv[2])))
+spec = RunSpec(workload=sys.argv[1], iterations=int(sys.argv[2]))
+workload = load(WorkloadParams(spec))
 times = []
 for task in range(30):
     began = time.thread_time_ns()

@@ -106,8 +106,8 @@ def test_failing_tasks_do_not_fail_the_command() -> None:
         (["-m", "processes", "-n", "5000"], "workers for processes must be at most 512"),
         (["-t", "0"], "tasks must be at least 1"),
         (["--task-ms", "-5"], "task-ms must be at least 0"),
-        (["--task-ms", "abc"], "not a number: 'abc'"),
-        (["-n", "many"], "invalid int value: 'many'"),
+        (["--task-ms", "abc"], "task-ms must be a number, got 'abc'"),
+        (["-n", "many"], "workers must be a whole number, got 'many'"),
         (["--fail-rate", "2"], "fail-rate must be at most 1"),
         (
             ["--start-method", "clone"],

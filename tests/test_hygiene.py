@@ -75,8 +75,10 @@ def test_runner_side_modules_import_only_the_standard_library() -> None:
 def test_only_async_http_tasks_reach_for_aiohttp() -> None:
     """aiohttp is optional on the runner side: imported lazily, by async HTTP tasks alone."""
     code = (
+        "from concviz.runner.spec import RunSpec\n"
         "from concviz.workloads import WorkloadParams, load\n"
-        "w = load(WorkloadParams(name='http', base_url='http://127.0.0.1:1'))\n"
+        "spec = RunSpec(workload='http')\n"
+        "w = load(WorkloadParams(spec, base_url='http://127.0.0.1:1'))\n"
         "assert 'aiohttp' not in sys.modules\n"
         "from concviz.workloads.http import async_client_name\n"
         "async_client_name()\n"

@@ -13,11 +13,12 @@ import os
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
 
 from ..runner.protocol import RECORD, RECORD_SIZE, START_COROUTINE, START_IN_PARTS, Kind, Status
+from ..runner.spec import RunSpec
 from .spans import Span
 from .timeline import (
     BIN_HISTORY_NS,
@@ -352,12 +353,15 @@ def _count_kept(counts: Counter[str], key: str) -> None:
 class RunAggregate:
     def __init__(
         self,
-        spec: dict[str, Any] | None = None,
+        spec: RunSpec | dict[str, Any] | None = None,
         keep_all_spans: bool = False,
         track_bins: bool = False,
         bulk: bool = True,
     ) -> None:
-        self.spec: dict[str, Any] = dict(spec or {})
+        #: The spec the observer started the run with: what ran, typed. None for a
+        #: recording, whose spec is known only as the JSON it was saved as (``spec``).
+        self.run_spec = spec if isinstance(spec, RunSpec) else None
+        self.spec: dict[str, Any] = asdict(spec) if isinstance(spec, RunSpec) else dict(spec or {})
         #: Long RECORDS frames go through :mod:`concviz.observer.bulk` (False: always the loop).
         self.bulk = bulk
         self.track_bins = track_bins
@@ -633,7 +637,8 @@ class RunAggregate:
         kind = obj.get("type")
         if kind == "run_start":
             self.meta = obj
-            self.spec = dict(obj.get("spec", self.spec))
+            if self.run_spec is None:  # a recording: the runner's echo is all there is
+                self.spec = dict(obj.get("spec", self.spec))
             # What the model tells the figures, said by the runner: the aggregate
             # needs no catalogue (models import the runner side, not the observer).
             self.real_queue = bool(obj.get("queue"))
@@ -923,10 +928,7 @@ class RunAggregate:
         if self.run_error is not None:
             run_error = f"{self.run_error.get('error')}: {self.run_error.get('message')}"
         return Summary(
-            model=str(self.spec.get("model", "?")),
-            workload=str(self.spec.get("workload", "?")),
-            workers=int(self.spec.get("workers", 0)),
-            tasks=int(self.spec.get("tasks", 0)),
+            **self._what_ran(),
             status=self.status,
             completed=self.completed,
             failed=self.failed,
@@ -945,9 +947,6 @@ class RunAggregate:
             events=self.events,
             dropped_events=self.dropped,
             start_method=meta.get("start_method"),
-            task_ms=float(self.spec.get("task_ms", 0.0)),
-            iterations=spec_iterations(self.spec),
-            task=self.spec.get("task"),
             lanes=len(self.lane_list),
             errors=dict(self.errors.most_common(10)),
             run_error=run_error,
@@ -964,6 +963,23 @@ class RunAggregate:
             task_cpu_ms_median=task_cpu_ms_median(self.lane_list),
             **self._memory_figures(),
         )
+
+    def _what_ran(self) -> dict[str, Any]:
+        """The settings a summary names: from the typed spec where the observer holds it."""
+        ran = self.run_spec
+        if ran is None:  # a recording (or a bare aggregate): the spec as JSON
+            spec = self.spec
+            return {
+                "model": str(spec.get("model", "?")),
+                "workload": str(spec.get("workload", "?")),
+                "workers": int(spec.get("workers", 0)),
+                "tasks": int(spec.get("tasks", 0)),
+                "task_ms": float(spec.get("task_ms", 0.0)),
+                "iterations": spec_iterations(spec),
+                "task": spec.get("task"),
+            }
+        names = ("model", "workload", "workers", "tasks", "iterations", "task")
+        return {**{name: getattr(ran, name) for name in names}, "task_ms": float(ran.task_ms)}
 
     def _core_wait_fraction(self, ticks: TickSums, now_ns: int | None) -> float | None:
         """Run-queue wait over the tasks' time, the running tasks' time so far included

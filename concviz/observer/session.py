@@ -392,7 +392,7 @@ class RunSession:
         self.python = python or sys.executable
         self.lock = threading.Lock()
         self.aggregate = RunAggregate(
-            self.spec.__dict__, keep_all_spans=keep_all_spans, track_bins=track_bins
+            self.spec, keep_all_spans=keep_all_spans, track_bins=track_bins
         )
         self.done = threading.Event()
         self.returncode: int | None = None

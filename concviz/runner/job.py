@@ -14,26 +14,19 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..workloads import WorkloadParams
 from . import worker
 from .protocol import RECORD, Kind
+from .spec import RunSpec
 
 
 @dataclass
 class Job:
-    #: Pool size / consumer count / concurrency cap, as the model interprets it.
-    workers: int
-    #: How many tasks :meth:`tasks` yields.
-    count: int
-    #: ``maxsize`` for the queue models (0 = unbounded).
-    queue_size: int = 0
-    #: multiprocessing start method for process models (None: the interpreter's default).
-    start_method: str | None = None
+    #: The run's settings and what the runner added to them (the local server, the
+    #: calibration): sent to worker processes as they are by :attr:`initargs`.
+    workload_params: WorkloadParams
     #: Sent to worker processes by :attr:`initargs`.
     connect_path: str = ""
-    workload_params: dict[str, Any] = field(default_factory=dict)
-    switch_interval: float | None = None
-    #: The whole run's settings (patterns read their options here: rate, timeout_ms...).
-    spec: Any = None
     #: Process models: worker processes note their running task in shared memory,
     #: so a task lost with its process is still counted (see worker.task_board).
     track_lost: bool = False
@@ -42,6 +35,37 @@ class Job:
 
     def __post_init__(self) -> None:
         self.awork = worker.arun_for_workload()
+
+    # -- the run's settings ---------------------------------------------------
+
+    @property
+    def spec(self) -> RunSpec:
+        """The whole run's settings (patterns read their options here: rate, timeout_ms...)."""
+        return self.workload_params.spec
+
+    @property
+    def workers(self) -> int:
+        """Pool size / consumer count / concurrency cap, as the model interprets it."""
+        return self.spec.workers
+
+    @property
+    def count(self) -> int:
+        """How many tasks :meth:`tasks` yields."""
+        return self.spec.tasks
+
+    @property
+    def queue_size(self) -> int:
+        """``maxsize`` for the queue models (0 = unbounded)."""
+        return self.spec.queue_size
+
+    @property
+    def start_method(self) -> str | None:
+        """multiprocessing start method for process models (None: the interpreter's default)."""
+        return self.spec.start_method
+
+    @property
+    def switch_interval(self) -> float | None:
+        return self.spec.switch_interval
 
     # -- the tasks ------------------------------------------------------------
 

@@ -170,41 +170,10 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
         model = MODELS[spec.model]
         wl = WORKLOADS[spec.workload]
         calib, measured = calibration(wl.calibrations)
-        params = WorkloadParams(
-            name=spec.workload,
-            task_ms=spec.task_ms,
-            iterations=spec.iterations,
-            io_fraction=spec.io_fraction,
-            payload_bytes=spec.payload_bytes,
-            block_every=spec.block_every,
-            fail_rate=spec.fail_rate,
-            seed=spec.seed,
-            base_url=base_url,
-            calibration=calib,
-            jitter=spec.jitter,
-            fail_task=spec.fail_task,
-            flaky=spec.flaky,
-            lock=spec.lock,
-            race=spec.race,
-            lock_order=spec.lock_order,
-            timeout_ms=spec.timeout_ms,
-            task=spec.task,
-            task_args=spec.task_args,
-            task_kwargs=spec.task_kwargs,
-            task_path=spec.task_path,
-        )
-        workload = worker.use_workload(params.to_dict())
-        job = Job(
-            workers=spec.workers,
-            count=spec.tasks,
-            queue_size=spec.queue_size,
-            start_method=spec.start_method,
-            connect_path=connect_path,
-            workload_params=params.to_dict(),
-            switch_interval=spec.switch_interval,
-            spec=spec,
-            track_lost=model.processes,
-        )
+        # The one form the settings take from here on, in every process of the run.
+        params = WorkloadParams(spec, base_url=base_url, calibration=calib)
+        workload = worker.use_workload(params)
+        job = Job(params, connect_path=connect_path, track_lost=model.processes)
         module = model.load()
         meta: dict[str, Any] = {
             "type": "run_start",

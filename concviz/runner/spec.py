@@ -8,13 +8,14 @@ the runner as JSON.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
 from ..workloads import describe_size
+from .params import Param, param, params_of
+from .params import SpecError as SpecError  # noqa: PLC0414  (re-exported: validated() raises it)
 
 START_METHODS = ("fork", "spawn", "forkserver")
 RACE_FORMS = ("call", "inplace")
@@ -22,55 +23,244 @@ LOCK_ORDERS = ("opposite", "fixed")
 MAX_TASKS = 10_000_000
 MAX_TASK_MS = 600_000.0
 MAX_PAYLOAD = 64 * 1024 * 1024
-
-
-class SpecError(ValueError):
-    """A bad value, explained in one line that names it and what would be valid."""
+#: The most workers any model takes (each model has its own cap: ModelInfo.max_workers).
+MAX_WORKERS = max(info.max_workers for info in MODELS.values())
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    model: str = "threads"
-    workload: str = "cpu"
-    workers: int = 4
-    tasks: int = 20
-    task_ms: float = 100.0
-    iterations: int | None = None
-    start_method: str | None = None
-    queue_size: int = 8
-    io_fraction: float = 0.5
-    payload_bytes: int = 0
-    block_every: int = 5
-    fail_rate: float = 0.0
-    seed: int = 0
-    switch_interval: float | None = None
+    """One run's settings. Each field is a run parameter, declared here once (see params.py)."""
+
+    model: str = param(
+        "threads",
+        "str",
+        choices=tuple(MODELS),
+        noun="model",
+        flags=("-m", "--model"),
+        help="concurrency model (see 'concviz models')",
+    )
+    workload: str = param(
+        "cpu",
+        "str",
+        choices=tuple(WORKLOADS),
+        noun="workload",
+        flags=("-w", "--workload"),
+        help="workload (see 'concviz workloads')",
+    )
+    workers: int = param(
+        4,
+        "int",
+        lo=1,
+        hi=MAX_WORKERS,
+        flags=("-n", "--workers"),
+        help="pool size / consumers / concurrency cap (at most the model's own cap)",
+    )
+    tasks: int = param(
+        20, "int", lo=1, hi=MAX_TASKS, flags=("-t", "--tasks"), help="number of tasks"
+    )
+    task_ms: float = param(
+        100.0,
+        "float",
+        lo=0.0,
+        hi=MAX_TASK_MS,
+        flags=("--task-ms",),
+        help="size of each task: CPU time (calibrated) or wait time, in ms",
+    )
+    iterations: int | None = param(
+        None,
+        "int",
+        lo=1,
+        hi=10**12,
+        optional=True,
+        flags=("--iterations",),
+        help="CPU loop iterations per task (overrides --task-ms)",
+    )
+    start_method: str | None = param(
+        None,
+        "str",
+        choices=START_METHODS,
+        noun="start method",
+        optional=True,
+        flags=("--start-method",),
+        help="fork, spawn or forkserver (process models; default: the interpreter's)",
+    )
+    queue_size: int = param(
+        8,
+        "int",
+        lo=0,
+        hi=10_000_000,
+        flags=("--queue-size",),
+        help="maxsize of the queue models' queue (0: unbounded)",
+    )
+    io_fraction: float = param(
+        0.5,
+        "float",
+        lo=0.0,
+        hi=1.0,
+        flags=("--io-fraction",),
+        help="mixed: share of a task spent on I/O",
+    )
+    payload_bytes: int = param(
+        0,
+        "int",
+        lo=0,
+        hi=MAX_PAYLOAD,
+        flags=("--payload-bytes",),
+        help="http/mixed: response body size",
+    )
+    block_every: int = param(
+        5,
+        "int",
+        lo=0,
+        hi=MAX_TASKS,
+        flags=("--block-every",),
+        help="blocking-async, forgot-await: every Nth task is the faulty one",
+    )
+    fail_rate: float = param(
+        0.0, "float", lo=0.0, hi=1.0, flags=("--fail-rate",), help="fraction of tasks that raise"
+    )
+    seed: int = param(0, "int", flags=("--seed",), help="seed for --fail-rate")
+    switch_interval: float | None = param(
+        None,
+        "float",
+        lo=1e-6,
+        hi=10.0,
+        optional=True,
+        flags=("--switch-interval",),
+        help="sys.setswitchinterval (s)",
+    )
     #: Task durations vary by up to this fraction either way (0: all the same).
-    jitter: float = 0.0
+    jitter: float = param(
+        0.0,
+        "float",
+        lo=0.0,
+        hi=0.99,
+        group="pattern",
+        flags=("--jitter",),
+        help="vary task sizes by up to this share",
+    )
     #: The task (by id) that raises, halfway through (failure-semantics patterns).
-    fail_task: int = -1
+    fail_task: int = param(
+        -1,
+        "int",
+        lo=-1,
+        hi=MAX_TASKS,
+        group="pattern",
+        flags=("--fail-task",),
+        help="this task id raises, halfway",
+    )
     #: Share of the local server's answers that are 503s (retry pattern).
-    flaky: float = 0.0
+    flaky: float = param(
+        0.0,
+        "float",
+        lo=0.0,
+        hi=1.0,
+        group="pattern",
+        flags=("--flaky",),
+        help="share of 503s from the local server",
+    )
     #: counter workload: guard the increment with a threading.Lock (shared-counter: get_lock()).
-    lock: bool = False
+    lock: bool = param(
+        False,
+        "bool",
+        group="pattern",
+        flags=("--lock",),
+        help="counter, shared-counter: guard the increment with a lock",
+    )
     #: counter workload: "inplace" (counter += 1) or "call" (counter = plus_one(counter)).
-    race: str = "call"
+    race: str = param(
+        "call",
+        "str",
+        choices=RACE_FORMS,
+        noun="race form",
+        group="pattern",
+        flags=("--race",),
+        help="counter: 'call' or 'inplace' (counter += 1)",
+    )
     #: deadlock workload: "opposite" (the pitfall) or "fixed" (every thread locks A first).
-    lock_order: str = "opposite"
+    lock_order: str = param(
+        "opposite",
+        "str",
+        choices=LOCK_ORDERS,
+        noun="lock order",
+        group="pattern",
+        flags=("--lock-order",),
+        help="deadlock: 'opposite' (each transfer locks its source first) or 'fixed' (A first)",
+    )
     #: token-bucket pattern: tokens per second, and the bucket's capacity.
-    rate: float = 10.0
-    burst: int = 5
+    rate: float = param(
+        10.0,
+        "float",
+        lo=0.01,
+        hi=1e6,
+        group="pattern",
+        flags=("--rate",),
+        help="token-bucket: starts/s",
+    )
+    burst: int = param(
+        5,
+        "int",
+        lo=1,
+        hi=1_000_000,
+        group="pattern",
+        flags=("--burst",),
+        help="token-bucket: the bucket's capacity",
+    )
     #: timeout pattern: each task's deadline.
-    timeout_ms: float = 150.0
+    timeout_ms: float = param(
+        150.0,
+        "float",
+        lo=0.0,
+        hi=MAX_TASK_MS,
+        group="pattern",
+        flags=("--timeout-ms",),
+        help="timeout: each task's deadline; deadlock: the wait for the second lock (0: forever)",
+    )
     #: retry pattern: attempts per task (the first one included).
-    attempts: int = 4
+    attempts: int = param(
+        4,
+        "int",
+        lo=1,
+        hi=100,
+        group="pattern",
+        flags=("--attempts",),
+        help="retry: attempts per task",
+    )
     #: graceful-shutdown pattern: how long in-flight tasks may take to finish.
-    deadline_ms: float = 500.0
+    deadline_ms: float = param(
+        500.0,
+        "float",
+        lo=0.0,
+        hi=MAX_TASK_MS,
+        group="pattern",
+        flags=("--deadline-ms",),
+        help="graceful-shutdown: how long in-flight tasks may take",
+    )
     #: custom workload: your own function as the task, "module:function".
-    task: str | None = None
-    task_args: list[Any] = field(default_factory=list)
-    task_kwargs: dict[str, Any] = field(default_factory=dict)
+    task: str | None = param(
+        None,
+        "str",
+        optional=True,
+        group="pattern",
+        flags=("--task",),
+        help="custom workload: your function, module:function",
+    )
+    task_args: list[Any] = param(  # noqa: RUF009  (a default_factory: a fresh list)
+        [],
+        "list",
+        group="pattern",
+        flags=("--task-args",),
+        help="custom workload: its arguments, a JSON list",
+    )
+    task_kwargs: dict[str, Any] = param(  # noqa: RUF009  (a default_factory: a fresh dict)
+        {},
+        "dict",
+        group="pattern",
+        flags=("--task-kwargs",),
+        help="custom workload: keyword arguments (JSON)",
+    )
     #: custom workload: a folder to import it from (the current one by default).
-    task_path: str | None = None
+    task_path: str | None = param(None, "str", optional=True)
 
     @property
     def size(self) -> str:
@@ -79,40 +269,14 @@ class RunSpec:
 
     def validated(self) -> RunSpec:
         """Returns the spec with model-specific adjustments, or raises SpecError."""
-        if self.model not in MODELS:
-            raise SpecError(_unknown("model", self.model, MODELS))
-        if self.workload not in WORKLOADS:
-            raise SpecError(_unknown("workload", self.workload, WORKLOADS))
+        for p in PARAMS:
+            value = getattr(self, p.name)
+            if p.name == "workers" and self.model in MODELS:
+                # Each model has its own cap, and the message names the model.
+                p.check(value, f"workers for {self.model}", MODELS[self.model].max_workers)
+            else:
+                p.check(value)
         info = MODELS[self.model]
-        _integer(f"workers for {self.model}", self.workers, 1, info.max_workers)
-        _integer("tasks", self.tasks, 1, MAX_TASKS)
-        _number("task-ms", self.task_ms, 0.0, MAX_TASK_MS)
-        if self.iterations is not None:
-            _integer("iterations", self.iterations, 1, 10**12)
-        if self.start_method is not None and self.start_method not in START_METHODS:
-            choices = ", ".join(START_METHODS)
-            raise SpecError(f"unknown start method {self.start_method!r} (choose from {choices})")
-        _integer("queue-size", self.queue_size, 0, 10_000_000)
-        _number("io-fraction", self.io_fraction, 0.0, 1.0)
-        _integer("payload-bytes", self.payload_bytes, 0, MAX_PAYLOAD)
-        _integer("block-every", self.block_every, 0, MAX_TASKS)
-        _number("fail-rate", self.fail_rate, 0.0, 1.0)
-        _number("jitter", self.jitter, 0.0, 0.99)
-        _integer("fail-task", self.fail_task, -1, MAX_TASKS)
-        _number("flaky", self.flaky, 0.0, 1.0)
-        if self.race not in RACE_FORMS:
-            raise SpecError(
-                f"unknown race form {self.race!r} (choose from {', '.join(RACE_FORMS)})"
-            )
-        if self.lock_order not in LOCK_ORDERS:
-            raise SpecError(
-                f"unknown lock order {self.lock_order!r} (choose from {', '.join(LOCK_ORDERS)})"
-            )
-        _number("rate", self.rate, 0.01, 1e6)
-        _integer("burst", self.burst, 1, 1_000_000)
-        _number("timeout-ms", self.timeout_ms, 0.0, MAX_TASK_MS)
-        _integer("attempts", self.attempts, 1, 100)
-        _number("deadline-ms", self.deadline_ms, 0.0, MAX_TASK_MS)
         workload = WORKLOADS[self.workload]
         if (self.workload == "custom") != (self.task is not None):
             raise SpecError(
@@ -138,10 +302,6 @@ class RunSpec:
                 f"the {self.workload} workload shares a multiprocessing.Value, which cannot"
                 " enter a sub-interpreter (choose a thread or process model)"
             )
-        if self.switch_interval is not None:
-            _number("switch-interval", self.switch_interval, 1e-6, 10.0)
-            if self.switch_interval <= 0:
-                raise SpecError("switch-interval must be > 0 seconds")
         # Sequential has exactly one worker whatever was asked: say so in the result.
         return replace(self, workers=1) if self.model == "sequential" else self
 
@@ -155,23 +315,7 @@ class RunSpec:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def _unknown(what: str, value: str, choices: dict[str, Any]) -> str:
-    return f"unknown {what} {value!r} (choose from {', '.join(choices)})"
-
-
-def _integer(name: str, value: Any, low: int, high: int | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{name} must be a whole number, got {value!r}")
-    if value < low:
-        raise SpecError(f"{name} must be at least {low}, got {value}")
-    if high is not None and value > high:
-        raise SpecError(f"{name} must be at most {high:,}, got {value:,}")
-
-
-def _number(name: str, value: Any, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{name} must be a number, got {value!r}")
-    if value < low:
-        raise SpecError(f"{name} must be at least {low:g}, got {value:g}")
-    if value > high:
-        raise SpecError(f"{name} must be at most {high:g}, got {value:g}")
+#: Every run parameter, in RunSpec's field order: the one table the command line,
+#: the settings panel, scenario files and :meth:`RunSpec.validated` are made from.
+PARAMS: tuple[Param, ...] = params_of(RunSpec)
+BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}

@@ -167,9 +167,9 @@ def connect(path: str, role: str, on_lost: Callable[[], None]) -> Recorder:
     return _recorder
 
 
-def use_workload(params: dict[str, Any]) -> Workload:
+def use_workload(params: WorkloadParams) -> Workload:
     global _workload
-    _workload = load_workload(WorkloadParams.from_dict(params))
+    _workload = load_workload(params)
     return _workload
 
 
@@ -230,7 +230,7 @@ def report_lost(board: Any) -> int:
 
 def init_process(
     path: str,
-    params: dict[str, Any],
+    params: WorkloadParams,
     switch_interval: float | None,
     shared: Any = None,
     board: Any = None,

@@ -26,25 +26,24 @@ from rich.rule import Rule
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.dom import NoScreen
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select
+from textual.widgets import Button, Footer, Input, Select
 
 from ..models import CATALOG as MODELS
 from ..observer.interpreters import Interpreter, discover
 from ..observer.recording import RecordingError, Replay
 from ..observer.session import RunSession, SessionError, run_in_progress
-from ..runner.spec import START_METHODS, RunSpec, SpecError
+from ..runner.spec import BY_NAME, RunSpec, SpecError
 from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
 from ..workloads import task_source
 from .controller import RunController
 from .frame import Frame, Geometry, Panels, dashboard_frame, stamp
-from .options import Option, options_for
+from .settings import SettingsPanel, clamp
 from .view import TimelineCache, idle_header
 from .widgets import (
     Explanation,
@@ -112,172 +111,6 @@ def expectation(spec: RunSpec) -> str:
     if nature == "io":
         return "Waiting work: tasks overlap while they wait, and the CPU stays nearly idle."
     return "Mixed work: waits overlap, the CPU part competes for the GIL or spreads over processes."
-
-
-class SettingsPanel(VerticalScroll):
-    """The run's settings; they apply to the next run."""
-
-    DEFAULT_CSS = """
-    SettingsPanel { width: 32; padding: 0 1; border: round $foreground-muted; }
-    SettingsPanel Label { margin-top: 1; color: $text-muted; }
-    SettingsPanel Input.-invalid { border: tall $error; }
-    SettingsPanel Button { width: 100%; margin-top: 1; }
-    SettingsPanel #options { height: auto; }
-    """
-
-    def __init__(self, spec: RunSpec, python: str | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.spec = spec
-        self.python = python
-        version = ".".join(map(str, sys.version_info[:3]))
-        self.python_label = python or f"this one ({version})"
-        self.border_title = "Settings"
-        #: The fields are mounted after the first frame (styling them is a third
-        #: of start-up); until then what they would say is kept here.
-        self.ready = False
-        self._interpreters: list[Interpreter] | None = None
-        self._recorded_python: str | None = None
-        #: The model's and workload's own options on show, by RunSpec field.
-        self.option_fields: dict[str, tuple[Option, Input | Select[str]]] = {}
-
-    async def fill(self) -> None:
-        """Mounts the fields, then applies what changed while they were not there."""
-        if self.ready or not self.is_attached:
-            return
-        await self.mount_all(self._fields())
-        self.ready = True
-        if self._recorded_python is not None:
-            self.show_recorded_python(self._recorded_python)
-        elif self._interpreters is not None:
-            self.offer_interpreters(self._interpreters)
-
-    def _fields(self) -> Iterable[Widget]:
-        spec = self.spec
-        yield Label("Model  [dim](m)[/]")
-        yield Select([(n, n) for n in MODELS], value=spec.model, allow_blank=False, id="set-model")
-        yield Label("Workload  [dim](w)[/]")
-        yield Select(
-            [(n, n) for n in WORKLOADS], value=spec.workload, allow_blank=False, id="set-workload"
-        )
-        yield Label("Workers  [dim](+ -)[/]")
-        yield Input(str(spec.workers), type="integer", id="set-workers")
-        yield Label("Tasks  [dim]([ ])[/]")
-        yield Input(str(spec.tasks), type="integer", id="set-tasks")
-        yield Label("Task size, ms")
-        yield Input(f"{spec.task_ms:g}", type="number", id="set-task_ms")
-        yield Vertical(*self._option_widgets(spec), id="options")
-        yield Label("Start method (processes)")
-        yield Select(
-            [("default", "default")] + [(m, m) for m in START_METHODS],
-            value=spec.start_method or "default",
-            allow_blank=False,
-            id="set-start_method",
-        )
-        yield Label("Interpreter")
-        yield Select(
-            [(self.python_label, self.python or "")],
-            value=self.python or "",
-            allow_blank=False,
-            id="set-python",
-        )
-        yield Label("Switch interval, ms (threads)")
-        switch = "" if spec.switch_interval is None else f"{spec.switch_interval * 1000:g}"
-        yield Input(switch, type="number", placeholder="5 (the default)", id="set-switch")
-        yield Button("Run  (r)", id="run", variant="primary")
-
-    def _option_widgets(self, spec: RunSpec) -> Iterable[Widget]:
-        """A label and a field for each option of this model and workload."""
-        self.option_fields = {}
-        for option in options_for(spec):
-            field: Input | Select[str]
-            text = option.text(spec)
-            name = f"opt-{option.field}"
-            if option.kind in ("choice", "bool"):
-                values = option.choices if option.kind == "choice" else ("off", "on")
-                field = Select([(v, v) for v in values], value=text, allow_blank=False, id=name)
-            else:
-                field = Input(
-                    text,
-                    type="integer" if option.kind == "int" else "number",
-                    placeholder="default",
-                    id=name,
-                )
-            self.option_fields[option.field] = (option, field)
-            yield Label(option.label)
-            yield field
-
-    def option_values(self) -> dict[str, Any]:
-        """What the option fields say, as RunSpec fields (a bad value raises SpecError)."""
-        return {
-            name: option.parse(str(field.value))
-            for name, (option, field) in self.option_fields.items()
-        }
-
-    def sync_options(self, spec: RunSpec, values: bool = True) -> None:
-        """Shows the options of ``spec``'s model and workload (with its values: ``values``).
-
-        Not the values while the user types: "1.50" must not become "1.5" under the cursor.
-        """
-        if not self.ready:
-            return
-        wanted = [option.field for option in options_for(spec)]
-        if wanted != list(self.option_fields):
-            self.call_later(self._rebuild_options, spec)
-            return
-        if not values:
-            return
-        with self.prevent(Select.Changed, Input.Changed):
-            for option, field in self.option_fields.values():
-                if str(field.value) != option.text(spec):
-                    field.value = option.text(spec)
-
-    async def _rebuild_options(self, spec: RunSpec) -> None:
-        box = self.query_one("#options", Vertical)
-        await box.remove_children()
-        await box.mount_all(list(self._option_widgets(spec)))
-
-    def show_recorded_python(self, label: str) -> None:
-        self._recorded_python = label
-        if not self.ready:
-            return
-        select = self.query_one("#set-python", Select)
-        with self.prevent(Select.Changed):
-            select.set_options([(label, "recorded")])
-            select.value = "recorded"
-
-    def offer_interpreters(self, found: list[Interpreter]) -> None:
-        """Fills the interpreter list once discovery (a worker thread) is done."""
-        self._interpreters = found
-        if not self.ready or not self.is_attached:
-            return  # not drawn yet (it will use them), or gone (the app is closing)
-        select = self.query_one("#set-python", Select)
-        current = select.value
-        options = [
-            (f"{i.short}  {i.label.split('(')[1].rstrip(')')}  {i.path}", i.path) for i in found
-        ]
-        if self.python is None:
-            options.insert(0, (self.python_label, ""))
-        with self.prevent(Select.Changed):
-            select.set_options(options)
-            values = {value for _, value in options}
-            select.value = current if current in values else options[0][1]
-
-    def set_spec(self, spec: RunSpec) -> None:
-        """Reflects a spec changed by keys, without echoing change events back."""
-        self.spec = spec
-        if not self.ready:
-            return  # the fields will be made from self.spec
-        with self.prevent(Select.Changed, Input.Changed):
-            self.query_one("#set-model", Select).value = spec.model
-            self.query_one("#set-workload", Select).value = spec.workload
-            for name in ("workers", "tasks"):
-                box = self.query_one(f"#set-{name}", Input)
-                if box.value != str(getattr(spec, name)):
-                    box.value = str(getattr(spec, name))
-            ms = self.query_one("#set-task_ms", Input)
-            if ms.value != f"{spec.task_ms:g}":
-                ms.value = f"{spec.task_ms:g}"
-        self.sync_options(spec)
 
 
 class ConcvizApp(App[None]):
@@ -579,39 +412,8 @@ class ConcvizApp(App[None]):
         if not panel.ready:  # the first instants: nothing can have been typed yet
             return self.spec
 
-        def integer(name: str) -> int:
-            text = panel.query_one(f"#set-{name}", Input).value.strip()
-            try:
-                return int(text)
-            except ValueError:
-                raise SpecError(f"{name} must be a whole number, got {text!r}") from None
-
-        ms_text = panel.query_one("#set-task_ms", Input).value.strip()
-        try:
-            task_ms = float(ms_text)
-        except ValueError:
-            raise SpecError(f"task size must be a number of ms, got {ms_text!r}") from None
-        method = panel.query_one("#set-start_method", Select).value
-        switch_text = panel.query_one("#set-switch", Input).value.strip()
-        try:
-            switch = float(switch_text) / 1000 if switch_text else None
-        except ValueError:
-            raise SpecError(
-                f"switch interval must be a number of ms, got {switch_text!r}"
-            ) from None
-        chosen = panel.query_one("#set-python", Select).value
-        self.python = str(chosen) if chosen else None
-        return replace(
-            self.spec,
-            model=str(panel.query_one("#set-model", Select).value),
-            workload=str(panel.query_one("#set-workload", Select).value),
-            workers=integer("workers"),
-            tasks=integer("tasks"),
-            task_ms=task_ms,
-            start_method=None if method == "default" else str(method),
-            switch_interval=switch,
-            **panel.option_values(),
-        )
+        self.python = panel.chosen_python()
+        return replace(self.spec, **panel.values())
 
     def _set_spec(self, spec: RunSpec) -> None:
         self.spec = spec
@@ -654,11 +456,12 @@ class ConcvizApp(App[None]):
         )
 
     def action_workers(self, delta: int) -> None:
-        workers = max(1, min(MODELS[self.spec.model].max_workers, self.spec.workers + delta))
+        cap = MODELS[self.spec.model].max_workers  # each model's own, below the declared bound
+        workers = clamp(BY_NAME["workers"], self.spec.workers + delta, cap)
         self._set_spec(replace(self.spec, workers=workers))
 
     def action_tasks(self, factor: float) -> None:
-        tasks = max(1, min(1_000_000, round(self.spec.tasks * factor)))
+        tasks = clamp(BY_NAME["tasks"], round(self.spec.tasks * factor))
         self._set_spec(replace(self.spec, tasks=tasks))
 
     # -- view controls ----------------------------------------------------------------

@@ -173,7 +173,7 @@ def task_source(task: str | None, task_path: str | None) -> Path | None:
 
 
 def load(params: WorkloadParams) -> Workload:
-    module_name, _, class_name = CATALOG[params.name].target.partition(":")
+    module_name, _, class_name = CATALOG[params.spec.workload].target.partition(":")
     cls: type[Workload] = getattr(importlib.import_module(module_name), class_name)
     return cls(params)
 

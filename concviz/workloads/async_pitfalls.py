@@ -15,7 +15,7 @@ class _EveryNthTask(Workload):
         time.sleep(self.seconds)
 
     def faulty(self, task_id: int) -> bool:
-        every = self.params.block_every
+        every = self.spec.block_every
         return every > 0 and task_id % every == 0
 
 

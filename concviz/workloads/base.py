@@ -10,47 +10,27 @@ the event loop and ships the CPU part to a process with :meth:`Workload.compute`
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the spec imports the catalogue, which imports this module
+    from ..runner.spec import RunSpec
 
 
 @dataclass(frozen=True)
 class WorkloadParams:
-    """Everything a worker process needs to rebuild the workload (JSON-able)."""
+    """What a workload is given: the run's settings as asked for, and what the runner adds.
 
-    name: str
-    task_ms: float = 100.0
-    iterations: int | None = None
-    io_fraction: float = 0.5
-    payload_bytes: int = 0
-    block_every: int = 5
-    fail_rate: float = 0.0
-    seed: int = 0
+    Picklable (it goes to each worker process, and into each sub-interpreter, as it is).
+    """
+
+    #: The run's settings (its task size, pattern options...): see runner/spec.py.
+    spec: RunSpec
+    #: The local HTTP server the http workloads ask (None: not started).
     base_url: str | None = None
-    jitter: float = 0.0
-    fail_task: int = -1
-    flaky: float = 0.0
-    #: counter, shared-counter: guard the increment with a lock.
-    lock: bool = False
-    race: str = "call"
-    #: deadlock workload: "opposite" (each transfer locks its source first) or "fixed".
-    lock_order: str = "opposite"
-    #: deadlock workload: how long the second lock is waited for (0: forever).
-    timeout_ms: float = 150.0
-    task: str | None = None
-    task_args: list[Any] = field(default_factory=list)
-    task_kwargs: dict[str, Any] = field(default_factory=dict)
-    task_path: str | None = None
     #: Filled in by the runner from the calibration cache: per kernel, its cost
     #: table ``[[units, CPU ns], ...]`` (see :func:`units_for`).
     calibration: dict[str, list[list[float]]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WorkloadParams:
-        return cls(**data)
 
 
 #: How many calls warm a kernel up. CPython 3.11 specialises a function's code (its
@@ -100,8 +80,10 @@ class Workload:
 
     def __init__(self, params: WorkloadParams) -> None:
         self.params = params
+        #: The run's settings (task size, pattern options).
+        self.spec = params.spec
         #: Whether any task is made to fail: callers on hot paths skip maybe_fail if not.
-        self.fails = bool(params.fail_rate) or params.fail_task >= 0
+        self.fails = bool(self.spec.fail_rate) or self.spec.fail_task >= 0
 
     # The parts ------------------------------------------------------------------
 
@@ -146,29 +128,29 @@ class Workload:
     # Helpers --------------------------------------------------------------------
 
     def maybe_fail(self, task_id: int) -> None:
-        rate = self.params.fail_rate
-        if rate and random.Random(self.params.seed * 1_000_003 + task_id).random() < rate:
+        rate = self.spec.fail_rate
+        if rate and random.Random(self.spec.seed * 1_000_003 + task_id).random() < rate:
             raise InjectedFailure("injected by --fail-rate")
-        if task_id == self.params.fail_task:
+        if task_id == self.spec.fail_task:
             raise InjectedFailure(f"task {task_id} fails on purpose (--fail-task)")
 
     def scale(self, task_id: int) -> float:
         """This task's size relative to --task-ms (1.0 unless --jitter spreads them)."""
-        jitter = self.params.jitter
+        jitter = self.spec.jitter
         if not jitter:
             return 1.0
-        u = random.Random(self.params.seed * 7_919 + task_id).random()
+        u = random.Random(self.spec.seed * 7_919 + task_id).random()
         return 1.0 + jitter * (2.0 * u - 1.0)
 
     def seconds_for(self, task_id: int) -> float:
-        seconds = self.params.task_ms / 1000.0 * self.scale(task_id)
-        if task_id == self.params.fail_task:
+        seconds = self.spec.task_ms / 1000.0 * self.scale(task_id)
+        if task_id == self.spec.fail_task:
             seconds /= 2  # the failing task fails early, while its siblings still run
         return seconds
 
     @property
     def seconds(self) -> float:
-        return self.params.task_ms / 1000.0
+        return self.spec.task_ms / 1000.0
 
     def result(self) -> dict[str, Any]:
         """Figures the run reports at its end (the race's expected and actual count)."""

@@ -48,11 +48,11 @@ class CounterWorkload(Workload):
         global counter
         super().__init__(params)
         counter = 0
-        self.n = params.iterations if params.iterations is not None else 100_000
-        if params.lock:
+        self.n = params.spec.iterations if params.spec.iterations is not None else 100_000
+        if params.spec.lock:
             self.add = add_locked
         else:
-            self.add = add_inplace if params.race == "inplace" else add_with_call
+            self.add = add_inplace if params.spec.race == "inplace" else add_with_call
         self.tasks_run = 0
         self._bookkeeping = threading.Lock()  # counts finished tasks; not the demonstrated race
 
@@ -67,6 +67,6 @@ class CounterWorkload(Workload):
             "expected": expected,
             "actual": counter,
             "lost_updates": expected - counter,
-            "lock": self.params.lock,
-            "race_form": "lock" if self.params.lock else self.params.race,
+            "lock": self.spec.lock,
+            "race_form": "lock" if self.spec.lock else self.spec.race,
         }

@@ -95,11 +95,11 @@ class CpuWorkload(Workload):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         warm_up()  # in every process that runs tasks: its first ones are not colder
-        if params.iterations is not None:
-            self.n = params.iterations
+        if params.spec.iterations is not None:
+            self.n = params.spec.iterations
         else:
-            self.n = iterations_for(params.task_ms, params.calibration["sum_of_squares"])
-        self.jittered = bool(params.jitter)
+            self.n = iterations_for(params.spec.task_ms, params.calibration["sum_of_squares"])
+        self.jittered = bool(params.spec.jitter)
 
     def compute(self, task_id: int) -> None:
         # Same size unless --jitter: skipping the scale call is ~0.1 µs of a 20 µs task.

@@ -133,13 +133,13 @@ def _kill_group(pgid: int) -> None:
 class CustomWorkload(Workload):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        assert params.task is not None
-        self.fn = resolve(params.task, params.task_path)
+        assert params.spec.task is not None
+        self.fn = resolve(params.spec.task, params.spec.task_path)
         self.is_coroutine = inspect.iscoroutinefunction(self.fn)
         self.has_io = self.is_coroutine
 
     def _call(self) -> Any:
-        return self.fn(*self.params.task_args, **self.params.task_kwargs)
+        return self.fn(*self.spec.task_args, **self.spec.task_kwargs)
 
     def run(self, task_id: int) -> None:
         result = self._call()

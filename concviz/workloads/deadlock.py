@@ -34,8 +34,8 @@ class DeadlockWorkload(Workload):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         self.locks = {"A": threading.Lock(), "B": threading.Lock()}
-        self.fixed_order = params.lock_order == "fixed"
-        self.timeout = params.timeout_ms / 1000.0 if params.timeout_ms > 0 else -1.0
+        self.fixed_order = params.spec.lock_order == "fixed"
+        self.timeout = params.spec.timeout_ms / 1000.0 if params.spec.timeout_ms > 0 else -1.0
         self.timeouts = 0
         self._bookkeeping = threading.Lock()  # counts give-ups; not one of the two accounts
 
@@ -48,13 +48,11 @@ class DeadlockWorkload(Workload):
             if not self.locks[second].acquire(timeout=self.timeout):
                 with self._bookkeeping:
                     self.timeouts += 1
-                raise LockTimeout(
-                    f"held {first}, waited {self.params.timeout_ms:g} ms for {second}"
-                )
+                raise LockTimeout(f"held {first}, waited {self.spec.timeout_ms:g} ms for {second}")
             try:
                 time.sleep(half)  # writing both balances
             finally:
                 self.locks[second].release()
 
     def result(self) -> dict[str, Any]:
-        return {"lock_order": self.params.lock_order, "lock_timeouts": self.timeouts}
+        return {"lock_order": self.spec.lock_order, "lock_timeouts": self.timeouts}

@@ -137,13 +137,15 @@ class FactorizeWorkload(Workload):
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
         warm_up()  # in every process that runs tasks: its first ones are not colder
-        if params.iterations is None:
-            self.count, self.divisions = plan(params.task_ms, params.calibration["trial_division"])
+        if params.spec.iterations is None:
+            self.count, self.divisions = plan(
+                params.spec.task_ms, params.calibration["trial_division"]
+            )
         else:
             # One number cannot need more steps than its square root allows; split
             # large tasks into several numbers.
-            self.count = max(1, math.ceil(params.iterations / PER_NUMBER_MAX))
-            self.divisions = max(1, params.iterations // self.count)
+            self.count = max(1, math.ceil(params.spec.iterations / PER_NUMBER_MAX))
+            self.divisions = max(1, params.spec.iterations // self.count)
 
     def compute(self, task_id: int) -> None:
         for k in range(self.count):

@@ -79,13 +79,13 @@ class HttpWorkload(Workload):
         self._session: aiohttp.ClientSession | _StreamsSession | None = None
 
     def path(self, task_id: int, delay_ms: float | None = None) -> str:
-        ms = self.params.task_ms * self.scale(task_id) if delay_ms is None else delay_ms
+        ms = self.spec.task_ms * self.scale(task_id) if delay_ms is None else delay_ms
         query = []
-        if self.params.payload_bytes:
-            query.append(f"bytes={self.params.payload_bytes}")
-        if self.params.flaky:
-            query.append(f"fail={self.params.flaky:g}")
-        endpoint = "flaky" if self.params.flaky else "delay"
+        if self.spec.payload_bytes:
+            query.append(f"bytes={self.spec.payload_bytes}")
+        if self.spec.flaky:
+            query.append(f"fail={self.spec.flaky:g}")
+        endpoint = "flaky" if self.spec.flaky else "delay"
         return f"/{endpoint}/{ms:.6g}" + ("?" + "&".join(query) if query else "")
 
     def get(self, path: str) -> bytes:
@@ -137,11 +137,11 @@ class MixedWorkload(HttpWorkload):
         super().__init__(params)
         from .cpu import iterations_for  # noqa: PLC0415
 
-        cpu_ms = params.task_ms * (1.0 - params.io_fraction)
-        self.io_ms = params.task_ms * params.io_fraction
+        cpu_ms = params.spec.task_ms * (1.0 - params.spec.io_fraction)
+        self.io_ms = params.spec.task_ms * params.spec.io_fraction
         self.n = (
-            params.iterations
-            if params.iterations is not None
+            params.spec.iterations
+            if params.spec.iterations is not None
             else iterations_for(cpu_ms, params.calibration["sum_of_squares"])
         )
 

@@ -23,7 +23,7 @@ class SharedCounterWorkload(Workload):
 
     def __init__(self, params: WorkloadParams) -> None:
         super().__init__(params)
-        self.n = params.iterations if params.iterations is not None else 20_000
+        self.n = params.spec.iterations if params.spec.iterations is not None else 20_000
         self.total: Any = None  # multiprocessing.Value("q"), made by shared_state()
         self.tasks_done: Any = None
         self._making = threading.Lock()  # two threads' first tasks must not make two counters
@@ -47,7 +47,7 @@ class SharedCounterWorkload(Workload):
 
     def compute(self, task_id: int) -> None:
         total, _ = self.shared_state()
-        if self.params.lock:
+        if self.spec.lock:
             for _ in range(self.n):
                 with total.get_lock():
                     total.value += 1
@@ -64,6 +64,6 @@ class SharedCounterWorkload(Workload):
             "expected": expected,
             "actual": total.value,
             "lost_updates": expected - total.value,
-            "lock": self.params.lock,
-            "race_form": "get_lock()" if self.params.lock else "total.value += 1",
+            "lock": self.spec.lock,
+            "race_form": "get_lock()" if self.spec.lock else "total.value += 1",
         }
