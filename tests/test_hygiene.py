@@ -96,6 +96,13 @@ def test_numpy_waits_for_the_first_busy_stream() -> None:
     assert "numpy" not in loaded
 
 
+def test_the_dashboards_first_frame_waits_for_no_code_highlighter_or_scenario_loader() -> None:
+    """Pygments (the code panel) and the scenario loader (tomllib) come after frame 1 (#21)."""
+    loaded = _imported_after(["concviz.cli", "concviz.tui.app"])
+    assert not loaded & {"pygments", "rich.syntax", "tomllib", "concviz.scenario"}
+    assert "textual.app" in loaded  # what was imported is the dashboard
+
+
 #: Put on PYTHONPATH as ``sitecustomize``: every Python process of a run (the
 #: observer, the runner) writes the modules it had loaded when it exited, and
 #: those it had loaded when it started the runner.
