@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.syntax import Syntax
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, Select, SelectionList
+from textual.widgets import DataTable, Footer, Input, OptionList, Select, SelectionList
 
 from concviz.observer.session import RunSession, run_in_progress
 from concviz.runner.spec import RunSpec
@@ -109,9 +109,9 @@ async def test_the_first_frame_is_the_skeleton_and_the_panels_follow_it(
     panels, the side panels and the settings' fields are mounted after it."""
     app = ConcvizApp()
     at_first_frame: dict[str, bool] = {}
-    first_frame = app._first_frame
+    fill = app._fill_settings
 
-    def noted() -> None:
+    async def noted() -> None:  # what the first frame had: the rest is mounted from here
         at_first_frame.update(
             header=app.w_header.is_attached,
             timeline=app.w_timeline.is_attached,
@@ -119,10 +119,11 @@ async def test_the_first_frame_is_the_skeleton_and_the_panels_follow_it(
             summary=app.w_summary.is_attached,
             code=app.w_code.is_attached,
             settings=app.w_settings.ready,
+            footer_keys=bool(app.screen.query_one(Footer).children),
         )
-        first_frame()
+        await fill()
 
-    monkeypatch.setattr(app, "_first_frame", noted)
+    monkeypatch.setattr(app, "_fill_settings", noted)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.w_settings.ready)
         assert at_first_frame == {
@@ -132,6 +133,7 @@ async def test_the_first_frame_is_the_skeleton_and_the_panels_follow_it(
             "summary": False,
             "code": False,
             "settings": False,
+            "footer_keys": True,  # the keys are drawn before the rest is mounted
         }
         for panel in (app.w_cores, app.w_queue, app.w_workers, app.w_summary, app.w_code):
             assert panel.is_attached

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import tempfile
 from collections.abc import Callable
@@ -94,8 +93,8 @@ def interpreter_key() -> str:
             sys.version,
             sys.implementation.cache_tag or "",
             "gil" if gil else "nogil",
-            platform.node(),
-            platform.machine(),
+            os.uname().nodename,  # platform.node() and platform.machine(), without
+            os.uname().machine,  # importing platform (runner start-up, #21)
         ]
     )
 

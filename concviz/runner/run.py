@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import gc
 import os
-import platform
 import signal
 import sys
 import time
@@ -148,7 +147,7 @@ async def _drive(module: Any, job: Job) -> None:
 
 def interpreter_facts() -> dict[str, Any]:
     return {
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],  # platform.python_version(), without importing platform
         "implementation": sys.implementation.name,
         "executable": sys.executable,
         "gil_enabled": gil_enabled(),

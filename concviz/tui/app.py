@@ -102,6 +102,8 @@ TALL = 44
 SERVER_POLL_S = 0.5
 SERVER_LOST_GRACE_S = 3.0
 EXIT_SERVER_LOST = 70
+#: Refreshes the rest of start-up waits at most for the footer's keys (see _first_frame).
+FIRST_FRAME_WAITS = 5
 
 
 def expectation(spec: RunSpec) -> str:
@@ -378,6 +380,7 @@ class ConcvizApp(App[None]):
         self.first_frame_at: float | None = None
         #: The widgets mounted just after the first frame (compose), until they are.
         self._after_first_frame: tuple[tuple[Widget, ...], tuple[Widget, ...]] | None = None
+        self._keys_seen = False
 
     # -- layout -----------------------------------------------------------------------
 
@@ -497,7 +500,18 @@ class ConcvizApp(App[None]):
         if self.is_web and not self._browser_focused:
             event.prevent_default()  # App's own handler would un-focus the app
 
-    def _first_frame(self) -> None:
+    def _first_frame(self, waited: int = 0) -> None:
+        """After a refresh: once the footer's keys have been drawn too, the rest follows.
+
+        The footer composes its keys only after the screen's first refresh; mounting
+        the rest before the refresh that draws them would hold the keys back.
+        """
+        with contextlib.suppress(NoMatches, NoScreen):
+            keys = bool(self.screen.query_one(Footer).children)
+            if waited < FIRST_FRAME_WAITS and (not keys or waited == 0 or not self._keys_seen):
+                self._keys_seen = keys
+                self.call_after_refresh(self._first_frame, waited + 1)
+                return
         self.first_frame_at = time.perf_counter()
         self.run_worker(self._fill_settings(), exclusive=True, group="settings")
 
@@ -509,7 +523,12 @@ class ConcvizApp(App[None]):
             figures, sides = later
             await self.w_body.query_one("#panels").mount_all(figures)
             await self.w_body.mount_all(sides)
-        await self.w_settings.fill()
+        try:
+            await self.w_settings.fill()
+        except NoMatches:
+            if self.is_running and self.w_settings.is_attached and not self._quitting:
+                raise
+            return  # the app closed while the fields were being mounted
         if self.autorun and self.replay_path is None and not self.playlist:
             self.autorun = False
             self.action_run()
