@@ -224,6 +224,7 @@ class PtyProgram:
         self.total_bytes = 0
         self.first_byte_s: float | None = None
         self.first_frame_s: float | None = None
+        self.first_frame_cpu_s: float | None = None
         self.settings_s: float | None = None
         self.saw_quit = False
         self.eof = False
@@ -259,6 +260,8 @@ class PtyProgram:
                 text = strip_ansi(bytes(self.head))
                 if self.first_frame_s is None and HEADER_MARK in text and FOOTER_MARK in text:
                     self.first_frame_s = self.elapsed()
+                    with contextlib.suppress(psutil.Error):  # less swayed by the load than wall
+                        self.first_frame_cpu_s = _cpu(self.ps.cpu_times())
                     self.saw_quit = "Quit" in text
                 if self.settings_s is None and SETTINGS_MARK in text:
                     self.settings_s = self.elapsed()
@@ -337,6 +340,7 @@ class PtyProgram:
 @dataclass
 class Startup:
     first_frame_s: list[float] = field(default_factory=list)
+    first_frame_cpu_s: list[float] = field(default_factory=list)
     settings_s: list[float] = field(default_factory=list)
     first_byte_s: list[float] = field(default_factory=list)
     quit_s: list[float] = field(default_factory=list)
@@ -361,6 +365,8 @@ def one_startup(cmd: list[str], result: Startup, record: bool) -> float | None:
         result.problems += problems
         if record and frame is not None:
             result.first_frame_s.append(frame)
+            if prog.first_frame_cpu_s is not None:
+                result.first_frame_cpu_s.append(prog.first_frame_cpu_s)
             if prog.settings_s is not None:
                 result.settings_s.append(prog.settings_s)
             result.first_byte_s.append(prog.first_byte_s or float("nan"))
@@ -865,6 +871,7 @@ def print_startup(s: Startup) -> str:
     print(f"   {'':<42} {'median':>7} {'min':>7} {'max':>7}")
     rows: list[tuple[str, list[float]]] = [
         ("first frame (header + footer drawn)", s.first_frame_s),
+        ("its process's CPU time by then (user+sys)", s.first_frame_cpu_s),
         ("settings panel's fields drawn", s.settings_s),
         ("first byte of output", s.first_byte_s),
         ("q to process exit", s.quit_s),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +71,8 @@ def write_entries(path: Path, version: int, entries: dict[str, Any]) -> None:
     """Replaces a cache file at once; a read-only home only costs a measurement next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # noqa: PLC0415  (only a new measurement writes: start-up is spared it)
+
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
             json.dump({"version": version, "entries": entries}, tmp, indent=1)
         os.replace(tmp.name, path)
