@@ -50,16 +50,17 @@ from concviz.runner.protocol import RECORD, FrameDecoder, FrameType, Kind, Statu
 from concviz.runner.recorder import FLUSH_INTERVAL, MAX_BACKLOG_BYTES, MAX_QUEUED
 
 PRODUCERS = 2
-TARGET_EVENTS_S = 2_000_000
+#: Issue #21: >= 3 M events/s from worker processes into the aggregate, nothing lost.
+TARGET_EVENTS_S = 3_000_000
 #: Events per append burst when pacing (``--rate``): a clock read per burst, not per event.
 PACE_CHUNK = 1000
 READY_TIMEOUT_S = 120.0
 RUN_TIMEOUT_S = 300.0
-#: Each producer's pace in the paced scenarios: 2 x 1.0 M/s offers exactly the target,
-#: 2 x 1.25 M/s offers a quarter more. A paced run passes when the observer keeps pace:
+#: Each producer's pace in the paced scenarios: 2 x 1.5 M/s offers exactly the target,
+#: 2 x 1.875 M/s offers a quarter more. A paced run passes when the observer keeps pace:
 #: nothing dropped or lost, and everything in the aggregate within a short tail after the
 #: producers stop (then it sustained the offered rate).
-PACED_RATES = (1_000_000.0, 1_250_000.0)
+PACED_RATES = (TARGET_EVENTS_S / 2, TARGET_EVENTS_S / 2 * 1.25)
 #: The longest tail (last append -> all aggregated) that still counts as keeping pace.
 MAX_TAIL_S = 0.25
 StartMethod = Literal["spawn", "fork", "forkserver"]

@@ -599,9 +599,13 @@ def run_single(
             raise UsageError(str(exc)) from None
         # Imported while the runner starts (~100 ms before its first event), not before:
         # a Ctrl+C meanwhile is still start-up's (main() ends the run, exit 130).
+        # So is what the end of the run needs (the summary's findings, the report and
+        # its rich.table: ~10 ms), rather than after the run (#21).
         from rich.console import Console  # noqa: PLC0415
 
+        from . import findings  # noqa: F401, PLC0415
         from .progress import RunProgress  # noqa: PLC0415
+        from .report import summary_table  # noqa: PLC0415
 
         err = Console(stderr=True)
         if stop_after is not None:
@@ -637,8 +641,6 @@ def run_single(
     if args.json:
         _print_json(args, "run", [summary.as_dict()], out, interrupted=interrupted)
     else:
-        from .report import summary_table  # noqa: PLC0415
-
         Console(file=out).print(summary_table(summary))
     if args.trace and args.trace != "-":
         err.print(f"trace written to {args.trace} (open it in https://ui.perfetto.dev)")

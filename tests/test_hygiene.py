@@ -98,6 +98,39 @@ def test_numpy_waits_for_the_first_busy_stream() -> None:
     assert "numpy" not in loaded
 
 
+def test_the_runner_starts_without_argparse_traceback_or_tempfile() -> None:
+    """#21: what only a failure or a new calibration needs is not imported to start a run."""
+    loaded = _imported_after(["concviz.runner.run"])
+    assert not loaded & {"argparse", "traceback", "tempfile", "platform"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--spec", "{}"], ["--connect"], ["--connect", "x", "--spec", "{}", "--bogus", "1"]],
+    ids=["no-connect", "no-value", "unknown"],
+)
+def test_the_runner_refuses_bad_arguments_in_one_line(argv: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "concviz.runner", *argv],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("concviz-runner: ")
+
+
+def test_the_dashboards_first_frame_waits_for_no_code_highlighter_or_scenario_loader() -> None:
+    """Pygments (the code panel) and the scenario loader (tomllib) come after frame 1 (#21)."""
+    loaded = _imported_after(["concviz.cli", "concviz.tui.app"])
+    assert not loaded & {"pygments", "rich.syntax", "tomllib", "concviz.scenario"}
+    assert "textual.app" in loaded  # what was imported is the dashboard
+
+
 #: Put on PYTHONPATH as ``sitecustomize``: every Python process of a run (the
 #: observer, the runner) writes the modules it had loaded when it exited, and
 #: those it had loaded when it started the runner.

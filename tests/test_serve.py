@@ -73,8 +73,11 @@ async def test_dashboard_over_websocket_then_abrupt_disconnect_leaves_nothing() 
     with serve(*LONG_RUN) as served:
         async with aiohttp.ClientSession() as session:
             term = await open_terminal(session, served)
-            # No ["focus"] is sent: the first frame must be usable as it is.
-            screen = await term.until(lambda t: "Timeline" in t and footer_keys_shown(t))
+            # No ["focus"] is sent: the first frame must be usable as it is. It is the
+            # skeleton (#21): the figure panels are mounted just after it.
+            screen = await term.until(
+                lambda t: "Timeline" in t and footer_keys_shown(t) and "Queue depth" in t
+            )
             for panel in ("Settings", "Cores", "Workers CPU", "Summary", "Queue depth"):
                 assert panel in screen
             await term.keys("r")

@@ -15,7 +15,7 @@ from rich.console import Group
 from rich.syntax import Syntax
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, Select, SelectionList
+from textual.widgets import DataTable, Footer, Input, OptionList, Select, SelectionList
 
 from concviz.observer.session import RunSession, run_in_progress
 from concviz.runner.spec import RunSpec
@@ -134,6 +134,47 @@ async def test_select_run_finish_shows_every_panel() -> None:
             assert figure in summary
         assert "tid " in panel_text(app, "#workers")
         assert "cpu0" in panel_text(app, "#cores")
+
+
+async def test_the_first_frame_is_the_skeleton_and_the_panels_follow_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #21: frame 1 draws the header, the timeline and the footer; the figure
+    panels, the side panels and the settings' fields are mounted after it."""
+    app = ConcvizApp()
+    at_first_frame: dict[str, bool] = {}
+    fill = app._fill_settings
+
+    async def noted() -> None:  # what the first frame had: the rest is mounted from here
+        at_first_frame.update(
+            header=app.w_header.is_attached,
+            timeline=app.w_timeline.is_attached,
+            cores=app.w_cores.is_attached,
+            summary=app.w_summary.is_attached,
+            code=app.w_code.is_attached,
+            settings=app.w_settings.ready,
+            footer_keys=bool(app.screen.query_one(Footer).children),
+        )
+        await fill()
+
+    monkeypatch.setattr(app, "_fill_settings", noted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.w_settings.ready)
+        assert at_first_frame == {
+            "header": True,
+            "timeline": True,
+            "cores": False,
+            "summary": False,
+            "code": False,
+            "settings": False,
+            "footer_keys": True,  # the keys are drawn before the rest is mounted
+        }
+        for panel in (app.w_cores, app.w_queue, app.w_workers, app.w_summary, app.w_code):
+            assert panel.is_attached
+        await wait_for(pilot, lambda: "sampled while a run goes" in panel_text(app, "#cores"))
+        assert app.w_cores.size.width > 10  # laid out in the room the skeleton kept
+        await pilot.press("c")  # a side panel mounted after frame 1 still opens
+        await wait_for(pilot, lambda: str(app.w_code.border_title).startswith("Code: "))
 
 
 async def test_keys_change_settings_and_they_apply_to_the_next_run() -> None:

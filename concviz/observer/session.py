@@ -422,9 +422,9 @@ class RunSession:
         _LIVE.add(self)
         if self.aggregate.may_take_bulk():  # a few tasks never make a long frame
             load_bulk()
-        remove_stale_folders()
         # The owner's pid in the name: a folder left by a kill -9 is removed by a
-        # later run once that pid is provably gone (remove_stale_folders).
+        # later run once that pid is provably gone (remove_stale_folders, once the
+        # runner is started: scanning the temporary folder does not delay it).
         self._tmp = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
         path = os.path.join(self._tmp, "events.sock")
         self._server = EventServer(path, self.aggregate, self.lock, self._tap)
@@ -459,6 +459,7 @@ class RunSession:
         except OSError as exc:
             self.close()
             raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
+        remove_stale_folders()
         # psutil (~15 ms) loads while the runner starts: it samples nothing before that.
         from .sampler import Sampler  # noqa: PLC0415
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,6 +72,8 @@ def write_entries(path: Path, version: int, entries: dict[str, Any]) -> None:
     """Replaces a cache file at once; a read-only home only costs a measurement next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # noqa: PLC0415  (only a new measurement writes: start-up is spared it)
+
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:
             json.dump({"version": version, "entries": entries}, tmp, indent=1)
         os.replace(tmp.name, path)
@@ -98,6 +98,8 @@ def cpu_model() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    import platform  # noqa: PLC0415  (not on Linux: the runner starts without it, #21)
+
     return platform.processor() or platform.machine()
 
 
@@ -111,8 +113,8 @@ def interpreter_key() -> str:
             sys.version,
             sys.implementation.cache_tag or "",
             "gil" if gil else "nogil",
-            platform.node(),
-            platform.machine(),
+            os.uname().nodename,  # platform.node() and platform.machine(), without
+            os.uname().machine,  # importing platform (runner start-up, #21)
         ]
     )
 

@@ -15,12 +15,14 @@ that order. Everything else is derived from that one declaration:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:  # the runner starts without argparse (#21): only the CLI adds options
+    import argparse
 
 T = TypeVar("T")
 #: What a parameter's values are ("list" and "dict": JSON on the command line).
@@ -168,6 +170,8 @@ class Param:
         try:
             return self.parse(text)
         except SpecError as exc:
+            import argparse  # noqa: PLC0415
+
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     def text(self, value: Any) -> str:

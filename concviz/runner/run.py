@@ -12,15 +12,12 @@ observer dies, the connection's EOF makes the runner kill that group itself.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import os
-import platform
 import signal
 import sys
 import time
-import traceback
 from typing import Any
 
 from ..models import CATALOG as MODELS
@@ -135,8 +132,14 @@ def _failure(exc: BaseException) -> dict[str, Any]:
         "type": "run_error",
         "error": type(exc).__name__,
         "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+        "traceback": "".join(_format_exception(exc))[-4000:],
     }
+
+
+def _format_exception(exc: BaseException) -> list[str]:
+    import traceback  # noqa: PLC0415  (only a failed run formats one: start-up is spared it)
+
+    return traceback.format_exception(exc)
 
 
 async def _drive(module: Any, job: Job) -> None:
@@ -148,7 +151,7 @@ async def _drive(module: Any, job: Job) -> None:
 
 def interpreter_facts() -> dict[str, Any]:
     return {
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],  # platform.python_version(), without importing platform
         "implementation": sys.implementation.name,
         "executable": sys.executable,
         "gil_enabled": gil_enabled(),
@@ -262,13 +265,39 @@ def _memory() -> dict[str, Any]:
     }
 
 
+#: The runner's options, each with a value: the observer is its only caller (no
+#: argparse: importing it is a few ms of every run's start-up, #21).
+OPTIONS = ("--connect", "--spec", "--base-url")
+USAGE = "usage: python -m concviz.runner --connect SOCKET --spec JSON [--base-url URL]"
+
+
+def parse_args(argv: list[str]) -> dict[str, str]:
+    """``--name value`` pairs (or ``--name=value``); raises ValueError on anything else."""
+    found: dict[str, str] = {}
+    items = iter(argv)
+    for item in items:
+        name, eq, value = item.partition("=")
+        if name not in OPTIONS:
+            raise ValueError(f"unknown argument {item!r}")
+        if not eq:
+            following = next(items, None)
+            if following is None:
+                raise ValueError(f"{name} needs a value")
+            value = following
+        found[name] = value
+    missing = [name for name in OPTIONS[:2] if name not in found]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} required")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="concviz-runner", description=__doc__)
-    parser.add_argument("--connect", required=True, help="the observer's AF_UNIX socket")
-    parser.add_argument("--spec", required=True, help="the RunSpec as JSON")
-    parser.add_argument("--base-url", default=None, help="the local HTTP server")
-    args = parser.parse_args(argv)
-    return run(RunSpec.from_json(args.spec), args.connect, args.base_url)
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except ValueError as exc:
+        print(f"concviz-runner: {exc} ({USAGE})", file=sys.stderr)
+        return 2
+    return run(RunSpec.from_json(args["--spec"]), args["--connect"], args.get("--base-url"))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
@@ -31,6 +31,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.dom import NoScreen
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Select
 
 from ..models import CATALOG as MODELS
@@ -38,7 +39,6 @@ from ..observer.interpreters import Interpreter, discover
 from ..observer.recording import RecordingError, Replay
 from ..observer.session import RunSession, SessionError, run_in_progress
 from ..runner.spec import BY_NAME, RunSpec, SpecError
-from ..scenario import Scenario
 from ..workloads import CATALOG as WORKLOADS
 from ..workloads import task_source
 from .controller import RunController
@@ -59,6 +59,9 @@ from .widgets import (
     summary_content,
     workers_content,
 )
+
+if TYPE_CHECKING:  # scenarios come loaded (cli, the picker): tomllib & co. stay off start-up
+    from ..scenario import Scenario
 
 REFRESH_HZ = 10
 #: The timeline moves at every refresh; the header (progress, elapsed time) at every
@@ -87,6 +90,8 @@ TALL = 44
 SERVER_POLL_S = 0.5
 SERVER_LOST_GRACE_S = 3.0
 EXIT_SERVER_LOST = 70
+#: Refreshes the rest of start-up waits at most for the footer's keys (see _first_frame).
+FIRST_FRAME_WAITS = 5
 
 
 def expectation(spec: RunSpec) -> str:
@@ -195,6 +200,9 @@ class ConcvizApp(App[None]):
         self.interpreters: dict[str, Interpreter] = {}
         self._timeline_cache = TimelineCache()
         self.first_frame_at: float | None = None
+        #: The widgets mounted just after the first frame (compose), until they are.
+        self._after_first_frame: tuple[tuple[Widget, ...], tuple[Widget, ...]] | None = None
+        self._keys_seen = False
 
     # -- layout -----------------------------------------------------------------------
 
@@ -212,7 +220,15 @@ class ConcvizApp(App[None]):
         self.w_code = TextPanel("Code", id="code")
         self.w_events = TextPanel("Events (newest first)", id="events")
         self.w_explain = Explanation(id="explain")
-        with Horizontal(id="body"):
+        figures = (Vertical(self.w_cores, self.w_queue, id="left"), self.w_workers, self.w_summary)
+        sides = (self.w_code, self.w_events)
+        # Plain start-up: the first frame is the skeleton (header, timeline, footer,
+        # the panels' room kept empty); the figure panels and the hidden side panels
+        # are mounted just after it (_first_frame): styling and drawing them is a
+        # third of what the first frame would cost. A replay or a talk draws at once.
+        skeleton = self.replay_path is None and not self.playlist
+        self._after_first_frame = (figures, sides) if skeleton else None
+        with Horizontal(id="body") as body:
             yield self.w_settings
             with Vertical(id="main"):
                 yield self.w_header
@@ -220,14 +236,10 @@ class ConcvizApp(App[None]):
                 with Vertical(id="timeline-box") as box:
                     box.border_title = "Timeline"
                     yield self.w_timeline
-                with Horizontal(id="panels"):
-                    with Vertical(id="left"):
-                        yield self.w_cores
-                        yield self.w_queue
-                    yield self.w_workers
-                    yield self.w_summary
-            yield self.w_code
-            yield self.w_events
+                yield Horizontal(*(() if skeleton else figures), id="panels")
+            if not skeleton:
+                yield from sides
+        self.w_body = body
         yield Footer()
 
     def on_mount(self) -> None:
@@ -310,13 +322,35 @@ class ConcvizApp(App[None]):
         if self.is_web and not self._browser_focused:
             event.prevent_default()  # App's own handler would un-focus the app
 
-    def _first_frame(self) -> None:
+    def _first_frame(self, waited: int = 0) -> None:
+        """After a refresh: once the footer's keys have been drawn too, the rest follows.
+
+        The footer composes its keys only after the screen's first refresh; mounting
+        the rest before the refresh that draws them would hold the keys back.
+        """
+        with contextlib.suppress(NoMatches, NoScreen):
+            keys = bool(self.screen.query_one(Footer).children)
+            if waited < FIRST_FRAME_WAITS and (not keys or waited == 0 or not self._keys_seen):
+                self._keys_seen = keys
+                self.call_after_refresh(self._first_frame, waited + 1)
+                return
         self.first_frame_at = time.perf_counter()
         self.run_worker(self._fill_settings(), exclusive=True, group="settings")
 
     async def _fill_settings(self) -> None:
-        """Mounts the settings' fields; ``--run`` starts after that, not during it."""
-        await self.w_settings.fill()
+        """Mounts the rest of the skeleton, then the settings' fields; ``--run`` starts
+        after that, not during it."""
+        later, self._after_first_frame = self._after_first_frame, None
+        if later is not None and self.w_body.is_attached:
+            figures, sides = later
+            await self.w_body.query_one("#panels").mount_all(figures)
+            await self.w_body.mount_all(sides)
+        try:
+            await self.w_settings.fill()
+        except NoMatches:
+            if self.is_running and self.w_settings.is_attached and not self._quitting:
+                raise
+            return  # the app closed while the fields were being mounted
         if self.autorun and self.replay_path is None and not self.playlist:
             self.autorun = False
             self.action_run()
@@ -339,10 +373,13 @@ class ConcvizApp(App[None]):
                 footer.compact = narrow
                 footer.show_command_palette = not narrow
             # m and w are named in the settings and the idle text: the footer drops them.
+            changed = False
             for key, bindings in self._bindings.key_to_bindings.items():
-                if key in self.NARROW_UNSHOWN:
+                if key in self.NARROW_UNSHOWN and any(b.show == narrow for b in bindings):
                     bindings[:] = [replace(b, show=not narrow) for b in bindings]
-            screen.refresh_bindings()
+                    changed = True
+            if changed:  # the footer is recomposed: at start-up, only when it must be
+                screen.refresh_bindings()
 
     # -- running ----------------------------------------------------------------------
 

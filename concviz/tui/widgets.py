@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -43,6 +42,9 @@ from .view import (
     split_bar,
 )
 from .view import CoreRow as CoreRowView
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
 
 STATE_BADGE = {
     "idle": ("○ ready", "$text-muted"),
@@ -698,6 +700,10 @@ def events_content(events: list[EventLine]) -> Content:
 
 
 def code_renderable(source: str, title: str) -> Syntax:
+    # Imported here: Pygments is not needed until the code panel is first shown
+    # (the app warms it after start-up); at import it would delay the first frame.
+    from rich.syntax import Syntax  # noqa: PLC0415
+
     return Syntax(
         source,
         "python",
