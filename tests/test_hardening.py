@@ -7,11 +7,17 @@ the same test, never with absolute seconds.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +97,81 @@ def test_hybrid_with_thousands_of_fetches_stops_within_the_grace(
     assert summary.failed == 0, summary.errors
     assert summary.completed + summary.failed + summary.cancelled == tasks
     assert wait_pids_gone(seen) == set()
+
+
+# -- the dashboard's folder after a kill -9 ---------------------------------------
+
+
+def _take_terminal() -> None:  # runs in the child, between fork and exec
+    import fcntl  # noqa: PLC0415
+    import termios  # noqa: PLC0415
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _dashboard(tmp: Path) -> subprocess.Popen[bytes]:
+    """The dashboard on a real pseudo-terminal (output thrown away), its TMPDIR ``tmp``."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "concviz"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=dict(os.environ, TERM="xterm-256color", TMPDIR=str(tmp)),
+        start_new_session=True,
+        preexec_fn=_take_terminal,  # noqa: PLW1509
+        close_fds=True,
+    )
+    os.close(slave)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(master, 65536):
+                pass
+        os.close(master)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return proc
+
+
+def _folders_of(pid: int, tmp: Path) -> list[Path]:
+    return list(tmp.glob(f"concviz-{pid}-*"))
+
+
+def _wait_folder(proc: subprocess.Popen[bytes], tmp: Path) -> Path:
+    deadline = time.monotonic() + 30
+    while not (found := _folders_of(proc.pid, tmp)):
+        assert time.monotonic() < deadline, "the dashboard made no folder named by its pid"
+        assert proc.poll() is None, "the dashboard ended"
+        time.sleep(0.05)
+    (folder,) = found
+    return folder
+
+
+def test_the_folder_of_a_killed_dashboard_goes_at_the_next_start(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    first = _dashboard(tmp)
+    try:
+        left = _wait_folder(first, tmp)
+        first.kill()  # kill -9: none of its clean-up runs
+        first.wait(10)
+    finally:
+        first.kill()
+    assert left.exists()
+    # A dashboard still running (this very test process stands in for it) keeps its own.
+    alive = tmp / f"concviz-{os.getpid()}-ui-live1234"
+    alive.mkdir()
+    second = _dashboard(tmp)
+    try:
+        mine = _wait_folder(second, tmp)
+        deadline = time.monotonic() + 30
+        while left.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not left.exists(), "the killed dashboard's folder is still there"
+        assert alive.exists()
+        assert mine.exists()
+    finally:
+        second.kill()
+        second.wait(10)
