@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import concviz
 from concviz.observer.session import RunSession
 from concviz.runner.protocol import RECORD, FrameType, Kind
 from concviz.runner.spec import RunSpec
@@ -175,3 +177,58 @@ def test_the_folder_of_a_killed_dashboard_goes_at_the_next_start(tmp_path: Path)
     finally:
         second.kill()
         second.wait(10)
+
+
+# -- Ctrl+C while the console script starts -----------------------------------------
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("concviz")
+
+
+PACKAGE = str(Path(concviz.__file__).parent)
+
+
+def _in_cpython_start(returncode: int, err: str) -> bool:
+    """SIGINT before the first line of concviz's code ran: before CPython had its
+    handler (killed by the signal, silently), in its own start-up (site, .pth
+    files), or while its import system looked for the package the script
+    imports (no frame of the package's files). Nothing of concviz's could catch it."""
+    if returncode == -signal.SIGINT and not err:
+        return True
+    if "KeyboardInterrupt" not in err:
+        return False
+    return "init_import_site" in err or f'File "{PACKAGE}' not in err
+
+
+@pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="concviz is not installed as a script")
+def test_ctrl_c_while_the_console_script_starts_is_exit_130_and_one_line() -> None:
+    """SIGINT to the installed ``concviz`` script at moments from its first line on."""
+    bare = bare_python_s()  # from about here on, the script's own code runs
+    outcomes = []
+    for delay_ms in (0, 3, 6, 10, 15, 20, 30, 45, 60, 80, 100, 125, 150):
+        for _ in range(3):
+            proc = subprocess.Popen(
+                [str(CONSOLE_SCRIPT), "run", "-w", "sleep", "-t", "20", "--task-ms", "20"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(bare * 0.7 + delay_ms / 1000)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            if not _in_cpython_start(proc.returncode, err):
+                break
+        else:
+            continue  # this moment kept landing in CPython's start-up: not concviz's
+        outcomes.append(proc.returncode)
+        where = f"SIGINT {delay_ms} ms after start-up: exit {proc.returncode}"
+        assert "Traceback" not in err, f"{where}\n{err}"
+        assert "Exception ignored" not in err, f"{where}\n{err}"
+        if proc.returncode == 0:  # it finished first: a normal result
+            assert '"completed"' in out or "completed" in out, where
+            continue
+        assert proc.returncode == 130, f"{where}\n{err}"
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert lines, f"{where}: an interrupted concviz says so"
+        assert len(lines) <= 2, f"{where}\n{err}"
+    assert 130 in outcomes, f"no SIGINT landed in concviz's start-up: {outcomes}"
