@@ -232,3 +232,61 @@ def test_ctrl_c_while_the_console_script_starts_is_exit_130_and_one_line() -> No
         assert lines, f"{where}: an interrupted concviz says so"
         assert len(lines) <= 2, f"{where}\n{err}"
     assert 130 in outcomes, f"no SIGINT landed in concviz's start-up: {outcomes}"
+
+
+# -- a SIGINT that must never be lost ------------------------------------------------
+
+#: In a process of its own: SIGINT after ``delay`` s while the observer loads its
+#: bulk path (NumPy), as ``RunSession.start()`` does before every run.
+_LOAD_BULK = """
+import os, signal, sys, threading, time
+from concviz.observer import aggregate
+delay = float(sys.argv[1])
+began = time.monotonic()
+try:
+    threading.Thread(
+        target=lambda: (time.sleep(delay), os.kill(os.getpid(), signal.SIGINT)), daemon=True
+    ).start()
+    aggregate.load_bulk()
+    loaded = time.monotonic() - began
+    time.sleep(float(sys.argv[2]))  # the signal comes while this waits, if not before
+    print("lost", loaded, aggregate._bulk is not None)
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic() - began)
+"""
+
+
+def test_a_sigint_while_numpy_loads_is_never_lost() -> None:
+    """Found by a hammer of ``concviz run`` with SIGINT at random moments: 2 runs in
+    150 exited 0 after finishing. NumPy's C start imports ``datetime`` through
+    ``PyCapsule_Import``, which turns a KeyboardInterrupt raised meanwhile into
+    an ImportError; the observer took that as "no NumPy" and went on with the run."""
+    pytest.importorskip("numpy")
+    probe = subprocess.run(
+        [sys.executable, "-c", _LOAD_BULK, "60", "0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.stdout.startswith("lost"), probe.stdout + probe.stderr  # no signal meanwhile
+    took = float(probe.stdout.split()[1])  # how long NumPy takes to load here, now
+    # Denser early on: NumPy imports datetime in the first milliseconds of its load.
+    moments = [took * (i / 20) ** 2 for i in range(21)]
+    for batch in range(0, len(moments), 4):  # four at a time: the test stays short
+        procs = [
+            (
+                delay,
+                subprocess.Popen(
+                    [sys.executable, "-c", _LOAD_BULK, f"{delay:.6f}", "5"],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+            )
+            for delay in moments[batch : batch + 4]
+        ]
+        for delay, proc in procs:
+            out, err = proc.communicate(timeout=60)
+            where = f"SIGINT {delay * 1000:.1f} ms into a {took * 1000:.0f} ms load"
+            assert out.startswith("interrupted"), f"{where}: {out}{err}"
