@@ -14,10 +14,12 @@ async def main(job: Job) -> None:
         initializer=job.initializer,  # concviz's hook, not the idiom: workers report to concviz
         initargs=job.initargs,
     ) as pool:
+        # Stopping: drop the CPU parts still queued, do not wait for them.
+        job.on_stop(lambda: pool.shutdown(wait=False, cancel_futures=True))
 
         @job.traced  # concviz's hook, not the idiom: draws each call as a task
         async def handle(task_id: int) -> None:
-            await job.fetch(task_id)  # I/O: awaited on the event loop
+            await job.fetch(task_id)  # I/O: awaited on the event loop (a stop cancels it)
             await loop.run_in_executor(pool, job.compute, task_id)  # CPU: in a worker process
 
         async with asyncio.TaskGroup() as group:

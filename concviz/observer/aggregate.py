@@ -64,13 +64,48 @@ def _bulk_module() -> ModuleType | None:
     if not _bulk_tried:
         _bulk_tried = True
         module: ModuleType | None
-        try:
-            with _one_blas_thread():
-                from . import bulk as module  # noqa: PLC0415
-        except ImportError:  # NumPy is the [fast] extra: without it, record by record
-            module = None
+        with _interrupts_noted() as interrupted:
+            try:
+                with _one_blas_thread():
+                    from . import bulk as module  # noqa: PLC0415
+            except ImportError:  # NumPy is the [fast] extra: without it, record by record
+                if interrupted:  # not a missing NumPy: a Ctrl+C, made into an ImportError
+                    _bulk_tried = False
+                    raise KeyboardInterrupt from None
+                module = None
         _bulk = module
     return _bulk
+
+
+@contextmanager
+def _interrupts_noted() -> Iterator[list[int]]:
+    """Notes each SIGINT that comes meanwhile (in the main thread, while Ctrl+C raises).
+
+    NumPy's C start imports ``datetime`` through ``PyCapsule_Import``, which turns a
+    KeyboardInterrupt raised meanwhile into an ImportError: caught as "no NumPy",
+    the Ctrl+C was lost and the run went on to its end (exit 0). The handler still
+    raises KeyboardInterrupt as the default one does; it also says it did.
+    """
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    noted: list[int] = []
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield noted  # signals are the main thread's to handle; a custom handler stays
+        return
+
+    def note(signum: int, frame: object) -> None:
+        noted.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 #: The most records one task can make: queued, started and finished (or cancelled),

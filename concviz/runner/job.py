@@ -7,6 +7,7 @@ few places they touch concviz read as plain English (``job.tasks()``,
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -115,6 +116,23 @@ class Job:
     def cancelled(task_id: int) -> None:
         """Records that a queued task was cancelled before it started."""
         worker.cancelled(task_id)
+
+    @staticmethod
+    def on_stop(callback: Callable[[], object]) -> None:
+        """Calls ``callback()`` on this event loop once the observer asks the run to stop.
+
+        Call it from a coroutine: the callback runs on that loop's thread, between
+        two steps of its tasks, so it may touch what they use (shut a pool down).
+        """
+        import asyncio  # noqa: PLC0415  (async models only: a thread's run never pays it)
+
+        loop = asyncio.get_running_loop()
+
+        def soon() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the run is over
+                loop.call_soon_threadsafe(callback)
+
+        worker.on_stop(soon)
 
     @staticmethod
     def report(**figures: Any) -> None:

@@ -11,6 +11,7 @@ clock (``time.thread_time_ns``, ~0.6 µs): nothing that releases the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import gc
@@ -139,7 +140,7 @@ def _subinterpreter_id() -> int:
 
 
 def _after_fork_in_child() -> None:
-    global _recorder, _append, _workload, _tls, _pid, _stopping, _board
+    global _recorder, _append, _workload, _tls, _pid, _stopping, _board, _stop_hooks, _fetch_loop
     if _recorder is not None:
         _recorder.abandon()
     _recorder = None
@@ -149,15 +150,35 @@ def _after_fork_in_child() -> None:
     _pid = os.getpid()
     _stopping = False
     _board = None
+    # The parent's stop hooks act on its event loop and its pool, not this process's.
+    _stop_hooks = []
+    _fetch_loop = None
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+#: Called once the observer asks the run to stop (see :func:`on_stop`).
+_stop_hooks: list[Callable[[], None]] = []
 
 
 def request_stop() -> None:
     """Stops starting tasks: those not yet started are reported as cancelled."""
     global _stopping
     _stopping = True
+    for hook in list(_stop_hooks):
+        hook()
+
+
+def on_stop(hook: Callable[[], None]) -> None:
+    """Calls ``hook()`` when the run is asked to stop, or now if it has been.
+
+    It is called from the recorder's control thread; rarely twice (a stop that
+    comes while it is being added): a hook must not mind.
+    """
+    _stop_hooks.append(hook)
+    if _stopping:
+        hook()
 
 
 def connect(path: str, role: str, on_lost: Callable[[], None]) -> Recorder:
@@ -621,10 +642,61 @@ class Attempt:
         _append(_pack(_SPAN_FINISH, status, _slot_var.get(), pid, tid, self.task_id, _mono(), 0, 0))
 
 
+#: The tasks awaiting their I/O part (:func:`fetch`) now; and those that a stop cancelled.
+_fetching: set[Any] = set()
+_fetches_stopped: set[Any] = set()
+#: The event loop whose fetches a stop cancels (hooked once per loop).
+_fetch_loop: Any = None
+
+
+def _stop_fetches() -> None:
+    """On the event loop: cancels every fetch in flight (each then raises TaskStopped)."""
+    for task in list(_fetching):
+        _fetches_stopped.add(task)
+        task.cancel()
+
+
+def _hook_fetches(loop: Any) -> None:
+    global _fetch_loop
+    _fetch_loop = loop
+
+    def soon() -> None:
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nothing in flight
+            loop.call_soon_threadsafe(_stop_fetches)
+
+    on_stop(soon)
+
+
 async def fetch(task_id: int) -> None:
-    """The I/O part alone (the hybrid model awaits it on the event loop)."""
+    """The I/O part alone (the hybrid model awaits it on the event loop).
+
+    A stop cancels the fetches in flight: with thousands of them (every task of
+    a TaskGroup fetches at once) waiting for their answers would outlast the
+    grace the observer gives. A fetch that was stopped, or that ends after the
+    stop came, raises :class:`TaskStopped`: its CPU part is never sent.
+    """
+    import asyncio  # noqa: PLC0415  (loaded already: this runs on an event loop)
+
     assert _workload is not None
-    await _workload.fetch(task_id)
+    if _stopping:
+        raise TaskStopped
+    task = asyncio.current_task()
+    if _fetch_loop is not asyncio.get_running_loop():
+        _hook_fetches(asyncio.get_running_loop())
+    _fetching.add(task)
+    try:
+        await _workload.fetch(task_id)
+    except asyncio.CancelledError:
+        if task not in _fetches_stopped or task is None:
+            raise
+        _fetches_stopped.discard(task)
+        if task.uncancel() > 0:  # cancelled by someone else as well: that one stands
+            raise
+        raise TaskStopped from None
+    finally:
+        _fetching.discard(task)
+    if _stopping:
+        raise TaskStopped
 
 
 async def close_workload() -> None:

@@ -7,6 +7,7 @@ take a moment.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,12 @@ from pathlib import Path
 from ..models import ModelInfo
 from ..observer.interpreters import InterpreterError, first_that, probe
 from ..observer.recording import Replay
-from ..observer.session import LocalHttpServer, RunSession
+from ..observer.session import (
+    FOLDER_PREFIX,
+    LocalHttpServer,
+    RunSession,
+    remove_stale_folders,
+)
 from ..runner.spec import RunSpec
 from ..workloads import CATALOG as WORKLOADS
 
@@ -51,7 +57,10 @@ class RunController:
         self.source: RunSession | Replay | None = None
         self._http: LocalHttpServer | None = None
         self._lock = threading.Lock()
-        self._tmp = Path(tempfile.mkdtemp(prefix="concviz-ui-"))
+        # Named as a run's folder is (its owner's pid first): one left by a kill -9
+        # of the dashboard is removed at a later start, once that pid is gone.
+        remove_stale_folders()
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-ui-"))
         self._runs = 0
         self._recording: Path | None = None
         self.closed = False

@@ -1,0 +1,38 @@
+"""The ``concviz`` console script, and ``python -m concviz``: the command line's front door.
+
+Importing this module *is* concviz starting: its first act makes Ctrl+C end
+the program with exit code 130 and one line, because loading the command line
+(``concviz.cli`` and what it imports) takes a while and nothing has been
+started yet that would need cleaning up. ``cli.main`` then installs its own
+handling (a KeyboardInterrupt it turns into a stopped run, exit 130) as its
+first act. Without this, a Ctrl+C during that import printed a traceback.
+
+Imports nothing that ``concviz.cli`` does not import anyway, and nothing that
+takes time before the handler is in place: ``_signal`` is built into the
+interpreter (the ``signal`` module would first find and load a file), ``os``
+and ``sys`` are loaded when Python starts.
+"""
+
+from __future__ import annotations
+
+# signal.py's core, built in (it has no type stub).
+import _signal  # type: ignore[import-not-found]
+
+
+def _interrupted_while_loading(_signum: int, _frame: object) -> None:
+    import os  # noqa: PLC0415
+
+    os.write(2, b"concviz: interrupted\n")
+    os._exit(130)
+
+
+_signal.signal(_signal.SIGINT, _interrupted_while_loading)
+
+import sys  # noqa: E402
+
+
+def main() -> None:
+    """Runs the command line and exits with its code (never returns)."""
+    from concviz.cli import main as cli_main  # noqa: PLC0415  (after the handler: see above)
+
+    sys.exit(cli_main())
