@@ -20,8 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.console import Group, RenderableType
-from rich.rule import Rule
+from rich.console import RenderableType
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -39,11 +38,12 @@ from ..observer.recording import RecordingError, Replay
 from ..observer.session import RunSession, SessionError, run_in_progress
 from ..runner.spec import BY_NAME, RunSpec, SpecError
 from ..workloads import CATALOG as WORKLOADS
-from ..workloads import task_source
 from . import talk
+from .code_panel import shown_code
 from .commands import dashboard_commands
 from .controller import RunController
 from .frame import Frame, Geometry, Panels, dashboard_frame, stamp
+from .idle import idle_message, unavailable
 from .navigation import TimelineNav
 from .served import watch_server
 from .settings import SettingsPanel, clamp
@@ -87,30 +87,6 @@ SHORT = 30
 TALL = 44
 #: Refreshes the rest of start-up waits at most for the footer's keys (see _first_frame).
 FIRST_FRAME_WAITS = 5
-
-
-def expectation(spec: RunSpec) -> str:
-    """One sentence on what the picture should show, before it is run."""
-    model = MODELS[spec.model]
-    nature = WORKLOADS[spec.workload].nature
-    if spec.model == "sequential":
-        return "One task at a time: the baseline every other model is compared with."
-    if nature == "cpu":
-        if model.processes:
-            return "CPU work in processes: every core can fill up, one per worker."
-        if model.style == "async" and spec.model != "to-thread":
-            return (
-                "CPU work in coroutines: the event loop runs one task at a time, nothing overlaps."
-            )
-        return (
-            "CPU work in threads: on a GIL build they share one core; "
-            "each task is on the CPU only part of its time."
-        )
-    if spec.workload == "blocking-async" and model.style == "async":
-        return "Every few tasks block the event loop: watch every lane stall at once."
-    if nature == "io":
-        return "Waiting work: tasks overlap while they wait, and the CPU stays nearly idle."
-    return "Mixed work: waits overlap, the CPU part competes for the GIL or spreads over processes."
 
 
 class ConcvizApp(App[None]):
@@ -798,53 +774,8 @@ class ConcvizApp(App[None]):
 
     def _idle_message(self, spec: RunSpec) -> str:
         """What r will run, before it is pressed: a scenario's variants, or one run."""
-        scenario = self.scenario
-        if scenario is not None and scenario.kind == "compare":
-            labels = " · ".join(v.label for v in scenario.variants)
-            return (
-                f"\nPress r to run its {len(scenario.variants)} variants in turn, "
-                f"side by side on the compare screen: {labels}.\n\n"
-                "page down: the next demo · i hides the explanation"
-            )
-        if scenario is not None and scenario.kind == "sweep":
-            counts = ", ".join(map(str, scenario.sweep))
-            return (
-                f"\nPress r to run {spec.model} on {spec.tasks} {spec.workload} tasks "
-                f"at {counts} workers in turn, on the sweep screen.\n\n"
-                "page down: the next demo · i hides the explanation"
-            )
-        reason = self._unavailable(spec)
-        if reason is not None or self._refusal is not None:
-            why = reason or self._refusal
-            return (
-                f"\n{spec.model} cannot run here: {why}.\n\n"
-                "o opens the settings (Interpreter), m changes the model."
-            )
-        return (
-            f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
-            f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
-            "m / w change the model / workload, + / - the workers, o opens all settings, "
-            "? explains every panel."
-        )
-
-    def _unavailable(self, spec: RunSpec) -> str | None:
-        """Why the chosen interpreter cannot run the model, naming one found that can."""
-        info = MODELS[spec.model]
-        if info.requires is None:
-            return None
-        if self.python is None:
-            version: tuple[int, ...] = tuple(sys.version_info[:3])
-        elif self.python in self.interpreters:
-            version = self.interpreters[self.python].version
-        else:
-            return None  # not probed yet: the run's start says it if so
-        reason = info.unavailable(version)
-        if reason is None:
-            return None
-        able = next(
-            (i for i in self.interpreters.values() if info.unavailable(i.version) is None), None
-        )
-        return reason if able is None else f"{reason}; pick {able.short} ({able.path})"
+        why = unavailable(spec, self.python, self.interpreters) or self._refusal
+        return idle_message(spec, self.scenario, why)
 
     def _show_panels(self, panels: Panels, state: str, narrow: bool) -> None:
         cores, queue, workers, summary = panels.cores, panels.queue, panels.workers, panels.summary
@@ -904,24 +835,7 @@ class ConcvizApp(App[None]):
         if key == self._last_code:
             return
         self._last_code = key
-        path = MODELS[spec.model].source_path
-        code: Any = code_renderable(path.read_text(), spec.model)
-        title = f"Code: {path.name}"
-        lesson = WORKLOADS.get(spec.workload)
-        below: tuple[Path, str] | None = None
-        if spec.workload == "custom":  # your own code: show it
-            found = task_source(spec.task, spec.task_path)
-            if found is not None:
-                below = (found, f"your task, {spec.task}: {found.name}")
-        elif lesson is not None and lesson.shows_code:  # the race or pitfall is in there
-            below = (lesson.source_path, f"the {spec.workload} workload: {lesson.source_path.name}")
-        if below is not None:
-            wpath, heading = below
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                workload_code = code_renderable(wpath.read_text(), spec.workload)
-                title += f" + {wpath.name}"
-                code = Group(code, Rule(heading, style="dim"), workload_code)
-        panel.border_title = title
+        panel.border_title, code = shown_code(spec)
         panel.update(code)
 
     # -- teardown ---------------------------------------------------------------------
