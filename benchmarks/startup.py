@@ -80,7 +80,7 @@ def bytecode_state() -> str:
 
     import concviz  # noqa: PLC0415
 
-    source = Path(concviz.__file__).with_name("cli.py")
+    source = Path(concviz.__file__).parent / "cli" / "__init__.py"
     cached = Path(importlib.util.cache_from_source(str(source)))
     fresh = cached.exists() and cached.stat().st_mtime >= source.stat().st_mtime
     said = os.environ.get("PYTHONDONTWRITEBYTECODE")

@@ -310,7 +310,7 @@ MAIN_MODELS = ["sequential", "threads", "processes", "mp-pool", "asyncio", "asyn
 def test_ctrl_c_at_a_random_moment_counts_every_task(model: str) -> None:
     seed = random.randrange(1 << 30)
     # From 0.2 s on: Ctrl+C while concviz is still starting the run (before its
-    # progress loop) is cli.py's start-up case, tested with the command line.
+    # progress loop) is concviz.cli's start-up case, tested with the command line.
     moment = random.Random(seed).uniform(0.2, 1.2)
     tasks = 400
     # (hybrid overlaps the waits of all its tasks at once: its CPU part takes the time)

@@ -757,6 +757,18 @@ async def test_sweep_screen_says_the_machine_ceiling_for_cpu_work() -> None:
         assert "machine ceiling (bare CPU kernel vs one process): 2 processes 1.56×" in fit
 
 
+async def test_the_palette_offers_the_keys_and_each_model_and_choosing_one_sets_it() -> None:
+    app = ConcvizApp(RunSpec(model="sequential", workload="sleep"))
+    async with app.run_test(size=(140, 40)) as pilot:
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Run", "Stop", "Compare models", "Sweep workers", "Advise"} <= set(commands)
+        assert {"Model: threads", "Workload: cpu"} <= set(commands)
+        commands["Model: threads"].callback()
+        commands["Workload: cpu"].callback()
+        await pilot.pause()
+        assert (app.spec.model, app.spec.workload) == ("threads", "cpu")
+
+
 async def test_f_freezes_the_timeline_while_the_run_goes_on() -> None:
     """A frozen view stays put: its window does not follow the clock until unfrozen."""
     spec = RunSpec(model="threads", workload="sleep", workers=2, tasks=40, task_ms=50)

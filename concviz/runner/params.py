@@ -5,7 +5,7 @@ parameter is declared where :class:`~concviz.runner.spec.RunSpec` declares its
 field, with :func:`param`; :data:`~concviz.runner.spec.PARAMS` lists them in
 that order. Everything else is derived from that one declaration:
 
-- the command line's options, their help and defaults (``cli.add_run_options``);
+- the command line's options, their help and defaults (``cli.parser.add_run_options``);
 - the checks on a spec (:meth:`Param.check`, run by ``RunSpec.validated``), so a
   bad value is refused with the same line from the command line, a scenario
   file or the settings panel;

@@ -12,7 +12,6 @@ import contextlib
 import os
 import statistics
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -21,8 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.console import Group, RenderableType
-from rich.rule import Rule
+from rich.console import RenderableType
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -40,9 +38,14 @@ from ..observer.recording import RecordingError, Replay
 from ..observer.session import RunSession, SessionError, run_in_progress
 from ..runner.spec import BY_NAME, RunSpec, SpecError
 from ..workloads import CATALOG as WORKLOADS
-from ..workloads import task_source
+from . import talk
+from .code_panel import shown_code
+from .commands import dashboard_commands
 from .controller import RunController
 from .frame import Frame, Geometry, Panels, dashboard_frame, stamp
+from .idle import idle_message, unavailable
+from .navigation import TimelineNav
+from .served import watch_server
 from .settings import SettingsPanel, clamp
 from .view import TimelineCache, idle_header
 from .widgets import (
@@ -77,45 +80,13 @@ PANELS_EVERY = 4
 #: counts, so one costly redraw (a new time scale) is no stall.
 REFRESH_BUDGET = 0.15
 REFRESH_COSTS_KEPT = 5
-#: Zoom steps for the timeline window, in seconds (None: fit the whole run).
-#: ``z`` narrows (towards 0.1 s), ``Z`` widens back to the whole run.
-ZOOMS: tuple[float | None, ...] = (None, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 NARROW = 110
 #: Fewer rows than this (a big font on a projector): the explanation strip shrinks.
 SHORT = 30
 #: From this many rows the figure panels are tall enough for every summary row.
 TALL = 44
-#: Served in a browser: how often the app checks that its server is still there,
-#: and how long it then has to exit cleanly before it ends itself.
-SERVER_POLL_S = 0.5
-SERVER_LOST_GRACE_S = 3.0
-EXIT_SERVER_LOST = 70
 #: Refreshes the rest of start-up waits at most for the footer's keys (see _first_frame).
 FIRST_FRAME_WAITS = 5
-
-
-def expectation(spec: RunSpec) -> str:
-    """One sentence on what the picture should show, before it is run."""
-    model = MODELS[spec.model]
-    nature = WORKLOADS[spec.workload].nature
-    if spec.model == "sequential":
-        return "One task at a time: the baseline every other model is compared with."
-    if nature == "cpu":
-        if model.processes:
-            return "CPU work in processes: every core can fill up, one per worker."
-        if model.style == "async" and spec.model != "to-thread":
-            return (
-                "CPU work in coroutines: the event loop runs one task at a time, nothing overlaps."
-            )
-        return (
-            "CPU work in threads: on a GIL build they share one core; "
-            "each task is on the CPU only part of its time."
-        )
-    if spec.workload == "blocking-async" and model.style == "async":
-        return "Every few tasks block the event loop: watch every lane stall at once."
-    if nature == "io":
-        return "Waiting work: tasks overlap while they wait, and the CPU stays nearly idle."
-    return "Mixed work: waits overlap, the CPU part competes for the GIL or spreads over processes."
 
 
 class ConcvizApp(App[None]):
@@ -174,11 +145,8 @@ class ConcvizApp(App[None]):
         self.replay_speed = replay_speed
         self.autorun = autorun
         self.controller = RunController(sample_hz=REFRESH_HZ)
-        self.zoom_index = 0
-        self.follow = True
-        self.view_end_ns: int | None = None
-        #: A frozen whole-run view's span (the run goes on; the window does not).
-        self._frozen_span_s: float | None = None
+        #: Where the timeline looks: zoom, follow or frozen (z, Z, f, ← →).
+        self.nav = TimelineNav()
         #: Why the last r did not start a run (shown until the next r).
         self._refusal: str | None = None
         self.state = "idle"
@@ -244,9 +212,7 @@ class ConcvizApp(App[None]):
 
     def on_mount(self) -> None:
         self._apply_size(self.size.width, self.size.height, force=True)
-        served_by = os.environ.get("CONCVIZ_SERVED_BY", "")
-        if served_by.isdigit():
-            threading.Thread(target=self._watch_server, args=(int(served_by),), daemon=True).start()
+        watch_server(self)  # served in a browser: gone with its server
         # Probing interpreters starts a few subprocesses: not before the first frame,
         # and like warming the code panel, not while a run is measured.
         if self.replay_path is None:
@@ -296,21 +262,6 @@ class ConcvizApp(App[None]):
             return os.path.basename(self.python)
         version = ".".join(map(str, interp.version))
         return f"{version} · {'GIL on' if interp.gil_enabled else 'GIL off'}"
-
-    def _watch_server(self, server_pid: int) -> None:
-        """Served in a browser: when the server dies (even SIGKILL), this app goes too.
-
-        Runs in a daemon thread. The app is asked to exit, which stops its run the
-        normal way; if it cannot within a grace period, the process ends anyway (its
-        runner then sees the connection close and ends its workers).
-        """
-        while os.getppid() == server_pid:
-            time.sleep(SERVER_POLL_S)
-        deadline = threading.Timer(SERVER_LOST_GRACE_S, os._exit, (EXIT_SERVER_LOST,))
-        deadline.daemon = True  # a clean exit is not held up by it
-        deadline.start()
-        with contextlib.suppress(Exception):
-            self.call_from_thread(self.exit)
 
     def on_app_focus(self) -> None:
         self._browser_focused = True
@@ -518,103 +469,33 @@ class ConcvizApp(App[None]):
     def action_toggle_events(self) -> None:
         self.w_events.toggle_class("-shown")
 
+    # The timeline's window, as a frame reads it (_take_frame): kept by self.nav.
+    @property
+    def zoom_index(self) -> int:
+        return self.nav.zoom_index
+
+    @property
+    def follow(self) -> bool:
+        return self.nav.follow
+
+    @property
+    def view_end_ns(self) -> int | None:
+        return self.nav.view_end_ns
+
     def _window(self, source: Any) -> tuple[float | None, int | None]:
-        """The timeline's window (None: fit the run) and where it ends (None: follow)."""
-        window = ZOOMS[self.zoom_index]
-        if self.follow or self.view_end_ns is None:
-            return window, None
-        if window is None:
-            if source.aggregate.run_end_ns is not None:
-                return None, None  # a finished run, whole: the same picture frozen or not
-            return self._frozen_span_s, self.view_end_ns
-        return window, self.view_end_ns
-
-    def _shown_ns(self) -> tuple[int, int] | None:
-        """The time span the timeline shows now, on the run's clock (None: nothing yet)."""
-        source = self.controller.source
-        view = self.w_timeline.view
-        if source is None or view is None:
-            return None
-        origin = source.aggregate.run_start_ns
-        if origin is None:
-            return None
-        return origin + int(view.start_s * 1e9), origin + int(view.end_s * 1e9)
-
-    def _latest_ns(self) -> int | None:
-        """The last moment there is anything to see: the run's end, or now while it goes."""
-        source = self.controller.source
-        if source is None:
-            return None
-        end = source.aggregate.run_end_ns
-        return end if end is not None else int(source.now_ns())
+        return self.nav.window(source)
 
     def action_zoom(self, step: int) -> None:
         """``z`` (step 1) narrows the window, ``Z`` (-1) widens it, up to the whole run."""
-        shown = self._shown_ns()
-        span_s = (shown[1] - shown[0]) / 1e9 if shown else None
-        windows = [w for w in ZOOMS if w is not None]  # ascending, from ZOOMS[1]
-        if step > 0:
-            if self.zoom_index == 0:
-                smaller = [i for i, w in enumerate(windows, 1) if span_s is None or w < span_s]
-                self.zoom_index = smaller[-1] if smaller else 1
-            else:
-                self.zoom_index = max(1, self.zoom_index - 1)
-        elif self.zoom_index != 0:
-            self.zoom_index += 1
-            latest = self._latest_ns()
-            source = self.controller.source
-            origin = source.aggregate.run_start_ns if source is not None else None
-            run_s = (latest - origin) / 1e9 if latest is not None and origin is not None else None
-            wide = self.zoom_index >= len(ZOOMS)
-            if wide or (run_s is not None and (ZOOMS[self.zoom_index] or 0) >= run_s):
-                self.zoom_index = 0  # as wide as the run: fit the whole of it
-        if not self.follow and shown is not None:
-            latest = self._latest_ns()
-            end = shown[1] if latest is None else min(shown[1], latest)
-            self.view_end_ns = end  # a frozen view keeps its end, within the run
-        window = ZOOMS[self.zoom_index]
-        self.notify(
-            "whole run" if window is None else f"{window:g} s", title="Timeline", timeout=1.5
-        )
+        shown = self.nav.zoom(step, self.controller.source, self.w_timeline.view)
+        self.notify(shown, title="Timeline", timeout=1.5)
 
     def action_follow(self) -> None:
-        self.follow = not self.follow
-        if self.follow:
-            self.view_end_ns = None
-        else:
-            self._freeze()
-        self.notify("following the run" if self.follow else "frozen: ← → scroll", timeout=1.5)
-
-    def _freeze(self) -> None:
-        """Holds the window on screen where it is (after a run: ending at the run's end)."""
-        shown = self._shown_ns()
-        latest = self._latest_ns()
-        if shown is None:
-            self.view_end_ns = latest
-            return
-        self._frozen_span_s = (shown[1] - shown[0]) / 1e9
-        ended = self.controller.source is not None and (
-            self.controller.source.aggregate.run_end_ns is not None
-        )
-        self.view_end_ns = min(shown[1], latest) if ended and latest is not None else shown[1]
+        said = self.nav.toggle_follow(self.controller.source, self.w_timeline.view)
+        self.notify(said, timeout=1.5)
 
     def action_scroll_time(self, direction: int) -> None:
-        source = self.controller.source
-        window = ZOOMS[self.zoom_index]
-        if source is None or window is None:
-            return
-        if self.follow or self.view_end_ns is None:
-            self.follow = False
-            self._freeze()
-        end = self.view_end_ns if self.view_end_ns is not None else source.now_ns()
-        end += int(direction * window * 0.25 * 1e9)
-        latest = self._latest_ns()
-        origin = source.aggregate.run_start_ns
-        if latest is not None:
-            end = min(end, latest)
-        if origin is not None:
-            end = max(end, origin + int(window * 1e9))
-        self.view_end_ns = end
+        self.nav.scroll(direction, self.controller.source, self.w_timeline.view)
 
     #: Keys the footer leaves out below NARROW columns (all of them still work).
     NARROW_UNSHOWN = frozenset({"m", "w"})
@@ -667,21 +548,7 @@ class ConcvizApp(App[None]):
         self.state = "idle"
         self.python = self.python_given or scenario.python
         self._set_spec(scenario.spec)
-        position = (
-            f"  [dim]{self.scenario_index + 1}/{len(self.playlist)} · page up/down[/]"
-            if len(self.playlist) > 1
-            else ""
-        )
-        action = {
-            "run": "r runs it",
-            "compare": f"r runs its {len(scenario.variants)} variants in turn",
-            "sweep": f"r runs it at {', '.join(map(str, scenario.sweep))} workers",
-        }[scenario.kind]
-        # What r does first: a short screen shows the strip's first line only.
-        self.w_explain.update(
-            f"[b]{scenario.title}[/b] · {action}{position}\n{scenario.explanation}"
-            "  [dim](i hides this)[/]"
-        )
+        self.w_explain.update(talk.explanation(scenario, self.scenario_index, len(self.playlist)))
         self.w_explain.display = True
         self._last_key = None
 
@@ -699,10 +566,7 @@ class ConcvizApp(App[None]):
     def action_toggle_explanation(self) -> None:
         screen = self.screen
         if screen is not self.w_header.screen:  # a compare or sweep screen's own text
-            with contextlib.suppress(NoMatches):
-                box = screen.query_one("#explain")
-                if getattr(screen, "title_text", ""):
-                    box.display = not box.display
+            talk.toggle_screen_explanation(screen)
             return
         if self.scenario is not None:
             self.w_explain.display = not self.w_explain.display
@@ -712,43 +576,12 @@ class ConcvizApp(App[None]):
 
         def chosen(scenario: Scenario | None) -> None:
             if scenario is not None:
-                self.playlist = [scenario] if not self.playlist else self.playlist
-                if scenario not in self.playlist:
-                    self.playlist.append(scenario)
-                self.load_scenario(self.playlist.index(scenario))
+                self.load_scenario(talk.add_to_playlist(self.playlist, scenario))
 
         self.push_screen(ScenarioPicker(), chosen)
 
     def _run_scenario_series(self, scenario: Scenario) -> None:
-        from .series import CompareScreen, Entry, SweepScreen  # noqa: PLC0415
-
-        if scenario.kind == "compare":
-            entries = [
-                Entry(v.label, v.spec, self.python_given or v.python or self.python)
-                for v in scenario.variants
-            ]
-            self.push_screen(
-                CompareScreen(
-                    scenario.spec,
-                    self.python,
-                    preset=entries,
-                    title=scenario.title,
-                    explanation=scenario.explanation,
-                    autorun=True,
-                    focus=scenario.focus,
-                )
-            )
-        else:
-            self.push_screen(
-                SweepScreen(
-                    scenario.spec,
-                    self.python,
-                    counts=scenario.sweep,
-                    title=scenario.title,
-                    explanation=scenario.explanation,
-                    autorun=True,
-                )
-            )
+        self.push_screen(talk.series_screen(scenario, self.python, self.python_given))
 
     def action_compare(self) -> None:
         from .series import CompareScreen  # noqa: PLC0415  (plotext & co. only when asked)
@@ -793,39 +626,10 @@ class ConcvizApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Run", "Run the current settings (r)", self.action_run)
-        yield SystemCommand("Stop", "Stop the run (s)", self.action_stop)
-        yield SystemCommand(
-            "Settings", "Show or hide the settings panel (o)", self.action_toggle_settings
-        )
-        yield SystemCommand(
-            "Code", "Show or hide the model's source, and a pitfall's (c)", self.action_toggle_code
-        )
-        yield SystemCommand("Events", "Show or hide the event log (e)", self.action_toggle_events)
-        yield SystemCommand(
-            "Save run", "Save the last run's recording (ctrl+s)", self.action_save_recording
-        )
-        yield SystemCommand(
-            "Compare models", "Run several models in turn on this workload (v)", self.action_compare
-        )
-        yield SystemCommand(
-            "Sweep workers", "Run this model at several worker counts (x)", self.action_sweep
-        )
-        yield SystemCommand(
-            "Advise",
-            "Which model and how many workers for this workload: measured (a)",
-            self.action_advise,
-        )
-        for name, info in MODELS.items():
-            yield SystemCommand(
-                f"Model: {name}", info.summary, lambda n=name: self._choose(model=n)
-            )
-        for name, winfo in WORKLOADS.items():
-            yield SystemCommand(
-                f"Workload: {name}", winfo.summary, lambda n=name: self._choose(workload=n)
-            )
+        yield from dashboard_commands(self)
 
-    def _choose(self, **changes: str) -> None:
+    def choose(self, **changes: str) -> None:
+        """A palette choice: one setting changed (model=NAME or workload=NAME)."""
         self._set_spec(replace(self.spec, **changes))  # type: ignore[arg-type]
 
     # -- the 10 Hz refresh ------------------------------------------------------------
@@ -970,53 +774,8 @@ class ConcvizApp(App[None]):
 
     def _idle_message(self, spec: RunSpec) -> str:
         """What r will run, before it is pressed: a scenario's variants, or one run."""
-        scenario = self.scenario
-        if scenario is not None and scenario.kind == "compare":
-            labels = " · ".join(v.label for v in scenario.variants)
-            return (
-                f"\nPress r to run its {len(scenario.variants)} variants in turn, "
-                f"side by side on the compare screen: {labels}.\n\n"
-                "page down: the next demo · i hides the explanation"
-            )
-        if scenario is not None and scenario.kind == "sweep":
-            counts = ", ".join(map(str, scenario.sweep))
-            return (
-                f"\nPress r to run {spec.model} on {spec.tasks} {spec.workload} tasks "
-                f"at {counts} workers in turn, on the sweep screen.\n\n"
-                "page down: the next demo · i hides the explanation"
-            )
-        reason = self._unavailable(spec)
-        if reason is not None or self._refusal is not None:
-            why = reason or self._refusal
-            return (
-                f"\n{spec.model} cannot run here: {why}.\n\n"
-                "o opens the settings (Interpreter), m changes the model."
-            )
-        return (
-            f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
-            f"{spec.workload} tasks of {spec.size}.\n\n{expectation(spec)}\n\n"
-            "m / w change the model / workload, + / - the workers, o opens all settings, "
-            "? explains every panel."
-        )
-
-    def _unavailable(self, spec: RunSpec) -> str | None:
-        """Why the chosen interpreter cannot run the model, naming one found that can."""
-        info = MODELS[spec.model]
-        if info.requires is None:
-            return None
-        if self.python is None:
-            version: tuple[int, ...] = tuple(sys.version_info[:3])
-        elif self.python in self.interpreters:
-            version = self.interpreters[self.python].version
-        else:
-            return None  # not probed yet: the run's start says it if so
-        reason = info.unavailable(version)
-        if reason is None:
-            return None
-        able = next(
-            (i for i in self.interpreters.values() if info.unavailable(i.version) is None), None
-        )
-        return reason if able is None else f"{reason}; pick {able.short} ({able.path})"
+        why = unavailable(spec, self.python, self.interpreters) or self._refusal
+        return idle_message(spec, self.scenario, why)
 
     def _show_panels(self, panels: Panels, state: str, narrow: bool) -> None:
         cores, queue, workers, summary = panels.cores, panels.queue, panels.workers, panels.summary
@@ -1076,24 +835,7 @@ class ConcvizApp(App[None]):
         if key == self._last_code:
             return
         self._last_code = key
-        path = MODELS[spec.model].source_path
-        code: Any = code_renderable(path.read_text(), spec.model)
-        title = f"Code: {path.name}"
-        lesson = WORKLOADS.get(spec.workload)
-        below: tuple[Path, str] | None = None
-        if spec.workload == "custom":  # your own code: show it
-            found = task_source(spec.task, spec.task_path)
-            if found is not None:
-                below = (found, f"your task, {spec.task}: {found.name}")
-        elif lesson is not None and lesson.shows_code:  # the race or pitfall is in there
-            below = (lesson.source_path, f"the {spec.workload} workload: {lesson.source_path.name}")
-        if below is not None:
-            wpath, heading = below
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                workload_code = code_renderable(wpath.read_text(), spec.workload)
-                title += f" + {wpath.name}"
-                code = Group(code, Rule(heading, style="dim"), workload_code)
-        panel.border_title = title
+        panel.border_title, code = shown_code(spec)
         panel.update(code)
 
     # -- teardown ---------------------------------------------------------------------
