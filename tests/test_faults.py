@@ -241,6 +241,61 @@ def test_kill_9_of_a_worker_ends_the_run_and_counts_every_task(task_dir: Path, m
     assert_clean_end(outcome, 20)
 
 
+_started: object = None
+
+
+def _keep(started: object) -> None:
+    global _started  # a pool worker's own copy
+    _started = started
+
+
+def _say_then_sleep() -> None:
+    _started.release()  # type: ignore[attr-defined]
+    time.sleep(60)
+
+
+def test_the_pool_watch_sees_a_death_that_the_pools_own_thread_reaped_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI hung here about one run in five (mp-pool, kill -9 of a worker).
+
+    The Pool's thread wakes on the same sentinel as the watch and may reap the
+    dead worker first; the watch's ``exitcode`` (a waitpid of a reaped pid) then
+    reads None, and the Pool replaces the worker before the watch looks again.
+    Here the watch's thread always loses that race.
+    """
+    import multiprocessing  # noqa: PLC0415
+    from multiprocessing.process import BaseProcess  # noqa: PLC0415
+
+    from concviz.runner import job as job_module  # noqa: PLC0415
+
+    watcher: threading.Thread | None = None
+    real = BaseProcess.exitcode
+    hidden = {"left": 50}
+
+    def exitcode(self: BaseProcess) -> int | None:
+        if threading.current_thread() is watcher and hidden["left"] > 0:
+            hidden["left"] -= 1
+            return None  # the Pool's thread reaped it: our waitpid saw ECHILD
+        return real.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(BaseProcess, "exitcode", property(exitcode))
+    ctx = multiprocessing.get_context("fork")
+    started = ctx.Semaphore(0)
+    with ctx.Pool(2, initializer=_keep, initargs=(started,)) as pool:
+        pids = [p.pid for p in pool._pool]  # type: ignore[attr-defined]
+        results = [pool.apply_async(_say_then_sleep) for _ in pids]
+        watcher = threading.Thread(target=job_module._watch_pool, args=(pool, None), daemon=True)
+        watcher.start()
+        for _ in pids:  # both tasks are in flight (no worker is idle in the queue's lock)
+            assert started.acquire(timeout=30)
+        os.kill(pids[0], signal.SIGKILL)
+        with pytest.raises(job_module.WorkerDied, match=rf"pid {pids[0]}\) died \(SIGKILL\)"):
+            results[0].get(timeout=20)
+        watcher.join(timeout=5)
+        assert not watcher.is_alive()
+
+
 def test_kill_9_of_the_runner_is_a_crash_said_in_one_line(task_dir: Path) -> None:
     run = Watched("-m", "processes", "-n", "2", "-t", "20", "--task", "mod:slow", cwd=task_dir)
     try:

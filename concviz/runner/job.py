@@ -203,7 +203,18 @@ class WorkerDied(RuntimeError):
     """A worker process of a ``multiprocessing.Pool`` died (its task is lost)."""
 
 
-def _how(exitcode: int) -> str:
+def _exitcode(process: Any) -> int | None:
+    """The exit code of a dead worker, once whichever thread reaps it has read it."""
+    for _ in range(100):  # the Pool's thread reaps it within its next 0.1 s turn
+        if (code := process.exitcode) is not None:
+            return code  # type: ignore[no-any-return]
+        time.sleep(0.01)
+    return None
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "its exit code was not seen"
     if exitcode < 0:
         try:
             return signal.Signals(-exitcode).name
@@ -221,16 +232,19 @@ def _watch_pool(pool: Any, job: Job) -> None:
     while pool._state == RUN:
         processes = list(pool._pool)
         try:
-            wait([p.sentinel for p in processes], timeout=0.1)
+            ready = wait([p.sentinel for p in processes], timeout=0.1)
         except (OSError, ValueError):  # a process closed meanwhile: look again
             continue
         if pool._state != RUN:
             return  # closed or terminated: its workers exit on purpose
-        dead = [p for p in processes if p.exitcode is not None]
+        # A ready sentinel is the death itself. Not ``exitcode``: the Pool's own
+        # thread wakes on the same sentinel and may reap the process first, and
+        # then our ``exitcode`` (a waitpid of a reaped pid) says None for a while.
+        dead = [p for p in processes if p.sentinel in ready]
         if not dead:
             continue
         died = WorkerDied(
-            f"a worker process (pid {dead[0].pid}) died ({_how(dead[0].exitcode)}); "
+            f"a worker process (pid {dead[0].pid}) died ({_how(_exitcode(dead[0]))}); "
             "multiprocessing.Pool would wait for its task forever"
         )
         for result in list(pool._cache.values()):
