@@ -28,6 +28,7 @@ from ..observer.aggregate import Summary
 from ..report import describe_result, fmt_bytes, fmt_memory_per_task
 from ..units import fmt_seconds
 from ..workloads import CATALOG
+from .paint import changed_regions
 from .view import (
     LABEL_CHARS,
     EventLine,
@@ -367,12 +368,8 @@ class Timeline(Widget):
         old = self._strips
         new = self._build()
         self._strips = new
-        width = self.size.width
-        changed = [
-            Region(0, y, width, 1)
-            for y in range(max(len(old), len(new)))
-            if y >= len(old) or y >= len(new) or old[y] != new[y]
-        ]
+        # Only the changed cells: a lane's newest few, not the bars it drew before.
+        changed = changed_regions(old, new, self.size.width)
         if changed:
             self.refresh(*changed)
 

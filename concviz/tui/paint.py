@@ -1,0 +1,118 @@
+"""Writing only the cells that changed: what a moving timeline costs the terminal.
+
+A live lane changes at its newest cells only, but Textual 8's compositor
+writes each dirty line from the start of the widget's chop (its left edge) to
+the end of the dirty span: the bars a lane drew seconds ago, one colour escape
+per task, again and again, ten times a second. That writing was most of what a
+slow run cost the dashboard (``benchmarks/README.md``).
+
+Two halves: :func:`changed_span` tells a widget which cells of a line changed,
+so it can mark just those dirty; :func:`tighten` makes the compositor's update
+write from the dirty span's start too, not from the chop's. The second
+overrides one method of a Textual class whose shape has not changed from 0.47
+to 8.2 (``tests/test_paint.py`` fails loudly if it does).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.segment import Segment
+from textual._compositor import ChopsUpdate
+from textual.geometry import Region
+from textual.strip import Strip
+
+
+def changed_span(old: Strip, new: Strip) -> tuple[int, int] | None:
+    """The cells ``[x1, x2)`` where two lines differ, or None where they are the same.
+
+    Compares segments, not cells: a line is a few dozen runs of one style, and
+    most of them are the same objects or equal tuples from one frame to the next.
+    """
+    a: list[Segment] = list(old)
+    b: list[Segment] = list(new)
+    if a == b:
+        return None
+    start = 0
+    x1 = 0
+    for sa, sb in zip(a, b, strict=False):
+        if sa != sb:
+            break
+        start += 1
+        x1 += cell_len(sa.text)
+    if start < len(a) and start < len(b) and a[start].style == b[start].style:
+        # The same run, grown or changed part-way: skip its common first cells.
+        ta, tb = a[start].text, b[start].text
+        same = 0
+        for ca, cb in zip(ta, tb, strict=False):
+            if ca != cb:
+                break
+            same += 1
+        x1 += cell_len(ta[:same])
+    end_a, end_b = old.cell_length, new.cell_length
+    if end_a != end_b:
+        return x1, max(end_a, end_b)
+    x2 = end_b
+    i, j = len(a) - 1, len(b) - 1
+    while i >= start and j >= start and a[i] == b[j]:
+        x2 -= cell_len(b[j].text)
+        i -= 1
+        j -= 1
+    if i >= start and j >= start and a[i].style == b[j].style:
+        ta, tb = a[i].text, b[j].text
+        same = 0
+        for ca, cb in zip(reversed(ta), reversed(tb), strict=False):
+            if ca != cb:
+                break
+            same += 1
+        if same:
+            x2 -= cell_len(tb[len(tb) - same :])
+    return x1, max(x2, x1 + 1)
+
+
+def changed_regions(old: list[Strip], new: list[Strip], width: int) -> list[Region]:
+    """One region per changed line, as narrow as the change (the whole width for a new line)."""
+    regions: list[Region] = []
+    for y in range(max(len(old), len(new))):
+        if y >= len(old) or y >= len(new):
+            regions.append(Region(0, y, width, 1))
+            continue
+        span = changed_span(old[y], new[y])
+        if span is not None:
+            x1, x2 = span
+            regions.append(Region(x1, y, max(1, min(width, x2) - x1), 1))
+    return regions
+
+
+class TightChopsUpdate(ChopsUpdate):
+    """A ChopsUpdate that writes each dirty span from its own start, not its chop's."""
+
+    def render_segments(self, console: Console) -> str:
+        sequences: list[str] = []
+        append = sequences.append
+        chops = self.chops
+        chop_ends = self.chop_ends
+        last_y = self.spans[-1][0]
+        for y, x1, x2 in self.spans:
+            line = chops[y]
+            ends = chop_ends[y]
+            for end, (x, strip) in zip(ends, line.items(), strict=False):
+                if strip is None or x >= x2 or end <= x1:
+                    continue
+                left = max(x, x1)
+                right = min(end, x2)
+                part = strip if left == x and right == end else strip.crop(left - x, right - x)
+                append(f"\x1b[{y + 1};{left + 1}H")
+                append(part.render(console))
+            if y != last_y:
+                append("\n")
+        return "".join(sequences)
+
+
+def tighten(renderable: Any) -> Any:
+    """The compositor's partial update, made to write only the dirty cells."""
+    if type(renderable) is ChopsUpdate:
+        renderable.__class__ = TightChopsUpdate
+    return renderable
