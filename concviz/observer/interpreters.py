@@ -7,7 +7,6 @@ user's own build, another version under pyenv, a free-threaded ``python3.13t``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -15,7 +14,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +113,8 @@ def probe(path: str, timeout: float = PROBE_TIMEOUT_S) -> Interpreter:
             f"--python {path}: not a working Python 3 interpreter (exit code {returncode}: {said})"
         )
     try:
+        import json  # noqa: PLC0415  (the dashboard imports this module before its first frame)
+
         facts = json.loads(stdout.strip().splitlines()[-1])
         if not isinstance(facts, dict):
             raise TypeError(facts)
@@ -185,6 +185,8 @@ def discover(timeout: float = 10.0) -> list[Interpreter]:
     shims = os.sep + "shims" + os.sep
     paths = [p for p in seen.values() if shims not in p]  # pyenv shims may point nowhere
     found: dict[tuple[str, tuple[int, int, int], bool], Interpreter] = {}
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # noqa: PLC0415
+
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = {pool.submit(probe, path, timeout): path for path in paths}
         for future in as_completed(futures):
