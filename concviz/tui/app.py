@@ -44,7 +44,7 @@ from .controller import RunController
 from .frame import Frame, Geometry, Panels, dashboard_frame, stamp
 from .idle import idle_message, unavailable
 from .navigation import TimelineNav
-from .paint import tighten
+from .paint import TightScreen, tighten
 from .served import watch_server
 from .settings import SettingsPanel, clamp
 from .view import TimelineCache, idle_header
@@ -124,6 +124,10 @@ class ConcvizApp(App[None]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The dashboard's screen renders only what a partial update touches (``paint.py``)."""
+        return TightScreen(id="_default")
+
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         """Writes only the cells that changed (``paint.py``), not whole lines up to them."""
         super()._display(screen, tighten(renderable))
@@ -153,6 +157,8 @@ class ConcvizApp(App[None]):
         self.nav = TimelineNav()
         #: Why the last r did not start a run (shown until the next r).
         self._refusal: str | None = None
+        #: The settings' spec and its validated form (None: invalid), for _spec_differs.
+        self._validated: tuple[RunSpec | None, RunSpec | None] = (None, None)
         self.state = "idle"
         self._last_events = -1
         self._last_code: tuple[str, str, str | None, bool] | None = None
@@ -828,7 +834,14 @@ class ConcvizApp(App[None]):
             return False
         if (self.python or sys.executable) != source.python:
             return True
-        return source.spec != self.spec.validated() if _valid(self.spec) else True
+        spec = self.spec
+        if self._validated[0] is not spec:  # asked at every refresh: validate once per change
+            try:
+                self._validated = (spec, spec.validated())
+            except SpecError:
+                self._validated = (spec, None)
+        valid = self._validated[1]
+        return valid is None or source.spec != valid
 
     def _refresh_code(self) -> None:
         panel = self.w_code
@@ -871,11 +884,3 @@ def _muted(text: str) -> list[Content]:
 def _finished(source: object) -> bool:
     done = getattr(source, "done", None)
     return bool(done is not None and done.is_set())
-
-
-def _valid(spec: RunSpec) -> bool:
-    try:
-        spec.validated()
-    except SpecError:
-        return False
-    return True

@@ -15,13 +15,15 @@ to 8.2 (``tests/test_paint.py`` fails loudly if it does).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
-from textual._compositor import ChopsUpdate
+from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
+from textual.screen import Screen
 from textual.strip import Strip
 
 
@@ -116,3 +118,38 @@ def tighten(renderable: Any) -> Any:
     if type(renderable) is ChopsUpdate:
         renderable.__class__ = TightChopsUpdate
     return renderable
+
+
+class TightCompositor(Compositor):
+    """Renders, for a partial update, only the widgets and rows the update touches.
+
+    Textual's compositor renders every widget whose *clip* (its container's
+    visible area) overlaps the update's bounding box, each over its whole
+    height: a two-cell change at a lane's live edge had the footer, the
+    settings sidebar and every container render all their lines (from their
+    caches) at every refresh. Here a widget is rendered only where its own
+    visible region meets the update, and only on the update's rows; the chops
+    of the cells it would have filled lie outside every dirty span, so nothing
+    written changes (``tests/test_paint.py`` checks the screen, cell by cell).
+    """
+
+    def _get_renders(
+        self, crop: Region | None = None
+    ) -> Iterable[tuple[Region, Region, list[Strip]]]:
+        if crop is None:
+            yield from super()._get_renders(crop)
+            return
+        for widget, (region, clip) in self.visible_widgets.items():
+            visible = region.intersection(clip)
+            if not visible.overlaps(crop):
+                continue
+            rows = visible.intersection(Region(visible.x, crop.y, visible.width, crop.height))
+            yield region, rows, widget.render_lines(rows.translate(-region.offset))
+
+
+class TightScreen(Screen[None]):
+    """A screen drawn by :class:`TightCompositor`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._compositor = TightCompositor()
