@@ -27,7 +27,9 @@ from concviz.observer.recording import (
     Replay,
     read_recording,
 )
+from concviz.observer.session import RunSession, SessionError
 from concviz.runner.protocol import FrameType
+from concviz.runner.spec import RunSpec
 from concviz.workloads.custom import CHECK_TIMEOUT_S, check_task
 from tests.support import concviz, wait_pids_gone
 
@@ -336,6 +338,35 @@ def test_a_task_module_whose_import_hangs_is_given_up_on_and_ended(tmp_path: Pat
     left = wait_pids_gone({int(p) for p in pids.read_text().split()}, timeout=10)
     assert not left, f"the check left {left} running"
     assert CHECK_TIMEOUT_S <= 10  # shorter than the 30 s it was
+
+
+def test_a_task_check_that_fails_ends_the_runner_started_beside_it(tmp_path: Path) -> None:
+    """The check and the runner's start overlap (#21); a failed check leaves nothing running.
+
+    The module says who imports it, then fails: both the check and the runner
+    import it (two pids), and start() raises the check's one line.
+    """
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (tmp_path / "late.py").write_text(
+        "import os, time\n"
+        f"open(os.path.join({str(marks)!r}, str(os.getpid())), 'w').close()\n"
+        "deadline = time.monotonic() + 20\n"
+        f"while len(os.listdir({str(marks)!r})) < 2 and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "raise RuntimeError('not today')\n"
+        "def work(): pass\n"
+    )
+    spec = RunSpec(model="threads", workload="custom", task="late:work", task_path=str(tmp_path))
+    session = RunSession(spec)
+    with pytest.raises(SessionError, match=r"^cannot import 'late' for --task late:work: not today$"):
+        session.start()
+    importers = {int(p.name) for p in marks.iterdir()}
+    assert len(importers) == 2, "the runner did not start while the check ran"
+    assert not wait_pids_gone(importers, timeout=10)
+    assert session.done.is_set()
+    assert session.pgid is not None
+    assert not os.path.exists(session._tmp or "")
 
 
 # -- Ctrl+C ---------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from ..workloads import CATALOG as WORKLOADS
 from .aggregate import RunAggregate, Summary, load_bulk
 
 if TYPE_CHECKING:  # imported where first needed: the runner starts before them (see start)
+    from ..workloads.custom import TaskCheck
     from .recording import Recorder
     from .sampler import Sampler
 
@@ -416,9 +417,12 @@ class RunSession:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> RunSession:
-        reason = self._unavailable() or _too_big(self.spec) or self._custom_task_problem()
+        reason = self._unavailable() or _too_big(self.spec)
         if reason is not None:
             raise SessionError(reason)
+        # A --task is imported in a child of its own while the runner starts (both
+        # take tens of ms); the runner is ended at once if the check fails.
+        check = self._start_task_check()
         _LIVE.add(self)
         if self.aggregate.may_take_bulk():  # a few tasks never make a long frame
             load_bulk()
@@ -457,11 +461,17 @@ class RunSession:
                     cwd=self._tmp,
                 )
         except OSError as exc:
+            if check is not None:
+                check.cancel()
             self.close()
             raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
         remove_stale_folders()
         # psutil (~15 ms) loads while the runner starts: it samples nothing before that.
         from .sampler import Sampler  # noqa: PLC0415
+
+        problem = self._task_check_result(check)
+        if problem is not None:
+            raise SessionError(problem)
 
         self._sampler = Sampler(
             self.aggregate,
@@ -505,21 +515,43 @@ class RunSession:
                 return str(exc)
         return info.unavailable(version)
 
-    def _custom_task_problem(self) -> str | None:
+    def _start_task_check(self) -> TaskCheck | None:
         """Imports a --task function where it will run (and pickles it for process models)."""
         spec = self.spec
         if spec.task is None:
             return None
-        from ..workloads.custom import check_task  # noqa: PLC0415
+        from ..workloads.custom import TaskCheck  # noqa: PLC0415
 
         processes = MODELS[spec.model].processes
-        return check_task(
+        return TaskCheck(
             self.python,
             spec.task,
             spec.task_path or os.getcwd(),
             pickled_for=spec.model if processes else None,
             env=child_env(),
         )
+
+    def _task_check_result(self, check: TaskCheck | None) -> str | None:
+        """The check's verdict; where it failed, the runner started beside it is ended."""
+        if check is None:
+            return None
+        try:
+            problem = check.result()
+        except BaseException:  # Ctrl+C while waiting: nothing may be left running
+            self._abandon_runner()
+            raise
+        if problem is not None:
+            self._abandon_runner()
+        return problem
+
+    def _abandon_runner(self) -> None:
+        """Ends a runner whose run will not go on (before the supervisor watches it)."""
+        if self._runner is not None:
+            self._escapees = _descendants(self._runner.pid)
+            self._kill_group(signal.SIGKILL)
+            self._runner.wait()
+            self.done.set()
+        self.close()
 
     def _supervise(self) -> None:
         runner = self._runner
