@@ -359,7 +359,8 @@ def test_a_task_check_that_fails_ends_the_runner_started_beside_it(tmp_path: Pat
     )
     spec = RunSpec(model="threads", workload="custom", task="late:work", task_path=str(tmp_path))
     session = RunSession(spec)
-    with pytest.raises(SessionError, match=r"^cannot import 'late' for --task late:work: not today$"):
+    said = r"^cannot import 'late' for --task late:work: not today$"
+    with pytest.raises(SessionError, match=said):
         session.start()
     importers = {int(p.name) for p in marks.iterdir()}
     assert len(importers) == 2, "the runner did not start while the check ran"

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 
+from concviz.observer.aggregate import BULK_PAYS_RECORDS, most_records
 from concviz.observer.session import RunSession
 from concviz.runner.spec import RunSpec
 
@@ -94,13 +96,29 @@ def test_numpy_loads_before_a_busy_run_and_without_a_spinning_blas_pool() -> Non
     environment the runner and its workload inherit is as it was.
     """
     pytest.importorskip("numpy", reason="the bulk path is the [fast] extra")
-    facts = _bulk_probe(model="sequential", workload="sleep", workers=1, tasks=400, task_ms=0)
-    assert facts["completed"] == 400
+    tasks = BULK_PAYS_RECORDS // 16 + 1  # most_records: 16 a task at most (4 attempts)
+    assert most_records(asdict(RunSpec(tasks=tasks))) >= BULK_PAYS_RECORDS
+    facts = _bulk_probe(model="sequential", workload="sleep", workers=1, tasks=tasks, task_ms=0)
+    assert facts["completed"] == tasks
     assert facts["loaded"]  # before the run, not on its first long frame
     assert facts["long_frames"], "no frame was long enough for the bulk path: make more tasks"
     assert all(facts["long_frames"])
     assert facts["after"] == facts["before"]  # OpenBLAS made one per extra core before
     assert facts["blas_env"] == []
+
+
+def test_a_run_too_small_for_numpy_to_pay_keeps_to_the_record_loop() -> None:
+    """NumPy's import (~50 ms) would cost a run of a few hundred tasks more than it saves.
+
+    Such a run sends frames long enough for the bulk path, yet never loads it:
+    not before its start (start-up, #21), nor on a long frame (mid-run).
+    """
+    facts = _bulk_probe(model="sequential", workload="sleep", workers=1, tasks=400, task_ms=0)
+    assert facts["completed"] == 400
+    assert facts["long_frames"], "no frame was long enough for the bulk path: make more tasks"
+    assert not any(facts["long_frames"])
+    assert not facts["loaded"]
+    assert not facts["loaded_at_end"]
 
 
 def test_a_run_of_a_few_tasks_never_loads_numpy() -> None:
