@@ -107,7 +107,10 @@ FIRST_FRAME_TIMEOUT_S = 20.0
 SETTLE_S = 2.0
 #: Targets.
 TARGET_FIRST_FRAME_S = 0.3
-TARGET_UI_CPU_PCT = 10.0
+#: Issue #21: the UI process at most 5 % of one core showing >= 100 k events/s,
+#: and at most 3 % for a slow run (SLOW_RUN: 4 lanes of 100 ms sleeps).
+TARGET_UI_CPU_PCT = 5.0
+TARGET_SLOW_CPU_PCT = 3.0
 TARGET_EVENTS_S = 100_000
 #: Key to screen: a response under ~100 ms reads as instant.
 TARGET_KEY_MS = 100.0
@@ -930,6 +933,13 @@ def print_cpu(scenarios: list[Scenario], window_s: float) -> dict[str, str]:
     )
     verdicts: dict[str, str] = {}
     for sc in scenarios:
+        if sc.name == "slow run" and sc.runs:
+            ui = _vals(sc.runs, "ui_pct")
+            verdicts[sc.name] = verdict(med(ui), TARGET_SLOW_CPU_PCT, ui)
+            print(
+                f"   target, {sc.name}: UI process <= {TARGET_SLOW_CPU_PCT:g} % of one core: "
+                f"{verdicts[sc.name]}"
+            )
         if sc.events_per_task is None:
             continue
         ui = _vals(sc.runs, "ui_pct")
@@ -1145,7 +1155,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"targets: first frame <= {TARGET_FIRST_FRAME_S:g} s: {startup_v}; "
         + "; ".join(
-            f"UI CPU <= {TARGET_UI_CPU_PCT:g} % ({name}): {v}" for name, v in cpu_verdicts.items()
+            f"UI CPU <= {TARGET_SLOW_CPU_PCT if name == 'slow run' else TARGET_UI_CPU_PCT:g} % "
+            f"({name}): {v}"
+            for name, v in cpu_verdicts.items()
         )
         + "".join(
             f"; key to screen <= {TARGET_KEY_MS:g} ms ({name}): {v}"
