@@ -5,7 +5,9 @@ the program with exit code 130 and one line, because loading the command line
 (``concviz.cli`` and what it imports) takes a while and nothing has been
 started yet that would need cleaning up. ``cli.main`` then installs its own
 handling (a KeyboardInterrupt it turns into a stopped run, exit 130) as its
-first act. Without this, a Ctrl+C during that import printed a traceback.
+first act, and once it returns the first handling is back for the
+interpreter's shutdown (joining threads, atexit). Without this, a Ctrl+C
+during that import, or during that shutdown, printed a traceback.
 
 Imports nothing that ``concviz.cli`` does not import anyway, and nothing that
 takes time before the handler is in place: ``_signal`` is built into the
@@ -19,14 +21,14 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]
 
 
-def _interrupted_while_loading(_signum: int, _frame: object) -> None:
+def _interrupted_outside_main(_signum: int, _frame: object) -> None:
     import os  # noqa: PLC0415
 
     os.write(2, b"concviz: interrupted\n")
     os._exit(130)
 
 
-_signal.signal(_signal.SIGINT, _interrupted_while_loading)
+_signal.signal(_signal.SIGINT, _interrupted_outside_main)
 
 import sys  # noqa: E402
 
@@ -35,4 +37,7 @@ def main() -> None:
     """Runs the command line and exits with its code (never returns)."""
     from concviz.cli import main as cli_main  # noqa: PLC0415  (after the handler: see above)
 
-    sys.exit(cli_main())
+    code = cli_main()
+    # Its work is done; what is left is the interpreter's shutdown.
+    _signal.signal(_signal.SIGINT, _interrupted_outside_main)
+    sys.exit(code)

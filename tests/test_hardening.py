@@ -234,6 +234,42 @@ def test_ctrl_c_while_the_console_script_starts_is_exit_130_and_one_line() -> No
     assert 130 in outcomes, f"no SIGINT landed in concviz's start-up: {outcomes}"
 
 
+#: concviz's front door with the command line swapped for one that, like the real
+#: one, takes SIGINT as a KeyboardInterrupt and leaves a thread running: the SIGINT
+#: lands after it returned, while the interpreter shuts down (joining that thread).
+_AFTER_MAIN = """
+import os, signal, threading, time
+import concviz.cli
+import concviz.entry
+
+def main(argv=None):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    def later():
+        while not done.is_set():
+            time.sleep(0.01)
+        time.sleep(0.05)  # main has returned: the interpreter is joining this thread
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(10)
+    threading.Thread(target=later).start()
+    done.set()
+    return 0
+
+done = threading.Event()
+concviz.cli.main = main
+concviz.entry.main()
+"""
+
+
+def test_ctrl_c_after_the_command_returned_is_exit_130_and_one_line() -> None:
+    """Before: ``Exception ignored in: <module 'threading'>`` and a traceback, exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_MAIN], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "concviz: interrupted\n"
+
+
 # -- a SIGINT that must never be lost ------------------------------------------------
 
 #: In a process of its own: SIGINT after ``delay`` s while the observer loads its
