@@ -30,7 +30,7 @@ from concviz.observer.recording import (
 from concviz.observer.session import RunSession, SessionError
 from concviz.runner.protocol import FrameType
 from concviz.runner.spec import RunSpec
-from concviz.workloads.custom import CHECK_TIMEOUT_S, check_task
+from concviz.workloads.custom import CHECK_TIMEOUT_S, TaskCheck
 from tests.support import concviz, wait_pids_gone
 
 DATA = Path(__file__).parent / "data"
@@ -329,7 +329,7 @@ def test_a_task_module_whose_import_hangs_is_given_up_on_and_ended(tmp_path: Pat
         "time.sleep(300)\n"
         "def work(): pass\n"
     )
-    problem = check_task(sys.executable, "stuck:work", str(tmp_path), timeout=1.0)
+    problem = TaskCheck(sys.executable, "stuck:work", str(tmp_path), timeout=1.0).result()
     assert problem is not None
     assert problem == (
         "--task stuck:work: importing stuck did not finish within 1 s "

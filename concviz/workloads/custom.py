@@ -53,25 +53,11 @@ def resolve(target: str, path: str | None) -> Callable[..., Any]:
 CHECK_TIMEOUT_S = 10.0
 
 
-def check_task(
-    python: str,
-    target: str,
-    path: str,
-    pickled_for: str | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = CHECK_TIMEOUT_S,
-) -> str | None:
+class TaskCheck:
     """Imports ``target`` under ``python`` in a child process, before a run relies on it.
 
     With ``pickled_for`` (a process model's name) the function must also pickle.
-    Returns None, or one line that names the module and what happened.
-    """
-    return TaskCheck(python, target, path, pickled_for, env, timeout).result()
-
-
-class TaskCheck:
-    """:func:`check_task`, started now and read later: it runs while the runner starts.
-
+    Started now, read later (:meth:`result`): it runs while the runner starts.
     The child runs in its own session: on a timeout, or when nobody reads the
     result, its whole process group is killed.
     """
