@@ -629,6 +629,9 @@ async def test_the_timeline_keeps_its_height_through_a_run() -> None:
     """Figures appearing in the panels below must not take rows from the timeline."""
     app = ConcvizApp(RunSpec(model="processes", workload="cpu", workers=2, tasks=4, task_ms=20))
     async with app.run_test(size=(140, 42)) as pilot:
+        # The figure panels are mounted after the first frame (a skeleton), then the
+        # settings' fields: CI once queried #summary before it was there.
+        await wait_for(pilot, lambda: app.w_settings.ready)
         await pilot.pause()
         box = app.query_one("#timeline-box")
         idle = box.size.height
