@@ -154,6 +154,11 @@ FAST_SPECS = (
 )
 #: Tasks in the recorded calibration run (a few seconds at these rates).
 RECORD_TASKS = 200_000
+#: The paced source: each fast run recorded again, long enough to be played back
+#: at TARGET_EVENTS_S through the whole CPU window and then some.
+PACED_MARGIN_S = 4.0
+#: Played back a little over the target (the playback's pace wobbles a few %).
+PACED_OVER = 1.05
 SLOW_RUN: tuple[str, ...] = (
     "-m",
     "threads",
@@ -469,6 +474,37 @@ def record_fast_run(fast: FastSpec, directory: Path) -> tuple[FastRun | None, li
     best = max(tried, key=lambda r: r.events_s)
     problems.append(f"{fast.name}: no candidate reached {TARGET_EVENTS_S:,} events/s headless")
     return best, problems
+
+
+def record_paced(run: FastRun, directory: Path, window_s: float) -> tuple[Scenario | None, str]:
+    """A paced source: ``run`` recorded again, played back in the dashboard at 100 k events/s.
+
+    A live fast run streams flat out, its runner taking a core of two; played back
+    (``concviz replay --speed``), the same stream comes at the recorded pace scaled
+    to TARGET_EVENTS_S, and nothing else runs. The UI process then does what it
+    does live (decode, aggregate, draw), less the psutil sampling (the samples come
+    from the recording).
+    """
+    events = PACED_OVER * TARGET_EVENTS_S * (SETTLE_S + window_s + PACED_MARGIN_S)
+    tasks = int(round(events / run.events_per_task, -4))
+    path = directory / f"{run.name.replace(' ', '-')}-paced.cvrec"
+    cmd = [PY, "-m", "concviz", "run", *run.spec, "-t", str(tasks)]
+    cmd += ["--json", "--quiet", "--record", str(path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    try:
+        summary = json.loads(done.stdout)["runs"][0]
+    except ValueError:
+        return None, f"{shlex.join(cmd)} exited {done.returncode}: {done.stderr[-300:]}"
+    rate = summary["events"] / summary["wall_s"]
+    speed = PACED_OVER * TARGET_EVENTS_S / rate
+    print(
+        f"   paced {run.name}: {summary['events']:,} events recorded at {rate:,.0f} events/s, "
+        f"played back at --speed {speed:.3f}",
+        flush=True,
+    )
+    replay = [PY, "-m", "concviz", "replay", str(path), "--speed", f"{speed:.4f}"]
+    per_task = summary["events"] / max(1, summary["completed"])
+    return Scenario(f"paced {run.name.removeprefix('fast ')}", replay, tasks, per_task), ""
 
 
 # -- 2. UI process CPU ----------------------------------------------------------------------------
@@ -1118,6 +1154,13 @@ def main(argv: list[str] | None = None) -> int:
             tasks = int(round(run.tasks / run.wall_s * (SETTLE_S + args.window) * 2.5, -4))
             cmd = [*dash, *run.spec, "-t", str(tasks)]
             scenarios.append(Scenario(run.name, cmd, tasks, run.events_per_task))
+        for run in fast_runs:
+            paced, problem = record_paced(run, tmp, args.window)
+            if paced is not None:
+                scenarios.append(paced)
+            else:
+                problems.append(problem)
+                print(f"   PROBLEM: {problem}")
         measure_cpu(scenarios, args.repeats, args.window)
         print()
         if fast_runs:

@@ -125,6 +125,12 @@ def main() -> int:
                     "--quiet",
                 ],
             }  # fmt: skip
+            # For the breakdown: the same command with one task of none of the work is
+            # what concviz costs whatever the run (two interpreters, the session).
+            cmds["concviz, 1 empty task"] = [
+                *cmds["concviz run"][: cmds["concviz run"].index("-t")],
+                "-t", "1", "--task", "farm:task", "--task-args", "[0]", "--quiet",
+            ]  # fmt: skip
             if have_viztracer:
                 out = str(cwd / "trace.json")
                 cmds["VizTracer"] = [
@@ -150,8 +156,27 @@ def main() -> int:
             verdict = "PASS" if ratio <= TARGET else "MISS"
             verdicts.append(verdict)
             print(f"  target: concviz at most {TARGET}x bare: {verdict}")
+            over = statistics.median(walls["concviz run"]) - bare
+            fixed = statistics.median(walls["concviz, 1 empty task"])
+            empty = _empty_bare(script, cwd, args.runs)
+            print(
+                f"  where concviz's {over * 1000:.0f} ms over bare go: "
+                f"{(fixed - empty) * 1000:.0f} ms whatever the run (concviz with one empty "
+                f"task, {fixed * 1000:.0f} ms, against the bare script with none, "
+                f"{empty * 1000:.0f} ms); "
+                f"{(over - (fixed - empty)) * 1000:.0f} ms in the run itself"
+            )
         print(f"\n{verdicts.count('PASS')}/{len(verdicts)} PASS")
     return 0
+
+
+def _empty_bare(script: Path, cwd: Path, runs: int) -> float:
+    """The bare script's own fixed cost: its pool started and shut down for 0 tasks."""
+    empty = script.with_name(f"empty_{script.name}")
+    empty.write_text(script.read_text().replace(f"range({TASKS})", "range(0)"))
+    assert empty.read_text() != script.read_text(), "the bare script no longer says range(TASKS)"
+    cmd = [sys.executable, str(empty), "0"]
+    return statistics.median(measure(cmd, cwd)[0] for _ in range(runs))
 
 
 if __name__ == "__main__":
