@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from .findings import session_summary
 from .models import CATALOG as MODELS
 from .observer.aggregate import RunAggregate, Summary
-from .observer.interpreters import InterpreterError, probe, resolve_name
+from .observer.interpreters import InterpreterError, probe, resolve_name, unavailable_reason
 from .observer.session import LocalHttpServer, RunSession, SessionError
 from .observer.trace import write_trace
 from .runner.spec import START_METHODS, RunSpec, SpecError
@@ -84,17 +83,7 @@ def parse_variants(text: str, default_python: str | None = None) -> list[Variant
 
 def check_available(model: str, python: str | None) -> None:
     """Refuses, up front, a model that the chosen interpreter cannot run."""
-    info = MODELS[model]
-    if info.requires is None:
-        return
-    if python is None:
-        version: tuple[int, ...] = tuple(sys.version_info[:3])
-    else:
-        try:
-            version = probe(python).version
-        except InterpreterError as exc:
-            raise SpecError(str(exc)) from None
-    reason = info.unavailable(version)
+    reason = unavailable_reason(MODELS[model], python)
     if reason:
         raise SpecError(reason)
 

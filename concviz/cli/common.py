@@ -55,7 +55,7 @@ def resolve_python(path: str | None) -> str | None:
 def refuse_unavailable(model: str, python: str | None) -> None:
     """A model the chosen interpreter cannot run: refused up front, naming one that can."""
     from ..models import CATALOG as MODELS  # noqa: PLC0415
-    from ..tui.controller import unavailable_reason  # noqa: PLC0415
+    from ..observer.interpreters import unavailable_reason  # noqa: PLC0415
 
     reason = unavailable_reason(MODELS[model], python)
     if reason:

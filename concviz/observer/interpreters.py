@@ -16,6 +16,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import ModelInfo
 
 MIN_VERSION = (3, 11)
 
@@ -206,6 +210,31 @@ def discover(timeout: float = 10.0) -> list[Interpreter]:
 def first_that(fits: Callable[[Interpreter], bool]) -> Interpreter | None:
     """The newest interpreter discovery finds here that ``fits`` (to name in a refusal)."""
     return next((i for i in discover() if fits(i)), None)
+
+
+def unavailable_reason(info: ModelInfo, python: str | None, suggest: bool = True) -> str | None:
+    """Why ``python`` (None: this one) cannot run the model; with ``suggest``, naming one that can.
+
+    The one check behind every refusal: the CLI's, the dashboard's, compare and
+    sweep's up front, and the session's own (which does not look for another
+    interpreter: discovery probes every one it finds).
+    """
+    if info.requires is None:
+        return None
+    if python is None:
+        version: tuple[int, ...] = tuple(sys.version_info[:3])
+    else:
+        try:
+            version = probe(python).version
+        except InterpreterError as exc:
+            return str(exc)
+    reason = info.unavailable(version)
+    if reason is None or not suggest:
+        return reason
+    able = first_that(lambda i: info.unavailable(i.version) is None)
+    if able is None:
+        return f"{reason}; none found on this machine"
+    return f"{reason}; {able.short} can: --python {able.path}"
 
 
 _LABEL = re.compile(r"(?:python)?(3\.\d+)(\.\d+)?(t?)")

@@ -503,17 +503,11 @@ class RunSession:
         """Why the model cannot run on the chosen interpreter (checked before starting)."""
         info = MODELS[self.spec.model]
         if info.requires is None:
-            return None
-        if self.python == sys.executable:
-            version: tuple[int, ...] = tuple(sys.version_info[:3])
-        else:
-            from .interpreters import InterpreterError, probe  # noqa: PLC0415
+            return None  # most models: nothing to probe, nothing to import at start-up
+        from .interpreters import unavailable_reason  # noqa: PLC0415
 
-            try:
-                version = probe(self.python).version
-            except InterpreterError as exc:
-                return str(exc)
-        return info.unavailable(version)
+        python = None if self.python == sys.executable else self.python
+        return unavailable_reason(info, python, suggest=False)
 
     def _start_task_check(self) -> TaskCheck | None:
         """Imports a --task function where it will run (and pickles it for process models)."""

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from ..models import ModelInfo
-from ..observer.interpreters import InterpreterError, first_that, probe
 from ..observer.recording import Replay
 from ..observer.session import (
     FOLDER_PREFIX,
@@ -29,26 +26,6 @@ from ..workloads import CATALOG as WORKLOADS
 
 #: Where ctrl+s saves runs, under the working folder: not loose among the user's files.
 RECORDINGS_DIR = "concviz-recordings"
-
-
-def unavailable_reason(info: ModelInfo, python: str | None) -> str | None:
-    """Why ``python`` (None: this one) cannot run the model, naming one found that can."""
-    if info.requires is None:
-        return None
-    if python is None:
-        version: tuple[int, ...] = tuple(sys.version_info[:3])
-    else:
-        try:
-            version = probe(python).version
-        except InterpreterError as exc:
-            return str(exc)
-    reason = info.unavailable(version)
-    if reason is None:
-        return None
-    able = first_that(lambda i: info.unavailable(i.version) is None)
-    if able is None:
-        return f"{reason}; none found on this machine"
-    return f"{reason}; {able.short} can: --python {able.path}"
 
 
 class RunController:
