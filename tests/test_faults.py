@@ -296,6 +296,27 @@ def test_the_pool_watch_sees_a_death_that_the_pools_own_thread_reaped_first(
         assert not watcher.is_alive()
 
 
+def test_hybrids_process_pool_is_up_before_its_first_fetch() -> None:
+    """``hybrid -w mixed -t 20000`` stopped at 16,399 done, for good.
+
+    Its 20,000 fetches held every file descriptor by the time the first CPU part
+    started the pool; the pool could not start, and CPython 3.11's executor then
+    blocked the event loop in a later submit (its wake-up pipe full, no manager
+    thread to read it). Started before the fetches, the pool is there when the
+    descriptors run out: those fetches fail, counted, and the run ends.
+    """
+    spec = RunSpec(model="hybrid", workload="mixed", workers=2, tasks=2, task_ms=20)
+    with RunSession(spec) as session:
+        assert session.wait(60)
+        agg = session.aggregate
+        assert agg.completed == 2, session.stderr_tail
+        processes = [lane.up_ns for lane in agg.lane_list if agg.lane_kind(lane) == "process"]
+        tasks = [lane.up_ns for lane in agg.lane_list if agg.lane_kind(lane) == "slot"]
+    assert processes
+    assert tasks
+    assert min(processes) <= min(tasks), "a worker process came up only after a task started"
+
+
 def test_kill_9_of_the_runner_is_a_crash_said_in_one_line(task_dir: Path) -> None:
     run = Watched("-m", "processes", "-n", "2", "-t", "20", "--task", "mod:slow", cwd=task_dir)
     try:

@@ -16,6 +16,11 @@ async def main(job: Job) -> None:
     ) as pool:
         # Stopping: drop the CPU parts still queued, do not wait for them.
         job.on_stop(lambda: pool.shutdown(wait=False, cancel_futures=True))
+        # concviz's hook, not the idiom: the pool starts its workers now, not on the first
+        # CPU part, when thousands of fetches may hold every file descriptor. Started then,
+        # it failed, and CPython 3.11's executor blocked the event loop for good on a later
+        # submit (its wake-up pipe full, no manager thread to read it): 16,399 of 20,000.
+        await loop.run_in_executor(pool, int)
 
         @job.traced  # concviz's hook, not the idiom: draws each call as a task
         async def handle(task_id: int) -> None:
