@@ -74,7 +74,12 @@ def test_ctrl_c_stops_within_a_second_prints_what_completed_and_leaves_nothing(m
     try:
         # The runner and the HTTP server, plus two workers for the process models.
         seen = _wait_descendants(proc.pid, at_least=2 if model == "threads" else 4)
-        time.sleep(1.0)
+        if model == "threads":
+            time.sleep(1.0)
+        else:
+            # Workers up is not tasks done: hybrid starts its pool before its 10,000
+            # fetches, whose storm takes a while. Their CPU says tasks are finishing.
+            _wait_worker_cpu(proc.pid, 0.2)
         seen |= _descendants(proc.pid)
         pace = _bare_python_s()
         sent = time.monotonic()
@@ -94,6 +99,26 @@ def test_ctrl_c_stops_within_a_second_prints_what_completed_and_leaves_nothing(m
     assert 0 < data["completed"] < 10000
     assert data["completed"] + data["failed"] + data["cancelled"] == 10000
     assert wait_pids_gone(seen) == set()
+
+
+def _wait_worker_cpu(pid: int, cpu_s: float, timeout: float = 60.0) -> None:
+    """Waits until the run's worker processes (the runner's children) have computed ``cpu_s``."""
+    deadline = time.monotonic() + timeout
+    total = 0.0
+    while time.monotonic() < deadline:
+        total = 0.0
+        for proc in psutil.Process(pid).children(recursive=True):
+            try:
+                if "concviz.runner" not in " ".join(proc.parent().cmdline()):
+                    continue
+                times = proc.cpu_times()
+            except (psutil.Error, AttributeError):  # gone, or its parent gone
+                continue
+            total += times.user + times.system
+        if total >= cpu_s:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the workers computed only {total:.2f} s in {timeout:g} s")
 
 
 def _bare_python_s() -> float:

@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -289,6 +290,54 @@ def test_the_pool_watch_sees_a_death_that_the_pools_own_thread_reaped_first(
         watcher.start()
         for _ in pids:  # both tasks are in flight (no worker is idle in the queue's lock)
             assert started.acquire(timeout=30)
+        os.kill(pids[0], signal.SIGKILL)
+        with pytest.raises(job_module.WorkerDied, match=rf"pid {pids[0]}\) died \(SIGKILL\)"):
+            results[0].get(timeout=20)
+        watcher.join(timeout=5)
+        assert not watcher.is_alive()
+
+
+def test_the_pool_watch_sees_a_worker_that_died_and_was_replaced_between_two_looks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI hung here again, rarely, under load: the other way to miss a death.
+
+    The watch's wait timed out, the worker died and the Pool reaped and replaced
+    it before the watch took its next list of workers: no sentinel of the new
+    list was ever ready. Here every look after the kill comes up empty, and
+    returns only once the Pool has replaced the dead worker.
+    """
+    import multiprocessing  # noqa: PLC0415
+    from multiprocessing import connection  # noqa: PLC0415
+
+    from concviz.runner import job as job_module  # noqa: PLC0415
+
+    watcher: threading.Thread | None = None
+    killed = threading.Event()
+    real_wait = connection.wait
+
+    def wait(objects: Any, timeout: float | None = None) -> Any:
+        if threading.current_thread() is not watcher:
+            return real_wait(objects, timeout)
+        if not killed.is_set():
+            time.sleep(0.02)  # a look that times out
+            return []
+        deadline = time.monotonic() + 10
+        while pids[0] in {p.pid for p in pool._pool} and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        return []  # timed out just before the death; the Pool has replaced the worker since
+
+    monkeypatch.setattr(connection, "wait", wait)
+    ctx = multiprocessing.get_context("fork")
+    started = ctx.Semaphore(0)
+    with ctx.Pool(2, initializer=_keep, initargs=(started,)) as pool:
+        pids = [p.pid for p in pool._pool]  # type: ignore[attr-defined]
+        results = [pool.apply_async(_say_then_sleep) for _ in pids]
+        watcher = threading.Thread(target=job_module._watch_pool, args=(pool, None), daemon=True)
+        watcher.start()
+        for _ in pids:
+            assert started.acquire(timeout=30)
+        killed.set()
         os.kill(pids[0], signal.SIGKILL)
         with pytest.raises(job_module.WorkerDied, match=rf"pid {pids[0]}\) died \(SIGKILL\)"):
             results[0].get(timeout=20)

@@ -229,18 +229,24 @@ def _watch_pool(pool: Any, job: Job) -> None:
 
     # Pool's internals (_pool, _state, _cache, and each result's _set) are the
     # same from 3.11 to 3.14; they are the only way to reach a pending result.
+    known: list[Any] = []
     while pool._state == RUN:
         processes = list(pool._pool)
-        try:
-            ready = wait([p.sentinel for p in processes], timeout=0.1)
-        except (OSError, ValueError):  # a process closed meanwhile: look again
-            continue
+        # A worker the Pool took out of its list exited (without maxtasksperchild,
+        # only a death does that): it may have died and been replaced between two looks.
+        dead = [p for p in known if p not in processes]
+        known = processes
+        if not dead:
+            try:
+                ready = wait([p.sentinel for p in processes], timeout=0.1)
+            except (OSError, ValueError):  # a process closed meanwhile: look again
+                continue
+            # A ready sentinel is the death itself. Not ``exitcode``: the Pool's own
+            # thread wakes on the same sentinel and may reap the process first, and
+            # then our ``exitcode`` (a waitpid of a reaped pid) says None for a while.
+            dead = [p for p in processes if p.sentinel in ready]
         if pool._state != RUN:
             return  # closed or terminated: its workers exit on purpose
-        # A ready sentinel is the death itself. Not ``exitcode``: the Pool's own
-        # thread wakes on the same sentinel and may reap the process first, and
-        # then our ``exitcode`` (a waitpid of a reaped pid) says None for a while.
-        dead = [p for p in processes if p.sentinel in ready]
         if not dead:
             continue
         died = WorkerDied(
