@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,43 @@ def _say_then_sleep() -> None:
     time.sleep(60)
 
 
+#: The pool watch's thread in the tests below, which make it lose a race.
+WATCH = "concviz-test-pool-watch"
+
+
+def _kill_a_busy_worker(seen_dying: Callable[[Any, int], None] = lambda pool, pid: None) -> None:
+    """A Pool of two workers, each running a task, and the pool watch on it.
+
+    Kills one worker; its task must fail with WorkerDied naming it, and the
+    watch must end. ``seen_dying`` is told the pool and the pid just before.
+    """
+    import multiprocessing  # noqa: PLC0415
+
+    from concviz.runner import job as job_module  # noqa: PLC0415
+
+    ctx = multiprocessing.get_context("fork")
+    started = ctx.Semaphore(0)
+    with ctx.Pool(2, initializer=_keep, initargs=(started,)) as pool:
+        pids = [p.pid for p in pool._pool]  # type: ignore[attr-defined]
+        results = [pool.apply_async(_say_then_sleep) for _ in pids]
+        watcher = threading.Thread(
+            target=job_module._watch_pool, args=(pool, None), name=WATCH, daemon=True
+        )
+        watcher.start()
+        for _ in pids:  # both tasks are in flight (no worker is idle in the queue's lock)
+            assert started.acquire(timeout=30)
+        seen_dying(pool, pids[0])
+        os.kill(pids[0], signal.SIGKILL)
+        with pytest.raises(job_module.WorkerDied, match=rf"pid {pids[0]}\) died \(SIGKILL\)"):
+            results[0].get(timeout=20)
+        watcher.join(timeout=5)
+        assert not watcher.is_alive()
+
+
+def _in_watch() -> bool:
+    return threading.current_thread().name == WATCH
+
+
 def test_the_pool_watch_sees_a_death_that_the_pools_own_thread_reaped_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -265,84 +303,49 @@ def test_the_pool_watch_sees_a_death_that_the_pools_own_thread_reaped_first(
     reads None, and the Pool replaces the worker before the watch looks again.
     Here the watch's thread always loses that race.
     """
-    import multiprocessing  # noqa: PLC0415
     from multiprocessing.process import BaseProcess  # noqa: PLC0415
 
-    from concviz.runner import job as job_module  # noqa: PLC0415
-
-    watcher: threading.Thread | None = None
     real = BaseProcess.exitcode
     hidden = {"left": 50}
 
     def exitcode(self: BaseProcess) -> int | None:
-        if threading.current_thread() is watcher and hidden["left"] > 0:
+        if _in_watch() and hidden["left"] > 0:
             hidden["left"] -= 1
             return None  # the Pool's thread reaped it: our waitpid saw ECHILD
         return real.fget(self)  # type: ignore[attr-defined,no-any-return]
 
     monkeypatch.setattr(BaseProcess, "exitcode", property(exitcode))
-    ctx = multiprocessing.get_context("fork")
-    started = ctx.Semaphore(0)
-    with ctx.Pool(2, initializer=_keep, initargs=(started,)) as pool:
-        pids = [p.pid for p in pool._pool]  # type: ignore[attr-defined]
-        results = [pool.apply_async(_say_then_sleep) for _ in pids]
-        watcher = threading.Thread(target=job_module._watch_pool, args=(pool, None), daemon=True)
-        watcher.start()
-        for _ in pids:  # both tasks are in flight (no worker is idle in the queue's lock)
-            assert started.acquire(timeout=30)
-        os.kill(pids[0], signal.SIGKILL)
-        with pytest.raises(job_module.WorkerDied, match=rf"pid {pids[0]}\) died \(SIGKILL\)"):
-            results[0].get(timeout=20)
-        watcher.join(timeout=5)
-        assert not watcher.is_alive()
+    _kill_a_busy_worker()
 
 
 def test_the_pool_watch_sees_a_worker_that_died_and_was_replaced_between_two_looks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """CI hung here again, rarely, under load: the other way to miss a death.
+    """A suite run here hung again, rarely, under load: the other way to miss a death.
 
     The watch's wait timed out, the worker died and the Pool reaped and replaced
     it before the watch took its next list of workers: no sentinel of the new
     list was ever ready. Here every look after the kill comes up empty, and
     returns only once the Pool has replaced the dead worker.
     """
-    import multiprocessing  # noqa: PLC0415
     from multiprocessing import connection  # noqa: PLC0415
 
-    from concviz.runner import job as job_module  # noqa: PLC0415
-
-    watcher: threading.Thread | None = None
-    killed = threading.Event()
+    dying: dict[str, Any] = {}
     real_wait = connection.wait
 
     def wait(objects: Any, timeout: float | None = None) -> Any:
-        if threading.current_thread() is not watcher:
+        if not _in_watch():
             return real_wait(objects, timeout)
-        if not killed.is_set():
+        if not dying:
             time.sleep(0.02)  # a look that times out
             return []
         deadline = time.monotonic() + 10
-        while pids[0] in {p.pid for p in pool._pool} and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        while dying["pid"] in {p.pid for p in dying["pool"]._pool} and time.monotonic() < deadline:
             time.sleep(0.01)
         return []  # timed out just before the death; the Pool has replaced the worker since
 
     monkeypatch.setattr(connection, "wait", wait)
-    ctx = multiprocessing.get_context("fork")
-    started = ctx.Semaphore(0)
-    with ctx.Pool(2, initializer=_keep, initargs=(started,)) as pool:
-        pids = [p.pid for p in pool._pool]  # type: ignore[attr-defined]
-        results = [pool.apply_async(_say_then_sleep) for _ in pids]
-        watcher = threading.Thread(target=job_module._watch_pool, args=(pool, None), daemon=True)
-        watcher.start()
-        for _ in pids:
-            assert started.acquire(timeout=30)
-        killed.set()
-        os.kill(pids[0], signal.SIGKILL)
-        with pytest.raises(job_module.WorkerDied, match=rf"pid {pids[0]}\) died \(SIGKILL\)"):
-            results[0].get(timeout=20)
-        watcher.join(timeout=5)
-        assert not watcher.is_alive()
+    _kill_a_busy_worker(lambda pool, pid: dying.update(pool=pool, pid=pid))
 
 
 def test_hybrids_process_pool_is_up_before_its_first_fetch() -> None:
