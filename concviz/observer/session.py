@@ -420,9 +420,6 @@ class RunSession:
         reason = self._unavailable() or _too_big(self.spec)
         if reason is not None:
             raise SessionError(reason)
-        # A --task is imported in a child of its own while the runner starts (both
-        # take tens of ms); the runner is ended at once if the check fails.
-        check = self._start_task_check()
         _LIVE.add(self)
         if self.aggregate.may_take_bulk():  # a few tasks never make a long frame
             load_bulk()
@@ -434,6 +431,7 @@ class RunSession:
         self._server = EventServer(path, self.aggregate, self.lock, self._tap)
         self._server.start()
         base_url = None
+        check: TaskCheck | None = None
         try:
             if WORKLOADS[self.spec.workload].needs_server:
                 if self._http is None:
@@ -450,6 +448,9 @@ class RunSession:
             ]
             if base_url:
                 cmd += ["--base-url", base_url]
+            # A --task is imported in a child of its own while the runner starts (both
+            # take tens of ms); the runner is ended at once if the check fails.
+            check = self._start_task_check()
             with open(os.path.join(self._tmp, "runner.log"), "wb") as log:
                 self._runner = subprocess.Popen(
                     cmd,
@@ -460,18 +461,19 @@ class RunSession:
                     start_new_session=True,  # its own process group: one killpg ends it all
                     cwd=self._tmp,
                 )
-        except OSError as exc:
+        except BaseException as exc:
             if check is not None:
-                check.cancel()
+                check.cancel()  # a start that failed (or Ctrl+C) leaves no check behind
+            if not isinstance(exc, OSError):
+                raise
             self.close()
             raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
-        remove_stale_folders()
-        # psutil (~15 ms) loads while the runner starts: it samples nothing before that.
-        from .sampler import Sampler  # noqa: PLC0415
-
         problem = self._task_check_result(check)
         if problem is not None:
             raise SessionError(problem)
+        remove_stale_folders()
+        # psutil (~15 ms) loads while the runner starts: it samples nothing before that.
+        from .sampler import Sampler  # noqa: PLC0415
 
         self._sampler = Sampler(
             self.aggregate,
