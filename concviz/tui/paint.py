@@ -60,6 +60,16 @@ def _fits() -> bool:
 FITS = _fits()
 
 
+def _same_head(p: str, q: str) -> int:
+    """How many first characters two strings share."""
+    n = 0
+    for cp, cq in zip(p, q, strict=False):
+        if cp != cq:
+            break
+        n += 1
+    return n
+
+
 def changed_span(old: Strip, new: Strip) -> tuple[int, int] | None:
     """The cells ``[x1, x2)`` where two lines differ, or None where they are the same.
 
@@ -79,13 +89,8 @@ def changed_span(old: Strip, new: Strip) -> tuple[int, int] | None:
         x1 += cell_len(sa.text)
     if start < len(a) and start < len(b) and a[start].style == b[start].style:
         # The same run, grown or changed part-way: skip its common first cells.
-        ta, tb = a[start].text, b[start].text
-        same = 0
-        for ca, cb in zip(ta, tb, strict=False):
-            if ca != cb:
-                break
-            same += 1
-        x1 += cell_len(ta[:same])
+        ta = a[start].text
+        x1 += cell_len(ta[: _same_head(ta, b[start].text)])
     end_a, end_b = old.cell_length, new.cell_length
     if end_a != end_b:
         return x1, max(end_a, end_b)
@@ -96,14 +101,9 @@ def changed_span(old: Strip, new: Strip) -> tuple[int, int] | None:
         i -= 1
         j -= 1
     if i >= start and j >= start and a[i].style == b[j].style:
-        ta, tb = a[i].text, b[j].text
-        same = 0
-        for ca, cb in zip(reversed(ta), reversed(tb), strict=False):
-            if ca != cb:
-                break
-            same += 1
-        if same:
-            x2 -= cell_len(tb[len(tb) - same :])
+        # And its common last cells.
+        tb = b[j].text
+        x2 -= cell_len(tb[len(tb) - _same_head(a[i].text[::-1], tb[::-1]) :])
     return x1, max(x2, x1 + 1)
 
 
