@@ -433,19 +433,29 @@ class FastRun:
     recording: str
 
 
+def _record(
+    spec: list[str], tasks: int, path: Path, timeout: float
+) -> tuple[list[str], dict[str, Any] | None, str]:
+    """``concviz run SPEC -t TASKS --record PATH``: (its command, its summary or None, why not)."""
+    cmd = [PY, "-m", "concviz", "run", *spec, "-t", str(tasks)]
+    cmd += ["--json", "--quiet", "--record", str(path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        summary: dict[str, Any] = json.loads(done.stdout)["runs"][0]
+    except ValueError:
+        return cmd, None, f"{shlex.join(cmd)} exited {done.returncode}: {done.stderr[-300:]}"
+    return cmd, summary, ""
+
+
 def record_fast_run(fast: FastSpec, directory: Path) -> tuple[FastRun | None, list[str]]:
     """Records the first candidate that streams >= TARGET_EVENTS_S (else the fastest one)."""
     tried: list[FastRun] = []
     problems: list[str] = []
     for index, spec in enumerate(fast.candidates):
         path = directory / f"{fast.name.replace(' ', '-')}-{index}.cvrec"
-        cmd = [PY, "-m", "concviz", "run", *spec, "-t", str(RECORD_TASKS)]
-        cmd += ["--json", "--quiet", "--record", str(path)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
-        try:
-            summary = json.loads(done.stdout)["runs"][0]
-        except ValueError:
-            problems.append(f"{shlex.join(cmd)} exited {done.returncode}: {done.stderr[-300:]}")
+        cmd, summary, problem = _record(list(spec), RECORD_TASKS, path, timeout=180)
+        if summary is None:
+            problems.append(problem)
             continue
         run = FastRun(
             name=fast.name,
@@ -488,13 +498,9 @@ def record_paced(run: FastRun, directory: Path, window_s: float) -> tuple[Scenar
     events = PACED_OVER * TARGET_EVENTS_S * (SETTLE_S + window_s + PACED_MARGIN_S)
     tasks = int(round(events / run.events_per_task, -4))
     path = directory / f"{run.name.replace(' ', '-')}-paced.cvrec"
-    cmd = [PY, "-m", "concviz", "run", *run.spec, "-t", str(tasks)]
-    cmd += ["--json", "--quiet", "--record", str(path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    try:
-        summary = json.loads(done.stdout)["runs"][0]
-    except ValueError:
-        return None, f"{shlex.join(cmd)} exited {done.returncode}: {done.stderr[-300:]}"
+    _cmd, summary, problem = _record(run.spec, tasks, path, timeout=300)
+    if summary is None:
+        return None, problem
     rate = summary["events"] / summary["wall_s"]
     speed = PACED_OVER * TARGET_EVENTS_S / rate
     print(
