@@ -54,13 +54,20 @@ def become_subreaper() -> bool:
         return False
 
 
-def _descendants(root: int) -> list[int]:
-    """Every live process below ``root``, from /proc (zombies left out: they are dead)."""
+def _descendants(root: int) -> tuple[list[int], list[int]]:
+    """Every process below ``root``, from /proc: those that run, and zombies.
+
+    A zombie is walked through, never stopped at: ``/proc/PID/stat`` gives the
+    state of a process's *main thread*, which reads "Z" while its other threads
+    still run and its children are still its own (a worker that called
+    ``os._exit`` from a thread, for a moment; longer on a busy machine).
+    """
     children: dict[int, list[int]] = {}
+    zombies: set[int] = set()
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return []
+        return [], []
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -70,15 +77,17 @@ def _descendants(root: int) -> list[int]:
             state, ppid = stat[stat.rindex(b")") + 2 :].split()[:2]
         except (OSError, ValueError):
             continue
-        if state != b"Z":
-            children.setdefault(int(ppid), []).append(int(entry))
-    found: list[int] = []
+        children.setdefault(int(ppid), []).append(int(entry))
+        if state == b"Z":
+            zombies.add(int(entry))
+    running: list[int] = []
+    dead: list[int] = []
     todo = [root]
     while todo:
         for child in children.get(todo.pop(), ()):
-            found.append(child)
+            (dead if child in zombies else running).append(child)
             todo.append(child)
-    return found
+    return running, dead
 
 
 def _multiprocessing_helpers() -> set[int]:
@@ -106,12 +115,15 @@ def end_descendants() -> None:
     # resource tracker is still needed then (it unlinks what the run left behind).
     helpers = _multiprocessing_helpers()
     for _ in range(3):  # one may fork while the others are killed
-        pids = [pid for pid in _descendants(os.getpid()) if pid not in helpers]
-        if not pids:
-            return
-        for pid in pids:
+        running, zombies = _descendants(os.getpid())
+        running = [pid for pid in running if pid not in helpers]
+        # A "zombie" may be a main thread whose process still runs: a kill ends the
+        # rest of it (and is a no-op for a zombie that is one).
+        for pid in running + zombies:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+        if not running:
+            return
 
 
 def _observer_lost() -> None:
