@@ -22,6 +22,7 @@ import pytest
 from concviz.observer.aggregate import Summary
 from concviz.report import summary_rows
 from concviz.runner import calibrate
+from concviz.runner.calibrate import Table
 from concviz.tui.widgets import summary_content
 from concviz.workloads.base import cost_ns, units_for
 from tests.support import free_threaded_python
@@ -111,11 +112,45 @@ def _with_table(tmp_path: Path, scale: float) -> list[list[float]]:
 
 
 def test_a_cache_that_still_holds_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONCVIZ_CACHE_DIR", str(tmp_path))
-    table = _with_table(tmp_path, 1.0)
-    tables, measured = calibrate.calibration(("sum_of_squares",))
-    assert not measured
-    assert tables["sum_of_squares"] == table
+    """Up to three fresh caches: the check that follows one can itself land in a slow
+    patch of a shared machine (CI saw it once); a check that never holds fails all three."""
+    for attempt in range(3):
+        cache = tmp_path / f"cache{attempt}"
+        monkeypatch.setenv("CONCVIZ_CACHE_DIR", str(cache))
+        table = _with_table(cache, 1.0)
+        tables, measured = calibrate.calibration(("sum_of_squares",))
+        if not measured:
+            assert tables["sum_of_squares"] == table
+            return
+    pytest.fail("a cache measured just now failed its check three times in a row")
+
+
+def test_a_new_table_is_measured_again_until_its_own_check_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A measurement taken in a slow patch (here: the first, 40 % high) is not the one kept."""
+    from concviz.workloads import cpu  # noqa: PLC0415
+
+    cpu.warm_up()
+    true_table = cpu.cost_table()
+    measured: list[Table] = []
+
+    def measure() -> Table:
+        table = true_table if measured else [[u, ns * 1.4] for u, ns in true_table]
+        measured.append(table)
+        return table
+
+    kept = calibrate.measure_checked(measure, cpu.probe_ns)
+    assert len(measured) >= 2
+    assert kept is not measured[0]
+
+
+def test_where_no_try_holds_each_point_is_the_median_of_the_tries() -> None:
+    tries = iter(
+        [[[0.0, 10.0], [5.0, 90.0]], [[0.0, 30.0], [5.0, 50.0]], [[0.0, 20.0], [5.0, 70.0]]]
+    )
+    kept = calibrate.measure_checked(lambda: next(tries), lambda units: 10**12)
+    assert kept == [[0.0, 20.0], [5.0, 70.0]]
 
 
 def test_a_stale_cache_is_measured_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
