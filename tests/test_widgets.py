@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rich.cells import cell_len
 from rich.style import Style as RichStyle
 from textual.app import App, ComposeResult
 from textual.content import Content
+from textual.filter import ANSIToTruecolor
 from textual.geometry import Offset
 from textual.selection import Selection
 from textual.strip import Strip
@@ -16,11 +18,15 @@ from textual.widgets import Static
 from concviz.observer.aggregate import RunAggregate
 from concviz.tui.view import (
     FAILED,
+    IDLE,
+    SHADES,
     SPARKS,
     WAIT_SPARKS,
     Cell,
     CoreRow,
     QueueView,
+    TimelineRow,
+    TimelineView,
     WorkerRow,
     WorkersView,
     group_cell,
@@ -32,10 +38,12 @@ from concviz.tui.widgets import (
     SHORT_LEGEND,
     SHORTEST_GROUP_LEGEND,
     Panel,
+    Timeline,
     cores_content,
     legend_line,
     queue_content,
     summary_content,
+    truecolor_only,
     workers_content,
 )
 
@@ -261,3 +269,73 @@ def test_the_cores_panel_shows_how_many_cores_were_busy_in_all() -> None:
     many = [CoreRow(f"cpu{i}", 50.0, [50.0]) for i in range(16)]
     (line,) = cores_content(many, 40, 8)  # one column per core, and the total
     assert line.plain.endswith("8.0 of 16 cores busy")
+
+
+# -- the timeline's lines: what Textual is spared, and that it is safe to spare it ------
+
+
+class Lanes(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Timeline(id="timeline")
+
+
+def _lanes_view(columns: int) -> TimelineView:
+    tones = ["a", "b", "run", "fail", "group", "wait", ""]
+    glyphs = [*SHADES, *SPARKS, *WAIT_SPARKS, IDLE, FAILED]
+    rows = [
+        TimelineRow(
+            f"lane {r} – ünïcode" if r == 1 else f"lane {r}",
+            [
+                Cell(glyphs[(i + r) % len(glyphs)], tones[(i // 3 + r) % len(tones)])
+                for i in range(columns)
+            ],
+        )
+        for r in range(3)
+    ]
+    return TimelineView(rows, 0.0, 10.0, 3, 1, note="note", axis="╵0s".ljust(columns))
+
+
+async def test_the_timeline_skips_only_a_filter_that_would_change_nothing() -> None:
+    """ANSIToTruecolor rewrites ANSI colours and dim text: where the bars have neither,
+    leaving it out draws the very same lines. Every theme a user can pick is tried."""
+    app = Lanes()
+    async with app.run_test(size=(80, 12)) as pilot:
+        timeline = app.query_one(Timeline)
+        skipped_somewhere = False
+        for theme in app.available_themes:
+            app.theme = theme
+            await pilot.pause()
+            timeline.show(_lanes_view(timeline.columns))
+            await pilot.pause()
+            kept = timeline.get_line_filters()
+            skipped = [f for f in app.get_line_filters() if f not in kept]
+            skipped_somewhere |= bool(skipped)
+            background = timeline.background_colors[1]
+            for y in range(timeline.size.height):
+                line = timeline.render_line(y)
+                for f in skipped:
+                    assert list(line.apply_filter(f, background)) == list(line), (theme, y)
+        assert skipped_somewhere
+        app.theme = "textual-dark"
+        await pilot.pause()
+        assert not any(isinstance(f, ANSIToTruecolor) for f in timeline.get_line_filters())
+
+
+def test_a_palette_colour_or_dim_text_keeps_the_filter() -> None:
+    assert truecolor_only([RichStyle(color="#ff0000", bgcolor="#000000", bold=True)])
+    assert not truecolor_only([RichStyle(color="red")])  # the terminal's palette
+    assert not truecolor_only([RichStyle(bgcolor="default")])
+    assert not truecolor_only([RichStyle(color="#ff0000", dim=True)])
+
+
+async def test_the_timeline_gives_each_line_its_true_length() -> None:
+    """The lengths it states (sparing Textual a measure of every segment) are the measured ones."""
+    assert all(cell_len(glyph) == 1 for glyph in (*SHADES, *SPARKS, *WAIT_SPARKS, IDLE, FAILED))
+    app = Lanes()
+    async with app.run_test(size=(80, 12)) as pilot:
+        timeline = app.query_one(Timeline)
+        timeline.show(_lanes_view(timeline.columns))
+        await pilot.pause()
+        for y in range(timeline.size.height):
+            line = timeline.render_line(y)
+            assert line.cell_length == sum(cell_len(s.text) for s in line) == 80

@@ -8,14 +8,16 @@ when its input changed, so an idle panel costs nothing.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.filter import ANSIToTruecolor, LineFilter
 from textual.geometry import Region
 from textual.selection import Selection
 from textual.strip import Strip
@@ -30,7 +32,12 @@ from ..units import fmt_seconds
 from ..workloads import CATALOG
 from .paint import changed_regions
 from .view import (
+    FAILED,
+    IDLE,
     LABEL_CHARS,
+    SHADES,
+    SPARKS,
+    WAIT_SPARKS,
     EventLine,
     HeaderView,
     QueueView,
@@ -342,6 +349,8 @@ class Timeline(Widget):
         self.message = ""
         self._strips: list[Strip] = []
         self._style_cache: tuple[str, dict[str, Style]] | None = None
+        #: Whether every style above is truecolor and none dim (see get_line_filters).
+        self._truecolor = False
 
     @property
     def columns(self) -> int:
@@ -385,7 +394,23 @@ class Timeline(Widget):
         }
         styles[""] = base
         self._style_cache = (theme, styles)
+        self._truecolor = truecolor_only(styles.values())
         return styles
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """The app's filters, less ANSIToTruecolor where it would change nothing.
+
+        That filter rebuilds every segment of every line it is handed, and a lane's
+        bar is ~100 segments (one per task where tasks are a cell wide), three lines
+        a lane, ten times a second: ~18 % of the compositor's time in a slow run.
+        It only changes ANSI colours and dim text, and the bars' styles (checked
+        once per theme) have neither.
+        """
+        filters = super().get_line_filters()
+        self._styles()
+        if not self._truecolor:
+            return filters
+        return [f for f in filters if not isinstance(f, ANSIToTruecolor)]
 
     def notify_style_update(self) -> None:
         self._style_cache = None
@@ -404,23 +429,30 @@ class Timeline(Widget):
         # Few lanes get taller bars: easier to read from the back of a room.
         spare = max(1, self.size.height - 2)
         height = max(1, min(3, spare // max(1, len(view.rows))))
+        single = _SINGLE_CELL
         for row in view.rows:
             segments: list[Segment] = []
             run_text: list[str] = []
             run_tone = None
+            narrow = True
             for cell in row.cells:
                 if cell.tone != run_tone and run_text:
                     segments.append(Segment("".join(run_text), st.get(run_tone or "", st[""])))
                     run_text = []
                 run_tone = cell.tone
                 run_text.append(cell.glyph)
+                if cell.glyph not in single:
+                    narrow = False
             if run_text:
                 segments.append(Segment("".join(run_text), st.get(run_tone or "", st[""])))
             label = row.label[: self.LABEL_WIDTH - 1].rjust(self.LABEL_WIDTH - 1) + " "
             blank = " " * self.LABEL_WIDTH
+            # Known here, it spares Textual measuring each of ~100 segments, 3 lines a lane.
+            bar_length = len(row.cells) if narrow else None
             for k in range(height):
                 text = label if k == height // 2 else blank
-                strip = Strip([Segment(text, st["label"]), *segments])
+                length = None if bar_length is None else cell_len(text) + bar_length
+                strip = Strip([Segment(text, st["label"]), *segments], length)
                 strips.append(strip.adjust_cell_length(width, st[""]))
         axis_label = f"{fmt_duration(view.start_s)}–{fmt_duration(view.end_s)}"
         strips.append(
@@ -448,6 +480,21 @@ class Timeline(Widget):
 
     def on_resize(self) -> None:
         self._strips = []
+
+
+#: The glyphs a bar is drawn with, each one cell wide (tests/test_widgets.py checks it).
+_SINGLE_CELL = frozenset((*SHADES, *SPARKS, *WAIT_SPARKS, IDLE, FAILED))
+
+
+def truecolor_only(styles: Iterable[Style]) -> bool:
+    """No ANSI (palette) colours and no dim text: what ANSIToTruecolor would rewrite."""
+    for style in styles:
+        if style.dim:
+            return False
+        for color in (style.color, style.bgcolor):
+            if color is not None and color.triplet is None:
+                return False
+    return True
 
 
 LEGEND = "█ on CPU  ▓ ▒ ░ waiting (GIL, I/O)  ✗ failed"
