@@ -169,6 +169,16 @@ class Cell:
 
 
 _IDLE_CELL = Cell(IDLE, "")
+#: One Cell per (glyph, tone): a frozen dataclass is slow to build (~80 cells a lane
+#: per refresh), and equal cells that are one object compare at once.
+_CELLS: dict[tuple[str, str], Cell] = {}
+
+
+def _cell(glyph: str, tone: str) -> Cell:
+    cell = _CELLS.get((glyph, tone))
+    if cell is None:
+        cell = _CELLS[glyph, tone] = Cell(glyph, tone)
+    return cell
 
 
 @dataclass(frozen=True)
@@ -365,7 +375,7 @@ def _accumulate(
         wall = max(e - s, 1)
         mark = "ab"[(sequence - k) % 2]
         cell = int((s - t0) / dt) if s >= t0 else -1
-        if 0 <= cell < columns and e <= t0 + (cell + 1) * dt:
+        if 0 <= cell < columns and e <= (boundary := t0 + (cell + 1) * dt):
             # the common case when tasks are shorter than a cell: no loop, no call
             if e > s:
                 busy[cell] += e - s
@@ -373,6 +383,21 @@ def _accumulate(
                 if e - s > widest[cell]:
                     widest[cell] = e - s
                     widest_tone[cell] = mark
+        elif cell >= 0 and e <= t1 and int((e - t0) / dt) == cell + 1 < columns:
+            # a task across one cell boundary (about a cell long): add()'s loop, unrolled
+            on_cpu = min(c / wall, 1.0)
+            grid = t0 + cell * dt
+            far = t0 + (cell + 2) * dt
+            for i, lo, hi in (
+                (cell, s if s > grid else grid, boundary),
+                (cell + 1, s if s > boundary else boundary, e if e < far else far),
+            ):
+                if hi > lo:
+                    busy[i] += hi - lo
+                    cpu[i] += (hi - lo) * on_cpu
+                    if hi - lo > widest[i]:
+                        widest[i] = hi - lo
+                        widest_tone[i] = mark
         else:
             add(s, e, min(c / wall, 1.0), mark)
         if status == Status.ERROR and t0 <= e < t1:
@@ -586,7 +611,7 @@ def timeline_view(
             for i in range(reuse, min(columns, future)):
                 b, tone = acc.busy[i], acc.tone[i]
                 glyph = FAILED if tone == "fail" else _shade(b, acc.cpu[i], acc.unknown[i], dt)
-                cell = Cell(glyph, tone if glyph != IDLE else "")
+                cell = _cell(glyph, tone if glyph != IDLE else "")
                 cells.append(cell)
                 if i == len(prefix) and i < acc.fixed:
                     prefix.append(cell)
