@@ -446,21 +446,23 @@ def _cached_equals_fresh(
     steps: int,
     size: tuple[int, int],
     seed: int,
+    windows: tuple[float | None, ...] = (None, 2.0),
+    every_ms: float = 100.0,
 ) -> tuple[int, dict[float | None, TimelineCache]]:
-    """Feeds each lane's records late by its lag; at every 100 ms, cached must equal fresh.
+    """Feeds each lane's records late by its lag; at every refresh, cached must equal fresh.
 
     Returns how many of the drawings had grouped rows, and the caches.
     """
-    caches: dict[float | None, TimelineCache] = {None: TimelineCache(), 2.0: TimelineCache()}
+    caches: dict[float | None, TimelineCache] = {w: TimelineCache() for w in windows}
     sent = [0] * len(per_lane)
     grouped = 0
     for step in range(1, steps):
-        now_ms = step * 100.0
+        now_ms = step * every_ms
         for lane, recs in enumerate(per_lane):
             while sent[lane] < len(recs) and recs[sent[lane]][0] <= now_ms - lag[lane]:
                 agg.feed_records(recs[sent[lane]][1])
                 sent[lane] += 1
-        for window in (None, 2.0):  # one cache per geometry
+        for window in windows:  # one cache per geometry
             args = (agg, int(now_ms * MS), *size)
             cached = timeline_view(*args, window_s=window, cache=caches[window])
             fresh = timeline_view(*args, window_s=window)
@@ -469,6 +471,49 @@ def _cached_equals_fresh(
                 f"seed {seed}, {now_ms} ms, window {window}"
             )
     return grouped, caches
+
+
+def _short_tasks(seed: int, lanes: int, until_ms: float) -> list[list[tuple[float, bytes]]]:
+    """Per lane, tasks of 1-40 ms with gaps of 0-15 ms: many start inside the 10 ms bin
+    where the one before them ended."""
+    rnd = random.Random(seed)
+    out = []
+    task = 0
+    for lane in range(lanes):
+        t = rnd.uniform(0, 20)
+        recs: list[tuple[float, bytes]] = []
+        while t < until_ms:
+            end = t + rnd.uniform(1, 40)
+            tid = 10 + lane
+            cpu = int((end - t) * MS * rnd.random())
+            recs.append((t, rec(Kind.TASK_START, t, task, tid=tid)))
+            recs.append((end, rec(Kind.TASK_FINISH, end, task, tid=tid, aux=cpu)))
+            task += 1
+            t = end + rnd.uniform(0, 15)
+        out.append(recs)
+    return out
+
+
+@pytest.mark.parametrize("rows", [8, 3])
+def test_cells_finer_than_the_bins_are_kept_only_once_their_bins_are_final(rows: int) -> None:
+    """Zoomed in past the 10 ms bins, a cell reads a share of each bin it overlaps. It
+    was kept once its own end was settled, though a task starting later in the same
+    bin still changed it; and a grouped row left out a lane's share of the bin it last
+    finished in until it finished again. Both showed a picture a redraw did not."""
+    for seed in range(3):
+        rnd = random.Random(seed)
+        per_lane = _short_tasks(seed, lanes=6, until_ms=3_000)
+        lag = [rnd.uniform(0, 60) for _ in per_lane]
+        _cached_equals_fresh(
+            run(),
+            per_lane,
+            lag,
+            steps=90,
+            size=(80, rows),
+            seed=seed,
+            windows=(0.5, 0.25),
+            every_ms=37.0,
+        )
 
 
 def _random_threads(seed: int, until_ms: float) -> list[list[tuple[float, bytes]]]:

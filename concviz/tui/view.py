@@ -440,7 +440,8 @@ def _accumulate(
             if (
                 settled is not None
                 and i == fixed == len(settled.busy)
-                and hi == cell_end <= sealed_until
+                and hi == cell_end
+                and _bins_end(cell_end) <= sealed_until
             ):
                 settled.busy.append(busy[i])
                 settled.cpu.append(cpu[i])
@@ -450,6 +451,16 @@ def _accumulate(
         frac = None if live_cpu is None else min(live_cpu / 100.0, 1.0)
         add(lane.current_start, now_ns, frac, "run")
     return _Acc(busy, cpu, tone, unknown, fixed, settled)
+
+
+def _bins_end(cell_end: int) -> int:
+    """Where the last bin that a cell ending at ``cell_end`` reads from ends.
+
+    A cell takes a share of each bin it overlaps, and a bin can still grow after
+    the cell's end (a task that starts later in the same 10 ms): the cell is final
+    only once its last bin is.
+    """
+    return -(-cell_end // BIN_NS) * BIN_NS
 
 
 def _pack(lanes: list[Lane], t1: int) -> list[list[Lane]]:
@@ -750,7 +761,7 @@ def _group_occupancy(
     sealed = 0
     if agg.track_bins and members:
         edge = min(settled.get(lane.index, now_ns) for lane in members.values())
-        while sealed < limit and t0 + (sealed + 1) * dt <= edge:
+        while sealed < limit and _bins_end(int(t0 + (sealed + 1) * dt)) <= edge:
             sealed += 1
     kept = shared.get(key)
     if kept is None or not kept.members <= members.keys():
@@ -766,12 +777,13 @@ def _group_occupancy(
         get = bins.get
         get_cpu = lane.cpu_bins.get
         folded = lane.fine_from * BIN_NS  # before it only blocks: busy_between reads them
-        # Its bins lie between its start and its last finish: only those cells.
+        # Its bins lie between its start and its last finish: only the cells that
+        # read them (a cell takes a share of every bin it overlaps, whole bins).
         # (max() and min() spelled out: called for every lane, every refresh)
-        cell = int((lane.up_ns - t0) // dt)
+        cell = int((lane.up_ns // BIN_NS * BIN_NS - t0) // dt)
         if cell > lo_cell:  # noqa: PLR1730
             lo_cell = cell
-        cell = int((lane.last_finish_ns - t0) // dt) + 1
+        cell = int(((lane.last_finish_ns // BIN_NS + 1) * BIN_NS - t0) // dt) + 1
         if cell < hi_cell:  # noqa: PLR1730
             hi_cell = cell
         if hi_cell <= lo_cell:
