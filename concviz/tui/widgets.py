@@ -351,6 +351,8 @@ class Timeline(Widget):
         self._style_cache: tuple[str, dict[str, Style]] | None = None
         #: Whether every style above is truecolor and none dim (see get_line_filters).
         self._truecolor = False
+        #: The axis and legend lines as drawn, by their text (see _kept_line).
+        self._kept: dict[tuple[Any, ...], Strip] = {}
 
     @property
     def columns(self) -> int:
@@ -414,6 +416,7 @@ class Timeline(Widget):
 
     def notify_style_update(self) -> None:
         self._style_cache = None
+        self._kept.clear()
         super().notify_style_update()
 
     def _build(self) -> list[Strip]:
@@ -430,6 +433,9 @@ class Timeline(Widget):
         spare = max(1, self.size.height - 2)
         height = max(1, min(3, spare // max(1, len(view.rows))))
         single = _SINGLE_CELL
+        pad = st[""]
+        label_style = st["label"]
+        blank = " " * self.LABEL_WIDTH
         for row in view.rows:
             segments: list[Segment] = []
             run_text: list[str] = []
@@ -437,39 +443,56 @@ class Timeline(Widget):
             narrow = True
             for cell in row.cells:
                 if cell.tone != run_tone and run_text:
-                    segments.append(Segment("".join(run_text), st.get(run_tone or "", st[""])))
+                    segments.append(Segment("".join(run_text), st.get(run_tone or "", pad)))
                     run_text = []
                 run_tone = cell.tone
                 run_text.append(cell.glyph)
                 if cell.glyph not in single:
                     narrow = False
             if run_text:
-                segments.append(Segment("".join(run_text), st.get(run_tone or "", st[""])))
+                segments.append(Segment("".join(run_text), st.get(run_tone or "", pad)))
             label = row.label[: self.LABEL_WIDTH - 1].rjust(self.LABEL_WIDTH - 1) + " "
-            blank = " " * self.LABEL_WIDTH
-            # Known here, it spares Textual measuring each of ~100 segments, 3 lines a lane.
+            # A lane's lines differ only in their label: each kind is made once. With
+            # its length known here (one-cell glyphs), Textual is spared measuring each
+            # of ~100 segments, and padding it to the width (a second Strip).
             bar_length = len(row.cells) if narrow else None
+            made: dict[str, Strip] = {}
             for k in range(height):
                 text = label if k == height // 2 else blank
-                length = None if bar_length is None else cell_len(text) + bar_length
-                strip = Strip([Segment(text, st["label"]), *segments], length)
-                strips.append(strip.adjust_cell_length(width, st[""]))
+                strip = made.get(text)
+                if strip is None:
+                    parts = [Segment(text, label_style), *segments]
+                    length = None if bar_length is None else cell_len(text) + bar_length
+                    if length is not None and length < width:
+                        parts.append(Segment(" " * (width - length), pad))
+                        strip = Strip(parts, width)
+                    else:
+                        strip = Strip(parts, length).adjust_cell_length(width, pad)
+                    made[text] = strip
+                strips.append(strip)
         axis_label = f"{fmt_duration(view.start_s)}–{fmt_duration(view.end_s)}"
         strips.append(
-            Strip(
-                [
-                    Segment(
-                        axis_label[: self.LABEL_WIDTH - 1].rjust(self.LABEL_WIDTH - 1) + " ",
-                        st["axis"],
-                    ),
-                    Segment(view.axis, st["axis"]),
-                ]
-            ).adjust_cell_length(width, st[""])
+            self._kept_line(
+                (axis_label[: self.LABEL_WIDTH - 1].rjust(self.LABEL_WIDTH - 1) + " ", "axis"),
+                (view.axis, "axis"),
+            )
         )
         if self.legend:
-            strip = Strip([Segment(legend_line(view.note, width, view.legend), st["note"])])
-            strips.append(strip.adjust_cell_length(width, st[""]))
+            strips.append(self._kept_line((legend_line(view.note, width, view.legend), "note")))
         return strips
+
+    def _kept_line(self, *runs: tuple[str, str]) -> Strip:
+        """The axis or the legend: the same line as last time, unless its text changed."""
+        key = (runs, self.size.width, self.app.theme)
+        strip = self._kept.get(key)
+        if strip is None:
+            st = self._styles()
+            line = Strip([Segment(text, st[style]) for text, style in runs])
+            strip = line.adjust_cell_length(self.size.width, st[""])
+            if len(self._kept) >= 8:  # a new scale, a new width: the old lines go
+                self._kept.clear()
+            self._kept[key] = strip
+        return strip
 
     def render_line(self, y: int) -> Strip:
         if not self._strips:
