@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
@@ -397,33 +398,56 @@ def test_dense_short_tasks_fill_the_window_from_the_bins() -> None:
     assert row[5:].strip() == ""
 
 
-def _random_lanes(seed: int, lanes: int, until_ms: float) -> list[list[tuple[float, bytes]]]:
-    """Per lane, its records in order: tasks from 50 µs to 4 s long, some failing."""
+def _lanes_of_tasks(
+    seed: int,
+    lanes: int,
+    until_ms: float,
+    first_ms: float,
+    length: Callable[[random.Random], float],
+    gap: Callable[[random.Random], float],
+    failing: float = 0.0,
+) -> list[list[tuple[float, bytes]]]:
+    """Per lane, its records in order: tasks back to back, ``length`` long, ``gap`` apart."""
     rnd = random.Random(seed)
     out = []
     task = 0
     for lane in range(lanes):
-        t = rnd.uniform(0, 50)
+        t = rnd.uniform(0, first_ms)
         recs: list[tuple[float, bytes]] = []
         while t < until_ms:
-            kind = rnd.random()
-            length = (
-                rnd.uniform(0.05, 0.5)
-                if kind < 0.6
-                else rnd.uniform(5, 300)
-                if kind < 0.99
-                else rnd.uniform(3000, 4000)  # longer than the seal margin
-            )
-            status = Status.ERROR if rnd.random() < 0.02 else Status.OK
+            span = length(rnd)
+            status = Status.ERROR if failing and rnd.random() < failing else Status.OK
             tid = 10 + lane
             recs.append((t, rec(Kind.TASK_START, t, task, tid=tid)))
-            end = t + length
-            cpu = int(length * MS * rnd.random())
+            end = t + span
+            cpu = int(span * MS * rnd.random())
             recs.append((end, rec(Kind.TASK_FINISH, end, task, tid=tid, flags=status, aux=cpu)))
             task += 1
-            t = end + (rnd.uniform(0, 2) if rnd.random() < 0.9 else rnd.uniform(50, 800))
+            t = end + gap(rnd)
         out.append(recs)
     return out
+
+
+def _random_length(rnd: random.Random) -> float:
+    kind = rnd.random()
+    if kind < 0.6:
+        return rnd.uniform(0.05, 0.5)
+    if kind < 0.99:
+        return rnd.uniform(5, 300)
+    return rnd.uniform(3000, 4000)  # longer than the seal margin
+
+
+def _random_lanes(seed: int, lanes: int, until_ms: float) -> list[list[tuple[float, bytes]]]:
+    """Tasks from 50 µs to 4 s long, 2 % failing, mostly close together."""
+    return _lanes_of_tasks(
+        seed,
+        lanes,
+        until_ms,
+        first_ms=50,
+        length=_random_length,
+        gap=lambda rnd: rnd.uniform(0, 2) if rnd.random() < 0.9 else rnd.uniform(50, 800),
+        failing=0.02,
+    )
 
 
 def test_incremental_timeline_equals_one_drawn_from_scratch() -> None:
@@ -474,24 +498,16 @@ def _cached_equals_fresh(
 
 
 def _short_tasks(seed: int, lanes: int, until_ms: float) -> list[list[tuple[float, bytes]]]:
-    """Per lane, tasks of 1-40 ms with gaps of 0-15 ms: many start inside the 10 ms bin
-    where the one before them ended."""
-    rnd = random.Random(seed)
-    out = []
-    task = 0
-    for lane in range(lanes):
-        t = rnd.uniform(0, 20)
-        recs: list[tuple[float, bytes]] = []
-        while t < until_ms:
-            end = t + rnd.uniform(1, 40)
-            tid = 10 + lane
-            cpu = int((end - t) * MS * rnd.random())
-            recs.append((t, rec(Kind.TASK_START, t, task, tid=tid)))
-            recs.append((end, rec(Kind.TASK_FINISH, end, task, tid=tid, aux=cpu)))
-            task += 1
-            t = end + rnd.uniform(0, 15)
-        out.append(recs)
-    return out
+    """Tasks of 1-40 ms with gaps of 0-15 ms: many start inside the 10 ms bin where the
+    one before them ended."""
+    return _lanes_of_tasks(
+        seed,
+        lanes,
+        until_ms,
+        first_ms=20,
+        length=lambda rnd: rnd.uniform(1, 40),
+        gap=lambda rnd: rnd.uniform(0, 15),
+    )
 
 
 @pytest.mark.parametrize("rows", [8, 3])
