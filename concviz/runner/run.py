@@ -115,8 +115,9 @@ def end_descendants() -> None:
     # resource tracker is still needed then (it unlinks what the run left behind).
     helpers = _multiprocessing_helpers()
     for _ in range(3):  # one may fork while the others are killed
-        running, zombies = _descendants(os.getpid())
-        running = [pid for pid in running if pid not in helpers]
+        running, zombies = (
+            [pid for pid in pids if pid not in helpers] for pids in _descendants(os.getpid())
+        )
         # A "zombie" may be a main thread whose process still runs: a kill ends the
         # rest of it (and is a no-op for a zombie that is one).
         for pid in running + zombies:
