@@ -119,6 +119,48 @@ def test_where_they_do_not_fit_textual_draws_as_it_always_did(
     assert type(TightScreen()._compositor) is Compositor
 
 
+class _Boxed(App[None]):
+    """A bordered container holding one widget, as the dashboard's timeline box holds its lanes."""
+
+    CSS = "#box { border: round red; height: 8; } #inner { height: 4; }"
+
+    def get_default_screen(self) -> TightScreen:
+        return TightScreen()
+
+    def compose(self) -> Any:
+        from textual.containers import Vertical  # noqa: PLC0415
+        from textual.widgets import Static  # noqa: PLC0415
+
+        with Vertical(id="box"):
+            yield Static("x" * 30, id="inner")
+
+
+async def test_a_container_wholly_behind_the_update_is_not_rendered() -> None:
+    """Front to back, the first widget to fill a cell wins: a container whose part of the
+    update lies wholly within a widget drawn before it would draw nothing that shows."""
+    app = _Boxed()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        box, inner = app.query_one("#box"), app.query_one("#inner")
+        rendered: list[str] = []
+        for widget in (box, inner):
+            original = widget.render_lines
+
+            def spy(crop: Region, widget: Any = widget, original: Any = original) -> Any:
+                rendered.append(widget.id)
+                return original(crop)
+
+            widget.render_lines = spy  # type: ignore[method-assign]
+        compositor = app.screen._compositor
+        within = inner.region
+        compositor._render_chops(Region(within.x + 2, within.y, 3, 2), lambda y: True)
+        assert rendered == ["inner"]
+        rendered.clear()
+        # Its border is its own to draw: an update that reaches it renders it.
+        compositor._render_chops(Region(within.x - 1, within.y, 3, 1), lambda y: True)
+        assert rendered == ["inner", "box"]
+
+
 def test_the_update_writes_from_the_span_not_from_the_chop() -> None:
     """The seam: Textual's ChopsUpdate keeps its shape, and ours writes less of it."""
     console = Console(width=20, color_system=None, legacy_windows=False)

@@ -179,6 +179,8 @@ class TightCompositor(Compositor):
     visible region meets the update, and only on the update's rows; the chops
     of the cells it would have filled lie outside every dirty span, so nothing
     written changes (``tests/test_paint.py`` checks the screen, cell by cell).
+    A widget wholly behind one drawn before it (the containers behind the
+    timeline, at each of its refreshes) is not rendered at all.
     """
 
     def _get_renders(
@@ -187,10 +189,18 @@ class TightCompositor(Compositor):
         if crop is None:
             yield from super()._get_renders(crop)
             return
+        # What the widgets in front already fill (they come front to back, and the
+        # first to fill a cell wins): a container wholly behind one of them in the
+        # update draws nothing that shows, so it is not rendered at all.
+        filled: list[Region] = []
         for widget, (region, clip) in self.visible_widgets.items():
             visible = region.intersection(clip)
             if not visible.overlaps(crop):
                 continue
+            shown = visible.intersection(crop)
+            if any(front.contains_region(shown) for front in filled):
+                continue
+            filled.append(shown)
             rows = visible.intersection(Region(visible.x, crop.y, visible.width, crop.height))
             yield region, rows, widget.render_lines(rows.translate(-region.offset))
 
