@@ -325,12 +325,17 @@ def _accumulate(
     widest_tone = [""] * columns
 
     def add(s: int, e: int, cpu_frac: float | None, mark: str) -> None:
-        s = max(s, t0)
-        e = min(e, t1)
+        # max() and min() spelled out here too: ~60 calls a lane in a slow run's refresh
+        if s < t0:  # noqa: PLR1730
+            s = t0
+        if e > t1:  # noqa: PLR1730
+            e = t1
         if e <= s:
             return
         first = int((s - t0) / dt)
-        last = min(columns - 1, int((e - t0) / dt))
+        last = int((e - t0) / dt)
+        if last >= columns:
+            last = columns - 1
         for i in range(first, last + 1):
             # max() and min() spelled out: a thousand lanes make this the hot loop
             lo: float = t0 + i * dt
@@ -375,7 +380,7 @@ def _accumulate(
         wall = max(e - s, 1)
         mark = "ab"[(sequence - k) % 2]
         cell = int((s - t0) / dt) if s >= t0 else -1
-        if 0 <= cell < columns and e <= (boundary := t0 + (cell + 1) * dt):
+        if 0 <= cell < columns and e <= t0 + (cell + 1) * dt:
             # the common case when tasks are shorter than a cell: no loop, no call
             if e > s:
                 busy[cell] += e - s
@@ -383,21 +388,6 @@ def _accumulate(
                 if e - s > widest[cell]:
                     widest[cell] = e - s
                     widest_tone[cell] = mark
-        elif cell >= 0 and e <= t1 and int((e - t0) / dt) == cell + 1 < columns:
-            # a task across one cell boundary (about a cell long): add()'s loop, unrolled
-            on_cpu = min(c / wall, 1.0)
-            grid = t0 + cell * dt
-            far = t0 + (cell + 2) * dt
-            for i, lo, hi in (
-                (cell, s if s > grid else grid, boundary),
-                (cell + 1, s if s > boundary else boundary, e if e < far else far),
-            ):
-                if hi > lo:
-                    busy[i] += hi - lo
-                    cpu[i] += (hi - lo) * on_cpu
-                    if hi - lo > widest[i]:
-                        widest[i] = hi - lo
-                        widest_tone[i] = mark
         else:
             add(s, e, min(c / wall, 1.0), mark)
         if status == Status.ERROR and t0 <= e < t1:
