@@ -110,9 +110,7 @@ def changed_span(old: Strip, new: Strip) -> tuple[int, int] | None:
     if end_a != end_b:
         return x1, max(end_a, end_b)
     # The common tail, among the segments after the common head.
-    tail = _common_prefix(
-        a[: start - 1 : -1] if start else a[::-1], b[: start - 1 : -1] if start else b[::-1]
-    )
+    tail = _common_prefix(a[start:][::-1], b[start:][::-1])
     x2 = end_b - _text_cells(b[len(b) - tail :]) if tail else end_b
     i, j = len(a) - 1 - tail, len(b) - 1 - tail
     if i >= start and j >= start and a[i].style == b[j].style:
