@@ -79,6 +79,8 @@ async def series_shown(pilot: Pilot[None], screen: CompareScreen | SweepScreen) 
     await wait_for(pilot, lambda: screen.series is not None and screen.series.done.is_set(), 90)
     status = screen.query_one("#status")
     await wait_for(pilot, lambda: str(status.render()).startswith("done:"))
+    # A timeline mounted for the last run is drawn at the first poll after its layout.
+    await wait_for(pilot, lambda: all(t.view is not None for t in screen.query(Timeline)))
     await pilot.pause()
 
 
