@@ -417,6 +417,27 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line(delay_ms: int) -> None:
     assert len(lines) <= 2, err  # "interrupted" (and, mid-run, what stopping means)
 
 
+def test_ctrl_c_while_a_class_is_made_is_still_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI found it: a Ctrl+C that lands while a module defines a dataclass (field()
+    is a descriptor) reaches CPython 3.11 as a RuntimeError from __set_name__ whose
+    cause is the KeyboardInterrupt, and printed a traceback."""
+    from concviz import cli  # noqa: PLC0415
+
+    class Interrupts:
+        def __set_name__(self, owner: type, name: str) -> None:
+            signal.raise_signal(signal.SIGINT)  # the real signal, at that moment
+
+    def command(argv: object) -> int:
+        type("Late", (), {"x": Interrupts()})  # a class body, as an import makes one
+        return 0
+
+    monkeypatch.setattr(cli, "_main", command)
+    assert cli.main(["run"]) == 130
+    assert capsys.readouterr().err == "concviz: interrupted\n"
+
+
 def test_what_the_user_typed_cannot_break_the_one_line() -> None:
     # found by tests/test_fuzz.py: a control character echoed back split the message
     line = one_line_exit_2(concviz("run", "-m", "a\nb"), "unknown model")

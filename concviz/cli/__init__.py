@@ -56,9 +56,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # at any moment, even before a command began
         print("concviz: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    except Exception as exc:
+        if not _caused_by_ctrl_c(exc):
+            raise
+        print("concviz: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED and argv is None:  # the program itself, not a caller
         _leave(code)
     return code
+
+
+def _caused_by_ctrl_c(exc: BaseException) -> bool:
+    """A Ctrl+C that CPython handed on wrapped: on 3.11 one that lands while a class
+    is made (a dataclass's fields, at import) is a RuntimeError from ``__set_name__``."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return False
 
 
 def _leave(code: int) -> NoReturn:
