@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -26,3 +27,19 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def http_server() -> Iterator[LocalHttpServer]:
     with LocalHttpServer() as server:
         yield server
+
+
+#: What the program's front door sets (cli.main, the dashboard): a test that calls it
+#: in process must give them back, or every later fork (a Pool's workers) inherits
+#: them, and a SIGTERM that raises SystemExit there can keep a worker from dying.
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_given_back() -> Iterator[None]:
+    before = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    yield
+    changed = [sig.name for sig in _SIGNALS if signal.getsignal(sig) != before[sig]]
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+    assert not changed, f"the test left its own handlers for {', '.join(changed)}"

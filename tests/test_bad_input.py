@@ -434,7 +434,15 @@ def test_ctrl_c_while_a_class_is_made_is_still_ctrl_c(
         return 0
 
     monkeypatch.setattr(cli, "_main", command)
-    assert cli.main(["run"]) == 130
+    # main() installs the program's signal handlers: this test process keeps its own
+    # (a SIGTERM that raises SystemExit here would outlive the test in every fork).
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    saved = {sig: signal.getsignal(sig) for sig in signals}
+    try:
+        assert cli.main(["run"]) == 130
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
     assert capsys.readouterr().err == "concviz: interrupted\n"
 
 
