@@ -32,6 +32,10 @@ _signal.signal(_signal.SIGINT, _interrupted_outside_main)
 
 import sys  # noqa: E402
 
+from concviz.startup import hold_collector  # noqa: E402
+
+hold_collector()  # until the command's start-up is over (see concviz.startup)
+
 
 def main() -> None:
     """Runs the command line and exits with its code (never returns)."""

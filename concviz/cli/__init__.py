@@ -25,10 +25,16 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
+from ..startup import release_collector
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, one_line
 from .parser import build_parser
 
 __all__ = ["build_parser", "main"]
+
+#: Commands whose start-up ends later than here, where they let the collector go
+#: themselves (concviz.startup): the dashboard after its first frame, run once its
+#: runner is started.
+STARTS_LATER = frozenset(("dashboard", "scenario", "run"))
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> NoReturn:
@@ -103,6 +109,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-V", "--version")):
         argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
     if argv[0] == "serve":
+        release_collector()
         try:
             from .serve import cmd_serve  # noqa: PLC0415
 
@@ -115,6 +122,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except UsageError as exc:
         print(one_line(str(exc)), file=sys.stderr)
         return EXIT_USAGE
+    if args.command not in STARTS_LATER:
+        release_collector()
     try:
         if args.command == "run":
             from .run import cmd_run  # noqa: PLC0415

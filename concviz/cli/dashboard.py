@@ -12,6 +12,7 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from ..startup import release_collector
 from .common import (
     EXIT_OK,
     UsageError,
@@ -85,6 +86,7 @@ def run_app(app: ConcvizApp) -> int:
     try:
         app.run()
     finally:
+        release_collector()  # had the app not done it after its first frame
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return int(app.return_code or EXIT_OK)

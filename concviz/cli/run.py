@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import IO, TYPE_CHECKING
 
+from ..startup import release_collector
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -112,6 +113,7 @@ def run_single(
         from ..progress import RunProgress  # noqa: PLC0415
         from ..report import summary_table  # noqa: PLC0415
 
+        release_collector()  # start-up is over (concviz.startup)
         err = Console(stderr=True)
         if stop_after is not None:
             session.stop_after(stop_after)

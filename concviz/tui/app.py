@@ -36,6 +36,7 @@ from ..observer.interpreters import Interpreter, discover
 from ..observer.recording import RecordingError, Replay
 from ..observer.session import RunSession, SessionError, run_in_progress
 from ..runner.spec import BY_NAME, RunSpec, SpecError
+from ..startup import release_collector
 from ..workloads import CATALOG as WORKLOADS
 from . import talk
 from .code_panel import shown_code
@@ -312,6 +313,8 @@ class ConcvizApp(App[None]):
             if self.is_running and self.w_settings.is_attached and not self._quitting:
                 raise
             return  # the app closed while the fields were being mounted
+        finally:
+            release_collector()  # start-up is over (concviz.startup)
         if self.autorun and self.replay_path is None and not self.playlist:
             self.autorun = False
             self.action_run()

@@ -1,0 +1,101 @@
+"""Start-up runs without the cyclic collector, and each command lets it go (#21).
+
+Each case runs in a fresh interpreter, as the program starts: the collector's
+state is process-wide, and this test process keeps its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+
+def run_python(code: str) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_plain_command_lets_the_collector_go_before_it_begins() -> None:
+    seen = run_python(
+        """
+        import gc, io, json, contextlib
+        import concviz.entry  # the front door: start-up begins
+        held = not gc.isenabled()
+        from concviz import cli, startup
+        import concviz.cli.catalog as catalog
+        real = catalog.cmd_models
+        during = {}
+        def models(out):
+            during["enabled"] = gc.isenabled()
+            return real(out)
+        catalog.cmd_models = models
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = cli.main(["models"])
+        print(json.dumps({"held": held, "code": code, "during": during["enabled"],
+                          "frozen": gc.get_freeze_count()}))
+        """
+    )
+    assert seen["held"], "start-up did not hold the collector"
+    assert seen["code"] == 0
+    assert seen["during"], "the command ran without the collector"
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000, seen
+
+
+def test_run_lets_the_collector_go_once_its_runner_is_started() -> None:
+    seen = run_python(
+        """
+        import gc, io, json, contextlib
+        import concviz.entry
+        from concviz import cli
+        from concviz.observer.session import RunSession
+        real = RunSession.wait
+        during = []
+        def wait(self, timeout=None):
+            during.append(gc.isenabled())
+            return real(self, timeout)
+        RunSession.wait = wait
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = cli.main(["run", "-w", "sleep", "-t", "4", "--task-ms", "20", "--json"])
+        print(json.dumps({"code": code, "during": during, "frozen": gc.get_freeze_count()}))
+        """
+    )
+    assert seen["code"] == 0
+    during = seen["during"]
+    assert isinstance(during, list) and during, "the run was never waited on"
+    assert all(during), "the run went on without the collector"
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000, seen
+
+
+def test_the_dashboard_lets_the_collector_go_after_its_first_frame() -> None:
+    seen = run_python(
+        """
+        import asyncio, gc, json
+        import concviz.entry
+        from concviz.tui.app import ConcvizApp
+
+        async def main():
+            app = ConcvizApp()
+            async with app.run_test(size=(120, 40)) as pilot:
+                at_mount = not gc.isenabled()
+                for _ in range(200):  # the rest of start-up follows the first frame
+                    await pilot.pause(0.05)
+                    if gc.isenabled():
+                        break
+                return {"held_at_start": at_mount, "drawn": app.first_frame_at is not None,
+                        "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+
+        print(json.dumps(asyncio.run(main())))
+        """
+    )
+    assert seen["held_at_start"], "the collector ran during the dashboard's start-up"
+    assert seen["drawn"]
+    assert seen["enabled"], "the dashboard never let the collector go"
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000, seen
