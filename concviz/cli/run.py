@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     if args.scenario:
+        release_collector()  # its runs may be many: a single one lets it go later too
         return cmd_run_scenario(args, out)
     if args.repeat > 1:
         raise UsageError("--repeat is for compare and sweep (or such a --scenario)")
