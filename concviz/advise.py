@@ -696,7 +696,10 @@ class Advisor:
         s = p.summary
         wait = s.core_wait_fraction or 0.0
         model = p.candidate.model
-        if model in ("threads", "to-thread") and s.gil_enabled and cpu_bound:
+        # Only threads that kept about one core busy waited on the GIL: ones that ran in
+        # parallel (a function that releases it, e.g. hashing) lost for another reason.
+        gil_bound = s.parallelism < GIL_RELEASED_PARALLELISM
+        if model in ("threads", "to-thread") and s.gil_enabled and cpu_bound and gil_bound:
             return (
                 f"the GIL: {p.workers} threads kept {s.parallelism:.2f} cores busy, each on a CPU "
                 f"{s.on_cpu_fraction:.0%} of its time; your function holds the GIL"

@@ -11,13 +11,18 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable
 
-from concviz.advise import SATURATED_WAIT, Advice, Advisor, Point
+from concviz.advise import SATURATED_WAIT, Advice, Advisor, Candidate, Point
+from concviz.experiments import RunResult
+from concviz.findings import session_summary
+from concviz.observer.aggregate import Summary
 from concviz.observer.interpreters import probe
+from concviz.observer.session import RunSession
 from concviz.runner.spec import RunSpec
 from concviz.tui.advise_screen import AdviseScreen
 from concviz.tui.app import ConcvizApp
@@ -104,6 +109,31 @@ def test_a_function_that_releases_the_gil_is_fine_in_threads(work: Path) -> None
     assert advice.speedup(threads) >= 0.85 * fastest  # as good as anything, give or take noise
     assert not any("the GIL" in loss for loss in advice.losses)
     assert advice.best.candidate.model in ("threads", "processes")
+
+
+@pytest.fixture(scope="module")
+def threads_summary() -> Summary:
+    """A real run's figures: two threads on CPU work."""
+    spec = RunSpec(model="threads", workload="cpu", workers=2, tasks=4, task_ms=5)
+    with RunSession(spec) as session:
+        assert session.wait(60)
+        return session_summary(session)
+
+
+@pytest.mark.parametrize(("parallelism", "blamed"), [(1.0, True), (1.8, False)])
+def test_the_gil_is_blamed_only_where_threads_kept_about_one_core_busy(
+    threads_summary: Summary, parallelism: float, blamed: bool
+) -> None:
+    """A busy suite run found it: threads hashing (the GIL released) ran 1.3x and more,
+    lost to processes by more than 10 %, and the loss said "your function holds the
+    GIL". Threads that kept more than one core busy did not wait on the GIL."""
+    if not threads_summary.gil_enabled:  # pragma: no cover  (the suite's own interpreter)
+        pytest.skip("this interpreter has no GIL")
+    figures = replace(threads_summary, parallelism=parallelism, core_wait_fraction=0.0)
+    point = Point(Candidate("threads", max_workers=8), 2, RunResult("threads", None, figures))
+    advisor = Advisor(RunSpec(model="threads", workload="cpu"), interpreters=[])
+    why = advisor._mechanism(point, cpu_bound=True, probe=None, cores=2, tasks=4)
+    assert ("the GIL" in why) == blamed, why
 
 
 def test_a_sleeping_coroutine_gets_asyncio(work: Path) -> None:
