@@ -107,6 +107,15 @@ def test_a_function_that_releases_the_gil_is_fine_in_threads(work: Path) -> None
         pytest.skip(f"two threads hashing ran only {advice.speedup(threads):.2f}× one here")
     fastest = max(advice.speedup(p) for p in advice.points)
     assert advice.speedup(threads) >= 0.85 * fastest  # as good as anything, give or take noise
+    # Threads that kept about one core busy are what the GIL line names; a machine with
+    # no core to spare (two busy loops on two cores) can hold hashing threads there too.
+    cramped = [
+        p
+        for p in advice.points
+        if p.candidate.model in ("threads", "to-thread") and p.summary.parallelism < 1.3
+    ]
+    if cramped:
+        pytest.skip(f"{len(cramped)} thread runs kept under 1.3 cores busy: no core to spare")
     assert not any("the GIL" in loss for loss in advice.losses)
     assert advice.best.candidate.model in ("threads", "processes")
 
