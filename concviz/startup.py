@@ -40,7 +40,3 @@ def release_collector() -> None:
         _held = False
         gc.freeze()
         gc.enable()
-
-
-def collector_held() -> bool:
-    return _held

@@ -59,10 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGHUP, _terminate)
         _safe_streams()
         code = _main(argv)
-    except KeyboardInterrupt:  # at any moment, even before a command began
-        print("concviz: interrupted", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    except Exception as exc:
+    except (KeyboardInterrupt, Exception) as exc:  # at any moment, even before a command began
         if not _caused_by_ctrl_c(exc):
             raise
         print("concviz: interrupted", file=sys.stderr)
@@ -73,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _caused_by_ctrl_c(exc: BaseException) -> bool:
-    """A Ctrl+C that CPython handed on wrapped: on 3.11 one that lands while a class
-    is made (a dataclass's fields, at import) is a RuntimeError from ``__set_name__``."""
+    """A Ctrl+C, or one that CPython handed on wrapped: on 3.11 one that lands while a
+    class is made (a dataclass's fields, at import) is a RuntimeError from ``__set_name__``."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
