@@ -37,7 +37,8 @@ from .experiments import (
 from .models import CATALOG as MODELS
 from .observer.aggregate import Summary
 from .observer.interpreters import Interpreter, discover
-from .observer.session import LocalHttpServer, SessionError, child_env
+from .observer.launch import child_env
+from .observer.session import LocalHttpServer, SessionError
 from .runner.spec import RunSpec
 from .workloads import CATALOG as WORKLOADS
 

@@ -27,10 +27,9 @@ from concviz.observer.recording import (
     Replay,
     read_recording,
 )
-from concviz.observer.session import RunSession, SessionError
+from concviz.observer.session import TASK_IMPORT_TIMEOUT_S, RunSession, SessionError
 from concviz.runner.protocol import FrameType
 from concviz.runner.spec import RunSpec
-from concviz.workloads.custom import CHECK_TIMEOUT_S, TaskCheck
 from tests.support import concviz, wait_pids_gone
 
 DATA = Path(__file__).parent / "data"
@@ -329,33 +328,30 @@ def test_a_task_module_whose_import_hangs_is_given_up_on_and_ended(tmp_path: Pat
         "time.sleep(300)\n"
         "def work(): pass\n"
     )
-    problem = TaskCheck(sys.executable, "stuck:work", str(tmp_path), timeout=1.0).result()
-    assert problem is not None
-    assert problem == (
+    spec = RunSpec(model="threads", workload="custom", task="stuck:work", task_path=str(tmp_path))
+    session = RunSession(spec, import_timeout=1.0)
+    with pytest.raises(SessionError) as raised:
+        session.start()
+    assert str(raised.value) == (
         "--task stuck:work: importing stuck did not finish within 1 s "
         "(does it wait for something at import?)"
     )
     left = wait_pids_gone({int(p) for p in pids.read_text().split()}, timeout=10)
-    assert not left, f"the check left {left} running"
-    assert CHECK_TIMEOUT_S <= 10  # shorter than the 30 s it was
+    assert not left, f"the runner's import left {left} running"
+    assert TASK_IMPORT_TIMEOUT_S <= 10  # shorter than the 30 s it was
 
 
-def test_a_task_check_that_fails_ends_the_runner_started_beside_it(tmp_path: Path) -> None:
-    """The check and the runner's start overlap (#21); a failed check leaves nothing running.
-
-    The module says who imports it, then fails: both the check and the runner
-    import it (two pids), and start() raises the check's one line.
-    """
+def test_a_task_that_fails_to_import_ends_the_runner_before_any_task(tmp_path: Path) -> None:
+    """The runner imports the --task where it will run, before any task (#21: no check
+    process beside it); start() raises its one line and leaves nothing running."""
     marks = tmp_path / "marks"
     marks.mkdir()
+    ran = tmp_path / "ran"
     (tmp_path / "late.py").write_text(
-        "import os, time\n"
+        "import os\n"
         f"open(os.path.join({str(marks)!r}, str(os.getpid())), 'w').close()\n"
-        "deadline = time.monotonic() + 20\n"
-        f"while len(os.listdir({str(marks)!r})) < 2 and time.monotonic() < deadline:\n"
-        "    time.sleep(0.01)\n"
         "raise RuntimeError('not today')\n"
-        "def work(): pass\n"
+        f"def work(): open({str(ran)!r}, 'w').close()\n"
     )
     spec = RunSpec(model="threads", workload="custom", task="late:work", task_path=str(tmp_path))
     session = RunSession(spec)
@@ -363,11 +359,28 @@ def test_a_task_check_that_fails_ends_the_runner_started_beside_it(tmp_path: Pat
     with pytest.raises(SessionError, match=said):
         session.start()
     importers = {int(p.name) for p in marks.iterdir()}
-    assert len(importers) == 2, "the runner did not start while the check ran"
+    assert importers == {session.pgid}, "the task was imported by the runner, and only there"
     assert not wait_pids_gone(importers, timeout=10)
+    assert not ran.exists()
     assert session.done.is_set()
-    assert session.pgid is not None
     assert not os.path.exists(session._tmp or "")
+
+
+@pytest.mark.parametrize("model", ["processes", "mp-pool"])
+def test_a_task_a_process_model_cannot_pickle_is_refused_in_one_line(
+    tmp_path: Path, model: str
+) -> None:
+    (tmp_path / "lam.py").write_text("work = lambda: None\n")
+    out = run_in(tmp_path, "run", "-m", model, "--task", "lam:work", "-t", "2")
+    one_line_exit_2(out, f"--task lam:work cannot be pickled for {model}: ")
+
+
+def test_a_task_module_that_ends_its_process_at_import_is_named(tmp_path: Path) -> None:
+    (tmp_path / "ender.py").write_text("import os\nos._exit(4)\ndef work(): pass\n")
+    out = run_in(tmp_path, "run", "--task", "ender:work", "-t", "2")
+    one_line_exit_2(
+        out, "--task ender:work: importing ender ended the process (exit code 4) without a word"
+    )
 
 
 # -- Ctrl+C ---------------------------------------------------------------------------------

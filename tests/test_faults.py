@@ -115,13 +115,20 @@ class Watched:
             env=env,
         )
         self.seen: set[int] = set()
+        #: The command line each seen process had when first seen (empty: gone by then).
+        self.cmdlines: dict[int, list[str]] = {}
         self._done = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
 
     def _sample(self) -> None:
         while not self._done.is_set():
-            self.seen |= descendants(self.proc.pid)
+            for pid in descendants(self.proc.pid) - self.seen:
+                self.seen.add(pid)
+                try:
+                    self.cmdlines[pid] = psutil.Process(pid).cmdline()
+                except psutil.Error:
+                    self.cmdlines[pid] = []
             time.sleep(0.01)
 
     def wait_for(self, at_least: int, timeout: float = 30.0) -> set[int]:
@@ -711,7 +718,11 @@ def test_a_run_that_would_not_fit_in_memory_is_refused_before_it_starts() -> Non
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1, outcome.stderr
     assert "async-queue" in lines[0], outcome.stderr
-    assert outcome.seen == set()  # refused before anything was started
+    # Refused before the run started: at most the runner's interpreter, started ahead of
+    # its arguments (EarlyRunner, #21), was seen; it was ended with the refusal.
+    assert len(outcome.seen) <= 1, run.cmdlines
+    assert all(run.cmdlines[pid][-1:] in ([], ["--await-args"]) for pid in outcome.seen)
+    assert wait_pids_gone(outcome.seen) == set()
 
 
 def test_a_run_that_fits_is_not_refused() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 import concviz.runner
 from concviz.models import CATALOG as MODELS
-from concviz.observer.session import PACKAGE_ROOT, child_env
+from concviz.observer.launch import PACKAGE_ROOT, child_env
 from concviz.workloads import CATALOG as WORKLOADS
 
 

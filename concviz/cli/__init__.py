@@ -23,11 +23,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ..startup import release_collector
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, one_line
 from .parser import build_parser
+
+if TYPE_CHECKING:
+    from ..observer.launch import EarlyRunner
 
 __all__ = ["build_parser", "main"]
 
@@ -100,11 +103,26 @@ def _leave(code: int) -> NoReturn:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    out = sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-V", "--version")):
         argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
+    if argv[0] != "run":
+        return _command(argv, None)
+    # A run's interpreter starts before the parser is built (it imports the run's
+    # parameters, ~16 ms) and the rest of concviz loads: see EarlyRunner (#21).
+    from .run import early_runner  # noqa: PLC0415
+
+    early = early_runner(argv[1:])
+    try:
+        return _command(argv, early)
+    finally:
+        if early is not None:
+            early.discard()  # a no-op once the run's session took it
+
+
+def _command(argv: list[str], early: EarlyRunner | None) -> int:
+    parser = build_parser()
+    out = sys.stdout
     if argv[0] == "serve":
         release_collector()
         try:
@@ -125,7 +143,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "run":
             from .run import cmd_run  # noqa: PLC0415
 
-            return cmd_run(args, out)
+            return cmd_run(args, out, early)
         if args.command == "scenarios":
             from .catalog import cmd_scenarios  # noqa: PLC0415
 

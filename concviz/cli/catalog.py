@@ -58,7 +58,7 @@ def cmd_interpreters(out: IO[str]) -> int:
 def cmd_calibrate(args: argparse.Namespace, out: IO[str]) -> int:
     import subprocess  # noqa: PLC0415
 
-    from ..observer.session import child_env  # noqa: PLC0415
+    from ..observer.launch import child_env  # noqa: PLC0415
 
     python = resolve_python(args.python) or sys.executable
     code = (

@@ -22,16 +22,33 @@ from .common import (
 from .series import compare_entries, sweep_entries
 
 if TYPE_CHECKING:
+    from ..observer.launch import EarlyRunner
     from ..runner.spec import RunSpec
 
 
-def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
+#: Options after which ``concviz run`` is not one run under this interpreter (or not
+#: a run at all): no runner is started early for them.
+NOT_ONE_RUN_HERE = ("-h", "--help", "--scenario", "--python", "--repeat")
+
+
+def early_runner(argv: list[str]) -> EarlyRunner | None:
+    """A runner started now, if ``argv`` (after ``run``) reads as one run under this
+    interpreter. A guess made before parsing: the session uses it only if the run's
+    interpreter is this one, and whoever asked discards it otherwise."""
+    if any(arg.partition("=")[0] in NOT_ONE_RUN_HERE for arg in argv):
+        return None
+    from ..observer.launch import EarlyRunner  # noqa: PLC0415
+
+    return EarlyRunner(sys.executable)
+
+
+def cmd_run(args: argparse.Namespace, out: IO[str], early: EarlyRunner | None = None) -> int:
     if args.scenario:
         release_collector()  # its runs may be many: a single one lets it go later too
         return cmd_run_scenario(args, out)
     if args.repeat > 1:
         raise UsageError("--repeat is for compare and sweep (or such a --scenario)")
-    return run_single(spec_from_args(args), resolve_python(args.python), args, out)
+    return run_single(spec_from_args(args), resolve_python(args.python), args, out, early=early)
 
 
 def cmd_run_scenario(args: argparse.Namespace, out: IO[str]) -> int:
@@ -75,6 +92,7 @@ def run_single(
     args: argparse.Namespace,
     out: IO[str],
     stop_after: float | None = None,
+    early: EarlyRunner | None = None,
 ) -> int:
     if not 1.0 <= args.sample_hz <= 50.0:
         raise UsageError(f"sample-hz must be between 1 and 50, got {args.sample_hz:g}")
@@ -97,20 +115,20 @@ def run_single(
         keep_all_spans=trace_file is not None,
         sample_hz=args.sample_hz,
         record_to=args.record,
+        early=early,
     )
     interrupted = False
     try:
         try:
-            session.start()
+            # What the rest needs is imported while the runner starts (~100 ms before its
+            # first event), not before: a Ctrl+C meanwhile is still start-up's (main() ends
+            # the run, exit 130). So is what the end of the run needs (the summary's
+            # findings, the report and its rich.table: ~10 ms), rather than after it (#21).
+            session.start(meanwhile=_load_the_rest)
         except SessionError as exc:
             raise UsageError(str(exc)) from None
-        # Imported while the runner starts (~100 ms before its first event), not before:
-        # a Ctrl+C meanwhile is still start-up's (main() ends the run, exit 130).
-        # So is what the end of the run needs (the summary's findings, the report and
-        # its rich.table: ~10 ms), rather than after the run (#21).
         from rich.console import Console  # noqa: PLC0415
 
-        from .. import findings  # noqa: F401, PLC0415
         from ..progress import RunProgress  # noqa: PLC0415
         from ..report import summary_table  # noqa: PLC0415
 
@@ -161,3 +179,10 @@ def run_single(
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_RUN_FAILED if summary.status in ("error", "crashed") else EXIT_OK
+
+
+def _load_the_rest() -> None:
+    """What a run's progress bar and report need, loaded while its runner starts."""
+    import rich.console  # noqa: F401, PLC0415
+
+    from .. import findings, progress, report  # noqa: F401, PLC0415

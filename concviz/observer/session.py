@@ -30,8 +30,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import concviz
-
 if TYPE_CHECKING:  # psutil is imported where used: after the runner is spawned
     import psutil
 
@@ -40,15 +38,12 @@ from ..runner.protocol import VERSION, FrameDecoder, FrameType, ProtocolError
 from ..runner.spec import RunSpec
 from ..workloads import CATALOG as WORKLOADS
 from .aggregate import RunAggregate, Summary, load_bulk
+from .launch import FOLDER_PREFIX, EarlyRunner, child_env, run_folder, spawn_runner
 
 if TYPE_CHECKING:  # imported where first needed: the runner starts before them (see start)
-    from ..workloads.custom import TaskCheck
     from .recording import Recorder
     from .sampler import Sampler
 
-#: Where the concviz package lives: put on the runner's PYTHONPATH so any
-#: interpreter can run it without concviz being installed there.
-PACKAGE_ROOT = str(Path(concviz.__file__).resolve().parent.parent)
 RECV_BYTES = 1 << 20
 #: Frames are read as they come but applied to the aggregate at most this often,
 #: all that arrived in between at once (or as soon as APPLY_BYTES wait). Every
@@ -73,12 +68,9 @@ class SessionError(RuntimeError):
 #: otherwise be waited for forever. The run then ends as an error saying so.
 START_TIMEOUT_S = 20.0
 
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
-    env.pop("PYTHONSTARTUP", None)
-    return env
+#: Seconds a --task module has to import in the runner, once it connected: longer,
+#: and it is waiting for something (a server, a lock, input) that will not come.
+TASK_IMPORT_TIMEOUT_S = 10.0
 
 
 # -- the event reader --------------------------------------------------------
@@ -92,6 +84,10 @@ class _Conn:
         self.decoder = FrameDecoder()
         self.role = "?"
         self.pid = 0
+
+
+#: The runner's first TEXT after its HELLO says whether the run began (see EventServer).
+BEGINNINGS = frozenset({"run_start", "task_refused", "run_error"})
 
 
 class EventServer:
@@ -126,6 +122,10 @@ class EventServer:
         self._changed = threading.Condition()
         #: Set when the runner's HELLO arrives: it started and speaks our protocol.
         self.runner_connected = threading.Event()
+        #: The runner's first word after it: "run_start", or why the run cannot start
+        #: ("task_refused", "run_error"); set (with no word) if it hung up first.
+        self.runner_began = threading.Event()
+        self.runner_first_word: dict[str, Any] | None = None
         self._thread = threading.Thread(target=self._loop, name="concviz-reader", daemon=True)
         #: Seconds the reader spent decoding and aggregating (observer cost).
         self.busy_s = 0.0
@@ -192,6 +192,8 @@ class EventServer:
                 if ftype in (FrameType.RECORDS, FrameType.TEXT):
                     # A TEXT frame is parsed now: a bad one is refused at once.
                     frame = payload if ftype == FrameType.RECORDS else json.loads(payload)
+                    if conn.role == "runner" and not self.runner_began.is_set():
+                        self._first_word(frame)
                     if self.tap is not None:
                         self.tap(ftype, payload)
                     self._held.append((conn, frame))
@@ -213,6 +215,11 @@ class EventServer:
         self.busy_s += time.perf_counter() - began
         if bad is not None:
             self._fail(conn, bad)  # what it sent before the bad frame still counts: see _drop
+
+    def _first_word(self, frame: bytes | dict[str, Any]) -> None:
+        if isinstance(frame, dict) and frame.get("type") in BEGINNINGS:
+            self.runner_first_word = frame
+            self.runner_began.set()
 
     def _apply(self) -> None:
         """Feeds every held frame to the aggregate, in arrival order, under one lock."""
@@ -251,6 +258,8 @@ class EventServer:
             self.selector.unregister(conn.sock)
         self.conns.pop(conn.sock, None)
         conn.sock.close()
+        if conn.role == "runner":
+            self.runner_began.set()  # whatever it said, it will say no more
         with self._changed:
             self._changed.notify_all()
 
@@ -381,9 +390,15 @@ class RunSession:
         record_to: str | Path | None = None,
         track_bins: bool = False,
         start_timeout: float = START_TIMEOUT_S,
+        import_timeout: float = TASK_IMPORT_TIMEOUT_S,
+        early: EarlyRunner | None = None,
     ) -> None:
+        #: A runner started ahead of this run (see EarlyRunner): used by start() if
+        #: it runs this session's interpreter, discarded otherwise.
+        self._early = early
         self.spec = spec.validated()
         self.start_timeout = start_timeout
+        self.import_timeout = import_timeout
         self.recording: Recorder | None = None
         if record_to is not None:
             from .recording import Recorder  # noqa: PLC0415
@@ -416,59 +431,60 @@ class RunSession:
 
     # -- lifecycle ------------------------------------------------------------
 
-    def start(self) -> RunSession:
-        reason = self._unavailable() or _too_big(self.spec)
-        if reason is not None:
-            raise SessionError(reason)
-        _LIVE.add(self)
-        if self.aggregate.may_take_bulk():  # a few tasks never make a long frame
-            load_bulk()
-        # The owner's pid in the name: a folder left by a kill -9 is removed by a
-        # later run once that pid is provably gone (remove_stale_folders, once the
-        # runner is started: scanning the temporary folder does not delay it).
-        self._tmp = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
+    def start(self, meanwhile: Callable[[], object] | None = None) -> RunSession:
+        """Starts the run. ``meanwhile`` is called once the runner is spawned, before a
+        ``--task``'s import is waited for: what the caller loads there costs no time."""
+        early, self._early = self._early, None
+        if early is not None and not (early.ready and early.python == self.python):
+            early.discard()
+            early = None
+        try:
+            reason = self._unavailable() or _too_big(self.spec)
+            if reason is not None:
+                raise SessionError(reason)
+            _LIVE.add(self)
+            if self.aggregate.may_take_bulk():  # a few tasks never make a long frame
+                load_bulk()
+            # The owner's pid in the name: a folder left by a kill -9 is removed by a
+            # later run once that pid is provably gone (remove_stale_folders, once the
+            # runner is started: scanning the temporary folder does not delay it).
+            self._tmp = early.folder if early is not None else run_folder()
+        except BaseException:
+            if early is not None:
+                early.discard()
+            raise
+        assert self._tmp is not None
         path = os.path.join(self._tmp, "events.sock")
         self._server = EventServer(path, self.aggregate, self.lock, self._tap)
         self._server.start()
         base_url = None
-        check: TaskCheck | None = None
         try:
             if WORKLOADS[self.spec.workload].needs_server:
                 if self._http is None:
                     self._own_http = self._http = LocalHttpServer()
                 base_url = self._http.base_url
-            cmd = [
-                self.python,
-                "-m",
-                "concviz.runner",
-                "--connect",
-                path,
-                "--spec",
-                self.spec.to_json(),
-            ]
+            args = ["--connect", path, "--spec", self.spec.to_json()]
             if base_url:
-                cmd += ["--base-url", base_url]
-            # A --task is imported in a child of its own while the runner starts (both
-            # take tens of ms); the runner is ended at once if the check fails.
-            check = self._start_task_check()
-            with open(os.path.join(self._tmp, "runner.log"), "wb") as log:
-                self._runner = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=child_env(),
-                    start_new_session=True,  # its own process group: one killpg ends it all
-                    cwd=self._tmp,
-                )
+                args += ["--base-url", base_url]
+            if early is not None:
+                _folder, self._runner = early.take(args)
+                early = None
+            else:
+                self._runner = spawn_runner(self.python, args, self._tmp, subprocess.DEVNULL)
         except BaseException as exc:
-            if check is not None:
-                check.cancel()  # a start that failed (or Ctrl+C) leaves no check behind
+            if early is not None:
+                early.discard()  # its folder is self._tmp: close() below finds it gone
             if not isinstance(exc, OSError):
                 raise
             self.close()
             raise SessionError(f"cannot start {self.python}: {exc.strerror or exc}") from None
-        problem = self._task_check_result(check)
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:  # Ctrl+C, or a failed import: nothing is left running
+                self._abandon_runner()
+                raise
+        problem = self._task_refused()
         if problem is not None:
             raise SessionError(problem)
         remove_stale_folders()
@@ -511,33 +527,63 @@ class RunSession:
         python = None if self.python == sys.executable else self.python
         return unavailable_reason(info, python, suggest=False)
 
-    def _start_task_check(self) -> TaskCheck | None:
-        """Imports a --task function where it will run (and pickles it for process models)."""
-        spec = self.spec
-        if spec.task is None:
-            return None
-        from ..workloads.custom import TaskCheck  # noqa: PLC0415
+    def _task_refused(self) -> str | None:
+        """Waits for the runner to import a --task (and pickle it, for a process model):
+        None once its run began, else one line saying why it cannot, the runner ended.
 
-        processes = MODELS[spec.model].processes
-        return TaskCheck(
-            self.python,
-            spec.task,
-            spec.task_path or os.getcwd(),
-            pickled_for=spec.model if processes else None,
-            env=child_env(),
-        )
-
-    def _task_check_result(self, check: TaskCheck | None) -> str | None:
-        """The check's verdict; where it failed, the runner started beside it is ended."""
-        if check is None:
+        The runner imports the function anyway; its verdict arrives before any task
+        runs, so a bad --task is a one-line error, not a failed run. A module whose
+        import waits for something is given up on after ``import_timeout`` seconds.
+        """
+        spec, server, runner = self.spec, self._server, self._runner
+        if spec.task is None or server is None or runner is None:
             return None
+        target = spec.task
+        module = target.partition(":")[0]
+        connect_by = time.monotonic() + self.start_timeout
+        import_by: float | None = None
         try:
-            problem = check.result()
+            while not server.runner_began.wait(0.02):
+                now = time.monotonic()
+                if import_by is None and server.runner_connected.is_set():
+                    import_by = now + self.import_timeout
+                if runner.poll() is not None:
+                    # What it sent before it exited is read before it is judged.
+                    server.wait_all_closed(timeout=1.0)
+                    break
+                if import_by is None and now >= connect_by:
+                    self._start_timed_out = True  # the supervisor says so, as for any run
+                    self._escapees = _descendants(runner.pid)
+                    self._kill_group(signal.SIGKILL)
+                    return None
+                if import_by is not None and now >= import_by:
+                    self._abandon_runner()
+                    return (
+                        f"--task {target}: importing {module} did not finish within "
+                        f"{self.import_timeout:g} s (does it wait for something at import?)"
+                    )
         except BaseException:  # Ctrl+C while waiting: nothing may be left running
             self._abandon_runner()
             raise
-        if problem is not None:
-            self._abandon_runner()
+        word = server.runner_first_word or {}
+        if word.get("type") == "run_start":
+            return None
+        if word.get("type") == "task_refused":
+            problem = str(word.get("message"))
+        elif word.get("type") == "run_error":
+            return None  # a failed set-up, not the task's: the run ends as an error
+        else:
+            code = runner.wait()
+            said = self._read_log().strip().splitlines()
+            if said:
+                line = said[-1]
+                problem = line if target in line else f"--task {target}: {line}"
+            else:
+                problem = (
+                    f"--task {target}: importing {module} ended the process "
+                    f"(exit code {code}) without a word"
+                )
+        self._abandon_runner()
         return problem
 
     def _abandon_runner(self) -> None:
@@ -672,6 +718,9 @@ class RunSession:
         if self._closed:
             return
         self._closed = True
+        if self._early is not None:  # never started
+            self._early.discard()
+            self._early = None
         if self._runner is not None and not self.done.is_set():
             self.kill()
         self._kill_escaped()
@@ -775,10 +824,6 @@ def _descendants(pid: int | None) -> list[psutil.Process]:
         return list(psutil.Process(pid).children(recursive=True))
     except psutil.Error:
         return []
-
-
-#: A run's folder: FOLDER_PREFIX, the owner's pid, "-", and mkdtemp's random part.
-FOLDER_PREFIX = "concviz-"
 
 
 #: A folder of an older concviz (``concviz-`` and mkdtemp's 8 characters, no pid)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import signal
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 
 from ..models import CATALOG as MODELS
 from ..workloads import CATALOG as WORKLOADS
-from ..workloads import WorkloadParams
+from ..workloads import Workload, WorkloadParams
 from . import worker
 from .calibrate import calibration
 from .job import Job
@@ -155,6 +156,35 @@ def _format_exception(exc: BaseException) -> list[str]:
     return traceback.format_exception(exc)
 
 
+class TaskRefused(Exception):
+    """A --task that cannot run here: its import failed, or a process model cannot pickle it."""
+
+
+def _use_workload(params: WorkloadParams, processes: bool) -> Workload:
+    """The run's workload. A --task is imported here, where it will run, before any task
+    does: the observer waits for this verdict (its ``run_start``, or ``task_refused``)."""
+    spec = params.spec
+    if spec.task is None:
+        return worker.use_workload(params)
+    from ..workloads.custom import CustomWorkload, TaskImportError  # noqa: PLC0415
+
+    try:
+        workload = worker.use_workload(params)
+    except TaskImportError as exc:
+        raise TaskRefused(str(exc)) from None
+    if processes:
+        import pickle  # noqa: PLC0415
+
+        assert isinstance(workload, CustomWorkload)
+        try:
+            pickle.dumps(workload.fn)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise TaskRefused(
+                f"--task {spec.task} cannot be pickled for {spec.model}: {exc}"
+            ) from None
+    return workload
+
+
 async def _drive(module: Any, job: Job) -> None:
     try:
         await module.main(job)
@@ -188,7 +218,7 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
         calib, measured = calibration(wl.calibrations)
         # The one form the settings take from here on, in every process of the run.
         params = WorkloadParams(spec, base_url=base_url, calibration=calib)
-        workload = worker.use_workload(params)
+        workload = _use_workload(params, model.processes)
         job = Job(params, connect_path=connect_path, track_lost=model.processes)
         module = model.load()
         meta: dict[str, Any] = {
@@ -244,6 +274,9 @@ def run(spec: RunSpec, connect_path: str, base_url: str | None) -> int:
             recorder.text({"type": "result", **result})
         recorder.text(_memory())
         _emit(Kind.RUN_END, status, t_ns=ended_ns)
+    except TaskRefused as exc:  # the run never began: the observer says why in one line
+        status = Status.ERROR
+        recorder.text({"type": "task_refused", "message": str(exc)})
     except Exception as exc:  # set-up failed (bad calibration cache, import error, ...)
         status = Status.ERROR
         recorder.text(_failure(exc))
@@ -281,7 +314,10 @@ def _memory() -> dict[str, Any]:
 #: The runner's options, each with a value: the observer is its only caller (no
 #: argparse: importing it is a few ms of every run's start-up, #21).
 OPTIONS = ("--connect", "--spec", "--base-url")
-USAGE = "usage: python -m concviz.runner --connect SOCKET --spec JSON [--base-url URL]"
+USAGE = (
+    "usage: python -m concviz.runner --connect SOCKET --spec JSON [--base-url URL]"
+    " | --await-args (the same, as a JSON list on stdin)"
+)
 
 
 def parse_args(argv: list[str]) -> dict[str, str]:
@@ -304,9 +340,38 @@ def parse_args(argv: list[str]) -> dict[str, str]:
     return found
 
 
+#: Started ahead of its run (the observer's EarlyRunner): the arguments come as
+#: one line of JSON, a list of strings, on stdin, once the run is known.
+AWAIT_ARGS = "--await-args"
+
+
+def await_args() -> list[str] | None:
+    """The arguments from stdin; None when the observer closed it without a run.
+
+    stdin is then /dev/null again, as for a runner started with its arguments:
+    the run's tasks and worker processes inherit it.
+    """
+    line = sys.stdin.buffer.readline()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    if not line.strip():
+        return None
+    args = json.loads(line)
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ValueError(f"{AWAIT_ARGS}: expected a JSON list of strings on stdin")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
+        if argv == [AWAIT_ARGS]:
+            given = await_args()
+            if given is None:
+                return 0  # the run never came: nothing was started
+            argv = given
+        args = parse_args(argv)
     except ValueError as exc:
         print(f"concviz-runner: {exc} ({USAGE})", file=sys.stderr)
         return 2

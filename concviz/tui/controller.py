@@ -14,13 +14,9 @@ import threading
 import time
 from pathlib import Path
 
+from ..observer.launch import FOLDER_PREFIX
 from ..observer.recording import Replay
-from ..observer.session import (
-    FOLDER_PREFIX,
-    LocalHttpServer,
-    RunSession,
-    remove_stale_folders,
-)
+from ..observer.session import LocalHttpServer, RunSession, remove_stale_folders
 from ..runner.spec import RunSpec
 from ..workloads import CATALOG as WORKLOADS
 

@@ -9,14 +9,9 @@ as it would in your code.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,113 +42,6 @@ def resolve(target: str, path: str | None) -> Callable[..., Any]:
     if not callable(obj):
         raise TaskImportError(f"--task {target} is not callable")
     return obj  # type: ignore[no-any-return]
-
-
-#: Seconds the check gives a --task module to import (longer: it is waiting for something).
-CHECK_TIMEOUT_S = 10.0
-
-
-class TaskCheck:
-    """Imports ``target`` under ``python`` in a child process, before a run relies on it.
-
-    With ``pickled_for`` (a process model's name) the function must also pickle.
-    Started now, read later (:meth:`result`): it runs while the runner starts.
-    The child runs in its own session: on a timeout, or when nobody reads the
-    result, its whole process group is killed.
-    """
-
-    def __init__(
-        self,
-        python: str,
-        target: str,
-        path: str,
-        pickled_for: str | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float = CHECK_TIMEOUT_S,
-    ) -> None:
-        self.target = target
-        self.timeout = timeout
-        self.deadline = time.monotonic() + timeout
-        self.proc: subprocess.Popen[str] | None = None
-        self.failed_to_start: str | None = None
-        unpicklable = f"--task {target} cannot be pickled for {pickled_for}: "
-        code = (
-            "import pickle, sys\n"
-            "from concviz.workloads.custom import TaskImportError, resolve\n"
-            "try:\n"
-            f"    fn = resolve({target!r}, {path!r})\n"
-            + (
-                "    pickle.dumps(fn)\n"
-                "except (pickle.PicklingError, TypeError, AttributeError) as exc:\n"
-                f"    print({unpicklable!r} + str(exc))\n"
-                "    sys.exit(1)\n"
-                if pickled_for
-                else ""
-            )
-            + "except TaskImportError as exc:\n"
-            "    print(exc)\n"
-            "    sys.exit(1)\n"
-        )
-        try:
-            self.proc = subprocess.Popen(
-                [python, "-c", code],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                env=env,
-                cwd=path,
-                start_new_session=True,  # its own process group: one killpg ends what it started
-            )
-        except OSError as exc:
-            self.failed_to_start = (
-                f"--task {target}: cannot check it under {python}: {exc.strerror or exc}"
-            )
-
-    def result(self) -> str | None:
-        """Waits for the check: None, or one line that names the module and what happened."""
-        proc = self.proc
-        if proc is None:
-            return self.failed_to_start
-        target = self.target
-        module_name = target.partition(":")[0]
-        with proc:
-            try:
-                out, err = proc.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                proc.communicate()
-                return (
-                    f"--task {target}: importing {module_name} did not finish within "
-                    f"{self.timeout:g} s (does it wait for something at import?)"
-                )
-            except BaseException:  # Ctrl+C while waiting
-                _kill_group(proc.pid)
-                proc.communicate()
-                raise
-            _kill_group(proc.pid)  # whatever the import left running
-        if proc.returncode == 0:
-            return None
-        said = (out.strip() or err.strip()).splitlines()
-        if said:
-            line = said[-1]
-            return line if target in line else f"--task {target}: {line}"
-        return (
-            f"--task {target}: importing {module_name} ended the process "
-            f"(exit code {proc.returncode}) without a word"
-        )
-
-    def cancel(self) -> None:
-        if self.proc is not None:
-            _kill_group(self.proc.pid)
-            with self.proc:
-                self.proc.communicate()
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 class CustomWorkload(Workload):
