@@ -32,16 +32,19 @@ _signal.signal(_signal.SIGINT, _interrupted_outside_main)
 
 import sys  # noqa: E402
 
-from concviz.startup import hold_collector  # noqa: E402
+from concviz.startup import hold_collector, runner_ahead  # noqa: E402
 
 hold_collector()  # until the command's start-up is over (see concviz.startup)
 
 
 def main() -> None:
     """Runs the command line and exits with its code (never returns)."""
+    # `concviz run`'s runner starts before the command line loads (concviz.startup);
+    # if this process dies first, the runner reads the end of its stdin and exits.
+    early = runner_ahead(sys.argv[1:])
     from concviz.cli import main as cli_main  # noqa: PLC0415  (after the handler: see above)
 
-    code = cli_main()
+    code = cli_main(early=early)
     # Its work is done; what is left is the interpreter's shutdown.
     _signal.signal(_signal.SIGINT, _interrupted_outside_main)
     sys.exit(code)

@@ -1,4 +1,7 @@
-"""Start-up runs without the cyclic garbage collector, and what it made is frozen.
+"""What a command does to start fast: no collector while it starts, a run's runner first.
+
+**The collector.** Start-up runs without the cyclic garbage collector, and what it
+made is frozen.
 
 Importing Textual and concviz makes a few hundred thousand objects that live as
 long as the program (modules, classes, functions, parsed styles). On the way to
@@ -12,11 +15,25 @@ a run, skip it instead of walking it again each time.
 
 Nothing here is imported for a library use of concviz (tests, ``ConcvizApp`` in
 ``run_test``): there the collector is never held, and letting go does nothing.
+
+**The runner first.** ``concviz run``'s runner is a second interpreter that takes
+~50 ms to start and import; the command line takes as long to load. The front door
+starts the runner before loading the command line (:func:`runner_ahead`), and the
+run's session hands it its arguments (``concviz.observer.launch.EarlyRunner``).
 """
 
 from __future__ import annotations
 
 import gc
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .observer.launch import EarlyRunner
+
+#: Options after which ``concviz run`` is not one run under this interpreter (or not
+#: a run at all): no runner is started ahead for them.
+NOT_ONE_RUN_HERE = ("-h", "--help", "--scenario", "--python", "--repeat")
 
 _held = False
 
@@ -40,3 +57,17 @@ def release_collector() -> None:
         _held = False
         gc.freeze()
         gc.enable()
+
+
+def runner_ahead(argv: list[str]) -> EarlyRunner | None:
+    """A runner started now, if ``argv`` (the whole command line, after the program)
+    reads as one ``concviz run`` under this interpreter.
+
+    A guess made before parsing: the session uses it only if the run's interpreter
+    is this one, and whoever asked discards it otherwise (``concviz.cli.main``).
+    """
+    if argv[:1] != ["run"] or any(a.partition("=")[0] in NOT_ONE_RUN_HERE for a in argv[1:]):
+        return None
+    from .observer.launch import EarlyRunner  # noqa: PLC0415
+
+    return EarlyRunner(sys.executable)

@@ -442,7 +442,7 @@ def test_ctrl_c_while_a_class_is_made_is_still_ctrl_c(
         def __set_name__(self, owner: type, name: str) -> None:
             signal.raise_signal(signal.SIGINT)  # the real signal, at that moment
 
-    def command(argv: object) -> int:
+    def command(argv: object, early: object = None) -> int:
         type("Late", (), {"x": Interrupts()})  # a class body, as an import makes one
         return 0
 

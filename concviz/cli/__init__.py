@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-from ..startup import release_collector
+from ..startup import release_collector, runner_ahead
 from .common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, one_line
 from .parser import build_parser
 
@@ -53,15 +53,19 @@ def _safe_streams() -> None:
             reconfigure(errors="replace")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: bad input is one line on stderr and exit code 2, Ctrl+C exit 130."""
+def main(argv: Sequence[str] | None = None, early: EarlyRunner | None = None) -> int:
+    """The command line: bad input is one line on stderr and exit code 2, Ctrl+C exit 130.
+
+    ``early``: the runner the front door started for a ``concviz run`` (see
+    concviz.startup.runner_ahead); used by the run's session, or discarded.
+    """
     try:
         # Explicit, in case we were started with SIGINT ignored (a background job).
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _terminate)
         signal.signal(signal.SIGHUP, _terminate)
         _safe_streams()
-        code = _main(argv)
+        code = _main(argv, early)
     except (KeyboardInterrupt, Exception) as exc:  # at any moment, even before a command began
         if not _caused_by_ctrl_c(exc):
             raise
@@ -102,18 +106,17 @@ def _leave(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-V", "--version")):
-        argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
-    if argv[0] != "run":
-        return _command(argv, None)
-    # A run's interpreter starts before the parser is built (it imports the run's
-    # parameters, ~16 ms) and the rest of concviz loads: see EarlyRunner (#21).
-    from .run import early_runner  # noqa: PLC0415
-
-    early = early_runner(argv[1:])
+def _main(argv: Sequence[str] | None, early: EarlyRunner | None = None) -> int:
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if not argv or (
+            argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-V", "--version")
+        ):
+            argv.insert(0, "dashboard")  # plain `concviz [options]` opens the dashboard
+        if early is None:
+            # Not started by the front door (a caller of main()): started here, before
+            # the parser (it imports the run's parameters, ~16 ms) and the rest load.
+            early = runner_ahead(argv)
         return _command(argv, early)
     finally:
         if early is not None:

@@ -26,22 +26,6 @@ if TYPE_CHECKING:
     from ..runner.spec import RunSpec
 
 
-#: Options after which ``concviz run`` is not one run under this interpreter (or not
-#: a run at all): no runner is started early for them.
-NOT_ONE_RUN_HERE = ("-h", "--help", "--scenario", "--python", "--repeat")
-
-
-def early_runner(argv: list[str]) -> EarlyRunner | None:
-    """A runner started now, if ``argv`` (after ``run``) reads as one run under this
-    interpreter. A guess made before parsing: the session uses it only if the run's
-    interpreter is this one, and whoever asked discards it otherwise."""
-    if any(arg.partition("=")[0] in NOT_ONE_RUN_HERE for arg in argv):
-        return None
-    from ..observer.launch import EarlyRunner  # noqa: PLC0415
-
-    return EarlyRunner(sys.executable)
-
-
 def cmd_run(args: argparse.Namespace, out: IO[str], early: EarlyRunner | None = None) -> int:
     if args.scenario:
         release_collector()  # its runs may be many: a single one lets it go later too
