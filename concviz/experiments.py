@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +22,7 @@ from .findings import session_summary
 from .models import CATALOG as MODELS
 from .observer.aggregate import RunAggregate, Summary
 from .observer.interpreters import InterpreterError, probe, resolve_name, unavailable_reason
+from .observer.launch import EarlyRunner
 from .observer.session import LocalHttpServer, RunSession, SessionError
 from .observer.trace import write_trace
 from .runner.spec import START_METHODS, RunSpec, SpecError
@@ -224,6 +226,8 @@ def run_series(
     failed: set[int] = set()
     interrupted = False
     own_http = None
+    #: The next run's runner, started as the run before it ended (see EarlyRunner).
+    ahead: EarlyRunner | None = None
     if http is None and any(needs_server(e[1].workload) for e in entries):
         http = own_http = LocalHttpServer()
     try:
@@ -240,7 +244,9 @@ def run_series(
                 http=http,
                 keep_all_spans=trace_dir is not None,
                 track_bins=track_bins,
+                early=ahead,  # the session discards it if it is another interpreter's
             )
+            ahead = None
             run = SeriesRun(i, round_, position, len(order), label, spec, python, session)
             try:
                 listener.started(run)
@@ -251,6 +257,10 @@ def run_series(
                     listener.failed(run, exc)
                     continue
                 cut_short = _wait(session, run, listener)
+                if not cut_short:
+                    # The next run's interpreter starts while this one's figures are made:
+                    # this run is over (its runner has exited), the next has not begun.
+                    ahead = _runner_for_next(entries, order[position:], failed)
                 summary = session_summary(session)
                 run = replace(run, cut_short=cut_short, kept=not (cut_short and runs[i]))
                 if run.kept:
@@ -271,9 +281,21 @@ def run_series(
                 interrupted = True
                 break
     finally:
+        if ahead is not None:
+            ahead.discard()
         if own_http is not None:
             own_http.close()
     return SeriesOutcome([median_run(each) for each in runs if each], interrupted)
+
+
+def _runner_for_next(
+    entries: Sequence[SeriesEntry], rest: Sequence[tuple[int, int]], failed: set[int]
+) -> EarlyRunner | None:
+    """A runner started now for the next entry of ``rest`` that will run (None: none left)."""
+    for _round, i in rest:
+        if i not in failed:
+            return EarlyRunner(entries[i][2] or sys.executable)
+    return None
 
 
 def _wait(session: RunSession, run: SeriesRun, listener: SeriesListener) -> bool:

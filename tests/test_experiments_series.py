@@ -18,6 +18,7 @@ from concviz.observer.aggregate import Summary
 from concviz.observer.session import SessionError
 from concviz.runner.spec import RunSpec
 from concviz.tui.series import Entry, Series
+from tests.support import wait_pids_gone
 
 QUICK = RunSpec(model="sequential", workload="sleep", workers=1, tasks=2, task_ms=10)
 #: Long enough to be stopped part way (20 sleeps of 50 ms, one after another).
@@ -136,3 +137,45 @@ def test_the_dashboards_series_shows_a_whole_run_when_stopped_in_a_later_round()
     assert entry.summary is not None
     assert entry.summary.completed == LONG.tasks
     assert entry.session is entry.runs[0][0]  # its timeline too, not the cut-short run's
+
+
+def _runners_waiting() -> set[int]:
+    """This process's children that are runners started ahead of their arguments."""
+    import psutil  # noqa: PLC0415
+
+    found = set()
+    for child in psutil.Process().children():
+        try:
+            if child.cmdline()[-2:] == ["concviz.runner", "--await-args"]:
+                found.add(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+class Ahead(Heard):
+    """Notes, as each run ends, the runner started for the next one; stops after ``runs``."""
+
+    def __init__(self, runs: int) -> None:
+        super().__init__()
+        self.runs = runs
+        self.ahead: list[set[int]] = []
+        self.pgids: list[int | None] = []
+
+    def finished(self, run: SeriesRun, summary: Summary) -> None:
+        super().finished(run, summary)
+        self.pgids.append(run.session.pgid)
+        self.ahead.append(_runners_waiting())
+        self.stop = len(self.finished_runs) >= self.runs
+
+
+def test_each_run_uses_the_runner_started_as_the_one_before_it_ended() -> None:
+    heard = Ahead(runs=3)
+    run_series([("a", QUICK, None), ("b", QUICK, None)], heard, repeats=2)
+    assert len(heard.pgids) == 3
+    for before, pgid in zip(heard.ahead, heard.pgids[1:], strict=False):
+        assert before == {pgid}, (heard.ahead, heard.pgids)
+    # Stopped after the third run: the fourth's runner was started, and is gone.
+    assert len(heard.ahead[2]) == 1
+    assert not _runners_waiting()
+    assert not wait_pids_gone(heard.ahead[2])
