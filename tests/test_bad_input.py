@@ -375,6 +375,21 @@ def test_a_task_a_process_model_cannot_pickle_is_refused_in_one_line(
     one_line_exit_2(out, f"--task lam:work cannot be pickled for {model}: ")
 
 
+def test_a_runner_that_never_starts_is_not_blamed_on_the_task(tmp_path: Path) -> None:
+    """Only a runner that connected and then died before its verdict is the task's
+    import's doing; one that never started ends the run saying so, as without --task."""
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'cannot start at all' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    (tmp_path / "fine.py").write_text("def work(): pass\n")
+    spec = RunSpec(model="threads", workload="custom", task="fine:work", task_path=str(tmp_path))
+    with RunSession(spec, python=str(broken)) as session:
+        assert session.wait(30)
+        summary = session.summary()
+    assert summary.status in ("error", "crashed"), summary.status
+    assert "cannot start at all" in (summary.run_error or "")
+
+
 def test_a_task_module_that_ends_its_process_at_import_is_named(tmp_path: Path) -> None:
     (tmp_path / "ender.py").write_text("import os\nos._exit(4)\ndef work(): pass\n")
     out = run_in(tmp_path, "run", "--task", "ender:work", "-t", "2")

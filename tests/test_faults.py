@@ -141,7 +141,7 @@ class Watched:
         return now
 
     def runner(self) -> psutil.Process:
-        """The runner among this concviz's children (not a --task check it ran first)."""
+        """The runner among this concviz's children (no other child runs concviz.runner)."""
         deadline = time.monotonic() + 30
         while True:
             for child in psutil.Process(self.proc.pid).children():

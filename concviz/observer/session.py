@@ -566,8 +566,8 @@ class RunSession:
             self._abandon_runner()
             raise
         word = server.runner_first_word or {}
-        if word.get("type") == "run_start":
-            return None
+        if word.get("type") == "run_start" or not server.runner_connected.is_set():
+            return None  # began; or it never started (the run ends saying why, as any run)
         if word.get("type") == "task_refused":
             problem = str(word.get("message"))
         elif word.get("type") == "run_error":
