@@ -242,7 +242,7 @@ import os, signal, threading, time
 import concviz.cli
 import concviz.entry
 
-def main(argv=None):
+def main(argv=None, early=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     def later():
         while not done.is_set():
