@@ -193,3 +193,23 @@ def test_concviz_run_leaves_nothing_running_and_no_folder(
     assert found["left"] == []
     tmp = Path(os.environ.get("TMPDIR", "/tmp"))
     assert not list(tmp.glob(f"{launch.FOLDER_PREFIX}{found['pid']}-*"))
+
+
+@pytest.mark.parametrize("how", ["ahead", "ahead with a task", "spawned with a task"])
+def test_the_sampler_looks_before_the_run_can_begin(how: str, tmp_path: Path) -> None:
+    """A runner started ahead begins its run the moment it has its arguments, and one
+    that imports a --task begins before start() returns: the sampler's first look
+    (its baseline) must come before either, or a short run has no figures at all."""
+    (tmp_path / "quick.py").write_text("def work(): pass\n")
+    task = {} if how == "ahead" else {"task": "quick:work", "task_path": str(tmp_path)}
+    spec = RunSpec(
+        model="threads", workload="custom" if task else "sleep", workers=2, tasks=2, task_ms=1
+    )
+    spec = RunSpec(**{**spec.__dict__, **task})
+    for _ in range(3):  # the run is over within a few ms: late sampling would miss it
+        early = EarlyRunner(sys.executable) if how.startswith("ahead") else None
+        with RunSession(spec, early=early) as session:
+            assert session.wait(60)
+            summary = session.summary()
+        assert summary.status == "done"
+        assert len(summary.core_utilisation) == summary.cores, summary.core_utilisation

@@ -466,6 +466,10 @@ class RunSession:
             args = ["--connect", path, "--spec", self.spec.to_json()]
             if base_url:
                 args += ["--base-url", base_url]
+            # The sampler's first look (its baseline) comes before the run can begin: a
+            # runner started ahead begins the moment it has its arguments, and even one
+            # spawned now may beat psutil's import (~15 ms) on a busy machine.
+            sampler = self._new_sampler()
             if early is not None:
                 _folder, self._runner = early.take(args)
                 early = None
@@ -488,21 +492,23 @@ class RunSession:
         if problem is not None:
             raise SessionError(problem)
         remove_stale_folders()
-        # psutil (~15 ms) loads while the runner starts: it samples nothing before that.
-        from .sampler import Sampler  # noqa: PLC0415
-
-        self._sampler = Sampler(
-            self.aggregate,
-            self.lock,
-            self._sample_hz,
-            on_sample=self.recording.sample if self.recording else None,
-        )
-        self._sampler.start()
+        self._sampler = sampler
+        sampler.start()
         self._supervisor = threading.Thread(
             target=self._supervise, name="concviz-supervisor", daemon=True
         )
         self._supervisor.start()
         return self
+
+    def _new_sampler(self) -> Sampler:
+        from .sampler import Sampler  # noqa: PLC0415  (psutil: only once a run starts)
+
+        return Sampler(
+            self.aggregate,
+            self.lock,
+            self._sample_hz,
+            on_sample=self.recording.sample if self.recording else None,
+        )
 
     def _await_runner(self, runner: subprocess.Popen[bytes], server: EventServer) -> int:
         """Waits for the runner to exit; kills its group if it never connects in time."""
