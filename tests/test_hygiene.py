@@ -38,7 +38,7 @@ RUNNER_SIDE = _runner_side()
 FORBIDDEN = ("textual", "rich", "psutil", "aiohttp", "plotext", "textual_plotext", "numpy")
 
 
-def _imported_after(modules: list[str], code: str = "") -> set[str]:
+def _imported_after(modules: list[str], code: str = "", site: bool = True) -> set[str]:
     program = (
         "import importlib, json, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
@@ -49,6 +49,7 @@ def _imported_after(modules: list[str], code: str = "") -> set[str]:
         [
             sys.executable,
             "-I",
+            *([] if site else ["-S"]),  # no site: no .pth file imports anything first
             "-c",
             f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r})\n{program}",
         ],
@@ -102,6 +103,15 @@ def test_the_runner_starts_without_argparse_traceback_or_tempfile() -> None:
     """#21: what only a failure or a new calibration needs is not imported to start a run."""
     loaded = _imported_after(["concviz.runner.run"])
     assert not loaded & {"argparse", "traceback", "tempfile", "platform"}
+
+
+def test_the_runner_starts_without_pathlib() -> None:
+    """#21: pathlib (~4 ms with urllib.parse and ipaddress) is for the code panel and the
+    calibration cache, not a run's start. Without site, whose .pth files (an editable
+    install's finder) may load it first, as an installed concviz's runner starts."""
+    loaded = _imported_after(["concviz.runner.run"], site=False)
+    assert "pathlib" not in loaded
+    assert "concviz.runner.run" in loaded
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,10 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # loaded only where the cache is read or written (see cache_dir)
+    from pathlib import Path
 
 #: The calibration scheme: a cache written by another scheme is not read.
 CACHE_VERSION = 2
@@ -47,6 +49,8 @@ def _kernels() -> dict[str, tuple[Callable[[], Table], Callable[[int], int], Cal
 
 def cache_dir() -> Path:
     """Where concviz keeps what it measured once (calibration, the machine ceiling)."""
+    from pathlib import Path  # noqa: PLC0415  (a run with nothing to calibrate never needs it)
+
     base = os.environ.get("CONCVIZ_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
     root = Path(base) if base else Path.home() / ".cache"
     if not os.environ.get("CONCVIZ_CACHE_DIR"):
