@@ -147,6 +147,25 @@ def test_trace_dash_writes_the_trace_to_stdout(tmp_path: Path) -> None:
     assert "Model" in out.stderr  # the table moved beside the progress display
 
 
+def test_trace_dash_into_a_reader_that_leaves_early_is_quiet(tmp_path: Path) -> None:
+    """``concviz run --trace - | head``: the reader goes away mid-trace. A broken pipe
+    on stdout ends the command quietly, as for every command's output (it said
+    "cannot write trace file '-': Broken pipe" and exit 2)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "concviz", "run", "-w", "sleep", "-n", "8", "-t", "3000",
+         "--task-ms", "1", "--quiet", "--trace", "-"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    head = proc.stdout.read(16)
+    proc.stdout.close()  # ~1 MB of trace is still to come: far more than a pipe holds
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert head.startswith(b'{"traceEvents"')
+    assert err == "", err
+
+
 def test_trace_dash_with_json_is_refused() -> None:
     one_line_exit_2(concviz("run", "--trace", "-", "--json"), "both write to stdout")
 

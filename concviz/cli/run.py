@@ -139,6 +139,8 @@ def run_single(
                 with session.lock:
                     write_trace(session.aggregate, trace_file, summary)
                 trace_file.flush()
+            except BrokenPipeError:
+                raise  # `--trace - | head`: the reader left; quiet, as for any command's output
             except OSError as exc:
                 raise UsageError(
                     f"cannot write trace file {args.trace!r}: {exc.strerror}"
