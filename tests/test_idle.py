@@ -40,3 +40,14 @@ def test_a_compare_scenario_says_r_runs_its_variants() -> None:
     message = idle_message(scenario.spec, scenario, "ignored: r opens the compare screen")
     assert f"run its {len(scenario.variants)} variants in turn" in message
     assert "cannot run here" not in message
+
+
+def test_a_run_that_did_not_start_says_why_without_blaming_the_model() -> None:
+    """A --task that does not import is not the model's fault: the message said
+    "threads cannot run here" and pointed at the interpreter setting."""
+    spec = RunSpec(model="threads", workload="custom", task="nowhere:f").validated()
+    refused = "cannot import 'nowhere' for --task nowhere:f: No module named 'nowhere'"
+    message = idle_message(spec, None, None, refused)
+    assert message.startswith(f"\nThe run did not start: {refused}.")
+    assert "cannot run here" not in message
+    assert "Interpreter" not in message

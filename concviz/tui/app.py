@@ -789,8 +789,8 @@ class ConcvizApp(App[None]):
 
     def _idle_message(self, spec: RunSpec) -> str:
         """What r will run, before it is pressed: a scenario's variants, or one run."""
-        why = unavailable(spec, self.python, self.interpreters) or self._refusal
-        return idle_message(spec, self.scenario, why)
+        why = unavailable(spec, self.python, self.interpreters)
+        return idle_message(spec, self.scenario, why, self._refusal)
 
     def _show_panels(self, panels: Panels, state: str, narrow: bool) -> None:
         cores, queue, workers, summary = panels.cores, panels.queue, panels.workers, panels.summary

@@ -39,10 +39,14 @@ def expectation(spec: RunSpec) -> str:
     return "Mixed work: waits overlap, the CPU part competes for the GIL or spreads over processes."
 
 
-def idle_message(spec: RunSpec, scenario: Scenario | None, why: str | None) -> str:
+def idle_message(
+    spec: RunSpec, scenario: Scenario | None, why: str | None, refused: str | None = None
+) -> str:
     """What r will run, before it is pressed: a scenario's variants, or one run.
 
-    ``why``: the reason the run cannot start here, if there is one.
+    ``why``: the reason the model cannot run on this interpreter, if there is one;
+    ``refused``: why the last run did not start (a --task that does not import,
+    a run too big for memory...), which is about the settings, not the model.
     """
     if scenario is not None and scenario.kind == "compare":
         labels = " · ".join(v.label for v in scenario.variants)
@@ -62,6 +66,11 @@ def idle_message(spec: RunSpec, scenario: Scenario | None, why: str | None) -> s
         return (
             f"\n{spec.model} cannot run here: {why}.\n\n"
             "o opens the settings (Interpreter), m changes the model."
+        )
+    if refused is not None:
+        return (
+            f"\nThe run did not start: {refused}.\n\n"
+            "o opens the settings; r tries again once they are changed."
         )
     return (
         f"\nPress r to run {spec.model} × {spec.workers} on {spec.tasks} "
