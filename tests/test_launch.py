@@ -70,9 +70,10 @@ def test_an_early_runner_given_garbage_says_so_in_one_line() -> None:
     assert proc.stderr.startswith("concviz-runner: --await-args: expected a JSON list")
 
 
-def test_an_early_runner_whose_observer_is_killed_exits_by_itself() -> None:
+def test_an_early_runner_whose_observer_is_killed_exits_by_itself(tmp_path: Path) -> None:
     """kill -9 of concviz closes the runner's stdin: it exits, and a later run removes
-    the folder its dead owner left."""
+    the folder its dead owner left. (In a temporary folder of its own: any concviz
+    on this machine removes the stale folders it finds in /tmp.)"""
     owner = subprocess.Popen(
         [
             sys.executable,
@@ -85,10 +86,12 @@ def test_an_early_runner_whose_observer_is_killed_exits_by_itself() -> None:
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     try:
         assert owner.stdout is not None
         pid, folder = json.loads(owner.stdout.readline())
+        assert os.path.dirname(folder) == str(tmp_path)
     finally:
         owner.kill()
         owner.wait()
@@ -97,7 +100,7 @@ def test_an_early_runner_whose_observer_is_killed_exits_by_itself() -> None:
     finally:
         if still_running(pid):
             os.killpg(pid, signal.SIGKILL)
-    assert folder in remove_stale_folders(os.path.dirname(folder))
+    assert folder in remove_stale_folders(str(tmp_path))
 
 
 def test_a_session_runs_its_run_in_the_early_runner() -> None:
@@ -213,3 +216,52 @@ def test_the_sampler_looks_before_the_run_can_begin(how: str, tmp_path: Path) ->
             summary = session.summary()
         assert summary.status == "done"
         assert len(summary.core_utilisation) == summary.cores, summary.core_utilisation
+
+
+def _console_script() -> str:
+    script = Path(sys.executable).with_name("concviz")
+    if not script.exists():
+        pytest.skip(f"no concviz script beside {sys.executable}")
+    return str(script)
+
+
+def test_nothing_in_the_users_folder_shadows_what_the_runner_imports(tmp_path: Path) -> None:
+    """A ``json.py`` (say) in the folder concviz is run from must not stand in for
+    the standard library's in the runner: it starts in the run's own folder, and
+    only a --task's folder is put on its path. (The ``concviz`` script itself
+    never has its folder on the path.)"""
+    marker = tmp_path / "shadowed"
+    for name in ("json", "socket", "queue"):
+        (tmp_path / f"{name}.py").write_text(
+            f"open({str(marker)!r}, 'a').write({name!r} + ' imported by ' + __import__('sys')"
+            ".argv[0] + '\\n')\nraise ImportError('the user\\'s own module')\n"
+        )
+    done = subprocess.run(
+        [_console_script(), "run", "-t", "2", "--task-ms", "1", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists(), marker.read_text()
+
+
+def test_a_task_runs_in_the_run_folder_however_its_runner_started(tmp_path: Path) -> None:
+    """Started ahead or spawned with its arguments (``--python`` names the interpreter:
+    no early start), the runner works in the run's folder."""
+    (tmp_path / "where.py").write_text(
+        "import os\ndef work(out):\n    open(out, 'a').write(os.getcwd() + '\\n')\n"
+    )
+    for extra in ([], ["--python", sys.executable]):
+        out = tmp_path / f"cwd{len(extra)}"
+        done = subprocess.run(
+            [_console_script(), "run", "-n", "1", "-t", "1", "--task", "where:work",
+             "--task-args", json.dumps([str(out)]), "--quiet", *extra],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        (cwd,) = out.read_text().split()
+        assert os.path.basename(cwd).startswith(launch.FOLDER_PREFIX), cwd
+        assert not os.path.exists(cwd)  # the run's folder, removed with the run
