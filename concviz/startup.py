@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import TYPE_CHECKING
 
+# Not typing's: the front door imports this module first, and typing (~9 ms where
+# nothing has loaded it yet, as in an installed concviz) would delay the runner's
+# start. mypy reads a TYPE_CHECKING of any origin as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .observer.launch import EarlyRunner
 
