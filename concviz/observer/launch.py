@@ -73,9 +73,10 @@ class EarlyRunner:
 
     def __init__(self, python: str) -> None:
         self.python = python
-        self.folder: str | None = run_folder()
+        self.folder: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         try:
+            self.folder = run_folder()
             self.proc = spawn_runner(python, [AWAIT_ARGS], self.folder, subprocess.PIPE)
         except OSError:
             self.discard()  # the session will start one the usual way, and say why it can't
@@ -84,12 +85,11 @@ class EarlyRunner:
     def ready(self) -> bool:
         return self.proc is not None
 
-    def take(self, args: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
+    def take(self, args: list[str]) -> subprocess.Popen[bytes]:
         """Gives the runner its arguments; the caller owns its folder and process from here."""
-        proc, folder = self.proc, self.folder
+        proc = self.proc
         assert proc is not None
         assert proc.stdin is not None
-        assert folder is not None
         self.proc = self.folder = None
         import json  # noqa: PLC0415  (loaded by now: the spec is JSON)
 
@@ -98,7 +98,7 @@ class EarlyRunner:
             proc.stdin.close()
         except OSError:
             pass  # it died already: the session sees it exit, with its log, as with any start
-        return folder, proc
+        return proc
 
     def discard(self) -> None:
         """Ends the runner (it has started nothing yet) and removes its folder."""

@@ -471,7 +471,7 @@ class RunSession:
             # spawned now may beat psutil's import (~15 ms) on a busy machine.
             sampler = self._new_sampler()
             if early is not None:
-                _folder, self._runner = early.take(args)
+                self._runner = early.take(args)
                 early = None
             else:
                 self._runner = spawn_runner(self.python, args, self._tmp, subprocess.DEVNULL)
