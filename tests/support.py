@@ -148,6 +148,10 @@ def against_bare(
     return with_free_cores(ratio, enough, workers)
 
 
+#: The ``concviz`` script as installed beside this interpreter (a venv's bin/).
+CONSOLE_SCRIPT = Path(sys.executable).with_name("concviz")
+
+
 def concviz(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """``python -m concviz ARGS`` as a user runs it: output captured, exit code not checked."""
     return subprocess.run(

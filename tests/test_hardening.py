@@ -26,7 +26,7 @@ import concviz
 from concviz.observer.session import RunSession
 from concviz.runner.protocol import RECORD, FrameType, Kind
 from concviz.runner.spec import RunSpec
-from tests.support import descendants, wait_pids_gone
+from tests.support import CONSOLE_SCRIPT, descendants, wait_pids_gone
 
 
 def bare_python_s() -> float:
@@ -180,9 +180,6 @@ def test_the_folder_of_a_killed_dashboard_goes_at_the_next_start(tmp_path: Path)
 
 
 # -- Ctrl+C while the console script starts -----------------------------------------
-
-CONSOLE_SCRIPT = Path(sys.executable).with_name("concviz")
-
 
 PACKAGE = str(Path(concviz.__file__).parent)
 

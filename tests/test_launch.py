@@ -21,7 +21,7 @@ from concviz.observer.launch import EarlyRunner
 from concviz.observer.session import RunSession, remove_stale_folders
 from concviz.runner import run as runner_run
 from concviz.runner.spec import RunSpec
-from tests.support import still_running, wait_pids_gone
+from tests.support import CONSOLE_SCRIPT, still_running, wait_pids_gone
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="subreapers and /proc: Linux"
@@ -219,10 +219,9 @@ def test_the_sampler_looks_before_the_run_can_begin(how: str, tmp_path: Path) ->
 
 
 def _console_script() -> str:
-    script = Path(sys.executable).with_name("concviz")
-    if not script.exists():
+    if not CONSOLE_SCRIPT.exists():
         pytest.skip(f"no concviz script beside {sys.executable}")
-    return str(script)
+    return str(CONSOLE_SCRIPT)
 
 
 def test_nothing_in_the_users_folder_shadows_what_the_runner_imports(tmp_path: Path) -> None:
