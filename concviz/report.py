@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import IO, Any
 
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
@@ -225,17 +226,29 @@ def summary_rows(s: Summary) -> list[tuple[str, str, str]]:
 
 
 def summary_table(s: Summary) -> Table:
+    """The table ``concviz run`` prints once its run has ended.
+
+    It is printed while the user waits for the prompt, so it is built to render
+    fast: every cell is a :class:`Text` (a plain string would be parsed for markup
+    and emoji, and a bracket in it taken for a style), and the labels' column has
+    its width set (Rich would otherwise measure every label to find it).
+    """
+    rows = summary_rows(s)
     table = Table(
-        title=f"concviz run: {s.model} / {s.workload}", show_header=False, title_justify="left"
+        title=Text(f"concviz run: {s.model} / {s.workload}"),
+        show_header=False,
+        title_justify="left",
     )
     # At 80 columns the labels stay whole words and the figures one line; a long
     # message (a warning, a task's error) wraps in its cell rather than squeeze both.
-    table.add_column("figure", style="bold", no_wrap=True)
+    table.add_column(
+        "figure", style="bold", no_wrap=True, width=max(cell_len(label) for label, _, _ in rows)
+    )
     table.add_column("value", justify="right", max_width=30)
     table.add_column("meaning", style="dim", ratio=1)
-    for label, value, hint in summary_rows(s):
+    for label, value, hint in rows:
         style = "red" if label in ("Run error", "Task error", "Transport error") else ""
-        table.add_row(label, Text(value, style=style), hint)
+        table.add_row(Text(label), Text(value, style=style), Text(hint))
     return table
 
 
