@@ -7,6 +7,7 @@ state is process-wide, and this test process keeps its own.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -126,3 +127,64 @@ def test_the_dashboard_lets_the_collector_go_after_its_first_frame() -> None:
     frozen = seen["frozen"]
     assert isinstance(frozen, int)
     assert frozen > 10_000, seen
+
+
+# -- the end: the front door exits without tearing the interpreter down ----------------
+
+
+def leave(code: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Runs ``code`` then the front door's exit, in a fresh interpreter."""
+    program = textwrap.dedent(code) + "\nfrom concviz.entry import _leave\n_leave(3)\n"
+    # Buffered, as the program's output is outside a test harness: what is left to
+    # flush at the end is what these tests are about.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-c", program], check=False, text=True, timeout=120, env=env, **kwargs
+    )
+
+
+def test_the_end_still_runs_atexit_and_flushes_what_was_printed() -> None:
+    out = leave(
+        """
+        import atexit, sys
+        atexit.register(lambda: print("atexit ran"))
+        print("printed", end="")  # unflushed: a pipe is block-buffered
+        sys.stderr.write("to stderr")
+        """,
+        capture_output=True,
+    )
+    assert out.returncode == 3
+    assert out.stdout == "printedatexit ran\n"
+    assert out.stderr == "to stderr"
+
+
+def test_the_end_waits_for_a_thread_still_running() -> None:
+    out = leave(
+        """
+        import threading, time
+        started = threading.Event()
+        def late():
+            started.set()
+            time.sleep(0.3)
+            print("the thread finished")
+        threading.Thread(target=late).start()
+        started.wait()
+        """,
+        capture_output=True,
+    )
+    assert out.returncode == 3
+    assert out.stdout == "the thread finished\n"
+
+
+def test_output_that_cannot_be_written_fails_the_end_as_python_would() -> None:
+    # A pipe nobody reads any more: the write is buffered, the flush at the end fails.
+    # The interpreter's own exit says so on stderr and exits 120; a silent exit 3
+    # would hide that the output was lost.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        out = leave('print("lost")', stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert out.returncode == 120
+    assert "BrokenPipeError" in out.stderr
