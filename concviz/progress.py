@@ -1,4 +1,8 @@
-"""The headless commands' progress bars (on stderr, so --json output stays clean)."""
+"""The headless commands' progress bars (on stderr, so --json output stays clean).
+
+A series' bars are :mod:`concviz.series_progress`: a single run has no use for
+``concviz.experiments`` (~8 ms to import on the way to its first event).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .experiments import SeriesListener, SeriesRun
-from .observer.aggregate import Summary
 from .observer.session import RunSession
 
 
@@ -86,27 +88,3 @@ class RunProgress(Shown):
 
     def note(self, text: str) -> None:
         self.progress.console.print(f"[yellow]{text}")
-
-
-class SeriesProgress(Shown, SeriesListener):
-    """A series' two bars: its runs so far, and the run under way (timed on its own)."""
-
-    def __init__(
-        self, title: str, total: int, repeats: int, console: Console, enabled: bool = True
-    ) -> None:
-        self.repeats = repeats
-        self.progress = bars(console, TimeElapsedColumn(), enabled=enabled)
-        self.overall = self.progress.add_task(f"{title}: runs", total=total)
-        self.current = self.progress.add_task("", total=1, visible=False)
-
-    def started(self, run: SeriesRun) -> None:
-        shown = run.label if self.repeats == 1 else f"{run.label} ({run.round + 1}/{self.repeats})"
-        # reset, not update: each run's elapsed time starts at its own start
-        self.progress.reset(self.current, description=shown, total=run.spec.tasks, visible=True)
-
-    def waiting(self, run: SeriesRun) -> None:
-        self.progress.update(self.current, completed=run.session.progress()[0])
-
-    def finished(self, run: SeriesRun, summary: Summary) -> None:
-        self.progress.update(self.current, completed=summary.completed + summary.failed)
-        self.progress.advance(self.overall)

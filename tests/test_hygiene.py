@@ -93,6 +93,16 @@ def test_the_dashboard_modules_are_not_needed_to_run() -> None:
     assert "textual" not in loaded
 
 
+def test_one_run_loads_nothing_that_only_a_series_uses() -> None:
+    """What ``concviz run`` loads for its progress bar and report (cli.run's
+    ``_load_the_rest``) leaves out ``concviz.experiments`` (~8 ms)."""
+    loaded = _imported_after(
+        ["concviz.cli.run"], "from concviz.cli.run import _load_the_rest\n_load_the_rest()"
+    )
+    assert "concviz.progress" in loaded
+    assert "concviz.experiments" not in loaded
+
+
 def test_numpy_waits_for_the_first_busy_stream() -> None:
     """NumPy (the observer's bulk decoding, ~60 ms to import) stays off the start-up path."""
     loaded = _top_level(_imported_after(["concviz.tui.app", "concviz.observer.session"]))

@@ -36,7 +36,7 @@ def run_series(
 
     from .. import experiments  # noqa: PLC0415
     from ..observer.session import SessionError  # noqa: PLC0415
-    from ..progress import SeriesProgress  # noqa: PLC0415
+    from ..series_progress import SeriesProgress  # noqa: PLC0415
 
     repeats = getattr(args, "repeat", 1)
     shown = SeriesProgress(
