@@ -53,11 +53,40 @@ def test_compare_accepts_the_label_it_prints(ft: Interpreter) -> None:
 
 def test_a_full_version_names_its_interpreter() -> None:
     found = discover()
-    this = found[0]  # the newest
-    full = ".".join(map(str, this.version))
+    this = found[0]  # the newest (a free-threaded build is named with its t)
+    full = ".".join(map(str, this.version)) + ("t" if this.free_threaded else "")
     resolved = resolve_name(full)
     assert resolved != full
-    assert {i.path: i for i in found}[resolved].version == this.version
+    assert resolved == this.path  # the path `concviz interpreters` lists for it
+
+
+def test_of_two_names_for_one_interpreter_discovery_shows_the_same_one_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A build's python3.13 and python3.13t are one interpreter: whichever probe
+    # answered first used to be listed, and --python then resolved to either.
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from concviz.observer import interpreters  # noqa: PLC0415
+
+    names = [tmp_path / "python3.13", tmp_path / "python3.13t"]
+    for path in names:
+        path.write_text("")
+        path.chmod(0o755)
+    second_answered = threading.Event()
+
+    def probe(path: str, timeout: float = 0.0) -> Interpreter:
+        if path == str(names[0]):  # the first name answers last
+            second_answered.wait(timeout=10)
+            time.sleep(0.05)
+        else:
+            second_answered.set()
+        return Interpreter(path, (3, 13, 5), "cpython", True, False, str(tmp_path))
+
+    monkeypatch.setattr(interpreters, "_candidates", lambda: [str(p) for p in names])
+    monkeypatch.setattr(interpreters, "probe", probe)
+    assert [i.path for i in interpreters.discover()] == [str(names[0])]
 
 
 def test_an_unknown_label_is_still_refused_in_one_line() -> None:

@@ -155,7 +155,7 @@ def _candidates() -> list[str]:
     uv_dir = Path(uv) if uv else home / ".local/share/uv/python"
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         try:
-            names = os.listdir(directory)
+            names = sorted(os.listdir(directory))
         except OSError:
             continue
         found += [os.path.join(directory, n) for n in names if _NAME.fullmatch(n)]
@@ -166,7 +166,7 @@ def _candidates() -> list[str]:
         (uv_dir, "*/bin/python3.*"),
         *((cache, "concviz/*/bin/python3.*") for cache in caches),
     ):
-        found += [str(p) for p in root.glob(pattern) if _NAME.fullmatch(p.name)]
+        found += [str(p) for p in sorted(root.glob(pattern)) if _NAME.fullmatch(p.name)]
     extra = os.environ.get("CONCVIZ_FT_PYTHON")
     if extra:
         found.append(extra)
@@ -189,11 +189,13 @@ def discover(timeout: float = 10.0) -> list[Interpreter]:
     shims = os.sep + "shims" + os.sep
     paths = [p for p in seen.values() if shims not in p]  # pyenv shims may point nowhere
     found: dict[tuple[str, tuple[int, int, int], bool], Interpreter] = {}
-    from concurrent.futures import ThreadPoolExecutor, as_completed  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {pool.submit(probe, path, timeout): path for path in paths}
-        for future in as_completed(futures):
+        # Probed at once, taken in the candidates' order: of two names for one
+        # interpreter (a build's python3.13 and python3.13t), the same one is shown
+        # every time, and --python LABEL resolves to the path that was listed.
+        for future in [pool.submit(probe, path, timeout) for path in paths]:
             try:
                 interp = future.result()
             except InterpreterError:
