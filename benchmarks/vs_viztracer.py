@@ -166,6 +166,11 @@ def main() -> int:
                 f"{empty * 1000:.0f} ms); "
                 f"{(over - (fixed - empty)) * 1000:.0f} ms in the run itself"
             )
+            if verdict != "PASS":
+                print(
+                    "  the part whatever the run, phase by phase: benchmarks/startup.py "
+                    "(and the 'Issue #21' sections of benchmarks/README.md)"
+                )
         print(f"\n{verdicts.count('PASS')}/{len(verdicts)} PASS")
     return 0
 
