@@ -185,7 +185,9 @@ for task in range(30):
     began = time.thread_time_ns()
     workload.compute(task)
     times.append(time.thread_time_ns() - began)
-print(json.dumps(statistics.median(times[:6]) / statistics.median(times[20:])))
+late = statistics.median(times[20:])
+# First tasks against late ones; and, as a probe of the machine, warm ones against late ones.
+print(json.dumps([statistics.median(times[:6]) / late, statistics.median(times[8:14]) / late]))
 """
 
 
@@ -199,9 +201,11 @@ def test_a_fresh_processs_first_tasks_cost_what_its_later_ones_do(
     factorize 400 ms × 8 delivered its cold median. The workload warms its
     kernel when it is set up. (Early and late tasks are milliseconds apart: the
     machine's drift does not come between them; three fresh processes, one must
-    agree, so one disturbed by other load does not fail the test.)"""
-    ratios = []
-    for _ in range(3):
+    agree, so one disturbed by other load does not fail the test. A process whose
+    warm tasks disagree with each other measured the machine, not its tasks: it
+    does not count.)"""
+    ratios, noisy = [], []
+    for _ in range(5):
         done = subprocess.run(
             [sys.executable, "-c", _FIRST_TASKS, workload, str(iterations)],
             capture_output=True,
@@ -209,7 +213,17 @@ def test_a_fresh_processs_first_tasks_cost_what_its_later_ones_do(
             timeout=60,
             check=True,
         )
-        ratios.append(float(done.stdout))
-        if abs(ratios[-1] - 1.0) <= 0.07:
+        first, warm = json.loads(done.stdout)
+        if abs(warm - 1.0) > 0.07:
+            # Warm tasks against warm tasks disagreed: this process's figures are the
+            # machine's noise (a busy sibling core), not its tasks' cost.
+            noisy.append(warm)
+            continue
+        ratios.append(first)
+        if abs(first - 1.0) <= 0.07:
             return
+        if len(ratios) == 3:
+            break
+    if not ratios:
+        pytest.skip(f"the same warm task's CPU time varied by more than 7 % here: {noisy}")
     pytest.fail(f"{workload}: first tasks / later ones, per process: {ratios}")
