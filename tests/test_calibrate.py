@@ -59,11 +59,12 @@ def _run(
 @pytest.mark.parametrize("python", _pythons())
 @pytest.mark.parametrize("workload", ["cpu", "factorize"])
 def test_task_ms_delivers_the_cpu_time_asked(python: str, workload: str, tmp_path: Path) -> None:
-    """Up to three fresh calibrations: the same work can cost ~10 % more or less CPU
-    a few seconds later on a shared machine (a busy sibling core), so one unlucky
-    calibration may miss; a wrong conversion misses with every one."""
+    """Up to five fresh calibrations: the same work can cost ~10 % more or less CPU
+    a few seconds later on a shared machine (a busy sibling core; up to ~17 % on
+    2026-12-06), so unlucky calibrations may miss; a wrong conversion misses with
+    every one."""
     misses = []
-    for attempt in range(3):
+    for attempt in range(5):
         cache = tmp_path / f"cache{attempt}"
         ratios = []
         for ms, tasks in ((5.0, 9), (50.0, 5)):
