@@ -62,7 +62,6 @@ def _bulk_module() -> ModuleType | None:
     """concviz.observer.bulk, imported on first use: NumPy's ~60 ms stay off the start-up path."""
     global _bulk, _bulk_tried
     if not _bulk_tried:
-        _bulk_tried = True
         module: ModuleType | None
         with _interrupts_noted() as interrupted:
             try:
@@ -70,10 +69,13 @@ def _bulk_module() -> ModuleType | None:
                     from . import bulk as module  # noqa: PLC0415
             except ImportError:  # NumPy is the [fast] extra: without it, record by record
                 if interrupted:  # not a missing NumPy: a Ctrl+C, made into an ImportError
-                    _bulk_tried = False
                     raise KeyboardInterrupt from None
                 module = None
-        _bulk = module
+        _bulk, _bulk_tried = module, True
+        if interrupted:
+            # Raised where Python could only print it ("Exception ignored in" the
+            # import system's weakref callback) and the load went on: still the user's.
+            raise KeyboardInterrupt
     return _bulk
 
 
