@@ -204,11 +204,16 @@ def test_the_sampler_looks_before_the_run_can_begin(how: str, tmp_path: Path) ->
     that imports a --task begins before start() returns: the sampler's first look
     (its baseline) must come before either, or a short run has no figures at all."""
     (tmp_path / "quick.py").write_text("def work(): pass\n")
-    task = {} if how == "ahead" else {"task": "quick:work", "task_path": str(tmp_path)}
+    task = None if how == "ahead" else "quick:work"
     spec = RunSpec(
-        model="threads", workload="custom" if task else "sleep", workers=2, tasks=2, task_ms=1
+        model="threads",
+        workload="custom" if task else "sleep",
+        workers=2,
+        tasks=2,
+        task_ms=1,
+        task=task,
+        task_path=str(tmp_path) if task else None,
     )
-    spec = RunSpec(**{**spec.__dict__, **task})
     for _ in range(3):  # the run is over within a few ms: late sampling would miss it
         early = EarlyRunner(sys.executable) if how.startswith("ahead") else None
         with RunSession(spec, early=early) as session:
